@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests need, when root and missing. Idempotent.
+set -euo pipefail
+need=()
+command -v tshark    >/dev/null || need+=(tshark)
+command -v tcpdump   >/dev/null || need+=(tcpdump)
+command -v dnsmasq   >/dev/null || need+=(dnsmasq-base)
+command -v luac5.2   >/dev/null || need+=(lua5.2)
+command -v luac5.4   >/dev/null || need+=(lua5.4)
+command -v pdftotext >/dev/null || need+=(poppler-utils)
+command -v ip        >/dev/null || need+=(iproute2)
+command -v ethtool   >/dev/null || need+=(ethtool)
+[ -e /usr/lib/x86_64-linux-gnu/libpango-1.0.so.0 ] || ls /usr/lib/*/libpango-1.0.so.0 >/dev/null 2>&1 || need+=(libpango-1.0-0 libpangoft2-1.0-0)
+fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" != 0 ]; then
+  echo "deps: missing ${need[*]} (not root: install them yourself; tests that need them will skip)" >&2
+  exit 0
+fi
+echo "deps: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,40 @@
+# progjar-lab — the two set-up commands are `make demo` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lab bench deps venv clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## demo: reports (HTML, PDF, JSON) for every bundled sample into reports/
+demo: $(STAMP)
+	$(BIN)/progjar report samples/*.pcap* -o reports
+	@echo "open reports/index.html or any reports/<sample>.html"
+
+## deps: system packages the tests need (tshark, tcpdump, dnsmasq, lua, poppler) when root
+deps:
+	@bash .ci/deps.sh
+
+## test: install what the tests need and run them
+test: deps $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## lab: rebuild the lab in network namespaces and regenerate samples/ (root)
+lab: $(STAMP)
+	$(BIN)/progjar lab --scenario all -o samples
+
+## bench: speed and memory figures (ratios against tshark and a bare dpkt loop)
+bench: deps $(STAMP)
+	$(BIN)/python -m tests.bench.run
+
+clean:
+	rm -rf $(VENV) reports bench-out lab-out *.egg-info

@@ -1,0 +1,1 @@
+"""The Wireshark plugin (progjar.lua), its profile, and `progjar dissector install|uninstall|path`."""

@@ -1,0 +1,1 @@
+"""Analyses: each consumes the packet stream once and fills one part of the report model."""

@@ -1,0 +1,175 @@
+"""`progjar` command line: report, batch, lab, dissector (DESIGN.md "Command line").
+
+Exit codes: 0 done; 1 done but some input was unreadable or damaged (each said on stderr,
+partial reports still written); 2 usage error with a one-line message and no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+from reporter import __version__
+
+FORMATS = ("json", "html", "pdf")
+DEFAULT_FORMATS = ("html", "pdf", "json")
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for: one line on stderr, exit 2."""
+
+
+@dataclass
+class ReportOptions:
+    """What `progjar report` and `progjar batch` pass down to the analyses and renderers."""
+
+    host: str = "www.its.ac.id"
+    ports: tuple[int, ...] = (10000, 32444)
+    frames: bool = False
+    lang: str = "en"
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+    extra: dict = field(default_factory=dict)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    items = tuple(x.strip().lower() for x in text.split(",") if x.strip())
+    bad = [x for x in items if x not in FORMATS]
+    if not items or bad:
+        raise argparse.ArgumentTypeError(f"unknown format {','.join(bad) or text!r} (choose from json,html,pdf)")
+    return tuple(dict.fromkeys(items))
+
+
+def _ports(text: str) -> tuple[int, ...]:
+    try:
+        ports = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ports must be numbers like 10000,32444, not {text!r}") from None
+    if not ports or any(not 0 < p < 65536 for p in ports):
+        raise argparse.ArgumentTypeError(f"ports must be between 1 and 65535: {text!r}")
+    return ports
+
+
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--jobs takes a whole number, not {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("--jobs must be at least 1")
+    return n
+
+
+def _add_render_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", dest="formats", type=_formats, default=DEFAULT_FORMATS, metavar="json,html,pdf",
+                   help="which reports to write (default: html,pdf,json)")
+    p.add_argument("--lang", choices=("en", "id"), default="en", help="report language: English or Indonesian (default: en)")
+    p.add_argument("--host", default="www.its.ac.id", help="the name task T1 must look up (default: www.its.ac.id)")
+    p.add_argument("--ports", type=_ports, default=(10000, 32444), metavar="P1,P2",
+                   help="echo port, file-echo port (default: 10000,32444)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="progjar",
+        description="progjar-lab: run the socket-programming lab, label it in Wireshark, and grade its captures.",
+        epilog="Examples:\n  progjar report samples/t2-echo.pcap -o reports\n"
+        "  progjar report cap.pcapng --format json -o -\n  progjar batch class/ -o graded/ --lang id\n"
+        "  sudo progjar lab --scenario all -o lab-out\n  progjar dissector install",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"progjar-lab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{report,batch,lab,dissector}", parser_class=_Parser)
+
+    p = sub.add_parser("report", help="analyse captures and write JSON/HTML/PDF reports",
+                       description="Analyse each capture (pcap or pcapng) and write OUTDIR/<capture stem>.<ext>.")
+    p.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
+    p.add_argument("-o", "--outdir", default="reports",
+                   help="output folder (default: reports/); '-' with --format json and one capture writes to stdout")
+    _add_render_options(p)
+    p.add_argument("--frames", action="store_true", help="add per-frame annotations (as the Wireshark plugin labels them) to the JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but problems")
+
+    p = sub.add_parser("batch", help="grade a whole class: per-student reports, summary, gradebook CSV",
+                       description="CLASSDIR/<student>/*.pcap* or CLASSDIR/<student>.pcap* -> OUTDIR/index.html, summary.csv, summary.json")
+    p.add_argument("classdir", metavar="CLASSDIR")
+    p.add_argument("-o", "--outdir", required=True)
+    p.add_argument("--jobs", type=_jobs, default=None, help="parallel worker processes (default: number of cores)")
+    p.add_argument("--force", action="store_true", help="rebuild reports even when they are up to date")
+    _add_render_options(p)
+
+    p = sub.add_parser("lab", help="rebuild the lab in network namespaces and capture every task (root)",
+                       description="Creates namespaces mesin1/mesin2/mesin3/dns on a bridge, runs the scenarios, captures them, removes everything.")
+    p.add_argument("--scenario", choices=("t1", "t2", "t3", "t4", "all"), default="all")
+    p.add_argument("--server-mode", choices=("serial", "thread"), default=None,
+                   help="t4 server mode (default: t4 runs serial; 'all' captures both)")
+    p.add_argument("-o", "--outdir", required=True)
+    p.add_argument("--force-clean", action="store_true", help="remove leftovers of a crashed earlier run, then go on")
+
+    p = sub.add_parser("dissector", help="install, uninstall or locate the Wireshark plugin",
+                       description="Installs dissector/progjar.lua and the 'progjar' profile into Wireshark's personal folders.")
+    p.add_argument("action", choices=("install", "uninstall", "path"))
+    return parser
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from reporter.pipeline import report_command
+
+    opts = ReportOptions(host=args.host, ports=args.ports, frames=args.frames, lang=args.lang, formats=args.formats)
+    if args.outdir == "-" and (len(args.captures) != 1 or opts.formats != ("json",)):
+        raise UsageError("progjar report: '-o -' needs exactly one capture and --format json")
+    for c in args.captures:
+        if not os.path.isfile(c):
+            raise UsageError(f"progjar report: {c}: no such file")
+    return report_command(args.captures, args.outdir, opts, quiet=args.quiet)
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from reporter.batch import batch_command
+
+    if not os.path.isdir(args.classdir):
+        raise UsageError(f"progjar batch: {args.classdir}: no such folder")
+    opts = ReportOptions(host=args.host, ports=args.ports, lang=args.lang, formats=args.formats)
+    return batch_command(Path(args.classdir), Path(args.outdir), opts, jobs=args.jobs, force=args.force)
+
+
+def _cmd_lab(args: argparse.Namespace) -> int:
+    from servers.lab import lab_command
+
+    return lab_command(args.scenario, args.server_mode, Path(args.outdir), force_clean=args.force_clean)
+
+
+def _cmd_dissector(args: argparse.Namespace) -> int:
+    from dissector.install import dissector_command
+
+    return dissector_command(args.action)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        handler = {"report": _cmd_report, "batch": _cmd_batch, "lab": _cmd_lab, "dissector": _cmd_dissector}[args.command]
+        return handler(args)
+    except UsageError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("progjar: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Renderers: report model -> JSON, HTML, PDF. They never look at packets."""

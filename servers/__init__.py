@@ -1,0 +1,1 @@
+"""The lab programs (standard library only) and the lab topology runner."""
