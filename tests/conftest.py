@@ -1,0 +1,59 @@
+"""Shared test policy: what a test needs (root, tshark, ...) is required in CI and skipped, with the
+reason, only on a developer machine that truly lacks it."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_tool(*names: str) -> None:
+    """Skip (locally) or fail (in CI) when a command-line tool is missing."""
+    missing = [n for n in names if shutil.which(n) is None]
+    if missing:
+        msg = f"needs {', '.join(missing)} (run `make deps` as root to install)"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        if IN_CI:
+            pytest.fail("needs root (network namespaces); CI runs as root")
+        pytest.skip("needs root (network namespaces)")
+
+
+def tshark(args: list[str], home: Path, timeout: float = 120, check_lua: bool = True) -> subprocess.CompletedProcess:
+    """Run tshark with a private HOME (so no installed plugin copy interferes).
+
+    tshark exits 0 even when a Lua plugin fails, so stderr is checked here too.
+    """
+    require_tool("tshark")
+    env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
+    p = subprocess.run(["tshark", *args], capture_output=True, text=True, env=env, timeout=timeout,
+                       stdin=subprocess.DEVNULL)
+    err = "\n".join(l for l in p.stderr.splitlines() if "Running as user" not in l and l.strip())
+    assert p.returncode == 0, f"tshark {' '.join(args)} failed: {err}"
+    if check_lua:
+        assert "Lua" not in err and "lua" not in err, f"Lua error from tshark: {err}"
+    return p
+
+
+@pytest.fixture
+def tshark_home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    return home
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    return SAMPLES
