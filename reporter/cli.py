@@ -120,22 +120,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from reporter.pipeline import report_command
-
     opts = ReportOptions(host=args.host, ports=args.ports, frames=args.frames, lang=args.lang, formats=args.formats)
     if args.outdir == "-" and (len(args.captures) != 1 or opts.formats != ("json",)):
         raise UsageError("progjar report: '-o -' needs exactly one capture and --format json")
     for c in args.captures:
         if not os.path.isfile(c):
             raise UsageError(f"progjar report: {c}: no such file")
+    from reporter.pipeline import report_command
+
     return report_command(args.captures, args.outdir, opts, quiet=args.quiet)
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from reporter.batch import batch_command
-
     if not os.path.isdir(args.classdir):
         raise UsageError(f"progjar batch: {args.classdir}: no such folder")
+    from reporter.batch import batch_command
+
     opts = ReportOptions(host=args.host, ports=args.ports, lang=args.lang, formats=args.formats)
     return batch_command(Path(args.classdir), Path(args.outdir), opts, jobs=args.jobs, force=args.force)
 
@@ -168,6 +168,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("progjar: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        return 1
+    except Exception as e:  # a bug of ours: still one line for the user, the traceback on request
+        if os.environ.get("PROGJAR_DEBUG"):
+            raise
+        print(f"progjar: internal error: {type(e).__name__}: {e} (set PROGJAR_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
 
 
