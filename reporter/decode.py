@@ -1,0 +1,219 @@
+"""Frame decoding: link layer -> IPv4/IPv6 -> TCP/UDP, into one ``Packet`` per frame.
+
+Why two paths: the common lab frame (Ethernet or Linux cooked, IPv4 without options, TCP) is
+decoded inline by the record readers in ``capture.py`` with a single ``struct.unpack_from``
+(see ``FAST``) because a million frames a run leaves no room for per-layer function calls.
+Everything else — VLAN tags, BSD loopback, raw IP, IPv6 and its extension headers, UDP, IP
+options, frames cut by the snap length, broken headers — comes here, to ``decode_frame``, which
+is slower but handles every case and says *why* a frame was not decoded (a problem code the
+reader turns into one summarised warning per kind).
+
+Other IP protocols (ICMP, ESP, ...) are not yielded: they are counted under "other-ip".
+"""
+from __future__ import annotations
+
+import struct
+from typing import Optional
+
+from reporter.packet import Packet
+
+# link types (https://www.tcpdump.org/linktypes.html)
+LT_NULL, LT_EN10MB, LT_RAW, LT_LOOP, LT_LINUX_SLL, LT_LINUX_SLL2 = 0, 1, 101, 108, 113, 276
+LT_RAW_ALIASES = (12, 14)  # DLT_RAW on Linux/most BSDs (12) and OpenBSD-era 14
+LT_IPV4, LT_IPV6 = 228, 229
+SUPPORTED_LINKTYPES = frozenset({LT_NULL, LT_EN10MB, LT_RAW, LT_LOOP, LT_LINUX_SLL, LT_LINUX_SLL2,
+                                 *LT_RAW_ALIASES, LT_IPV4, LT_IPV6})
+
+ETH_IPV4, ETH_IPV6 = 0x0800, 0x86DD
+ETH_VLAN_TAGS = (0x8100, 0x88A8, 0x9100)
+# BSD address families for IPv4 / IPv6 in the NULL/LOOP header (IPv6 differs per OS)
+AF_INET_VALUES = (2,)
+AF_INET6_VALUES = (10, 23, 24, 28, 30)
+
+# IPv6 extension headers we step over (hop-by-hop, routing, destination options); 51 = AH
+IPV6_EXT = (0, 43, 60)
+IPV6_FRAGMENT, IPV6_AH = 44, 51
+
+# Problem codes -> human message template (count, first frame) for the report's warnings.
+PROBLEMS = {
+    "non-ip": "{n} frame(s) carry no IPv4/IPv6 (ARP, LLDP, ...) and were not analysed (first: frame {f})",
+    "other-ip": "{n} IP frame(s) carry neither TCP nor UDP (ICMP, ...) and were not analysed (first: frame {f})",
+    "fragment": "{n} IP fragment(s) were not reassembled and were left out (first: frame {f})",
+    "snaplen": "{n} frame(s) were cut by the capture's snap length; their missing bytes are counted as gaps "
+               "(first: frame {f})",
+    "malformed": "{n} frame(s) have broken or inconsistent headers and were skipped or shortened (first: frame {f})",
+    "linktype": "{n} frame(s) use a link type this tool does not decode (first: frame {f})",
+}
+
+# The fast path's one unpack: IPv4 header without options followed by the fixed TCP header.
+# Values: vhl, totlen, ip_id, frag, proto, src, dst, sport, dport, seq, ack, off_byte, flags, window
+_IP_TCP = "BxHHHxBxx4s4sHHIIBBH"
+FAST_ETH = struct.Struct("!H" + _IP_TCP)  # at frame+12: ethertype then IP at frame+14
+FAST_SLL = FAST_ETH  # at frame+14: SLL protocol then IP at frame+16
+FAST_SLL2 = struct.Struct("!H18x" + _IP_TCP)  # at frame+0: SLL2 protocol, IP at frame+20
+
+
+def fast_layout(linktype: int) -> Optional[tuple[struct.Struct, int, int]]:
+    """(struct, offset of the struct in the frame, offset of the IP header) for the inline path."""
+    if linktype == LT_EN10MB:
+        return FAST_ETH, 12, 14
+    if linktype == LT_LINUX_SLL:
+        return FAST_SLL, 14, 16
+    if linktype == LT_LINUX_SLL2:
+        return FAST_SLL2, 0, 20
+    return None
+
+
+_H = struct.Struct("!H")
+_I_BE = struct.Struct(">I")
+_I_LE = struct.Struct("<I")
+_IP4 = struct.Struct("!BxHHHxB2x4s4s")
+_IP6 = struct.Struct("!4xHBx16s16s")
+_TCP = struct.Struct("!HHIIBBH")
+_UDP = struct.Struct("!HHH")
+
+
+def _ethertype_ip(buf: bytes, etype: int, off: int, fe: int) -> tuple[int, int] | str:
+    """Step over VLAN tags; return (IP offset, version) or a problem code."""
+    tags = 0
+    while etype in ETH_VLAN_TAGS:
+        if off + 4 > fe or tags > 4:
+            return "malformed"
+        etype = _H.unpack_from(buf, off + 2)[0]
+        off += 4
+        tags += 1
+    if etype == ETH_IPV4:
+        return off, 4
+    if etype == ETH_IPV6:
+        return off, 6
+    return "non-ip"
+
+
+def link_ip(linktype: int, buf: bytes, fs: int, fe: int) -> tuple[int, int] | str:
+    """Where the IP header starts and which version it should be, or a problem code."""
+    size = fe - fs
+    if linktype == LT_EN10MB:
+        if size < 14:
+            return "malformed"
+        etype = _H.unpack_from(buf, fs + 12)[0]
+        if etype <= 1500:  # 802.3 length field: LLC/SNAP, STP, ... never IP in a lab capture
+            return "non-ip"
+        return _ethertype_ip(buf, etype, fs + 14, fe)
+    if linktype == LT_LINUX_SLL:
+        if size < 16:
+            return "malformed"
+        return _ethertype_ip(buf, _H.unpack_from(buf, fs + 14)[0], fs + 16, fe)
+    if linktype == LT_LINUX_SLL2:
+        if size < 20:
+            return "malformed"
+        return _ethertype_ip(buf, _H.unpack_from(buf, fs)[0], fs + 20, fe)
+    if linktype in (LT_NULL, LT_LOOP):
+        if size < 4:
+            return "malformed"
+        if linktype == LT_LOOP:
+            af = _I_BE.unpack_from(buf, fs)[0]
+        else:  # host order of the capturing machine: whichever reading is small is right
+            af = _I_LE.unpack_from(buf, fs)[0]
+            if af > 0xFFFF:
+                af = _I_BE.unpack_from(buf, fs)[0]
+        if af in AF_INET_VALUES:
+            return fs + 4, 4
+        if af in AF_INET6_VALUES:
+            return fs + 4, 6
+        return "non-ip"
+    if linktype in (LT_RAW, *LT_RAW_ALIASES):
+        if size < 1:
+            return "malformed"
+        v = buf[fs] >> 4
+        return (fs, v) if v in (4, 6) else "non-ip"
+    if linktype == LT_IPV4:
+        return fs, 4
+    if linktype == LT_IPV6:
+        return fs, 6
+    return "linktype"
+
+
+def decode_frame(linktype: int, buf: bytes, fs: int, fe: int, cut: int, no: int, ts: int,
+                 iface: int) -> tuple[Optional[Packet], Optional[str]]:
+    """Decode frame ``buf[fs:fe]`` (``cut`` bytes lost to the snap length).
+
+    Returns (packet or None, problem code or None); a packet cut by the snap length comes back
+    with ``missing`` set *and* the "snaplen" problem, so the reader can both use and report it.
+    """
+    where = link_ip(linktype, buf, fs, fe)
+    if isinstance(where, str):
+        if where == "malformed" and cut:
+            return None, "snaplen"
+        return None, where
+    ip, version = where
+    avail = fe - ip
+    short = "snaplen" if cut else "malformed"
+    if version == 4:
+        if avail < 20:
+            return None, short
+        vhl, totlen, ip_id, frag, proto, src, dst = _IP4.unpack_from(buf, ip)
+        if vhl >> 4 != 4:
+            return None, "malformed"
+        ihl = (vhl & 0x0F) * 4
+        if ihl < 20:
+            return None, "malformed"
+        if frag & 0x3FFF:  # more-fragments flag or a fragment offset
+            return None, "fragment"
+        if totlen == 0:  # TCP segmentation offload: length not filled in, trust the frame
+            totlen = avail + cut
+        if totlen < ihl:
+            return None, "malformed"
+        l4 = ip + ihl
+        end = ip + totlen  # excludes Ethernet padding
+    else:
+        if avail < 40:
+            return None, short
+        first = buf[ip] >> 4
+        if first != 6:
+            return None, "malformed"
+        plen, proto, src, dst = _IP6.unpack_from(buf, ip)
+        ip_id = None
+        l4 = ip + 40
+        if plen == 0:  # jumbogram or offload: trust the frame
+            plen = avail + cut - 40
+        end = l4 + plen
+        hops = 0
+        while proto in IPV6_EXT or proto == IPV6_AH or proto == IPV6_FRAGMENT:
+            if proto == IPV6_FRAGMENT:
+                return None, "fragment"
+            if l4 + 2 > fe:
+                return None, short
+            nxt, hlen = buf[l4], buf[l4 + 1]
+            l4 += (hlen + 2) * 4 if proto == IPV6_AH else (hlen + 1) * 8
+            proto = nxt
+            hops += 1
+            if hops > 16 or l4 > end:
+                return None, "malformed"
+    if proto != 6 and proto != 17:
+        return None, "other-ip"
+    problem = None
+    if end > fe:  # the IP packet claims more bytes than were captured
+        problem = short
+        missing_total = end - fe
+        end = fe
+    else:
+        missing_total = 0
+    if proto == 6:
+        if l4 + 20 > end:
+            return None, short if missing_total else "malformed"
+        sport, dport, seq, ack, offb, flags, window = _TCP.unpack_from(buf, l4)
+        hl = (offb >> 4) * 4
+        if hl < 20:
+            return None, "malformed"
+        ps = l4 + hl
+        if ps > end:
+            return None, short if missing_total else "malformed"
+        return Packet(no, ts, iface, version, src, dst, 6, ip_id, sport, dport, seq, ack, flags, window,
+                      buf[l4 + 20:ps], buf[ps:end], missing_total), problem
+    if l4 + 8 > end:
+        return None, short if missing_total else "malformed"
+    sport, dport, ulen = _UDP.unpack_from(buf, l4)
+    if 8 <= ulen < end - l4 and not missing_total:
+        end = l4 + ulen  # UDP length shorter than IP's: trust UDP (trailing bytes are not payload)
+    return Packet(no, ts, iface, version, src, dst, 17, ip_id, sport, dport, payload=buf[l4 + 8:end],
+                  missing=missing_total), problem
