@@ -1,0 +1,311 @@
+"""Copy signals for a class: what two students' captures share, as evidence to review, never a verdict.
+
+Why a pass of its own over the raw frames: the values that betray a copied capture (Ethernet source
+MAC, IP TTL, IP id, TCP checksum, the TCP timestamp option) are below what the report model keeps,
+and a copy may be re-saved (`editcap -F pcapng`), time-shifted (`editcap -t 3600`) or trimmed. So a
+capture is reduced to:
+
+- ``sha256`` of the file (identical copies),
+- ``content``: a digest of the frames' bytes in order, leaving out timestamps and the file format,
+  which survives pcap <-> pcapng conversion and time shifts,
+- ``tokens``: values a real kernel draws at random per run (ISNs, SYN TSvals, client MACs) and
+  weaker ones (client IP:port tuples, DNS ids), so a trimmed or filtered copy still shares them,
+- ``crafted``: hints that packets were made by a tool rather than a kernel (IP id 0 everywhere,
+  TCP checksums all zero, unusual TTLs, round ISNs, perfectly regular timing).
+
+`compare` turns fingerprints of several students into pairs with what they share.
+"""
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Optional
+
+from reporter.rawframes import NotReadable, iter_frames
+
+STRONG = ("isn", "tsval", "mac")  # random per run: one shared value is already remarkable
+WEAK = ("tuple", "dns")  # 16-bit ids and ephemeral ports collide by chance now and then
+_SYN, _ACK = 0x02, 0x10
+
+
+@dataclass
+class Fingerprint:
+    """What one capture shows about its own origin; JSON-friendly for the batch cache."""
+
+    sha256: str
+    content: str = ""
+    frames: int = 0
+    first_ts: Optional[int] = None  # ns since the epoch
+    tokens: dict[str, list[str]] = field(default_factory=dict)
+    crafted: list[str] = field(default_factory=list)
+    error: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> "Fingerprint":
+        return Fingerprint(**d)
+
+
+def _ip_text(b: bytes) -> str:
+    import socket
+
+    return socket.inet_ntop(socket.AF_INET if len(b) == 4 else socket.AF_INET6, b)
+
+
+def _link(linktype: int, data: bytes) -> tuple[Optional[bytes], int, bytes]:
+    """Frame -> (sender's link address or None, ethertype-ish version hint, IP bytes)."""
+    if linktype == 1:  # Ethernet, maybe 802.1Q / QinQ
+        if len(data) < 14:
+            return None, 0, b""
+        mac, etype, off = data[6:12], struct.unpack_from("!H", data, 12)[0], 14
+        while etype in (0x8100, 0x88A8) and len(data) >= off + 4:
+            etype, off = struct.unpack_from("!H", data, off + 2)[0], off + 4
+        return mac, etype, data[off:]
+    if linktype == 113 and len(data) >= 16:  # Linux cooked v1
+        alen = struct.unpack_from("!H", data, 4)[0]
+        return data[6:6 + min(alen, 8)], struct.unpack_from("!H", data, 14)[0], data[16:]
+    if linktype == 276 and len(data) >= 20:  # Linux cooked v2
+        return data[12:12 + min(data[11], 8)], struct.unpack_from("!H", data, 0)[0], data[20:]
+    if linktype in (0, 108) and len(data) >= 4:  # BSD loopback
+        return None, 0, data[4:]
+    if linktype in (101, 12, 14, 228, 229):  # raw IP
+        return None, 0, data
+    return None, 0, b""
+
+
+def _tcp_tsval(options: bytes) -> Optional[int]:
+    i = 0
+    while i < len(options):
+        kind = options[i]
+        if kind == 0:
+            break
+        if kind == 1:
+            i += 1
+            continue
+        if i + 1 >= len(options) or options[i + 1] < 2:
+            break
+        ln = options[i + 1]
+        if kind == 8 and ln == 10 and i + 10 <= len(options):
+            return struct.unpack_from("!I", options, i + 2)[0]
+        i += ln
+    return None
+
+
+def _dns_question(payload: bytes) -> Optional[tuple[int, bool, str, int]]:
+    """(id, is_response, qname, qtype) of a DNS message's first question, or None."""
+    if len(payload) < 12:
+        return None
+    qid, flags, qd = struct.unpack_from("!HHH", payload, 0)
+    if qd < 1:
+        return None
+    labels, i = [], 12
+    for _ in range(64):  # bounded: a name has at most 127 labels, 64 is plenty for a lab name
+        if i >= len(payload):
+            return None
+        n = payload[i]
+        if n == 0 or n & 0xC0:
+            i += 1 if n == 0 else 2
+            break
+        labels.append(payload[i + 1:i + 1 + n].decode("ascii", "replace").lower())
+        i += 1 + n
+    if i + 2 > len(payload):
+        return None
+    return qid, bool(flags & 0x8000), ".".join(labels), struct.unpack_from("!H", payload, i)[0]
+
+
+def _odd_ttl(ttl: int) -> bool:
+    """Kernels start at 64, 128 or 255; a lab path is a hop or two. Far below any of them is odd."""
+    return not any(0 <= start - ttl <= 32 for start in (64, 128, 255))
+
+
+def fingerprint(path: Path | str) -> Fingerprint:
+    """Read one capture's frames and reduce them to the signals above (never raises on bad input)."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        return Fingerprint(sha256="", error=f"cannot read: {e.strerror or e}")
+    fp = Fingerprint(sha256=hashlib.sha256(raw).hexdigest())
+    content = hashlib.sha256()
+    tokens: dict[str, set[str]] = defaultdict(set)
+    ip_ids: dict[bytes, list[int]] = defaultdict(list)
+    flows_by_src: dict[bytes, set] = defaultdict(set)
+    ttls: Counter = Counter()
+    tcp_sums = tcp_zero = 0
+    isns: list[int] = []
+    times: list[int] = []
+    try:
+        for linktype, ts, data in iter_frames(raw):
+            fp.frames += 1
+            times.append(ts)
+            content.update(struct.pack("!II", linktype, len(data)))
+            content.update(data)
+            mac, _etype, ip = _link(linktype, data)
+            _ip_signals(ip, mac, tokens, ip_ids, flows_by_src, ttls, isns)
+            if ip and ip[0] >> 4 == 4 and len(ip) >= 20 and ip[9] == 6:
+                ihl = (ip[0] & 15) * 4
+                if len(ip) >= ihl + 18:
+                    tcp_sums += 1
+                    tcp_zero += struct.unpack_from("!H", ip, ihl + 16)[0] == 0
+    except NotReadable as e:
+        fp.error = str(e)
+    fp.content = content.hexdigest() if fp.frames else ""
+    fp.first_ts = times[0] if times else None
+    fp.tokens = {k: sorted(v) for k, v in sorted(tokens.items())}
+    fp.crafted = _crafted(ip_ids, flows_by_src, ttls, tcp_sums, tcp_zero, isns, times)
+    return fp
+
+
+def _ip_signals(ip: bytes, mac: Optional[bytes], tokens: dict, ip_ids: dict, flows_by_src: dict,
+                ttls: Counter, isns: list) -> None:
+    if len(ip) < 20:
+        return
+    v = ip[0] >> 4
+    if v == 4:
+        ihl = (ip[0] & 15) * 4
+        if (struct.unpack_from("!H", ip, 6)[0] & 0x1FFF) != 0:  # later fragment: no L4 header
+            return
+        proto, ttl, src, dst, l4 = ip[9], ip[8], ip[12:16], ip[16:20], ip[ihl:]
+        ip_ids[src].append(struct.unpack_from("!H", ip, 4)[0])
+    elif v == 6 and len(ip) >= 40:
+        proto, ttl, src, dst, l4 = ip[6], ip[7], ip[8:24], ip[24:40], ip[40:]
+    else:
+        return
+    ttls[ttl] += 1
+    if len(l4) < 8 or proto not in (6, 17):
+        return
+    sport, dport = struct.unpack_from("!HH", l4, 0)
+    flows_by_src[src].add((proto, dst, sport, dport))
+    client_mac = mac is not None and len(mac) == 6 and not (mac[0] & 1) and any(mac)
+    if proto == 6 and len(l4) >= 20:
+        seq = struct.unpack_from("!I", l4, 4)[0]
+        flags, hlen = l4[13], (l4[12] >> 4) * 4
+        if flags & _SYN:
+            isns.append(seq)
+            if not _trivial_isn(seq):
+                tokens["isn"].add(str(seq))
+            tsval = _tcp_tsval(l4[20:hlen])
+            if tsval:
+                tokens["tsval"].add(str(tsval))
+            if not flags & _ACK:  # the client's SYN: its address, port and MAC are the student's machine
+                tokens["tuple"].add(f"tcp {_ip_text(src)}:{sport}")
+                if client_mac:
+                    tokens["mac"].add(mac.hex(":"))
+    elif proto == 17 and 53 in (sport, dport):
+        q = _dns_question(l4[8:])
+        if q and not q[1] and dport == 53:
+            tokens["dns"].add(f"{q[0]} {q[2]} {q[3]}")
+            tokens["tuple"].add(f"udp {_ip_text(src)}:{sport}")
+            if client_mac:
+                tokens["mac"].add(mac.hex(":"))
+
+
+def _trivial_isn(isn: int) -> bool:
+    return isn < 100_000 or isn % 100_000 == 0
+
+
+def _crafted(ip_ids: dict, flows_by_src: dict, ttls: Counter, tcp_sums: int, tcp_zero: int,
+             isns: list[int], times: list[int]) -> list[str]:
+    """Hints that a tool, not a kernel, made the packets. Each alone can have an innocent reason."""
+    out = []
+    ids = [i for v in ip_ids.values() for i in v]
+    if len(ids) >= 8 and all(i == 0 for i in ids):
+        out.append(f"IPv4 id is 0 in all {len(ids)} packets")
+    for src, seq in ip_ids.items():
+        if len(seq) >= 8 and len(flows_by_src[src]) >= 2 and all((b - a) & 0xFFFF == 1 for a, b in zip(seq, seq[1:])):
+            out.append(f"{_ip_text(src)} numbers IPv4 ids 1, 2, 3... across {len(flows_by_src[src])} flows")
+    if tcp_sums >= 4 and tcp_zero == tcp_sums:
+        out.append(f"TCP checksum is zero in all {tcp_sums} segments")
+    odd = sorted(t for t in ttls if _odd_ttl(t))
+    if odd:
+        out.append("unusual IP TTL/hop limit " + ", ".join(map(str, odd[:5])))
+    triv = sorted({i for i in isns if _trivial_isn(i)})
+    if triv:
+        out.append("round or tiny TCP initial sequence numbers " + ", ".join(map(str, triv[:5])))
+    dup = [i for i, n in Counter(isns).items() if n > 1]
+    if dup and len(isns) > 2:
+        out.append(f"the same ISN {dup[0]} starts several SYNs")
+    deltas = [b - a for a, b in zip(times, times[1:])]
+    if len(deltas) >= 9:
+        d, n = Counter(deltas).most_common(1)[0]
+        if d >= 1_000_000 and n * 2 >= len(deltas):
+            out.append(f"{n} of {len(deltas)} gaps between frames are exactly {d / 1e6:g} ms")
+    return out
+
+
+@dataclass
+class Similarity:
+    """Two captures of different students that share something, and what exactly."""
+
+    a: str  # capture keys (student/capture)
+    b: str
+    student_a: str
+    student_b: str
+    kinds: list[str]  # "identical-file", "same-content", "shared-values"
+    shared: dict[str, list[str]]
+    start_offset_s: Optional[float] = None  # b's first frame minus a's (a time-shifted copy shows it)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        bits = []
+        if "identical-file" in self.kinds:
+            bits.append("identical file (same sha256)")
+        elif "same-content" in self.kinds:
+            shift = f", start shifted by {self.start_offset_s:+.0f} s" if self.start_offset_s else ""
+            bits.append(f"same frames re-saved/converted{shift}")
+        for k, vals in self.shared.items():
+            bits.append(f"{len(vals)} shared {k}: {', '.join(vals[:3])}{' ...' if len(vals) > 3 else ''}")
+        return "; ".join(bits)
+
+
+def compare(captures: Iterable[tuple[str, str, Fingerprint]], common_share: float = 0.25) -> list[Similarity]:
+    """Pairs of captures from different students sharing a file, its content or random-per-run values.
+
+    ``captures`` is (student, capture key, fingerprint). A value seen in more than a quarter of the
+    class (at least 3 students) is the environment (a shared gateway, a lab image), not a copy, and
+    is left out. Weak values alone (DNS ids, ephemeral ports) need three in common to count.
+    """
+    items = [(s, k, f) for s, k, f in captures if f.error is None or f.frames]
+    students = {s for s, _, _ in items}
+    limit = max(3, int(len(students) * common_share))
+    index: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for n, (_s, _k, f) in enumerate(items):
+        index[("sha256", f.sha256)].add(n)
+        if f.content:
+            index[("content", f.content)].add(n)
+        for kind, vals in f.tokens.items():
+            for v in vals:
+                index[(kind, v)].add(n)
+    pairs: dict[tuple[int, int], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for (kind, val), members in index.items():
+        if len(members) < 2 or len({items[m][0] for m in members}) > limit:
+            continue
+        ms = sorted(members)
+        for i, x in enumerate(ms):
+            for y in ms[i + 1:]:
+                if items[x][0] != items[y][0]:
+                    pairs[(x, y)][kind].append(val)
+    out = []
+    for (x, y), shared in sorted(pairs.items()):
+        kinds = []
+        if "sha256" in shared:
+            kinds.append("identical-file")
+        elif "content" in shared:
+            kinds.append("same-content")
+        values = {k: sorted(v) for k, v in shared.items() if k in STRONG + WEAK}
+        if any(k in STRONG for k in values) or sum(len(v) for k, v in values.items()) >= 3:
+            kinds.append("shared-values")
+        if not kinds:
+            continue
+        fa, fb = items[x][2], items[y][2]
+        off = (fb.first_ts - fa.first_ts) / 1e9 if fa.first_ts is not None and fb.first_ts is not None else None
+        out.append(Similarity(items[x][1], items[y][1], items[x][0], items[y][0], kinds,
+                              {k: values[k] for k in STRONG + WEAK if k in values}, off))
+    return out

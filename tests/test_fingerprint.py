@@ -1,0 +1,122 @@
+"""Copy signals between students' captures (reporter/fingerprint.py), on crafted captures."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from reporter.fingerprint import compare, fingerprint
+from tests import craft
+from tests.classgen import kernel_like_capture, variant
+from tests.conftest import require_tool
+
+
+def _editcap(*args: str) -> None:
+    require_tool("editcap")
+    p = subprocess.run(["editcap", *args], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+
+
+def test_kernel_like_capture_shows_its_random_values_and_no_crafted_hint(tmp_path: Path) -> None:
+    fp = fingerprint(kernel_like_capture(tmp_path / "a.pcap", seed=1))
+    assert fp.error is None and fp.frames > 20
+    assert len(fp.tokens["isn"]) == 4  # client and server ISN of two connections
+    assert len(fp.tokens["tsval"]) == 2
+    assert len(fp.tokens["dns"]) == 2 and all("www.its.ac.id" in d for d in fp.tokens["dns"])
+    assert len(fp.tokens["mac"]) == 1
+    assert fp.crafted == []
+
+
+def test_same_frames_survive_pcapng_conversion_and_time_shift(tmp_path: Path) -> None:
+    a = kernel_like_capture(tmp_path / "a.pcap", seed=2)
+    _editcap("-F", "pcapng", str(a), str(tmp_path / "b.pcapng"))
+    _editcap("-t", "3600", str(a), str(tmp_path / "c.pcap"))
+    fa, fb, fc = (fingerprint(tmp_path / n) for n in ("a.pcap", "b.pcapng", "c.pcap"))
+    assert fa.sha256 != fb.sha256 and fa.sha256 != fc.sha256
+    assert fa.content == fb.content == fc.content
+    pairs = {(s.student_a, s.student_b): s for s in compare([("ana", "ana/a", fa), ("budi", "budi/b", fb),
+                                                             ("cici", "cici/c", fc)])}
+    assert set(pairs) == {("ana", "budi"), ("ana", "cici"), ("budi", "cici")}
+    assert all("same-content" in s.kinds and "identical-file" not in s.kinds for s in pairs.values())
+    assert pairs[("ana", "cici")].start_offset_s == pytest.approx(3600, abs=1e-3)
+    assert "shifted by +3600 s" in pairs[("ana", "cici")].describe()
+
+
+def test_identical_files_are_flagged_as_such(tmp_path: Path) -> None:
+    a = kernel_like_capture(tmp_path / "a.pcap", seed=3)
+    (tmp_path / "b.pcap").write_bytes(a.read_bytes())
+    [s] = compare([("ana", "ana/a", fingerprint(a)), ("budi", "budi/b", fingerprint(tmp_path / "b.pcap"))])
+    assert s.kinds[0] == "identical-file"
+    assert set(s.shared) >= {"isn", "tsval", "mac"}
+
+
+def test_independent_students_share_nothing(tmp_path: Path) -> None:
+    fps = [(f"s{i}", f"s{i}/x", fingerprint(kernel_like_capture(tmp_path / f"{i}.pcap", seed=100 + i)))
+           for i in range(10)]
+    assert compare(fps) == []
+
+
+def test_a_trimmed_copy_still_shares_isns_and_mac(tmp_path: Path) -> None:
+    """Keep only the echo connection (frames after DNS) of another student's capture, re-timed."""
+    a = kernel_like_capture(tmp_path / "a.pcap", seed=4)
+    _editcap("-r", str(a), str(tmp_path / "cut.pcap"), "5-12")
+    _editcap("-t", "-200", str(tmp_path / "cut.pcap"), str(tmp_path / "b.pcap"))
+    [s] = compare([("ana", "ana/a", fingerprint(a)), ("budi", "budi/b", fingerprint(tmp_path / "b.pcap"))])
+    assert s.kinds == ["shared-values"]
+    assert len(s.shared["isn"]) == 2 and s.shared["mac"]
+
+
+def test_a_rewritten_variant_is_another_student(tmp_path: Path) -> None:
+    a = kernel_like_capture(tmp_path / "a.pcap", seed=5)
+    b = variant(a, tmp_path / "b.pcap", seed=6)
+    fa, fb = fingerprint(a), fingerprint(b)
+    assert fa.content != fb.content
+    assert not set(fa.tokens["isn"]) & set(fb.tokens["isn"])
+    assert compare([("ana", "ana/a", fa), ("budi", "budi/b", fb)]) == []
+
+
+def test_values_the_whole_class_shares_are_environment_not_copying(tmp_path: Path) -> None:
+    """Everyone's DNS query carries the same id from a lab image: no pair for that alone."""
+    fps = []
+    for i in range(8):
+        p = kernel_like_capture(tmp_path / f"{i}.pcap", seed=200 + i)
+        fp = fingerprint(p)
+        fp.tokens["dns"] = ["4242 www.its.ac.id 1"]
+        fp.tokens["mac"] = ["02:aa:bb:cc:dd:ee"]
+        fps.append((f"s{i}", f"s{i}/x", fp))
+    assert compare(fps) == []
+
+
+def test_crafted_packets_are_named(tmp_path: Path) -> None:
+    """craft.TcpFlow's defaults are what a packet tool makes: round ISNs, 1 ms steps, ids 1, 2, 3."""
+    f1 = craft.TcpFlow(client="10.0.0.2", server="10.0.0.1", cport=40000, isn_c=1000, isn_s=1000)
+    f1.handshake().echo_exchange(craft.LAB_MESSAGE).close()
+    recs = f1.recs()
+    p = craft.write_pcap(tmp_path / "c.pcap", recs)
+    fp = fingerprint(p)
+    text = " | ".join(fp.crafted)
+    assert "round or tiny TCP initial sequence numbers 1000" in text
+    assert "exactly 1 ms" in text
+    raw = craft.write_pcap(tmp_path / "z.pcap", [craft.Rec(craft.ethernet(craft.ip_packet(
+        "10.0.0.2", "10.0.0.1", 6, craft.tcp_segment("10.0.0.2", "10.0.0.1", 40000 + i, 10000, 7, 0, craft.SYN)[:16]
+        + b"\0\0\0\0", ip_id=0, ttl=17)), 1.0 + i * 0.37) for i in range(10)])
+    fz = fingerprint(raw)
+    text = " | ".join(fz.crafted)
+    assert "IPv4 id is 0 in all 10 packets" in text
+    assert "TCP checksum is zero in all 10 segments" in text
+    assert "unusual IP TTL/hop limit 17" in text
+    assert "the same ISN 7" in text
+
+
+def test_damaged_and_foreign_files_give_a_reason_not_an_exception(tmp_path: Path) -> None:
+    a = kernel_like_capture(tmp_path / "a.pcap", seed=7)
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(a.read_bytes()[:-7])
+    fc = fingerprint(cut)
+    assert fc.error and "cut short" in fc.error and fc.frames > 10
+    (tmp_path / "x.pcap").write_text("hello, not a capture")
+    fx = fingerprint(tmp_path / "x.pcap")
+    assert fx.error == "not a pcap or pcapng file" and fx.frames == 0
+    assert compare([("a", "a/x", fx), ("b", "b/x", fx)]) == []  # unreadable files are error rows, not pairs
+    assert fingerprint(tmp_path / "missing.pcap").error.startswith("cannot read")
