@@ -18,11 +18,12 @@ capture is reduced to:
 from __future__ import annotations
 
 import hashlib
+import itertools
 import struct
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
 
 from reporter.rawframes import NotReadable, iter_frames
 
@@ -38,16 +39,16 @@ class Fingerprint:
     sha256: str
     content: str = ""
     frames: int = 0
-    first_ts: Optional[int] = None  # ns since the epoch
+    first_ts: int | None = None  # ns since the epoch
     tokens: dict[str, list[str]] = field(default_factory=dict)
     crafted: list[str] = field(default_factory=list)
-    error: Optional[str] = None
+    error: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @staticmethod
-    def from_dict(d: dict) -> "Fingerprint":
+    def from_dict(d: dict) -> Fingerprint:
         return Fingerprint(**d)
 
 
@@ -57,7 +58,7 @@ def _ip_text(b: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET if len(b) == 4 else socket.AF_INET6, b)
 
 
-def _link(linktype: int, data: bytes) -> tuple[Optional[bytes], int, bytes]:
+def _link(linktype: int, data: bytes) -> tuple[bytes | None, int, bytes]:
     """Frame -> (sender's link address or None, ethertype-ish version hint, IP bytes)."""
     if linktype == 1:  # Ethernet, maybe 802.1Q / QinQ
         if len(data) < 14:
@@ -78,7 +79,7 @@ def _link(linktype: int, data: bytes) -> tuple[Optional[bytes], int, bytes]:
     return None, 0, b""
 
 
-def _tcp_tsval(options: bytes) -> Optional[int]:
+def _tcp_tsval(options: bytes) -> int | None:
     i = 0
     while i < len(options):
         kind = options[i]
@@ -96,7 +97,7 @@ def _tcp_tsval(options: bytes) -> Optional[int]:
     return None
 
 
-def _dns_question(payload: bytes) -> Optional[tuple[int, bool, str, int]]:
+def _dns_question(payload: bytes) -> tuple[int, bool, str, int] | None:
     """(id, is_response, qname, qtype) of a DNS message's first question, or None."""
     if len(payload) < 12:
         return None
@@ -161,7 +162,7 @@ def fingerprint(path: Path | str) -> Fingerprint:
     return fp
 
 
-def _ip_signals(ip: bytes, mac: Optional[bytes], tokens: dict, ip_ids: dict, flows_by_src: dict,
+def _ip_signals(ip: bytes, mac: bytes | None, tokens: dict, ip_ids: dict, flows_by_src: dict,
                 ttls: Counter, isns: list) -> None:
     if len(ip) < 20:
         return
@@ -217,7 +218,7 @@ def _crafted(ip_ids: dict, flows_by_src: dict, ttls: Counter, tcp_sums: int, tcp
     if len(ids) >= 8 and all(i == 0 for i in ids):
         out.append(f"IPv4 id is 0 in all {len(ids)} packets")
     for src, seq in ip_ids.items():
-        if len(seq) >= 8 and len(flows_by_src[src]) >= 2 and all((b - a) & 0xFFFF == 1 for a, b in zip(seq, seq[1:])):
+        if len(seq) >= 8 and len(flows_by_src[src]) >= 2 and all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seq)):
             out.append(f"{_ip_text(src)} numbers IPv4 ids 1, 2, 3... across {len(flows_by_src[src])} flows")
     if tcp_sums >= 4 and tcp_zero == tcp_sums:
         out.append(f"TCP checksum is zero in all {tcp_sums} segments")
@@ -230,7 +231,7 @@ def _crafted(ip_ids: dict, flows_by_src: dict, ttls: Counter, tcp_sums: int, tcp
     dup = [i for i, n in Counter(isns).items() if n > 1]
     if dup and len(isns) > 2:
         out.append(f"the same ISN {dup[0]} starts several SYNs")
-    deltas = [b - a for a, b in zip(times, times[1:])]
+    deltas = [b - a for a, b in itertools.pairwise(times)]
     if len(deltas) >= 9:
         d, n = Counter(deltas).most_common(1)[0]
         if d >= 1_000_000 and n * 2 >= len(deltas):
@@ -248,7 +249,7 @@ class Similarity:
     student_b: str
     kinds: list[str]  # "identical-file", "same-content", "shared-values"
     shared: dict[str, list[str]]
-    start_offset_s: Optional[float] = None  # b's first frame minus a's (a time-shifted copy shows it)
+    start_offset_s: float | None = None  # b's first frame minus a's (a time-shifted copy shows it)
 
     def to_dict(self) -> dict:
         return asdict(self)

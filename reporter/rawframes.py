@@ -8,7 +8,7 @@ order) and pcapng (every interface with its own link type and time resolution).
 from __future__ import annotations
 
 import struct
-from typing import Iterator
+from collections.abc import Iterator
 
 
 class NotReadable(Exception):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import random
 import struct
 from pathlib import Path
-from typing import Optional
 
 from reporter.rawframes import iter_records
 from tests import craft
@@ -21,7 +20,7 @@ from tests import craft
 LAB_PORTS = {53, 10000, 32444}
 
 
-def dns_message(qid: int, name: str, qtype: int, response: bool = False, answer: Optional[bytes] = None) -> bytes:
+def dns_message(qid: int, name: str, qtype: int, response: bool = False, answer: bytes | None = None) -> bytes:
     q = b"".join(bytes([len(x)]) + x.encode() for x in name.split(".")) + b"\0" + struct.pack("!HH", qtype, 1)
     flags = 0x8180 if response else 0x0100
     an = 1 if response and answer else 0
@@ -135,7 +134,7 @@ def _rewrite_ip(ip: bytes, rng_vals: dict) -> bytes:
     return head + _l4_checksum(head, proto, bytes(seg)) + tail
 
 
-def variant(src: Path, dst: Path, seed: int, fmt: Optional[str] = None, shift_s: float = 0.0) -> Path:
+def variant(src: Path, dst: Path, seed: int, fmt: str | None = None, shift_s: float = 0.0) -> Path:
     """`src` as another run would have recorded it: same behaviour, other random values."""
     rng = random.Random(seed)
     vals = {"port": rng.randrange(1, 20000), "seq": rng.randrange(1, 1 << 32), "ts": rng.randrange(1, 1 << 32),
