@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 from reporter.decode import PROBLEMS, decode_frame, fast_layout
 from reporter.model import Warning
@@ -52,8 +52,8 @@ class Capture:
         self.linktypes: list[int] = []
         self.interfaces = 0
         self.packets = 0  # every frame read, decoded or not (Wireshark's frame count)
-        self.first_ts: Optional[int] = None  # ns, first frame (time_relative's zero)
-        self.last_ts: Optional[int] = None  # ns, latest time seen
+        self.first_ts: int | None = None  # ns, first frame (time_relative's zero)
+        self.last_ts: int | None = None  # ns, latest time seen
         self.truncated = False
         self.problems: list[Warning] = []
         # reader settings found in the file header
@@ -70,7 +70,7 @@ class Capture:
                 f"truncated={self.truncated})")
 
 
-def open_capture(path: "str | os.PathLike[str]") -> Capture:
+def open_capture(path: str | os.PathLike[str]) -> Capture:
     """Open a capture and read its header; raise NotACapture when it is not pcap/pcapng."""
     p = os.fspath(path)
     try:
@@ -185,9 +185,9 @@ def _iter_pcap(capture: Capture, probs: dict[str, list[int]]) -> Iterator[Packet
     P = Packet
     decode = decode_frame
     no = 0
-    first_ts: Optional[int] = None
+    first_ts: int | None = None
     last_ts = -1 << 80
-    f = open(capture.path, "rb")
+    f = open(capture.path, "rb")  # noqa: SIM115 - closed in finally, also when the consumer stops early
     try:
         f.seek(capture._data_start)
         buf, pos, n, eof = b"", 0, 0, False
@@ -229,8 +229,7 @@ def _iter_pcap(capture: Capture, probs: dict[str, list[int]]) -> Iterator[Packet
             ts = sec * 1_000_000_000 + frac * mult
             if first_ts is None:
                 first_ts = ts
-            if ts > last_ts:
-                last_ts = ts
+            last_ts = max(last_ts, ts)
             if caplen >= fmin:
                 (etype, vhl, totlen, ipid, frag, proto, src, dst, sport, dport, seq, ack, offb, flags,
                  win) = funpack(buf, fs + foff)
@@ -287,7 +286,7 @@ def _iter_pcapng(capture: Capture, probs: dict[str, list[int]]) -> Iterator[Pack
     P = Packet
     decode = decode_frame
     no = 0
-    first_ts: Optional[int] = None
+    first_ts: int | None = None
     last_ts = -1 << 80
     last_seen = 0  # time given to Simple Packet Blocks, which carry none
     order = capture._order
@@ -296,7 +295,7 @@ def _iter_pcapng(capture: Capture, probs: dict[str, list[int]]) -> Iterator[Pack
     ifinfo: list = []  # global interface index -> (info, fast tuple)
     section: list[int] = []  # section-local interface id -> global index
     seen_ifaces = 0  # interfaces met so far; open_capture may already have listed the first ones
-    f = open(capture.path, "rb")
+    f = open(capture.path, "rb")  # noqa: SIM115 - closed in finally, also when the consumer stops early
     try:
         buf, pos, n, eof = b"", 0, 0, False
         remaining = capture._size
@@ -393,8 +392,7 @@ def _iter_pcapng(capture: Capture, probs: dict[str, list[int]]) -> Iterator[Pack
             last_seen = ts
             if first_ts is None:
                 first_ts = ts
-            if ts > last_ts:
-                last_ts = ts
+            last_ts = max(last_ts, ts)
             if fast is not None and caplen >= fast[1] + fast[0].size:
                 st, foff, ipoff = fast
                 (etype, vhl, totlen, ipid, frag, proto, src, dst, sport, dport, seq, ack, offb, flags,

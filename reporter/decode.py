@@ -13,7 +13,6 @@ Other IP protocols (ICMP, ESP, ...) are not yielded: they are counted under "oth
 from __future__ import annotations
 
 import struct
-from typing import Optional
 
 from reporter.packet import Packet
 
@@ -53,7 +52,7 @@ FAST_SLL = FAST_ETH  # at frame+14: SLL protocol then IP at frame+16
 FAST_SLL2 = struct.Struct("!H18x" + _IP_TCP)  # at frame+0: SLL2 protocol, IP at frame+20
 
 
-def fast_layout(linktype: int) -> Optional[tuple[struct.Struct, int, int]]:
+def fast_layout(linktype: int) -> tuple[struct.Struct, int, int] | None:
     """(struct, offset of the struct in the frame, offset of the IP header) for the inline path."""
     if linktype == LT_EN10MB:
         return FAST_ETH, 12, 14
@@ -134,7 +133,7 @@ def link_ip(linktype: int, buf: bytes, fs: int, fe: int) -> tuple[int, int] | st
 
 
 def decode_frame(linktype: int, buf: bytes, fs: int, fe: int, cut: int, no: int, ts: int,
-                 iface: int) -> tuple[Optional[Packet], Optional[str]]:
+                 iface: int) -> tuple[Packet | None, str | None]:
     """Decode frame ``buf[fs:fe]`` (``cut`` bytes lost to the snap length).
 
     Returns (packet or None, problem code or None); a packet cut by the snap length comes back

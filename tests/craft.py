@@ -295,3 +295,118 @@ def merge(*flows_recs: Sequence[Rec]) -> list[Rec]:
 
 
 LAB_MESSAGE = b"INI ADALAH DATA YANG DIKIRIM ABCDEFGHIJKLMNOPQ"
+
+
+# ---------------------------------------------------------------------------------------------
+# capture-reading edge cases (helper "input"): headers the lab never sends but files contain
+
+
+def arp_frame() -> bytes:
+    """An Ethernet ARP request: a frame that carries no IP at all."""
+    body = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, b"\x02\0\0\0\0\x02", _pack_ip("172.16.16.102"),
+                       b"\0" * 6, _pack_ip("172.16.16.101"))
+    return b"\xff" * 6 + b"\x02\0\0\0\0\x02" + b"\x08\x06" + body + b"\0" * 18
+
+
+def ipv4_custom(src: str, dst: str, proto: int, l4: bytes, ip_id: int = 0, options: bytes = b"",
+                frag: int = 0x4000, total_length: int | None = None) -> bytes:
+    """IPv4 with header options (IHL > 5), any fragment field, or a lying total length."""
+    options += b"\0" * (-len(options) % 4)
+    ihl = 5 + len(options) // 4
+    tl = ihl * 4 + len(l4) if total_length is None else total_length
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, tl, ip_id, frag, 64, proto, 0, _pack_ip(src),
+                      _pack_ip(dst)) + options
+    return hdr[:10] + struct.pack("!H", _csum(hdr)) + hdr[12:] + l4
+
+
+def ipv6_ext(src: str, dst: str, proto: int, l4: bytes, exts: Sequence[int] = (0, 60)) -> bytes:
+    """IPv6 with a chain of 8-byte extension headers (0 hop-by-hop, 43 routing, 60 dest, 44 fragment)."""
+    chain = b""
+    types = list(exts)
+    for i, t in enumerate(types):
+        nxt = types[i + 1] if i + 1 < len(types) else proto
+        if t == 44:
+            chain += struct.pack("!BBHI", nxt, 0, 1, 0x1234)  # offset 0, more fragments
+        else:
+            chain += struct.pack("!BB6x", nxt, 0)
+    first = types[0] if types else proto
+    return struct.pack("!IHBB16s16s", 0x60000000, len(chain) + len(l4), first, 64, _pack_ip(src),
+                       _pack_ip(dst)) + chain + l4
+
+
+def ng_block(btype: int, body: bytes, big_endian: bool = False) -> bytes:
+    """One pcapng block of any type (body padded to 4 bytes)."""
+    e = ">" if big_endian else "<"
+    body += b"\0" * (-len(body) % 4)
+    n = 12 + len(body)
+    return struct.pack(e + "II", btype, n) + body + struct.pack(e + "I", n)
+
+
+def ng_shb(big_endian: bool = False) -> bytes:
+    e = ">" if big_endian else "<"
+    return ng_block(0x0A0D0D0A, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1), big_endian)
+
+
+def ng_idb(linktype: int, tsresol: int | None = None, tsoffset: int = 0, snaplen: int = 262144,
+           big_endian: bool = False) -> bytes:
+    """Interface block; tsresol is the raw option byte (0x80 | k means 2^-k seconds)."""
+    e = ">" if big_endian else "<"
+    opts = b""
+    if tsresol is not None:
+        opts += struct.pack(e + "HHB3x", 9, 1, tsresol)
+    if tsoffset:
+        opts += struct.pack(e + "HHq", 14, 8, tsoffset)
+    if opts:
+        opts += struct.pack(e + "HH", 0, 0)
+    return ng_block(1, struct.pack(e + "HHI", linktype, 0, snaplen) + opts, big_endian)
+
+
+def ng_epb(iface: int, units: int, data: bytes, orig_len: int | None = None, big_endian: bool = False) -> bytes:
+    e = ">" if big_endian else "<"
+    body = struct.pack(e + "IIIII", iface, units >> 32, units & 0xFFFFFFFF, len(data), orig_len or len(data)) + data
+    return ng_block(6, body, big_endian)
+
+
+def ng_spb(data: bytes, big_endian: bool = False) -> bytes:
+    e = ">" if big_endian else "<"
+    return ng_block(3, struct.pack(e + "I", len(data)) + data, big_endian)
+
+
+# ---------------------------------------------------------------------------------------------
+# DNS messages over UDP (dpkt builds the message; HTTPS/SVCB records dpkt cannot pack go in raw)
+
+
+def dns_message(qid: int, name: str, qtype: int = 1, response: bool = False, rcode: int = 0,
+                answers: Sequence[tuple[int, object]] = (), raw_answers: bytes = b"", raw_count: int = 0) -> bytes:
+    """A DNS query or response. answers: (type, value) with A/AAAA as text, CNAME as a name.
+
+    ``raw_answers`` (already encoded records, e.g. an HTTPS record) are appended after them and
+    counted by ``raw_count``, so tests can build messages dpkt itself cannot parse.
+    """
+    import dpkt
+
+    d = dpkt.dns.DNS(id=qid, op=(0x8180 | rcode) if response else 0x0100,
+                     qd=[dpkt.dns.DNS.Q(name=name, type=qtype, cls=1)])
+    rrs = []
+    for rtype, value in answers:
+        rr = dpkt.dns.DNS.RR(name=name, type=rtype, cls=1, ttl=300)
+        if rtype == 1:
+            rr.ip = socket.inet_pton(socket.AF_INET, str(value))
+        elif rtype == 28:
+            rr.ip6 = socket.inet_pton(socket.AF_INET6, str(value))
+        elif rtype == 5:
+            rr.cname = str(value)
+        rrs.append(rr)
+    d.an = rrs
+    buf = bytes(d)
+    if raw_count:
+        an = struct.unpack_from("!H", buf, 6)[0] + raw_count
+        buf = buf[:6] + struct.pack("!H", an) + buf[8:] + raw_answers
+    return buf
+
+
+def dns_packet(client: str, server: str, cport: int, message: bytes, response: bool = False) -> bytes:
+    """The IP packet carrying a DNS message between client:cport and server:53."""
+    if response:
+        return ip_packet(server, client, 17, udp_datagram(server, client, 53, cport, message))
+    return ip_packet(client, server, 17, udp_datagram(client, server, cport, 53, message))
