@@ -1,0 +1,483 @@
+-- progjar.lua -- PROGJAR-LAB WIRESHARK PLUGIN (this marker line lets `progjar dissector` recognise its own copy)
+--
+-- Labels the echo lab of "Pemrograman Jaringan" (Tugas 1) in Wireshark: which client sent which
+-- bytes, which server segment echoes them, whether the echo is right, how long a client waited.
+-- The facts are the same as the report JSON of `progjar report --frames` (see DESIGN.md), so the
+-- two can be checked against each other frame by frame.
+--
+-- One self-contained file for Wireshark 4.0 (Lua 5.2) through 4.4+ (Lua 5.4): bit.* only, no
+-- native bit operators, no `//`, numbers formatted explicitly with %d.
+--
+-- How it works (why it looks the way it does):
+--  * TCP hands a subdissector only segments with payload, and by default not those it flags as
+--    retransmission or out-of-order. Labels therefore appear on the segments TCP passes on. A
+--    second, tiny post-dissector (protocol `progjar_close`) sees every frame: it records SYNs
+--    (client numbering, the wait's start), FIN/RST (closes, the "unechoed" warning, which sits on
+--    the closing frame that has no payload) and the bytes of segments TCP did not pass on, so a
+--    retransmission or an out-of-order segment cannot corrupt the reassembled request stream.
+--  * Sequence numbers: tcp.seq_raw with our own ISN (from SYN / SYN-ACK, else the first segment
+--    seen) and 2^32 unwrapping, so the result does not depend on the user's "relative sequence
+--    numbers" preference. Offsets follow the reporter's reassembly policy: in-order bytes are
+--    final, among out-of-order copies the first queued wins, an in-order segment supersedes the
+--    out-of-order bytes it overlaps.
+--  * State is per connection (tcp.stream) and every frame's result is memoised by frame number,
+--    so a second pass (`tshark -2`) and the GUI's random-order re-dissection show the same labels.
+--    A frame whose TCP fields are not available (first pass of `tshark -2` without a filter) is
+--    not memoised and changes no state; it is computed when the fields are there.
+
+local M = {}            -- the pure logic, loadable by plain lua5.2/lua5.4 for unit tests
+local TWO32 = 4294967296
+local TWO31 = 2147483648
+
+-- ---------------------------------------------------------------------------------------------
+-- pure functions
+
+--- "10000,32444" or "10000-10002, 32444" -> {10000, 32444} in the written order (no duplicates).
+function M.parse_ports(text)
+    local ports, seen = {}, {}
+    for item in string.gmatch(text or "", "[^,%s]+") do
+        local a, b = string.match(item, "^(%d+)%-(%d+)$")
+        if not a then a = string.match(item, "^(%d+)$"); b = a end
+        if a then
+            a, b = tonumber(a), tonumber(b)
+            if b - a > 1024 then b = a + 1024 end  -- a typo like 1-65535 must not hang the GUI
+            for p = a, b do
+                if p > 0 and p < 65536 and not seen[p] then
+                    seen[p] = true
+                    ports[#ports + 1] = p
+                end
+            end
+        end
+    end
+    return ports
+end
+
+--- Service name of the lab port at position i of the preference: echo, file-echo, else nil.
+function M.service_of(index)
+    if index == 1 then return "echo" elseif index == 2 then return "file-echo" end
+    return nil
+end
+
+--- Stream offset of sequence number `seq` given the ISN: (seq - isn - 1) mod 2^32, unwrapped to the
+--- 64-bit value closest to `ref` (the highest offset seen so far in that direction).
+function M.seq_offset(seq, isn, ref)
+    local rel = (seq - isn - 1) % TWO32
+    local k = math.floor((ref - rel + TWO31) / TWO32)
+    local off = rel + k * TWO32
+    if off < 0 then off = off + TWO32 end
+    return off
+end
+
+--- Printable preview: control and non-ASCII bytes as '.', cut to `max` characters with "...".
+function M.preview(data, max)
+    local s = data
+    local cut = false
+    if #s > max then s = string.sub(s, 1, max); cut = true end
+    s = string.gsub(s, "[^\32-\126]", ".")
+    if cut then s = s .. "..." end
+    return s
+end
+
+--- One direction of a connection: what the receiving application got, as offsets.
+--- keep_bytes: store the bytes (the request direction, compared against echoes).
+function M.dir_new(keep_bytes)
+    return { next = 0, chunks = {}, first = 1, last = 0, pending = {}, keep = keep_bytes,
+             isn = nil, ref = 0 }
+end
+
+local function push_chunk(d, off, n, data, frame, t)
+    if not d.keep then return end
+    d.last = d.last + 1
+    d.chunks[d.last] = { off = off, n = n, data = data, frame = frame, t = t }
+end
+
+-- Deliver queued out-of-order bytes that now continue the stream. The earliest queued copy of a
+-- byte wins: the chosen segment is cut where an earlier-queued one starts.
+local function pull_pending(d)
+    local pending = d.pending
+    while #pending > 0 do
+        local keep = {}
+        for i = 1, #pending do
+            local p = pending[i]
+            if p.off + p.n > d.next then keep[#keep + 1] = p end
+        end
+        pending = keep
+        d.pending = keep
+        local pick
+        for i = 1, #pending do
+            local p = pending[i]
+            if p.off <= d.next then pick = i; break end
+        end
+        if not pick then break end
+        local p = pending[pick]
+        local limit = p.off + p.n
+        for j = 1, pick - 1 do
+            local q = pending[j]
+            if q.off > d.next and q.off < limit then limit = q.off end
+        end
+        local n = limit - d.next
+        local data = nil
+        if d.keep then data = string.sub(p.data, d.next - p.off + 1, limit - p.off) end
+        push_chunk(d, d.next, n, data, p.frame, p.t)
+        d.next = limit
+    end
+end
+
+--- Feed a segment [off, off+n) (bytes `data` when kept). Returns how many bytes it newly delivered.
+function M.dir_add(d, off, n, data, frame, t)
+    local e = off + n
+    if n <= 0 or e <= d.next then return 0 end
+    local before = d.next
+    if off <= d.next then
+        local s = d.next - off
+        local piece = nil
+        if d.keep then piece = string.sub(data, s + 1) end
+        push_chunk(d, d.next, e - d.next, piece, frame, t)
+        d.next = e
+        pull_pending(d)
+    else
+        local piece = nil
+        if d.keep then piece = data end
+        d.pending[#d.pending + 1] = { off = off, n = n, data = piece, frame = frame, t = t }
+    end
+    return d.next - before
+end
+
+-- index of the stored chunk holding stream byte `pos`, or nil
+local function find_chunk(d, pos)
+    local lo, hi = d.first, d.last
+    while lo <= hi do
+        local mid = math.floor((lo + hi) / 2)
+        local c = d.chunks[mid]
+        if pos < c.off then hi = mid - 1
+        elseif pos >= c.off + c.n then lo = mid + 1
+        else return mid end
+    end
+    return nil
+end
+
+--- The delivered bytes [off, off+n), or nil when not all of them were delivered (or were pruned).
+function M.dir_bytes(d, off, n)
+    if n <= 0 then return "" end
+    if off + n > d.next then return nil end
+    local i = find_chunk(d, off)
+    if not i then return nil end
+    local parts, pos, e = {}, off, off + n
+    while pos < e do
+        local c = d.chunks[i]
+        if not c or c.off > pos then return nil end
+        local stop = c.off + c.n
+        if stop > e then stop = e end
+        parts[#parts + 1] = string.sub(c.data, pos - c.off + 1, stop - c.off)
+        pos = stop
+        i = i + 1
+    end
+    return table.concat(parts)
+end
+
+--- Frame number and time of the segment that delivered stream byte `pos` (nil if unknown).
+function M.dir_origin(d, pos)
+    local i = find_chunk(d, pos)
+    if not i then return nil, nil end
+    local c = d.chunks[i]
+    return c.frame, c.t
+end
+
+--- Forget stored chunks that end at or before `upto` (bytes nobody will ask about again).
+function M.dir_prune(d, upto)
+    while d.first <= d.last do
+        local c = d.chunks[d.first]
+        if c.off + c.n > upto then break end
+        d.chunks[d.first] = nil
+        d.first = d.first + 1
+    end
+end
+
+--- Echo check: do the echoed bytes equal the request bytes at the same offsets?
+function M.echo_matches(request_dir, off, echoed)
+    local want = M.dir_bytes(request_dir, off, #echoed)
+    return want ~= nil and want == echoed
+end
+
+--- Whole seconds and nanoseconds of a non-negative duration in seconds (for NSTime).
+function M.split_seconds(x)
+    if x < 0 then x = 0 end
+    local s = math.floor(x)
+    local ns = math.floor((x - s) * 1e9 + 0.5)
+    if ns >= 1000000000 then s = s + 1; ns = ns - 1000000000 end
+    return s, ns
+end
+
+if rawget(_G, "PROGJAR_TEST") or not rawget(_G, "Proto") then
+    return M
+end
+
+-- ---------------------------------------------------------------------------------------------
+-- Wireshark part
+
+local progjar = Proto.new("progjar", "Progjar Lab")
+local closer = Proto.new("progjar_close", "Progjar Lab connection tracker")
+
+local pf = {
+    service = ProtoField.string("progjar.service", "Service"),
+    role = ProtoField.string("progjar.role", "Role"),
+    client = ProtoField.uint32("progjar.client", "Client number", base.DEC),
+    stream = ProtoField.uint32("progjar.stream", "Connection (tcp.stream)", base.DEC),
+    offset = ProtoField.uint64("progjar.offset", "Stream offset", base.DEC),
+    len = ProtoField.uint32("progjar.len", "Payload length", base.DEC),
+    echo_ok = ProtoField.bool("progjar.echo.ok", "Echo equals the request"),
+    request_frame = ProtoField.framenum("progjar.echo.request_frame", "Request frame", base.NONE, frametype.REQUEST),
+    delay = ProtoField.relative_time("progjar.echo.delay", "Echo delay"),
+    wait = ProtoField.relative_time("progjar.wait", "Client waited (SYN to first echo)"),
+    text = ProtoField.string("progjar.text", "Text"),
+}
+progjar.fields = { pf.service, pf.role, pf.client, pf.stream, pf.offset, pf.len, pf.echo_ok,
+                   pf.request_frame, pf.delay, pf.wait, pf.text }
+
+local ex = {
+    mismatch = ProtoExpert.new("progjar.expert.mismatch", "Echo differs from the request",
+                               expert.group.PROTOCOL, expert.severity.ERROR),
+    queued = ProtoExpert.new("progjar.expert.queued", "Client waited for an earlier client",
+                             expert.group.SEQUENCE, expert.severity.NOTE),
+    unechoed = ProtoExpert.new("progjar.expert.unechoed", "Connection closed with bytes not echoed",
+                               expert.group.SEQUENCE, expert.severity.WARN),
+}
+progjar.experts = { ex.mismatch, ex.queued, ex.unechoed }
+
+local DEFAULT_PORTS = "10000,32444"
+progjar.prefs.ports = Pref.range("Lab ports", DEFAULT_PORTS,
+    "TCP ports of the lab servers: the first is the echo server (T2), the second the file-echo server (T3)", 65535)
+
+-- field extractors: created once, at load time
+local f_stream = Field.new("tcp.stream")
+local f_seq = Field.new("tcp.seq_raw")
+local f_flags = Field.new("tcp.flags")
+local f_tcplen = Field.new("tcp.len")
+local f_payload = Field.new("tcp.payload")
+
+local FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
+
+-- settings and state
+local settings = { ports = {}, port_index = {} }
+local tcp_table = DissectorTable.get("tcp.port")
+local displaced = {}    -- port -> dissector we replaced (restored when the port is dropped)
+local conns, memo, endpoints, last_shown
+
+local function reset_state()
+    conns = {}          -- tcp.stream -> connection state
+    memo = {}           -- frame number -> what this frame is (computed once)
+    endpoints = {}      -- "server ip|port" -> {count = n, list = {conn...}}
+    last_shown = nil
+end
+reset_state()
+
+local function apply_ports(text)
+    local ports = M.parse_ports(text)
+    local index = {}
+    for i, p in ipairs(ports) do index[p] = i end
+    for _, p in ipairs(settings.ports) do
+        if not index[p] then
+            tcp_table:remove(p, progjar)
+            if displaced[p] then tcp_table:add(p, displaced[p]); displaced[p] = nil end
+        end
+    end
+    for _, p in ipairs(ports) do
+        if not settings.port_index[p] then
+            local old = tcp_table:get_dissector(p)
+            if old then displaced[p] = old end
+            tcp_table:add(p, progjar)
+        end
+    end
+    settings.ports, settings.port_index = ports, index
+end
+
+function progjar.prefs_changed()
+    apply_ports(progjar.prefs.ports)
+end
+
+function progjar.init()
+    reset_state()
+end
+
+local function new_conn(stream, pinfo, flags)
+    local sport, dport = pinfo.src_port, pinfo.dst_port
+    local src, dst = tostring(pinfo.src), tostring(pinfo.dst)
+    local client_is_src
+    if bit.band(flags, SYN) ~= 0 then
+        client_is_src = bit.band(flags, ACK) == 0
+    elseif settings.port_index[dport] then
+        client_is_src = true
+    elseif settings.port_index[sport] then
+        client_is_src = false
+    else
+        client_is_src = sport > dport
+    end
+    local c = { stream = stream, c2s = M.dir_new(true), s2c = M.dir_new(false) }
+    if client_is_src then
+        c.client_key, c.server_ip, c.server_port = src .. "|" .. sport, dst, dport
+    else
+        c.client_key, c.server_ip, c.server_port = dst .. "|" .. dport, src, sport
+    end
+    c.service = M.service_of(settings.port_index[c.server_port])
+    local key = c.server_ip .. "|" .. c.server_port
+    local ep = endpoints[key]
+    if not ep then ep = { count = 0, list = {} }; endpoints[key] = ep end
+    ep.count = ep.count + 1
+    ep.list[#ep.list + 1] = c
+    c.client_no, c.endpoint = ep.count, ep
+    conns[stream] = c
+    return c
+end
+
+-- "client #2 waited 4.1 s, served after client #1 closed": the latest close of another client of
+-- the same server that came after this client's request and before its first echo.
+local function queued_behind(c, t)
+    local since = c.syn_t or c.first_req_t
+    if not since or not c.first_req_t then return nil end
+    local best
+    for _, o in ipairs(c.endpoint.list) do
+        if o ~= c and o.close_t and o.close_t > c.first_req_t and o.close_t <= t and o.close_t > since then
+            if not best or o.close_t > best.close_t then best = o end
+        end
+    end
+    if best then return { by = best.client_no, waited = t - since } end
+    return nil
+end
+
+-- Work out (once) what frame `num` is; nil when the TCP fields are not available in this pass.
+local function track(pinfo, payload)
+    local num = pinfo.number
+    local m = memo[num]
+    if m then return m end
+    local fi_stream, fi_seq, fi_flags, fi_len = f_stream(), f_seq(), f_flags(), f_tcplen()
+    if not (fi_stream and fi_seq and fi_flags and fi_len) then return nil end
+    local stream, seq, flags, n = fi_stream.value, fi_seq.value, fi_flags.value, fi_len.value
+    local t = pinfo.abs_ts
+    local c = conns[stream] or new_conn(stream, pinfo, flags)
+    local from_client = (tostring(pinfo.src) .. "|" .. pinfo.src_port) == c.client_key
+    m = { stream = stream, conn = c }
+    local d = from_client and c.c2s or c.s2c
+    if bit.band(flags, SYN) ~= 0 then
+        if from_client then c.syn_t = c.syn_t or t end
+        if not d.isn then d.isn = seq end
+        seq = seq + 1   -- a SYN consumes one sequence number (data on a SYN starts after it)
+    end
+    if n > 0 then
+        if payload == nil then
+            local fp = f_payload()
+            payload = fp and fp.range and fp.range:raw() or ""
+        end
+        if #payload ~= n then n = #payload end   -- a capture cut by the snap length
+    end
+    if n > 0 then
+        if not d.isn then d.isn = seq - 1 end  -- no SYN seen: the first segment starts the stream
+        local off = M.seq_offset(seq, d.isn, d.ref)
+        if off + n > d.ref then d.ref = off + n end
+        m.off, m.len, m.frame_t = off, n, t
+        if from_client then
+            m.role = "request"
+            c.first_req_t = c.first_req_t or t
+            M.dir_add(d, off, n, payload, num, t)
+        else
+            m.role = "echo"
+            m.ok = M.echo_matches(c.c2s, off, payload)
+            local rf, rt = M.dir_origin(c.c2s, off)
+            if rf then m.req_frame, m.delay = rf, t - rt end
+            if not c.first_echo then
+                c.first_echo = num
+                if c.syn_t then m.wait = t - c.syn_t end
+                m.queued = queued_behind(c, t)
+            end
+            M.dir_add(d, off, n, nil, num, t)
+            M.dir_prune(c.c2s, d.next - 1048576)
+        end
+        m.text = payload
+    end
+    if bit.band(flags, FIN + RST) ~= 0 then
+        c.close_t = c.close_t or t
+        local final = bit.band(flags, RST) ~= 0 or not from_client
+        if final and not c.unechoed_said and c.c2s.next > c.s2c.next then
+            c.unechoed_said = true
+            m.unechoed = c.c2s.next - c.s2c.next
+        end
+    end
+    memo[num] = m
+    return m
+end
+
+local function fmt_d(x) return string.format("%d", math.floor(x)) end
+
+local function add_unechoed(sub, m)
+    local c = m.conn
+    sub:add_proto_expert_info(ex.unechoed, string.format(
+        "Connection closed with %s request bytes not echoed (client #%s sent %s, server echoed %s)",
+        fmt_d(m.unechoed), fmt_d(c.client_no), fmt_d(c.c2s.next), fmt_d(c.s2c.next)))
+end
+
+local function nstime(x)
+    local s, ns = M.split_seconds(x)
+    return NSTime.new(s, ns)
+end
+
+function progjar.dissector(tvb, pinfo, tree)
+    local n = tvb:len()
+    if n == 0 then return 0 end
+    local m = track(pinfo, tvb:raw())
+    if not m or not m.role then return 0 end
+    last_shown = pinfo.number
+    local c = m.conn
+    pinfo.cols.protocol = "PROGJAR"
+    local span = "[" .. fmt_d(m.off) .. "," .. fmt_d(m.off + m.len) .. ")"
+    if m.role == "request" then
+        pinfo.cols.info = "Client #" .. fmt_d(c.client_no) .. " request " .. span .. ' "' .. M.preview(m.text, 11) .. '"'
+    else
+        pinfo.cols.info = "Echo to #" .. fmt_d(c.client_no) .. " " .. span .. (m.ok and " ok" or " MISMATCH")
+    end
+    if not tree then return n end
+    local sub = tree:add(progjar, tvb(), "Progjar Lab, " .. (c.service or "lab") .. ", " ..
+        (m.role == "request" and "client #" or "echo to client #") .. fmt_d(c.client_no) .. " " .. span)
+    if c.service then sub:add(pf.service, c.service):set_generated() end
+    sub:add(pf.role, m.role):set_generated()
+    sub:add(pf.client, c.client_no):set_generated()
+    sub:add(pf.stream, c.stream):set_generated()
+    sub:add(pf.offset, UInt64.new(m.off % TWO32, math.floor(m.off / TWO32))):set_generated()
+    sub:add(pf.len, tvb(), m.len)
+    if m.role == "echo" then
+        local it = sub:add(pf.echo_ok, m.ok):set_generated()
+        if not m.ok then
+            it:add_proto_expert_info(ex.mismatch, "Echo " .. span .. " differs from what client #" ..
+                fmt_d(c.client_no) .. " sent at these offsets")
+        end
+        if m.req_frame then
+            sub:add(pf.request_frame, m.req_frame):set_generated()
+            sub:add(pf.delay, nstime(m.delay)):set_generated()
+        end
+        if m.wait then
+            local w = sub:add(pf.wait, nstime(m.wait)):set_generated()
+            if m.queued then
+                w:add_proto_expert_info(ex.queued, string.format(
+                    "client #%s waited %.1f s, served after client #%s closed",
+                    fmt_d(c.client_no), m.queued.waited, fmt_d(m.queued.by)))
+            end
+        end
+    end
+    sub:add(pf.text, tvb(), M.preview(m.text, 64))
+    if m.unechoed then add_unechoed(sub, m) end
+    return n
+end
+
+-- Every frame: SYN/FIN/RST and the segments TCP did not pass on. Cheap exit for other traffic.
+function closer.dissector(tvb, pinfo, tree)
+    local pi = settings.port_index
+    if not (pi[pinfo.dst_port] or pi[pinfo.src_port]) then return end
+    local m = track(pinfo, nil)
+    if not m or not m.unechoed or last_shown == pinfo.number or not tree then return end
+    local c = m.conn
+    local sub = tree:add(progjar, tvb(0, 0), "Progjar Lab, connection closed, client #" .. fmt_d(c.client_no))
+    sub:add(pf.client, c.client_no):set_generated()
+    sub:add(pf.stream, c.stream):set_generated()
+    add_unechoed(sub, m)
+end
+
+register_postdissector(closer)
+apply_ports(DEFAULT_PORTS)  -- after progjar.dissector exists: a table only takes a Proto with a dissector
