@@ -72,7 +72,7 @@ def test_every_link_type_and_ip_version(tmp_path: Path, name: str, linktype: int
 @pytest.mark.parametrize("linktype,version", [(228, 4), (229, 6)])
 def test_ipv4_and_ipv6_only_link_types(tmp_path: Path, linktype: int, version: int) -> None:
     src, dst = (C4, S4) if version == 4 else (C6, S6)
-    cap, pkts = _read(tmp_path, [_ip(src, dst)], linktype)
+    _cap, pkts = _read(tmp_path, [_ip(src, dst)], linktype)
     _check(pkts[0], src, dst, version=version)
 
 
@@ -81,7 +81,7 @@ def test_ethernet_padding_is_not_payload(tmp_path: Path) -> None:
     frames = [craft.ethernet(_ip(C4, S4, b"Z")), craft.ethernet(_ip(C4, S4, b"")),
               craft.ethernet(_ip(C4, S4, b"Q"), vlan=5), craft.ethernet(_ip(C6, S6, b"Z"), pad_to=200)]
     assert len(frames[0]) == 60
-    cap, pkts = _read(tmp_path, frames)
+    _cap, pkts = _read(tmp_path, frames)
     assert [p.payload for p in pkts] == [b"Z", b"", b"Q", b"Z"]
 
 
@@ -89,13 +89,13 @@ def test_tcp_options_kept_raw(tmp_path: Path) -> None:
     cap, pkts = _read(tmp_path, [craft.ethernet(_ip(C4, S4, b"", flags=SYN, options=OPTS)),
                                  craft.sll2(_ip(C6, S6, b"", flags=SYN, options=OPTS))])
     assert pkts[0].options == OPTS and pkts[0].flags == SYN and pkts[0].payload == b""
-    cap, pkts = _read(tmp_path, [craft.sll2(_ip(C6, S6, b"abc", flags=SYN, options=OPTS))], craft.LINUX_SLL2)
+    _cap, pkts = _read(tmp_path, [craft.sll2(_ip(C6, S6, b"abc", flags=SYN, options=OPTS))], craft.LINUX_SLL2)
     assert pkts[0].options == OPTS and pkts[0].payload == b"abc"
 
 
 def test_ipv4_header_options(tmp_path: Path) -> None:
     ip = craft.ipv4_custom(C4, S4, 6, _tcp(C4, S4), ip_id=77, options=b"\x94\x04\0\0")  # router alert
-    cap, pkts = _read(tmp_path, [craft.ethernet(ip)])
+    _cap, pkts = _read(tmp_path, [craft.ethernet(ip)])
     _check(pkts[0], C4, S4)
 
 
@@ -175,7 +175,7 @@ def test_broken_headers_are_malformed_not_exceptions(tmp_path: Path, breakage: s
 def test_udp_dns_datagram(tmp_path: Path) -> None:
     q = b"\x12\x34\x01\x00\x00\x01\0\0\0\0\0\0\x03www\x03its\x02ac\x02id\0\0\x01\0\x01"
     udp = craft.udp_datagram(C4, "172.16.16.53", 33333, 53, q)
-    cap, pkts = _read(tmp_path, [craft.sll(craft.ip_packet(C4, "172.16.16.53", 17, udp, ip_id=9))], craft.LINUX_SLL)
+    _cap, pkts = _read(tmp_path, [craft.sll(craft.ip_packet(C4, "172.16.16.53", 17, udp, ip_id=9))], craft.LINUX_SLL)
     p = pkts[0]
     assert (p.proto, p.sport, p.dport, p.payload, p.ip_id, p.seq, p.flags) == (17, 33333, 53, q, 9, 0, 0)
 
