@@ -1,0 +1,267 @@
+"""DNS lookups: which names a capture asked for, what came back and how fast (the report's dns[]).
+
+Why this exists: task T1 is about `getaddrinfo()` sending an A *and* an AAAA query and getting
+answers, with no TCP connection following. The analysis pairs each query with its response the way
+a resolver does: same client address and port, same server, same id and the same question.
+
+Parsing: dpkt.dns parses ordinary messages, but it gives up on a whole message when one record
+type is unknown to it (HTTPS/SVCB, type 64/65, which browsers and newer resolvers ask for) or
+when the message is cut. Such messages still count: a small parser of our own reads the header,
+the question (with compression pointers, in a bounded loop) and whatever A/AAAA/CNAME answers it
+can, skipping other records by their length.
+
+Retransmitted queries (same id and question again before any response) stay rows of their own,
+because each is a frame a grader may look up; a response answers the oldest unanswered copy, so
+the first query gets the latency the program experienced, and every retransmission is also named
+in a warning. Responses without a query are warnings, not rows.
+"""
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Optional
+
+import dpkt
+
+from reporter.model import DnsLookup, Warning
+from reporter.packet import Packet
+
+QTYPES = {
+    1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 13: "HINFO", 15: "MX", 16: "TXT", 28: "AAAA",
+    33: "SRV", 35: "NAPTR", 41: "OPT", 43: "DS", 46: "RRSIG", 47: "NSEC", 48: "DNSKEY", 52: "TLSA",
+    64: "SVCB", 65: "HTTPS", 99: "SPF", 252: "AXFR", 255: "ANY", 257: "CAA",
+}
+RCODES = {
+    0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED",
+    6: "YXDOMAIN", 7: "YXRRSET", 8: "NXRRSET", 9: "NOTAUTH", 10: "NOTZONE",
+}
+_TYPE_A, _TYPE_CNAME, _TYPE_AAAA = 1, 5, 28
+_MAX_WARNINGS = 20  # per kind: a capture full of junk on port 53 must not drown the report
+
+
+def qtype_text(t: int) -> str:
+    """Type number as Wireshark and dig print it; unknown ones as RFC 3597's TYPEnnn."""
+    return QTYPES.get(t) or f"TYPE{t}"
+
+
+def rcode_text(r: int) -> str:
+    return RCODES.get(r) or f"RCODE{r}"
+
+
+class _Message:
+    """What the analysis needs from one DNS message, however it was parsed."""
+
+    __slots__ = ("id", "response", "rcode", "name", "qtype", "answers", "complete")
+
+    def __init__(self, id: int, response: bool, rcode: int, name: Optional[str], qtype: Optional[int],
+                 answers: list[str], complete: bool) -> None:
+        self.id = id
+        self.response = response
+        self.rcode = rcode
+        self.name = name
+        self.qtype = qtype
+        self.answers = answers
+        self.complete = complete
+
+
+def _label_text(raw: bytes) -> str:
+    return raw.decode("ascii", "backslashreplace")
+
+
+def read_name(buf: bytes, off: int) -> tuple[str, int]:
+    """A (possibly compressed) domain name at `off` -> (text without trailing dot, offset after it).
+
+    Bounded: at most 128 labels or pointers, and a pointer must point backwards, so a crafted
+    loop ends with ValueError instead of spinning.
+    """
+    labels: list[str] = []
+    end = None
+    pos = off
+    for _ in range(128):
+        if pos >= len(buf):
+            raise ValueError("name runs past the end of the message")
+        n = buf[pos]
+        if n == 0:
+            if end is None:
+                end = pos + 1
+            return ".".join(labels), end
+        if n & 0xC0 == 0xC0:
+            if pos + 2 > len(buf):
+                raise ValueError("cut compression pointer")
+            ptr = ((n & 0x3F) << 8) | buf[pos + 1]
+            if end is None:
+                end = pos + 2
+            if ptr >= pos:
+                raise ValueError("compression pointer does not point backwards")
+            pos = ptr
+            continue
+        if n & 0xC0:
+            raise ValueError(f"bad label length {n:#x}")
+        if pos + 1 + n > len(buf):
+            raise ValueError("label runs past the end of the message")
+        labels.append(_label_text(buf[pos + 1:pos + 1 + n]))
+        pos += 1 + n
+    raise ValueError("name has too many labels or pointers")
+
+
+def _rdata_text(buf: bytes, rtype: int, off: int, rdlen: int) -> Optional[str]:
+    if rtype == _TYPE_A and rdlen == 4:
+        return socket.inet_ntop(socket.AF_INET, buf[off:off + 4])
+    if rtype == _TYPE_AAAA and rdlen == 16:
+        return socket.inet_ntop(socket.AF_INET6, buf[off:off + 16])
+    if rtype == _TYPE_CNAME:
+        return read_name(buf, off)[0]
+    return None
+
+
+def parse_lenient(buf: bytes) -> Optional[_Message]:
+    """Our own parser: header + first question always, answers as far as they go. None if < 12 bytes."""
+    if len(buf) < 12:
+        return None
+    mid, flags, qd, an = struct.unpack_from("!HHHH", buf)
+    msg = _Message(mid, bool(flags & 0x8000), flags & 0xF, None, None, [], False)
+    try:
+        off = 12
+        for i in range(qd):
+            name, off = read_name(buf, off)
+            if off + 4 > len(buf):
+                raise ValueError("cut question")
+            qtype = struct.unpack_from("!H", buf, off)[0]
+            off += 4
+            if i == 0:
+                msg.name, msg.qtype = name, qtype
+        for _ in range(an):
+            _, off = read_name(buf, off)
+            if off + 10 > len(buf):
+                raise ValueError("cut record header")
+            rtype, _cls, _ttl, rdlen = struct.unpack_from("!HHIH", buf, off)
+            off += 10
+            if off + rdlen > len(buf):
+                raise ValueError("cut record data")
+            text = _rdata_text(buf, rtype, off, rdlen)
+            if text is not None:
+                msg.answers.append(text)
+            off += rdlen
+        msg.complete = True
+    except (ValueError, struct.error):
+        pass
+    return msg
+
+
+def parse_message(buf: bytes) -> Optional[_Message]:
+    """dpkt first (the common case); our lenient parser when dpkt gives up on the message."""
+    try:
+        d = dpkt.dns.DNS(buf)
+    except Exception:  # dpkt raises UnpackError, NeedData, struct.error, UnicodeDecodeError...
+        return parse_lenient(buf)
+    answers: list[str] = []
+    complete = True
+    for rr in (*d.an, *d.ns, *d.ar):
+        if len(rr.rdata) != rr.rlen:  # dpkt slices a cut record short without complaint
+            complete = False
+    for rr in d.an:
+        if rr.type == _TYPE_A and len(rr.rdata) == 4:
+            answers.append(socket.inet_ntop(socket.AF_INET, rr.rdata))
+        elif rr.type == _TYPE_AAAA and len(rr.rdata) == 16:
+            answers.append(socket.inet_ntop(socket.AF_INET6, rr.rdata))
+        elif rr.type == _TYPE_CNAME:
+            answers.append(rr.cname)
+    q = d.qd[0] if len(d.qd) else None
+    return _Message(d.id, bool(d.op & 0x8000), d.op & 0xF, q.name if q is not None else None,
+                    q.type if q is not None else None,
+                    answers, complete)
+
+
+class _Query:
+    __slots__ = ("pkt", "msg", "lookup")
+
+    def __init__(self, pkt: Packet, msg: _Message) -> None:
+        self.pkt = pkt
+        self.msg = msg
+        self.lookup: Optional[DnsLookup] = None
+
+
+class DnsAnalysis:
+    """Feed it every UDP packet with port 53 on either side; `finish` gives the dns[] rows."""
+
+    def __init__(self, opts: object = None) -> None:
+        self.opts = opts
+        self._queries: list[_Query] = []  # in frame order: the rows
+        self._pending: dict[tuple, list[_Query]] = {}  # match key -> unanswered queries, oldest first
+        self._warnings: list[Warning] = []
+        self._counts: dict[str, int] = {}
+
+    def _warn(self, code: str, message: str, frame: Optional[int]) -> None:
+        n = self._counts.get(code, 0) + 1
+        self._counts[code] = n
+        if n <= _MAX_WARNINGS:
+            self._warnings.append(Warning(code, message, frame))
+
+    def feed(self, pkt: Packet) -> None:
+        msg = parse_message(pkt.payload)
+        if msg is None:
+            self._warn("dns-malformed", f"UDP port 53 payload of {len(pkt.payload)} bytes is not a DNS message",
+                       pkt.no)
+            return
+        if msg.name is None:
+            self._warn("dns-no-question", "DNS message without a readable question", pkt.no)
+            return
+        if not msg.complete:
+            self._warn("dns-partly-parsed", f"DNS message for {msg.name or '.'} parsed only in part "
+                       "(cut or unusual records); header and question kept", pkt.no)
+        qname = msg.name.lower().rstrip(".")
+        if not msg.response:
+            key = (pkt.src, pkt.sport, pkt.dst, msg.id, qname, msg.qtype)
+            q = _Query(pkt, msg)
+            waiting = self._pending.setdefault(key, [])
+            if waiting:
+                first = waiting[0].pkt
+                self._warn("dns-retransmission", f"query {msg.id:#06x} for {msg.name} {qtype_text(msg.qtype)} "
+                           f"sent again (first in frame {first.no})", pkt.no)
+            waiting.append(q)
+            self._queries.append(q)
+            return
+        key = (pkt.dst, pkt.dport, pkt.src, msg.id, qname, msg.qtype)
+        waiting = self._pending.get(key)
+        if not waiting:
+            self._warn("dns-unmatched-response", f"response {msg.id:#06x} for {msg.name} {qtype_text(msg.qtype)} "
+                       "without a query in the capture", pkt.no)
+            return
+        q = waiting.pop(0)
+        if not waiting:
+            del self._pending[key]
+        q.lookup = self._row(q, pkt, msg)
+
+    def _row(self, q: _Query, resp: Optional[Packet], rmsg: Optional[_Message]) -> DnsLookup:
+        p, m = q.pkt, q.msg
+        return DnsLookup(
+            query_frame=p.no,
+            response_frame=resp.no if resp else None,
+            time_s=0.0,  # set in finish, when the capture's first frame time is known
+            client=_ip(p.src),
+            server=_ip(p.dst),
+            id=m.id,
+            name=m.name or ".",
+            qtype=qtype_text(m.qtype or 0),
+            rcode=rcode_text(rmsg.rcode) if rmsg else None,
+            answers=list(rmsg.answers) if rmsg else [],
+            latency_ms=round((resp.ts - p.ts) / 1e6, 6) if resp else None,
+        )
+
+    def finish(self, t0_ns: Optional[int]) -> tuple[list[DnsLookup], list[Warning]]:
+        """The lookups in query-frame order, times relative to `t0_ns` (the capture's first frame)."""
+        t0 = t0_ns or 0
+        rows = []
+        for q in self._queries:
+            row = q.lookup or self._row(q, None, None)
+            row.time_s = round((q.pkt.ts - t0) / 1e9, 9)
+            rows.append(row)
+        warnings = list(self._warnings)
+        for code, n in self._counts.items():
+            if n > _MAX_WARNINGS:
+                warnings.append(Warning(code, f"{n - _MAX_WARNINGS} more '{code}' warnings left out", None))
+        return rows, warnings
+
+
+def _ip(addr: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET if len(addr) == 4 else socket.AF_INET6, addr)

@@ -1,0 +1,233 @@
+"""One capture -> one report, in a single streaming pass; and the `progjar report` command.
+
+Why one pass: a class's captures can hold a million packets each, so every analysis consumes the
+same packet stream once (Zeek-style) and nothing keeps packets around. The routing loop below is
+the hot path: it touches a packet's protocol and ports only, with every method bound to a local.
+
+Exit codes of `progjar report` (DESIGN.md "Command line"):
+  0  every capture analysed and its reports written;
+  1  done, but some capture was damaged (cut, broken records: one stderr line per problem, the
+     partial report is still written) or its analysis failed unexpectedly (one line + a hint);
+  2  usage error: a bad option or missing file (caught by the CLI before we run), or a file that
+     is not a pcap/pcapng capture at all. With several captures the others are still analysed
+     and written; the exit code is the worst seen (2 over 1 over 0).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from reporter import __version__
+from reporter.analyses.dns import DnsAnalysis
+from reporter.analyses.tasks import FlowMarks, judge_tasks
+from reporter.capture import NotACapture, iter_packets, open_capture
+from reporter.model import CaptureInfo, Report, Tool, Warning
+
+DNS_PORT = 53
+DAMAGE_CODES = frozenset({"truncated", "malformed"})  # capture problems that mean "damaged input"
+
+
+def file_sha256(path: str) -> str:
+    """Hash in 1 MiB chunks: a capture can be larger than we want in memory."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def iso_utc(ns: Optional[int]) -> Optional[str]:
+    """Epoch nanoseconds -> ISO 8601 UTC, microseconds (or nanoseconds when the file has them), 'Z'."""
+    if ns is None:
+        return None
+    sec, frac = divmod(ns, 1_000_000_000)
+    base = (_dt.datetime(1970, 1, 1) + _dt.timedelta(seconds=sec)).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{base}.{frac // 1000:06d}Z" if frac % 1000 == 0 else f"{base}.{frac:09d}Z"
+
+
+class _NoTcp:
+    """Interim stand-in until reporter/analyses/tcp.py lands: no connections, one warning."""
+
+    def __init__(self) -> None:
+        self.connections: list = []
+        self.frames: Optional[dict] = None
+        self.warnings = [Warning("tcp-analysis-missing", "TCP analysis is not available in this build", None)]
+
+    def feed(self, pkt: object) -> None:
+        pass
+
+    def finish(self, t0_ns: int) -> "_NoTcp":
+        return self
+
+
+def _tcp_analysis(opts: object, frames: bool):
+    try:
+        from reporter.analyses.tcp import TcpAnalysis
+    except ModuleNotFoundError as e:
+        if e.name != "reporter.analyses.tcp":
+            raise
+        return _NoTcp()
+    return TcpAnalysis(opts, frames)
+
+
+def analyse(path: str, opts: object) -> tuple[Report, bool]:
+    """Analyse one capture: (report, damaged). Raises NotACapture; never anything for damaged content."""
+    capture = open_capture(path)
+    frames = bool(getattr(opts, "frames", False))
+    tcp = _tcp_analysis(opts, frames)
+    dns = DnsAnalysis(opts)
+    marks = FlowMarks()
+
+    tcp_feed, dns_feed = tcp.feed, dns.feed
+    mark_syn, mark_fin, mark_server = marks.syn, marks.fin, marks.server_segment
+    waiting = marks.waiting
+    for pkt in iter_packets(capture):
+        proto = pkt.proto
+        if proto == 6:
+            tcp_feed(pkt)
+            fl = pkt.flags
+            if fl & 0x07:  # SYN, FIN or RST: rare, cheap to look at closer
+                if fl & 0x12 == 0x02:
+                    mark_syn(pkt)
+                elif fl & 0x01:
+                    mark_fin(pkt)
+            if waiting and (pkt.sport << 16 | pkt.dport) in waiting:
+                mark_server(pkt)
+        elif proto == 17 and (pkt.sport == DNS_PORT or pkt.dport == DNS_PORT):
+            dns_feed(pkt)
+
+    t0 = capture.first_ts
+    tcp_res = tcp.finish(t0 if t0 is not None else 0)
+    lookups, dns_warnings = dns.finish(t0)
+    duration = 0.0
+    if capture.first_ts is not None and capture.last_ts is not None:
+        duration = max(0, capture.last_ts - capture.first_ts) / 1e9
+    info = CaptureInfo(
+        path=str(path),
+        sha256=file_sha256(path),
+        format=capture.format,
+        linktypes=list(capture.linktypes),
+        interfaces=capture.interfaces,
+        packets=capture.packets,
+        start=iso_utc(capture.first_ts),
+        duration_s=round(duration, 9),
+        truncated=bool(capture.truncated),
+    )
+    report = Report(
+        capture=info,
+        tool=Tool(version=__version__),
+        warnings=[*capture.problems, *dns_warnings, *tcp_res.warnings],
+        dns=lookups,
+        connections=list(tcp_res.connections),
+        frames=tcp_res.frames if frames else None,
+    )
+    if frames and report.frames is None:
+        report.frames = {}
+    report.tasks = judge_tasks(report, opts, marks)
+    damaged = bool(capture.truncated) or any(w.code in DAMAGE_CODES for w in capture.problems)
+    return report, damaged
+
+
+def _write_json_only(report: Report, outdir: Path, stem: str, formats: Sequence[str], lang: str) -> list[Path]:
+    """Stand-in while reporter.render has no write_reports yet: JSON only (HTML/PDF said skipped)."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    out = []
+    if "json" in formats:
+        p = outdir / f"{stem}.json"
+        p.write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        out.append(p)
+    skipped = [f for f in formats if f != "json"]
+    if skipped:
+        print(f"progjar report: {stem}: {','.join(skipped)} rendering is not available yet, skipped", file=sys.stderr)
+    return out
+
+
+def _writer():
+    try:
+        from reporter.render import write_reports
+    except ImportError:
+        return _write_json_only
+    return write_reports
+
+
+def _unique_stem(path: str, used: set[str]) -> str:
+    """OUTDIR/<capture stem>.<ext>; a second capture with the same stem gets -2, -3 ... ."""
+    stem = Path(path).stem or "capture"
+    cand, i = stem, 1
+    while cand in used:
+        i += 1
+        cand = f"{stem}-{i}"
+    used.add(cand)
+    return cand
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def report_command(captures: Sequence[str], outdir: str, opts: object, quiet: bool = False) -> int:
+    """`progjar report`: analyse each capture, write its reports; exit code as the module doc says."""
+    to_stdout = outdir == "-"
+    write = _writer()
+    formats = tuple(getattr(opts, "formats", ("json",)))
+    lang = getattr(opts, "lang", "en")
+    used: set[str] = set()
+    worst = 0
+    for n, path in enumerate(captures, 1):
+        try:
+            report, damaged = analyse(path, opts)
+        except NotACapture as e:
+            msg = _one_line(e)
+            if msg.startswith(str(path)):
+                msg = msg[len(str(path)):].lstrip(": ")
+            print(f"progjar report: {path}: not a pcap or pcapng capture ({msg})", file=sys.stderr)
+            worst = 2
+            continue
+        except FileNotFoundError:
+            print(f"progjar report: {path}: no such file", file=sys.stderr)
+            worst = 2
+            continue
+        except MemoryError:
+            print(f"progjar report: {path}: out of memory while analysing", file=sys.stderr)
+            worst = max(worst, 1)
+            continue
+        except Exception as e:  # a bug of ours must not become a traceback for a student
+            print(f"progjar report: {path}: analysis failed: {type(e).__name__}: {_one_line(e)} "
+                  "(please report this bug with the capture)", file=sys.stderr)
+            worst = max(worst, 1)
+            continue
+        if damaged:
+            for w in report.warnings:
+                if w.code in DAMAGE_CODES:
+                    print(f"progjar report: {path}: {_one_line(w.message)}", file=sys.stderr)
+            worst = max(worst, 1)
+        try:
+            if to_stdout:
+                sys.stdout.write(json.dumps(report.to_dict(), indent=1, ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+                written: list[Path] = []
+            else:
+                written = write(report, Path(outdir), _unique_stem(path, used), formats, lang)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            print(f"progjar report: {path}: cannot write the report: {_one_line(e.strerror or e)}", file=sys.stderr)
+            worst = max(worst, 1)
+            continue
+        except Exception as e:
+            print(f"progjar report: {path}: rendering failed: {type(e).__name__}: {_one_line(e)} "
+                  "(please report this bug with the capture)", file=sys.stderr)
+            worst = max(worst, 1)
+            continue
+        if not quiet and not to_stdout:
+            status = " ".join(f"{t.id}:{t.status}" for t in report.tasks)
+            where = ", ".join(str(p) for p in written) or "nothing written"
+            print(f"[{n}/{len(captures)}] {path}: {report.capture.packets} frames, {len(report.connections)} "
+                  f"connections, {len(report.dns)} DNS queries; {status} -> {where}", file=sys.stderr)
+    return worst
+
+
