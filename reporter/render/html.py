@@ -1,0 +1,27 @@
+"""The HTML report: one self-contained file (inline CSS and SVG, no scripts, no external requests).
+
+Payload bytes are untrusted, so the template environment autoescapes everything and payload text is
+never marked safe nor rendered through a second template pass: ``<script>`` or ``{{ x }}`` in a capture
+shows up as text. Only the SVG figures (built in svg.py with every model string escaped) are Markup.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from reporter.model import Report
+from reporter.render import view
+
+
+@lru_cache(maxsize=1)
+def _env() -> Environment:
+    env = Environment(loader=PackageLoader("reporter.render", "templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True, enabled_extensions=("j2", "html", "css")),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return env
+
+
+def render_html(report: Report, lang: str) -> str:
+    """The report as one HTML page in English ("en") or Indonesian ("id")."""
+    return _env().get_template("report.html.j2").render(**view.build(report, lang))

@@ -1,0 +1,36 @@
+"""The PDF report: the HTML report laid out by WeasyPrint with its print stylesheet.
+
+WeasyPrint is imported only here and only when a PDF is asked for (its import alone takes a noticeable
+part of a second). Its URL fetcher refuses every URL: the document is self-contained, so any fetch could
+only come from a payload that slipped through, and must not read local files or reach the network.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from reporter.model import Report
+from reporter.render.html import render_html
+
+
+class FetchRefused(Exception):
+    """A report tried to load an external resource; reports never need one."""
+
+
+def refuse_url(url: str, *args: object, **kwargs: object) -> dict:
+    """WeasyPrint url_fetcher that never fetches anything (no file:, no http:, no data: either)."""
+    raise FetchRefused(f"report renderer refuses to fetch {url[:80]!r}")
+
+
+def write_pdf(report: Report, lang: str, path: Path) -> Path:
+    """Render the report to a PDF file at ``path``."""
+    return write_pdf_from_html(render_html(report, lang), Path(path))
+
+
+def write_pdf_from_html(html: str, path: Path) -> Path:
+    import logging
+
+    from weasyprint import HTML  # lazy: heavy import, only when a PDF is wanted
+
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    HTML(string=html, base_url=None, url_fetcher=refuse_url).write_pdf(str(path))
+    return path

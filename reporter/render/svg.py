@@ -1,0 +1,227 @@
+"""Inline SVG figures drawn from the report model only: a ladder (sequence) diagram per connection and a
+Gantt chart of clients over time.
+
+Pictures are what a lecturer looks at first, so they are drawn for paper: black text, few colours, labels
+that name frame numbers (to find them in Wireshark) and byte offsets. Every text that comes from the model
+goes through ``escape``; the result is returned as Markup so the template does not escape the tags again.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+from markupsafe import Markup, escape
+
+from reporter.model import Connection, FrameNote
+from reporter.render.i18n import Lang
+
+C_CTRL, C_REQ, C_ECHO, C_BAD, C_WAIT, C_SERVED = "#5b6b7f", "#1f5fa8", "#1d8a4e", "#c0392b", "#e8a33d", "#3b7dd8"
+FONT = "font-family=\"DejaVu Sans, sans-serif\""
+MAX_EXCHANGES = 6
+MAX_FRAMES_PER_SIDE = 4
+
+
+def _t(x: float, y: float, text: str, size: float = 10, anchor: str = "middle", fill: str = "#222",
+       weight: str = "normal", extra: str = "") -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{fill}" '
+            f'font-weight="{weight}" {FONT} {extra}>{escape(text)}</text>')
+
+
+@dataclass
+class _Arrow:
+    left_to_right: bool  # client -> server
+    label: str
+    colour: str
+    time: Optional[float] = None
+
+
+def _frames_label(frames: list[int]) -> str:
+    return "#" + ",".join(str(f) for f in frames)
+
+
+def _data_arrows(frames: list[int], notes: dict[str, FrameNote], c2s: bool, offset: int, nbytes: int,
+                 colour: str, time: Optional[float]) -> list[_Arrow]:
+    """One arrow per segment when the frame notes say each segment's offset and length; else one summary arrow."""
+    known = [notes.get(str(f)) for f in frames]
+    if frames and all(known):
+        out = []
+        shown = frames[:MAX_FRAMES_PER_SIDE]
+        for i, f in enumerate(shown):
+            n = known[i]
+            bad = n.echo_ok is False
+            out.append(_Arrow(c2s, f"{n.len} B [{n.offset},{n.offset + n.len})  #{f}", C_BAD if bad else colour,
+                              time if i == 0 else None))
+        if len(frames) > len(shown):
+            rest = known[len(shown):]
+            lo, hi = rest[0].offset, rest[-1].offset + rest[-1].len
+            out.append(_Arrow(c2s, f"+{len(rest)} × … [{lo},{hi})", colour))
+        return out
+    label = f"{nbytes} B [{offset},{offset + nbytes})"
+    if frames:
+        label += "  " + _frames_label(frames[:6]) + ("…" if len(frames) > 6 else "")
+    return [_Arrow(c2s, label, colour, time)]
+
+
+def ladder(conn: Connection, notes: Optional[dict[str, FrameNote]], lang: Lang, client_name: str,
+           server_name: str) -> Markup:
+    """The connection's life as Wireshark's flow graph would draw it, from handshake, exchanges and close."""
+    notes = notes or {}
+    hs = conn.handshake
+    rows: list[_Arrow | tuple[str, str]] = []
+    if hs.syn_frame:
+        rows.append(_Arrow(True, f"SYN  #{hs.syn_frame}", C_CTRL, hs.syn_time_s))
+    if hs.synack_frame:
+        rows.append(_Arrow(False, f"SYN, ACK  #{hs.synack_frame}", C_CTRL))
+    if hs.ack_frame:
+        t = None if hs.syn_time_s is None or hs.rtt_ms is None else hs.syn_time_s + hs.rtt_ms / 1000
+        rows.append(_Arrow(True, f"ACK  #{hs.ack_frame}", C_CTRL, t))
+    # data segments in capture order (frame numbers are chronological), so a queued client's unanswered
+    # requests show up before the burst of late echoes, as on the wire
+    data: list[tuple[float, int, _Arrow | tuple[str, str]]] = []
+    offset, waited_shown = 0, False
+    for k, ex in enumerate(conn.exchanges[:MAX_EXCHANGES]):
+        req = _data_arrows(ex.request_frames, notes, True, offset, ex.bytes, C_REQ, ex.request_time_s)
+        echo = _data_arrows(ex.echo_frames, notes, False, offset, ex.bytes, C_ECHO, ex.echo_time_s)
+        rkey = ex.request_frames[0] if ex.request_frames else k * 1e6
+        ekey = ex.echo_frames[0] if ex.echo_frames else rkey + 0.5
+        data += [(rkey, i, a) for i, a in enumerate(req)]
+        if (not waited_shown and ex.echo_time_s is not None and ex.request_time_s is not None
+                and ex.echo_time_s - ex.request_time_s > 0.5):
+            waited_shown = True
+            data.append((ekey - 0.1, 0, ("wait", lang.t("ladder_wait", t=lang.sec(ex.echo_time_s - ex.request_time_s)))))
+        data += [(ekey, i, a) for i, a in enumerate(echo)]
+        offset += ex.bytes
+    rows += [a for _, _, a in sorted(data, key=lambda d: (d[0], d[1]))]
+    if len(conn.exchanges) > MAX_EXCHANGES:
+        rows.append(("note", lang.t("ladder_more", n=len(conn.exchanges) - MAX_EXCHANGES)))
+    cl = conn.close
+    if cl.reset:
+        by_client = "R" in conn.history or "r" not in conn.history
+        rows.append(_Arrow(by_client, "RST", C_BAD, cl.end_time_s))
+    elif cl.first_fin_by:
+        first = cl.first_fin_by == "client"
+        rows.append(_Arrow(first, "FIN, ACK", C_CTRL))
+        rows.append(_Arrow(not first, "FIN, ACK", C_CTRL))
+        rows.append(_Arrow(first, "ACK", C_CTRL, cl.end_time_s))
+
+    width, xl, xr, top, step = 640, 180, 545, 46, 24
+    height = top + step * len(rows) + 18
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" class="ladder" role="img">',
+           '<defs>' + "".join(
+               f'<marker id="ah{i}" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto">'
+               f'<path d="M0,0 L8,4 L0,8 z" fill="{c}"/></marker>'
+               for i, c in enumerate((C_CTRL, C_REQ, C_ECHO, C_BAD))) + '</defs>']
+    colours = {C_CTRL: 0, C_REQ: 1, C_ECHO: 2, C_BAD: 3}
+    for x, name in ((xl, client_name), (xr, server_name)):
+        out.append(f'<rect x="{x - 82}" y="6" width="164" height="22" rx="4" fill="#eef2f7" stroke="#9aa8b8"/>')
+        out.append(_t(x, 21, name, 10, weight="bold"))
+        out.append(f'<line x1="{x}" y1="28" x2="{x}" y2="{height - 6}" stroke="#9aa8b8" stroke-width="1.5" '
+                   f'stroke-dasharray="4,3"/>')
+    out.append(_t(14, 21, lang.t("time"), 9, anchor="start", fill="#666"))
+    y = top
+    wait_from = top
+    for r in rows:
+        if isinstance(r, tuple):
+            kind, text = r
+            colour = C_WAIT if kind == "wait" else "#666"
+            if kind == "wait":
+                out.append(f'<line x1="{xr + 8}" y1="{wait_from}" x2="{xr + 8}" y2="{y + 8}" stroke="{C_WAIT}" '
+                           f'stroke-width="3"/>')
+            out.append(_t((xl + xr) / 2, y + 2, text, 10, fill=colour, extra='font-style="italic"'))
+            y += step
+            continue
+        x1, x2 = (xl, xr) if r.left_to_right else (xr, xl)
+        out.append(f'<line x1="{x1}" y1="{y - 6}" x2="{x2 + (-3 if r.left_to_right else 3)}" y2="{y + 6}" '
+                   f'stroke="{r.colour}" stroke-width="1.6" marker-end="url(#ah{colours[r.colour]})"/>')
+        out.append(_t((xl + xr) / 2, y - 6, r.label, 9.5, fill=r.colour))
+        if r.left_to_right and r.colour == C_REQ and wait_from == top:
+            wait_from = y - 6
+        if r.time is not None:
+            out.append(_t(14, y + 3, lang.sec(r.time, 4 if r.time < 100 else 3), 9, anchor="start", fill="#444"))
+        y += step
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+@dataclass
+class GanttRow:
+    label: str
+    syn: Optional[float]
+    served_from: Optional[float]  # first echo, when the client waited in the backlog; else None
+    end: Optional[float]
+    requests: list[float] = field(default_factory=list)
+    echoes: list[float] = field(default_factory=list)
+
+
+def _nice_step(span: float, target: int = 8) -> float:
+    raw = max(span, 1e-6) / target
+    mag = 10 ** math.floor(math.log10(raw))
+    for m in (1, 2, 5, 10):
+        if raw <= m * mag:
+            return m * mag
+    return 10 * mag
+
+
+def gantt(rows: list[GanttRow], t0: float, t1: float, lang: Lang) -> Markup:
+    """Clients as rows on one time axis: waiting in the backlog (amber), being served (blue), ticks for
+    requests (above the bar) and echoes (below)."""
+    width, left, right, top, rh = 680, 170, 16, 34, 30
+    if t1 <= t0:
+        t1 = t0 + 1
+    plot = width - left - right
+    height = top + rh * len(rows) + 40
+
+    def x(t: float) -> float:
+        return left + (min(max(t, t0), t1) - t0) / (t1 - t0) * plot
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" class="gantt" role="img">']
+    lx = left
+    for colour, key, shape in ((C_WAIT, "lg_wait", "bar"), (C_SERVED, "lg_served", "bar"), (C_REQ, "lg_req", "tick"),
+                               (C_ECHO, "lg_echo", "tick"), ("#222", "lg_syn", "dot")):
+        if shape == "bar":
+            out.append(f'<rect x="{lx}" y="8" width="14" height="9" fill="{colour}" rx="2"/>')
+        elif shape == "tick":
+            out.append(f'<rect x="{lx + 5}" y="6" width="3" height="13" fill="{colour}"/>')
+        else:
+            out.append(f'<circle cx="{lx + 7}" cy="12.5" r="3.5" fill="{colour}"/>')
+        label = lang.t(key)
+        out.append(_t(lx + 18, 16.5, label, 9, anchor="start"))
+        lx += 30 + 5.6 * len(label)
+    step = _nice_step(t1 - t0)
+    first = math.ceil(t0 / step) * step
+    digits = max(0, -int(math.floor(math.log10(step)))) if step < 1 else 0
+    k = 0
+    while first + k * step <= t1 + 1e-9 and k < 60:
+        tv = first + k * step
+        xv = x(tv)
+        out.append(f'<line x1="{xv:.1f}" y1="{top - 4}" x2="{xv:.1f}" y2="{top + rh * len(rows)}" stroke="#e3e7ec"/>')
+        out.append(_t(xv, top + rh * len(rows) + 14, lang.num(tv, digits), 9, fill="#444"))
+        k += 1
+    out.append(_t(left + plot / 2, height - 6, f"{lang.t('axis')} (s)", 9, fill="#444"))
+    for i, r in enumerate(rows):
+        yc = top + rh * i + rh / 2
+        if i % 2 == 0:
+            out.append(f'<rect x="0" y="{yc - rh / 2}" width="{width}" height="{rh}" fill="#f6f8fa"/>')
+        out.append(_t(left - 8, yc + 3.5, r.label, 9.5, anchor="end"))
+        if r.syn is None:
+            continue
+        end = r.end if r.end is not None else t1
+        served = r.served_from if r.served_from is not None else r.syn
+        if r.served_from is not None:
+            out.append(f'<rect x="{x(r.syn):.1f}" y="{yc - 6}" width="{max(1, x(served) - x(r.syn)):.1f}" '
+                       f'height="12" fill="{C_WAIT}" rx="2"/>')
+        out.append(f'<rect x="{x(served):.1f}" y="{yc - 6}" width="{max(1.5, x(end) - x(served)):.1f}" '
+                   f'height="12" fill="{C_SERVED}" rx="2"/>')
+        for t in r.requests[:200]:
+            out.append(f'<rect x="{x(t) - 1.5:.1f}" y="{yc - 13}" width="3" height="9" fill="{C_REQ}"/>')
+        for t in r.echoes[:200]:
+            out.append(f'<rect x="{x(t) - 1.5:.1f}" y="{yc + 4}" width="3" height="9" fill="{C_ECHO}"/>')
+        out.append(f'<circle cx="{x(r.syn):.1f}" cy="{yc}" r="3.5" fill="#222"/>')
+        if r.end is not None:
+            out.append(f'<line x1="{x(end):.1f}" y1="{yc - 8}" x2="{x(end):.1f}" y2="{yc + 8}" stroke="#222" '
+                       f'stroke-width="2"/>')
+    out.append("</svg>")
+    return Markup("".join(out))

@@ -1,0 +1,260 @@
+"""What the report shows, decided once for HTML and PDF: which connections get a detailed page, how the
+timeline is grouped, and every sentence composed from the model's structured fields in the reader's language.
+
+A capture with thousands of connections must still give a readable report that renders in seconds, so only
+the most relevant connections are detailed (lab ports first, then anomalies, then the busiest) and the rest
+are summed per server endpoint; the JSON keeps everything.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any, Optional
+
+from reporter.model import Connection, Report
+from reporter.render import svg
+from reporter.render.i18n import Lang
+
+LAB_MACHINES = {"172.16.16.101": "mesin-1", "172.16.16.102": "mesin-2", "172.16.16.103": "mesin-3"}
+LAB_PORTS = (10000, 32444)
+MAX_DETAILED = 20
+MAX_DNS_ROWS = 40
+MAX_WARNINGS = 40
+MAX_ENDPOINTS = 25
+PREVIEW_CHARS = 1500
+HEX_BYTES = 256
+GLOSSARY = ("g_dns", "g_handshake", "g_rtt", "g_offset", "g_echo", "g_backlog", "g_state", "g_history", "g_fin")
+
+
+def machine(ip: str) -> str:
+    """Lab machines by the names the assignment uses; anything else by its address."""
+    return LAB_MACHINES.get(ip, ip)
+
+
+def _host_port(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def _interest(c: Connection) -> tuple:
+    lab = c.service is not None or c.server.port in LAB_PORTS
+    a = c.anomalies
+    anomalous = (a.retransmissions + a.out_of_order + a.overlap_conflicts + a.gaps) > 0 or c.close.reset
+    return (not lab, not anomalous, -(c.bytes.client_to_server + c.bytes.server_to_client), c.id)
+
+
+def select_connections(report: Report, limit: int = MAX_DETAILED) -> list[Connection]:
+    conns = report.connections
+    if len(conns) <= limit:
+        return list(conns)
+    return sorted(sorted(conns, key=_interest)[:limit], key=lambda c: c.id)
+
+
+def hexdump(data: bytes) -> str:
+    """Offset, 16 bytes in hex, and the printable characters — like Wireshark's bytes pane."""
+    lines = []
+    for i in range(0, len(data), 16):
+        chunk = data[i:i + 16]
+        hx = " ".join(f"{b:02x}" for b in chunk)
+        asc = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{i:04x}  {hx:<47}  {asc}")
+    return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """Control characters shown as dots, so the preview cannot garble the page; newlines and tabs kept."""
+    return "".join(ch if ch in "\n\t" or (ord(ch) >= 32 and ord(ch) != 127) else "·" for ch in text)
+
+
+def _payload(text: str) -> dict[str, Any]:
+    raw = text.encode("utf-8", "replace")
+    return {"text": _printable(text[:PREVIEW_CHARS]), "cut": len(text) > PREVIEW_CHARS,
+            "hex": hexdump(raw[:HEX_BYTES]), "hex_n": min(len(raw), HEX_BYTES), "empty": not text}
+
+
+def _echo_lines(c: Connection, L: Lang) -> tuple[str, str, Optional[dict]]:
+    """(css class, sentence, diff) for the echo verdict."""
+    e, sent = c.echo, c.bytes.client_to_server
+    if e.first_mismatch_offset is not None:
+        off = e.first_mismatch_offset
+        lo = max(0, off - 12)
+        diff = {"req": _printable(c.preview.client_to_server[lo:off + 20]),
+                "echo": _printable(c.preview.server_to_client[lo:off + 20]), "mark": off - lo}
+        return "bad", L.t("echo_bad", off=L.num(off)), diff
+    if e.verified and e.echoed_bytes >= sent:
+        return "ok", L.t("echo_ok", n=L.num(e.echoed_bytes)), None
+    if e.echoed_bytes:
+        return "warn", L.t("echo_partial", n=L.num(e.echoed_bytes), m=L.num(sent)), None
+    return "warn", L.t("echo_none"), None
+
+
+def _connection(c: Connection, report: Report, L: Lang) -> dict[str, Any]:
+    cname, sname = machine(c.client.ip), machine(c.server.ip)
+    o = c.handshake.options
+    opts = [L.t("opt_mss", v=o.mss) if o.mss else None, L.t("opt_ws", v=o.wscale) if o.wscale is not None else None,
+            L.t("opt_sack") if o.sack_ok else None, L.t("opt_ts") if o.timestamps else None]
+    an = [f"{L.num(v)} {L.t('an_' + k)}" for k, v in vars(c.anomalies).items() if v]
+    cls, sentence, diff = _echo_lines(c, L)
+    return {
+        "id": c.id,
+        "title": L.t("conn_title", id=c.id, client=f"{cname}:{c.client.port}", server=f"{sname}:{c.server.port}"),
+        "service": L.t(f"service_{c.service}" if c.service in ("echo", "file-echo") else "service_none"),
+        "client_no": L.t("client_no", n=c.client_no),
+        "client_addr": _host_port(c.client.ip, c.client.port), "server_addr": _host_port(c.server.ip, c.server.port),
+        "ladder": svg.ladder(c, report.frames, L, f"{cname}:{c.client.port}", f"{sname}:{c.server.port}"),
+        "complete": c.handshake.complete, "rtt": L.ms(c.handshake.rtt_ms),
+        "options": ", ".join(x for x in opts if x) or L.t("none"),
+        "state": c.state, "history": c.history or "–",
+        "bytes": (L.num(c.bytes.client_to_server), L.num(c.bytes.server_to_client)),
+        "segments": (L.num(c.segments.client_to_server), L.num(c.segments.server_to_client)),
+        "anomalies": ", ".join(an) or L.t("none"),
+        "c2s": _payload(c.preview.client_to_server), "s2c": _payload(c.preview.server_to_client),
+        "echo_cls": cls, "echo_text": sentence, "diff": diff,
+        "wait": L.sec(c.echo.wait_s) if c.echo.wait_s is not None else None,
+        "queued": L.t("queued", id=c.echo.queued_behind) if c.echo.queued_behind is not None else None,
+        "sha": (c.sha256.client_to_server, c.sha256.server_to_client),
+        "has_payload": bool(c.preview.client_to_server or c.preview.server_to_client),
+    }
+
+
+def _dns(report: Report, L: Lang) -> dict[str, Any]:
+    rows = [{"time": L.sec(d.time_s, 3), "client": machine(d.client), "client_ip": d.client, "server": d.server,
+             "name": d.name, "qtype": d.qtype, "answers": ", ".join(d.answers) or "–",
+             "rcode": d.rcode or L.t("no_answer"), "latency": L.ms(d.latency_ms), "frame": d.query_frame,
+             "rframe": d.response_frame} for d in report.dns[:MAX_DNS_ROWS]]
+    by_name: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
+    answers: dict[str, set] = defaultdict(set)
+    for d in report.dns:
+        by_name[d.name][d.client].add(d.qtype)
+        answers[d.name].update(d.answers)
+    servers = {c.server.ip for c in report.connections}
+    explain = []
+    for name, clients in list(by_name.items())[:3]:
+        both = [machine(c) for c, types in clients.items() if {"A", "AAAA"} <= types]
+        if not both:
+            continue
+        explain.append(L.t("dns_explain_both", client=L.join(both[:6]), name=name))
+        addrs = sorted(answers[name])
+        if addrs:
+            key = "dns_explain_hs" if servers & set(addrs) else "dns_explain_nohs"
+            explain.append(L.t(key, addrs=L.join(addrs[:4])))
+    return {"rows": rows, "more": max(0, len(report.dns) - MAX_DNS_ROWS), "explain": explain}
+
+
+def _row(c: Connection) -> svg.GanttRow:
+    e = c.echo
+    served = e.first_echo_time_s if e.queued_behind is not None else None
+    label = f"#{c.id} {machine(c.client.ip)}:{c.client.port}"
+    return svg.GanttRow(label, c.handshake.syn_time_s, served, c.close.end_time_s,
+                        [x.request_time_s for x in c.exchanges if x.request_time_s is not None],
+                        [x.echo_time_s for x in c.exchanges if x.echo_time_s is not None])
+
+
+def _clusters(conns: list[Connection]) -> list[list[Connection]]:
+    """Connections to one server endpoint whose lifetimes overlap: the clients a server juggled at once."""
+    by_server: dict[tuple, list[Connection]] = defaultdict(list)
+    for c in conns:
+        if c.handshake.syn_time_s is not None:
+            by_server[(c.server.ip, c.server.port)].append(c)
+    out = []
+    for group in by_server.values():
+        group.sort(key=lambda c: c.handshake.syn_time_s)
+        cur, end = [], -1.0
+        for c in group:
+            e = c.close.end_time_s if c.close.end_time_s is not None else float("inf")
+            if cur and c.handshake.syn_time_s > end:
+                out.append(cur)
+                cur, end = [], -1.0
+            cur.append(c)
+            end = max(end, e)
+        out.append(cur)
+    return [g for g in out if len(g) >= 2]
+
+
+def _readings(group: list[Connection], L: Lang) -> list[str]:
+    ids = {c.id: c for c in group}
+    out = []
+    for c in group:
+        e = c.echo
+        if e.queued_behind is not None and e.queued_behind in ids:
+            prev = ids[e.queued_behind]
+            out.append(L.t("read_queued", client=machine(c.client.ip), syn=L.sec(c.handshake.syn_time_s),
+                           served=L.sec(e.first_echo_time_s), prev=machine(prev.client.ip), wait=L.sec(e.wait_s)))
+    if not out:
+        served = [c for c in group if c.echo.first_echo_time_s is not None]
+        hosts = list(dict.fromkeys(machine(c.client.ip) for c in served))
+        if len(hosts) >= 2:
+            out.append(L.t("read_concurrent", clients=L.join(hosts[:6])))
+        for c in served[:6]:
+            out.append(L.t("read_served", client=machine(c.client.ip), syn=L.sec(c.handshake.syn_time_s),
+                           wait=L.sec(c.echo.wait_s)))
+    return out
+
+
+def _timeline(report: Report, shown: list[Connection], L: Lang) -> dict[str, Any]:
+    dur = report.capture.duration_s
+    rows = [_row(c) for c in shown if c.handshake.syn_time_s is not None]
+    overview = svg.gantt(rows, 0.0, max(dur, max((r.end or 0) for r in rows) if rows else 1.0), L) if rows else None
+    groups = []
+    for g in _clusters(shown)[:4]:
+        t0 = min(c.handshake.syn_time_s for c in g)
+        t1 = max(c.close.end_time_s or dur for c in g)
+        pad = (t1 - t0) * 0.04 + 0.05
+        s = g[0].server
+        groups.append({"title": L.t("timeline_group", server=f"{machine(s.ip)}:{s.port}", t0=L.sec(t0),
+                                    t1=L.sec(t1)),
+                       "svg": svg.gantt([_row(c) for c in g], max(0.0, t0 - pad), t1 + pad, L),
+                       "readings": _readings(g, L)})
+    return {"overview": overview, "groups": groups}
+
+
+def _aggregate(report: Report, L: Lang) -> list[dict[str, Any]]:
+    eps: dict[tuple, list[Connection]] = defaultdict(list)
+    for c in report.connections:
+        eps[(c.server.ip, c.server.port)].append(c)
+    rows = []
+    for (ip, port), cs in sorted(eps.items(), key=lambda kv: -len(kv[1])):
+        states = Counter(c.state for c in cs)
+        rows.append({"endpoint": f"{machine(ip)}:{port}", "count": L.num(len(cs)),
+                     "clients": L.num(len({c.client.ip for c in cs})),
+                     "states": ", ".join(f"{s} {L.num(n)}" for s, n in states.most_common(5)),
+                     "c2s": L.num(sum(c.bytes.client_to_server for c in cs)),
+                     "s2c": L.num(sum(c.bytes.server_to_client for c in cs)),
+                     "anom": L.num(sum(sum(vars(c.anomalies).values()) for c in cs))})
+    return rows
+
+
+def _tasks(report: Report, L: Lang) -> list[dict[str, Any]]:
+    out = []
+    for t in report.tasks:
+        known = t.id in ("T1", "T2", "T3", "T4") and t.status in ("pass", "partial", "fail", "absent")
+        out.append({"id": t.id, "name": L.t(f"{t.id}_name") if known else t.id, "status": t.status,
+                    "status_text": L.t(f"st_{t.status}") if known else t.status,
+                    "verdict": L.t(f"vd_{t.verdict}") if t.verdict in ("serial", "concurrent") else "",
+                    "finding": L.t(f"{t.id}_{t.status}") if known else "",
+                    "evidence": ", ".join(str(f) for f in t.evidence_frames[:20])})
+    return out
+
+
+def build(report: Report, lang: str) -> dict[str, Any]:
+    """Everything the template needs, in the reader's language."""
+    L = Lang(lang)
+    cap = report.capture
+    shown = select_connections(report)
+    agg = len(report.connections) > len(shown)
+    endpoints = _aggregate(report, L) if agg else []
+    return {
+        "L": L, "t": L.t, "lang": lang, "tool": report.tool,
+        "capture": {"file": cap.path, "sha256": cap.sha256, "format": cap.format,
+                    "linktypes": ", ".join(dict.fromkeys(L.linktype(x) for x in cap.linktypes)) or "–",
+                    "interfaces": L.num(cap.interfaces), "packets": L.num(cap.packets),
+                    "start": (cap.start or "–").replace("T", " ").replace("Z", ""),
+                    "duration": L.sec(cap.duration_s), "truncated": cap.truncated},
+        "tasks": _tasks(report, L),
+        "warnings": report.warnings[:MAX_WARNINGS], "warnings_more": max(0, len(report.warnings) - MAX_WARNINGS),
+        "dns": _dns(report, L),
+        "connections": [_connection(c, report, L) for c in shown],
+        "timeline": _timeline(report, shown, L),
+        "aggregated": agg,
+        "aggregate_note": L.t("aggregate_note", n=L.num(len(report.connections)), k=len(shown)) if agg else "",
+        "endpoints": endpoints[:MAX_ENDPOINTS], "endpoints_more": max(0, len(endpoints) - MAX_ENDPOINTS),
+        "glossary": [L.t(k) for k in GLOSSARY],
+    }
