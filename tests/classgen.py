@@ -32,7 +32,8 @@ def dns_message(qid: int, name: str, qtype: int, response: bool = False, answer:
 
 def kernel_like_capture(path: Path, seed: int, fmt: str = "pcap", aaaa: bool = True, tasks: str = "123",
                         t0: float = 1_763_900_000.0, client: str = "172.16.16.102",
-                        server: str = "172.16.16.101") -> Path:
+                        server: str = "172.16.16.101", dns_server: str = "172.16.16.53",
+                        other_port: int | None = None) -> Path:
     """One student's lab session with random-per-run values drawn from `seed`."""
     rng = random.Random(seed)
     mac_c = bytes([0x02] + [rng.randrange(256) for _ in range(5)])
@@ -47,7 +48,7 @@ def kernel_like_capture(path: Path, seed: int, fmt: str = "pcap", aaaa: bool = T
         recs.append(craft.Rec(craft.ethernet(ip, src_mac=src, dst_mac=dst), t))
 
     if "1" in tasks:
-        dns_srv = "172.16.16.53"
+        dns_srv = dns_server
         for qtype, ans in ((1, bytes([103, 94, 189, 5])), (28, None)):
             if qtype == 28 and not aaaa:
                 continue
@@ -58,8 +59,8 @@ def kernel_like_capture(path: Path, seed: int, fmt: str = "pcap", aaaa: bool = T
                                 ip_id=rng.randrange(65536)), True, rng.uniform(0.01, 0.3))
             add(craft.ip_packet(dns_srv, client, 17, craft.udp_datagram(dns_srv, client, 53, port, r),
                                 ip_id=rng.randrange(65536)), False, rng.uniform(0.0002, 0.004))
-    for task, sport, msg in (("2", 10000, craft.LAB_MESSAGE), ("3", 32444, b"isi file tugas\n" * 40)):
-        if task not in tasks:
+    for task, sport, msg in (("2", other_port or 10000, craft.LAB_MESSAGE), ("3", 32444, b"isi file tugas\n" * 40)):
+        if task not in tasks or (other_port and task == "3"):
             continue
         flow = craft.TcpFlow(client=client, server=server, cport=rng.randrange(32768, 60999), sport=sport,
                              isn_c=rng.randrange(1 << 32), isn_s=rng.randrange(1 << 32), ip_id=rng.randrange(65536))
@@ -152,9 +153,9 @@ def variant(src: Path, dst: Path, seed: int, fmt: str | None = None, shift_s: fl
         elif lt in (craft.NULL, craft.LOOP):
             data = data[:4] + _rewrite_ip(data[4:], vals)
         elif lt == craft.LINUX_SLL and len(data) >= 16:
-            data = data[:16] + _rewrite_ip(data[16:], vals)
+            data = data[:6] + bytes(a ^ b for a, b in zip(data[6:12], mac_x)) + data[12:16] + _rewrite_ip(data[16:], vals)
         elif lt == craft.LINUX_SLL2 and len(data) >= 20:
-            data = data[:20] + _rewrite_ip(data[20:], vals)
+            data = data[:12] + bytes(a ^ b for a, b in zip(data[12:18], mac_x)) + data[18:20] + _rewrite_ip(data[20:], vals)
         recs.append(craft.Rec(data, ts + int(shift_s * 1e9), iface))
     fmt = fmt or ("pcapng" if raw[:4] == b"\x0a\x0d\x0d\x0a" else "pcap")
     if fmt == "pcapng":
