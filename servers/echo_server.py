@@ -62,7 +62,7 @@ def handle_client(connection: socket.socket, client_address: tuple, chunk: int,
             connection.sendall(data)
             echoed += len(data)
     except OSError as e:  # ConnectionResetError, BrokenPipeError, timeouts
-        log(f"connection from {client_address} ended: {e.__class__.__name__}: {e}")
+        log(f"client {client_address} gone: {e.__class__.__name__}: {e}")
     finally:
         connection.close()
     log(f"closed {client_address} after echoing {echoed} bytes")

@@ -123,7 +123,7 @@ class Capture:
         return {"file": self.path.name, "format": "pcapng" if self.path.suffix == ".pcapng" else "pcap",
                 "linktypes": capture_linktypes(self.path), "packets": self.packets, "bytes": len(data),
                 "sha256": hashlib.sha256(data).hexdigest(),
-                "capture_point": f"{self.iface} in namespace {self.ns}",
+                "capture_point": f"{self.iface} in namespace {self.ns}", "capture_pid": self.proc.popen.pid,
                 "capture_command": f"ip netns exec {self.ns} {' '.join(self.argv)}".replace(str(self.path), self.path.name)}
 
 
@@ -142,7 +142,7 @@ class Lab:
         rc = proc.wait(timeout)
         if rc != 0:
             raise LabError(f"{proc.name} on {proc.ns} failed (exit {rc}): {(proc.lines() or ['no output'])[-1]}")
-        return {"host": proc.ns, "address": MACHINES[proc.ns], "command": proc.shown, "exit_code": rc,
+        return {"host": proc.ns, "address": MACHINES[proc.ns], "command": proc.shown, "pid": proc.popen.pid, "exit_code": rc,
                 "start": now_iso(proc.started), "end": now_iso(proc.ended), "log": proc.lines()}
 
     def scenario(self, key: str, ns: str, iface: str, body) -> dict:
@@ -173,7 +173,7 @@ class Lab:
                 progress(f"t1: socket_info.py on {host}")
                 steps.append(self.finish(self.program(host, "socket_info.py", []), 20))
             time.sleep(0.3)
-            steps.append({"host": "dns", "address": MACHINES["dns"], "command": "dnsmasq (lab DNS server)",
+            steps.append({"host": "dns", "address": MACHINES["dns"], "command": "dnsmasq (lab DNS server)", "pid": self.dns.popen.pid,
                           "log": self.dns.lines()[before:]})
             answers = {"A": [DNS_ADDRESS], "AAAA": []}
             expected = {"task": "T1", "status": "pass", "tcp_connections": 0,
