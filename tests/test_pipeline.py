@@ -1,0 +1,227 @@
+"""`progjar report` as a user runs it: exit codes, one-line errors, JSON on stdout, partial reports
+for damaged captures, --frames, and every report valid against the published JSON schema."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from reporter.cli import ReportOptions
+from reporter.pipeline import analyse, iso_utc, report_command
+from tests import craft
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = json.loads((ROOT / "reporter" / "schema" / "report.schema.json").read_text())
+SRV, M2, M3 = "172.16.16.101", "172.16.16.102", "172.16.16.103"
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "reporter", "report", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def validate(doc: dict) -> None:
+    jsonschema.validate(doc, SCHEMA, cls=jsonschema.Draft202012Validator)
+
+
+def one_line_error(p: subprocess.CompletedProcess) -> str:
+    lines = [line for line in p.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in p.stderr
+    assert len(lines) == 1, p.stderr
+    return lines[0]
+
+
+def lab_records() -> list[craft.Rec]:
+    """DNS A+AAAA, then an echo on 10000 and a file echo on 32444 from mesin2: T1, T2 and T3 in one file."""
+    dns = []
+    for t, m, resp in [(1.0, craft.dns_message(1, "www.its.ac.id", 1), False),
+                       (1.0001, craft.dns_message(2, "www.its.ac.id", 28), False),
+                       (1.001, craft.dns_message(1, "www.its.ac.id", 1, True, answers=[(1, "103.94.189.5")]), True),
+                       (1.0012, craft.dns_message(2, "www.its.ac.id", 28, True), True)]:
+        dns.append(craft.Rec(craft.ethernet(craft.dns_packet(M2, "172.16.16.53", 40001, m, resp)), t))
+    echo = craft.TcpFlow(client=M2, server=SRV, cport=44464, sport=10000, t=2.0)
+    echo.handshake().echo_exchange(craft.LAB_MESSAGE).close()
+    data = bytes(range(32, 127)) * 4
+    file = craft.TcpFlow(client=M2, server=SRV, cport=47634, sport=32444, t=3.0)
+    file.handshake().echo_exchange(data).close()
+    return craft.merge(dns, echo.recs(), file.recs())
+
+
+def lab_capture(tmp_path: Path, name: str = "lab.pcap") -> Path:
+    return craft.write_pcap(tmp_path / name, lab_records())
+
+
+def test_json_report_validates_and_describes_the_capture(tmp_path):
+    cap = lab_capture(tmp_path)
+    p = run(str(cap), "--format", "json", "-o", str(tmp_path / "out"))
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr
+    doc = json.loads((tmp_path / "out" / "lab.json").read_text())
+    validate(doc)
+    c = doc["capture"]
+    assert c["sha256"] == hashlib.sha256(cap.read_bytes()).hexdigest()
+    assert (c["format"], c["linktypes"], c["interfaces"], c["truncated"]) == ("pcap", [1], 1, False)
+    assert c["packets"] == len(lab_records())
+    assert c["start"] == "1970-01-01T00:00:01.000000Z"
+    assert doc["tool"]["version"] and doc["schema"] == "progjar.report/1"
+    tasks = {t["id"]: t for t in doc["tasks"]}
+    assert tasks["T1"]["status"] == "pass"
+    assert "frames" not in doc
+
+
+def test_packet_count_and_duration_match_the_file(tmp_path):
+    recs = lab_records()
+    report, damaged = analyse(str(lab_capture(tmp_path)), ReportOptions())
+    assert not damaged
+    assert report.capture.packets == len(recs) == 4 + (3 + 1 + 2 + 1 + 3) + (3 + 1 + 12 + 1 + 3)
+    assert report.capture.duration_s == pytest.approx(recs[-1].t - recs[0].t, abs=1e-6)
+
+
+def test_dash_o_writes_json_to_stdout_only(tmp_path):
+    cap = lab_capture(tmp_path)
+    p = run(str(cap), "--format", "json", "-o", "-", "-q", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    validate(doc)
+    assert doc["capture"]["path"] == str(cap)
+    assert not any(tmp_path.glob("*.json")) and not (tmp_path / "reports").exists()
+
+
+def test_dash_o_needs_json_and_one_capture(tmp_path):
+    cap = lab_capture(tmp_path)
+    p = run(str(cap), "-o", "-")
+    assert p.returncode == 2 and "'-o -'" in one_line_error(p)
+    p = run(str(cap), str(cap), "--format", "json", "-o", "-")
+    assert p.returncode == 2 and "exactly one capture" in one_line_error(p)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--format", "docx"], "unknown format"),
+    (["--ports", "abc"], "ports"),
+    (["--lang", "fr"], "invalid choice"),
+    (["--no-such-option"], "unrecognized arguments"),
+])
+def test_bad_option_is_one_line_exit_2(tmp_path, args, words):
+    p = run(str(lab_capture(tmp_path)), *args, "-o", str(tmp_path / "out"))
+    assert p.returncode == 2
+    assert words in one_line_error(p)
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_file_is_exit_2(tmp_path):
+    p = run(str(tmp_path / "nope.pcap"), "-o", str(tmp_path / "out"))
+    assert p.returncode == 2
+    assert "nope.pcap: no such file" in one_line_error(p)
+
+
+def test_text_file_is_one_line_exit_2_and_other_captures_still_get_reports(tmp_path):
+    txt = tmp_path / "notes.txt"
+    txt.write_text("this is not a capture\n")
+    p = run(str(txt), "--format", "json", "-o", str(tmp_path / "out"))
+    assert p.returncode == 2
+    assert one_line_error(p).startswith(f"progjar report: {txt}: not a pcap or pcapng capture (")
+    cap = lab_capture(tmp_path)
+    p = run(str(txt), str(cap), "--format", "json", "-o", str(tmp_path / "out"), "-q")
+    assert p.returncode == 2
+    assert "not a pcap or pcapng" in one_line_error(p)
+    validate(json.loads((tmp_path / "out" / "lab.json").read_text()))
+
+
+def test_truncated_capture_is_exit_1_with_a_partial_report(tmp_path):
+    cap = lab_capture(tmp_path)
+    whole = cap.read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(whole[:len(whole) - 30])  # the last record loses its tail
+    p = run(str(cut), "--format", "json", "-o", str(tmp_path / "out"), "-q")
+    assert p.returncode == 1
+    assert "Traceback" not in p.stderr
+    lines = [x for x in p.stderr.splitlines() if x.strip()]
+    assert lines and all(x.startswith(f"progjar report: {cut}: ") for x in lines)
+    doc = json.loads((tmp_path / "out" / "cut.json").read_text())
+    validate(doc)
+    assert doc["capture"]["truncated"] is True
+    assert doc["capture"]["packets"] >= 4
+    assert {t["id"]: t for t in doc["tasks"]}["T1"]["status"] == "pass"  # what was read is still judged
+    assert any(w["code"] == "truncated" for w in doc["warnings"])
+
+
+def test_frames_option_adds_frame_notes(tmp_path):
+    pytest.importorskip("reporter.analyses.tcp", reason="TCP analysis not merged yet")
+    cap = lab_capture(tmp_path)
+    p = run(str(cap), "--format", "json", "-o", "-", "--frames")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    validate(doc)
+    frames = doc["frames"]
+    assert frames, "an echo capture has request and echo segments to label"
+    roles = {n["role"] for n in frames.values()}
+    assert roles == {"request", "echo"}
+    conn_ids = {c["id"] for c in doc["connections"]}
+    assert {n["conn"] for n in frames.values()} <= conn_ids
+    assert "frames" not in json.loads(run(str(cap), "--format", "json", "-o", "-").stdout)
+
+
+def test_lab_capture_tasks_end_to_end(tmp_path):
+    pytest.importorskip("reporter.analyses.tcp", reason="TCP analysis not merged yet")
+    report, damaged = analyse(str(lab_capture(tmp_path)), ReportOptions())
+    tasks = {t.id: t for t in report.tasks}
+    assert not damaged
+    assert [tasks[t].status for t in ("T1", "T2", "T3", "T4")] == ["pass", "pass", "pass", "absent"]
+    echo = next(c for c in report.connections if c.server.port == 10000)
+    assert set(tasks["T2"].evidence_frames) >= {echo.handshake.syn_frame, echo.handshake.ack_frame}
+    assert len(tasks["T2"].evidence_frames) == 6  # SYN, SYN-ACK, ACK, request, first echo, FIN
+
+
+def test_same_stem_twice_gets_two_reports(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    one = lab_capture(tmp_path / "a", "x.pcap")
+    two = lab_capture(tmp_path / "b", "x.pcap")
+    p = run(str(one), str(two), "--format", "json", "-o", str(tmp_path / "out"))
+    assert p.returncode == 0, p.stderr
+    assert sorted(x.name for x in (tmp_path / "out").iterdir()) == ["x-2.json", "x.json"]
+    assert len([x for x in p.stderr.splitlines() if x.strip()]) == 2  # one progress line per capture
+
+
+def test_unexpected_failure_is_one_line_exit_1_and_the_rest_go_on(tmp_path, capsys, monkeypatch):
+    import reporter.pipeline as pipeline
+
+    cap = lab_capture(tmp_path)
+    real = pipeline.analyse
+
+    def flaky(path, opts):
+        if "boom" in str(path):
+            raise KeyError("unexpected")
+        return real(path, opts)
+
+    boom = tmp_path / "boom.pcap"
+    boom.write_bytes(cap.read_bytes())
+    monkeypatch.setattr(pipeline, "analyse", flaky)
+    code = report_command([str(boom), str(cap)], str(tmp_path / "out"), ReportOptions(formats=("json",)), quiet=True)
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "boom.pcap: analysis failed: KeyError" in err[0] and "report this bug" in err[0]
+    assert (tmp_path / "out" / "lab.json").exists()
+
+
+def test_start_time_keeps_nanoseconds_when_the_file_has_them():
+    assert iso_utc(1_700_000_000_123_456_000) == "2023-11-14T22:13:20.123456Z"
+    assert iso_utc(1_700_000_000_123_456_789) == "2023-11-14T22:13:20.123456789Z"
+    assert iso_utc(None) is None
+
+
+def test_empty_capture_is_a_valid_report(tmp_path):
+    cap = craft.write_pcap(tmp_path / "empty.pcap", [])
+    p = run(str(cap), "--format", "json", "-o", "-")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    validate(doc)
+    assert (doc["capture"]["packets"], doc["capture"]["start"], doc["capture"]["duration_s"]) == (0, None, 0)
+    assert [t["status"] for t in doc["tasks"]] == ["absent"] * 4
