@@ -70,7 +70,8 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 .flag{color:#8a1810}.muted{color:#5a6270}.charts{display:flex;flex-wrap:wrap;gap:1.5em}
 .charts figure{margin:0}figcaption{font-size:.9em;color:#5a6270}a{color:#0b57b0}
 ul{margin:.2em 0;padding-left:1.2em}
-@media print{th{cursor:auto}}
+.wide{overflow-x:auto}
+@page{size:A4 landscape;margin:1cm}@media print{body{font-size:10px;margin:0}th{cursor:auto}}
 """
 
 SCRIPT = """
@@ -184,8 +185,7 @@ def render_class_page(summary: dict, lang: str) -> str:
         cells.append(f'<td class="n">{s["warnings"]}</td>')
         flags = "".join(f"<li>{_e(outlier_text(o, lang))}</li>" for o in s["outliers"])
         cells.append(f'<td class="flag"><ul>{flags}</ul></td>' if flags else "<td></td>")
-        sim = "".join(f'<li>{_e(x["student"])} <span class="muted">({_e(", ".join(t.get(k, k) for k in x["kinds"]))})'
-                      f'</span></li>' for x in s["similar"])
+        sim = "".join(f'<li title="{_e(x["detail"])}">{_e(x["student"])}</li>' for x in s["similar"])
         cells.append(f'<td class="flag"><ul>{sim}</ul></td>' if sim else "<td></td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
     names = [s["student"] for s in students]
@@ -207,8 +207,8 @@ def render_class_page(summary: dict, lang: str) -> str:
 <title>{_e(t["title"])} — progjar-lab</title><style>{CSS}</style></head><body>
 <h1>{_e(t["title"])}</h1>
 <p class="muted">{len(students)} {_e(t["students"])} · progjar-lab {_e(summary["tool"]["version"])} · {_e(summary["generated"])} · {_e(t["sortnote"])}</p>
-<table class="sortable"><thead><tr>{"".join(f'<th scope="col">{_e(h)}</th>' for h in head)}</tr></thead>
-<tbody>{"".join(rows)}</tbody></table>
+<div class="wide"><table class="sortable"><thead><tr>{"".join(f'<th scope="col">{_e(h)}</th>' for h in head)}</tr></thead>
+<tbody>{"".join(rows)}</tbody></table></div>
 <h2>{_e(t["rates"])}</h2>{_rates(summary["pass_rates"], len(students), t)}
 <h2>{_e(t["dist"])}</h2><div class="charts">{charts}</div>
 <h2>{_e(t["outliers"])}</h2>{f"<ul>{outl}</ul>" if outl else none}
