@@ -80,8 +80,8 @@ def find_jobs(classdir: Path, outdir: Path) -> list[Job]:
     out_res = outdir.resolve()
     found: dict[str, list[tuple[str, Path]]] = {}
     for entry in sorted(classdir.iterdir(), key=lambda p: p.name):
-        if entry.resolve() == out_res or entry.name.startswith("._"):
-            continue
+        if entry.resolve() == out_res or entry.name.startswith("._") or (entry / CACHE).exists():
+            continue  # our own output (this run's or an earlier one's) is not a student
         if entry.is_dir() and not entry.is_symlink():
             caps = found.setdefault(entry.name, [])
             for root, dirs, files in os.walk(entry):
@@ -257,6 +257,8 @@ def _sha256(path: str) -> str:
 def batch_command(classdir: Path, outdir: Path, opts: ReportOptions, jobs: int | None, force: bool) -> int:
     """Grade every capture under CLASSDIR into OUTDIR; 0 all fine, 1 some capture damaged/unreadable."""
     t0 = time.monotonic()
+    if outdir.resolve() == classdir.resolve():
+        raise UsageError("progjar batch: -o must differ from CLASSDIR (reports would look like students)")
     try:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -93,6 +93,7 @@ def _build_class(root: Path) -> Path:
                         server="127.0.0.1", dns_server="127.0.0.53")
     kernel_like_capture(folder("Salah Antarmuka") / "lain.pcap", next(seed), tasks="2", other_port=8080, t0=t0)
     kernel_like_capture(folder("Telat Seminggu") / "t.pcap", next(seed), t0=t0 + 7 * 86400)
+    kernel_like_capture(cls / "=HYPERLINK(0).pcap", next(seed), t0=t0)  # a formula in a spreadsheet
     folder("Kosong")
     (folder("Kosong") / "catatan.txt").write_text("belum\n")
     return cls
@@ -120,11 +121,13 @@ def _status(g: dict, name: str) -> dict[str, str]:
 def test_every_student_gets_one_row_with_the_name_as_handed_in(graded: dict) -> None:
     names = {"Siti Nurhaliza", "Dewi Lestari", "Bambang Pamungkas", "Rudi Hartono", "Rina Wati", "Tono Sugiarto",
              "Joko Susilo", "Ñoño Ünïcode", "ana", "Ana", ".", "..%2fevil", "...", "Agus Salim", "Lupa Antarmuka",
-             "Salah Antarmuka", "Telat Seminggu", "Kosong"}
+             "Salah Antarmuka", "Telat Seminggu", "=HYPERLINK(0)", "Kosong"}
     assert set(graded["students"]) == names
     assert set(graded["csv"]) == names
     assert (graded["out"] / "summary.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # BOM: spreadsheets see UTF-8
     assert graded["csv"]["Kosong"]["captures"] == "0" and "no capture" in graded["csv"]["Kosong"]["flags"]
+    text = (graded["out"] / "summary.csv").read_bytes().decode("utf-8-sig")
+    assert "\r\n'=HYPERLINK(0)," in text  # quoted so a spreadsheet shows it instead of running it
 
 
 def test_tasks_are_judged_over_all_of_a_students_captures(graded: dict) -> None:
@@ -253,8 +256,24 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Cap
     assert main(["batch", str(tmp_path / "nope"), "-o", str(tmp_path / "o")]) == 2
     (tmp_path / "empty").mkdir()
     assert main(["batch", str(tmp_path / "empty"), "-o", str(tmp_path / "o")]) == 2
+    assert main(["batch", str(tmp_path / "empty"), "-o", str(tmp_path / "empty")]) == 2
+    (tmp_path / "file").write_text("x")
+    kernel_like_capture(tmp_path / "empty" / "a.pcap", 9, tasks="1")
+    assert main(["batch", str(tmp_path / "empty"), "-o", str(tmp_path / "file" / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and "no captures" in err[1] and "Traceback" not in "".join(err)
+    assert len(err) == 4 and "no captures" in err[1] and "must differ" in err[2] and "cannot create" in err[3]
+    assert "Traceback" not in "".join(err)
+
+
+def test_an_outdir_inside_the_class_folder_is_not_a_student(tmp_path: Path) -> None:
+    cls = tmp_path / "kelas"
+    cls.mkdir()
+    kernel_like_capture(cls / "siti.pcap", 11, tasks="1")
+    for out in (cls / "hasil", cls / "hasil"):  # twice: the second run sees its own earlier output
+        assert main(["batch", str(cls), "-o", str(out), "--format", "json"]) == 0
+    assert main(["batch", str(cls), "-o", str(cls / "lain"), "--format", "json"]) == 0
+    summary = json.loads((cls / "lain" / "summary.json").read_text(encoding="utf-8"))
+    assert [s["student"] for s in summary["students"]] == ["siti"]
 
 
 def test_plain_progress_lines_when_not_on_a_terminal(tmp_path: Path) -> None:
