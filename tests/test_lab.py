@@ -1,0 +1,276 @@
+"""`progjar lab` end to end (root): the captures hold what each task must show, and nothing is left behind.
+
+The whole lab runs once per session (about 30 s); tshark then checks each capture independently of our
+own reader. The committed samples/ are checked against their manifest without root.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from servers.lab import t3_file_bytes
+from servers.netlab import BRIDGE, NAMESPACES, NETNS_ETC, MACHINES
+from tests.conftest import ROOT, SAMPLES, require_root, require_tool, tshark
+
+LAB_MESSAGE = b"INI ADALAH DATA YANG DIKIRIM ABCDEFGHIJKLMNOPQ"
+LAB_TOOLS = ("ip", "tcpdump", "dumpcap", "dnsmasq", "ethtool", "tshark")
+CLIENT, SERVER = MACHINES["mesin2"], MACHINES["mesin1"]
+
+
+def progjar_lab(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "reporter", "lab", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, stdin=subprocess.DEVNULL)
+
+
+def lab_namespaces() -> list[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10).stdout
+    return [l.split()[0] for l in out.splitlines() if l.strip() and l.split()[0] in NAMESPACES]
+
+
+def assert_nothing_left(pids: list[int] = ()) -> None:
+    assert lab_namespaces() == [], "lab namespaces left behind"
+    assert subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True, timeout=10).returncode != 0
+    assert not any((NETNS_ETC / n).exists() for n in MACHINES), "/etc/netns files left behind"
+    alive = [p for p in pids if Path(f"/proc/{p}").exists()
+             and Path(f"/proc/{p}/stat").read_text().split()[2] != "Z"]
+    assert alive == [], f"processes the lab started are still running: {alive}"
+
+
+def pcap_linktypes(path: Path) -> list[int]:
+    """Read link types straight from the file header (independent of servers/lab.py's reader)."""
+    data = path.read_bytes()
+    if data[:4] == b"\x0a\x0d\x0d\x0a":
+        types, pos = [], 0
+        while pos + 12 <= len(data):
+            btype, blen = struct.unpack("<II", data[pos:pos + 8])
+            if btype == 1:
+                types.append(struct.unpack("<H", data[pos + 8:pos + 10])[0])
+            pos += blen
+        return types
+    assert data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"), f"{path.name}: not a little-endian pcap"
+    return [struct.unpack("<I", data[20:24])[0]]
+
+
+def fields(cap: Path, home: Path, display_filter: str, *names: str) -> list[list[str]]:
+    args = ["-r", str(cap), "-Y", display_filter, "-T", "fields", "-E", "separator=|"]
+    for n in names:
+        args += ["-e", n]
+    out = tshark(args, home).stdout
+    return [line.split("|") for line in out.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def lab_run(tmp_path_factory):
+    """`progjar lab --scenario all` once; yields (outdir, manifest)."""
+    require_root()
+    require_tool(*LAB_TOOLS)
+    assert lab_namespaces() == [], f"leftover lab namespaces before the test: {lab_namespaces()}"
+    out = tmp_path_factory.mktemp("lab") / "out"
+    t0 = time.monotonic()
+    p = progjar_lab("--scenario", "all", "-o", str(out))
+    took = time.monotonic() - t0
+    assert p.returncode == 0, f"progjar lab failed: {p.stderr.strip()}\n{p.stdout}"
+    manifest = json.loads((out / "manifest.json").read_text())
+    yield out, manifest, p, took
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("home")
+
+
+def test_lab_writes_every_capture_and_cleans_up(lab_run) -> None:
+    out, manifest, p, took = lab_run
+    names = [c["file"] for c in manifest["captures"]]
+    assert names == ["t1-dns.pcapng", "t2-echo.pcap", "t3-file.pcap", "t4-serial.pcap", "t4-thread.pcap"]
+    for c in manifest["captures"]:
+        assert (out / c["file"]).stat().st_size == c["bytes"]
+        assert pcap_linktypes(out / c["file"]) == c["linktypes"]
+        assert all(s["exit_code"] == 0 for s in c["steps"] if "exit_code" in s)
+    assert 276 in [t for c in manifest["captures"] for t in c["linktypes"]], "one capture is tcpdump -i any (SLL2)"
+    assert "lab: t4-thread:" in p.stdout and "removing namespaces" in p.stdout
+    pids = [s["pid"] for c in manifest["captures"] for s in c["steps"]] + [c["capture_pid"] for c in manifest["captures"]]
+    assert_nothing_left(pids)
+    assert took < 120
+
+
+def test_t1_both_machines_ask_a_and_aaaa(lab_run, home: Path) -> None:
+    out, _, _, _ = lab_run
+    cap = out / "t1-dns.pcapng"
+    assert fields(cap, home, "tcp", "frame.number") == [], "getaddrinfo makes no TCP connection"
+    rows = fields(cap, home, "dns", "ip.src", "ip.dst", "dns.flags.response", "dns.qry.name", "dns.qry.type",
+                  "dns.flags.rcode", "dns.count.answers", "dns.a")
+    for client in (MACHINES["mesin1"], MACHINES["mesin2"]):
+        queries = {r[4] for r in rows if r[0] == client and r[2] == "0" and r[3] == "www.its.ac.id"}
+        assert queries == {"1", "28"}, f"{client} asks A and AAAA"
+        answers = {r[4]: r for r in rows if r[1] == client and r[2] == "1"}
+        assert answers["1"][5] == "0" and answers["1"][7] == "103.94.189.5"
+        assert answers["28"][5] == "0" and answers["28"][6] == "0", "AAAA: NOERROR without data"
+
+
+def test_t2_lab_message_and_its_echo_as_32_plus_14(lab_run, home: Path) -> None:
+    out, manifest, _, _ = lab_run
+    cap = out / "t2-echo.pcap"
+    assert pcap_linktypes(cap) == [276]
+    rows = fields(cap, home, "tcp.len > 0", "ip.src", "tcp.dstport", "tcp.srcport", "tcp.payload")
+    requests = [r for r in rows if r[0] == CLIENT and r[1] == "10000"]
+    echoes = [r for r in rows if r[0] == SERVER and r[2] == "10000"]
+    assert [bytes.fromhex(r[3]) for r in requests] == [LAB_MESSAGE]
+    assert [bytes.fromhex(r[3]) for r in echoes] == [LAB_MESSAGE[:32], LAB_MESSAGE[32:]]
+    syn = fields(cap, home, "tcp.flags.syn == 1", "ip.src")
+    assert [r[0] for r in syn] == [CLIENT, SERVER], "one handshake"
+    fins = fields(cap, home, "tcp.flags.fin == 1", "ip.src")
+    assert [r[0] for r in fins] == [CLIENT, SERVER], "the client closes first"
+
+
+def _follow_raw(cap: Path, home: Path) -> tuple[bytes, bytes]:
+    out = tshark(["-r", str(cap), "-q", "-z", "follow,tcp,raw,0"], home).stdout
+    lines = out.split("Node 1:", 1)[1].splitlines()[1:]
+    sent = b"".join(bytes.fromhex(l) for l in lines if l and not l.startswith(("\t", "=")))
+    back = b"".join(bytes.fromhex(l.strip()) for l in lines if l.startswith("\t"))
+    return sent, back
+
+
+def test_t3_file_is_echoed_whole_on_32444(lab_run, home: Path) -> None:
+    out, _, _, _ = lab_run
+    content = t3_file_bytes()
+    assert (out / "t3-file.txt").read_bytes() == content
+    assert 2000 < len(content) < 20000
+    sent, back = _follow_raw(out / "t3-file.pcap", home)
+    assert sent == content and back == content
+    ports = {r[0] for r in fields(out / "t3-file.pcap", home, "tcp.len > 0", "tcp.dstport") if r[0] != "32444"}
+    assert len(ports) == 1, "one client port talking to 32444"
+    segs = fields(out / "t3-file.pcap", home, f"ip.src == {CLIENT} && tcp.len > 0", "tcp.len")
+    assert len(segs) >= 3, "the file needs several segments"
+
+
+def _t4_timeline(cap: Path, home: Path) -> dict[str, dict[str, float]]:
+    """Per client address: its SYN, its first echoed byte, its FIN (seconds in the capture)."""
+    rows = fields(cap, home, "tcp", "frame.time_relative", "ip.src", "ip.dst", "tcp.flags.syn", "tcp.flags.ack",
+                  "tcp.flags.fin", "tcp.len")
+    t: dict[str, dict[str, float]] = {}
+    for ts, src, dst, syn, ack, fin, ln in rows:
+        ts = float(ts)
+        if src != SERVER:
+            d = t.setdefault(src, {})
+            if syn == "1" and ack == "0":
+                d.setdefault("syn", ts)
+            if fin == "1":
+                d.setdefault("fin", ts)
+        elif int(ln) > 0:
+            t.setdefault(dst, {}).setdefault("echo", ts)
+    return t
+
+
+def test_t4_serial_second_client_waits_for_the_first_to_close(lab_run, home: Path) -> None:
+    out, manifest, _, _ = lab_run
+    t = _t4_timeline(out / "t4-serial.pcap", home)
+    assert set(t) == {MACHINES["mesin2"], MACHINES["mesin3"]}
+    first, second = sorted(t.values(), key=lambda d: d["echo"])
+    assert first["echo"] - first["syn"] < 0.5
+    assert second["echo"] - second["syn"] > 2.0, "queued behind the first client"
+    assert second["echo"] > first["fin"], "served only after the first client's FIN"
+    entry = next(c for c in manifest["captures"] if c["file"] == "t4-serial.pcap")
+    assert entry["expected"]["verdict"] == "serial"
+
+
+def test_t4_thread_both_clients_are_served_at_once(lab_run, home: Path) -> None:
+    out, manifest, _, _ = lab_run
+    t = _t4_timeline(out / "t4-thread.pcap", home)
+    assert set(t) == {MACHINES["mesin2"], MACHINES["mesin3"]}
+    for d in t.values():
+        assert d["echo"] - d["syn"] < 0.5
+    a, b = t.values()
+    assert a["syn"] < b["fin"] and b["syn"] < a["fin"], "lifetimes overlap"
+    entry = next(c for c in manifest["captures"] if c["file"] == "t4-thread.pcap")
+    assert entry["expected"]["verdict"] == "concurrent"
+
+
+def test_leftovers_stop_the_lab_until_force_clean(lab_run, tmp_path: Path) -> None:
+    """A crashed run's namespace (with a process in it) blocks a new run; --force-clean removes both."""
+    require_root()
+    subprocess.run(["ip", "netns", "add", "mesin1"], check=True, timeout=10)
+    sleeper = subprocess.Popen(["ip", "netns", "exec", "mesin1", "sleep", "120"], stdin=subprocess.DEVNULL)
+    try:
+        p = progjar_lab("--scenario", "t1", "-o", str(tmp_path / "o1"), timeout=60)
+        assert p.returncode == 2
+        assert p.stderr.count("\n") == 1 and "--force-clean" in p.stderr and "mesin1" in p.stderr
+        assert not (tmp_path / "o1").exists()
+        p = progjar_lab("--scenario", "t1", "--force-clean", "-o", str(tmp_path / "o2"), timeout=120)
+        assert p.returncode == 0, p.stderr
+        assert sleeper.wait(10) is not None, "the leftover's process was stopped"
+        assert (tmp_path / "o2" / "t1-dns.pcapng").exists()
+        assert_nothing_left()
+    finally:
+        if sleeper.poll() is None:
+            sleeper.kill()
+            sleeper.wait(5)
+        subprocess.run(["ip", "netns", "del", "mesin1"], capture_output=True, timeout=10)
+
+
+def test_interrupted_lab_cleans_up(lab_run, tmp_path: Path) -> None:
+    require_root()
+    proc = subprocess.Popen([sys.executable, "-m", "reporter", "lab", "--scenario", "t4", "-o", str(tmp_path / "o")],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        seen = ""
+        while "t4 (serial)" not in seen and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen += line
+        assert "t4 (serial)" in seen, seen
+        time.sleep(1.5)  # clients and server are running now
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert proc.returncode == 130, err
+    assert "removing namespaces" in out
+    assert not (tmp_path / "o" / "manifest.json").exists()
+    assert_nothing_left()
+
+
+def test_non_root_gets_one_line_and_exit_2(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        p = progjar_lab("-o", str(tmp_path / "o"), timeout=60)
+    else:
+        require_tool("setpriv")
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+                            "import sys; from reporter.cli import main; sys.exit(main(sys.argv[1:]))",
+                            "lab", "-o", str(tmp_path / "o")], capture_output=True, text=True, timeout=60,
+                           cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.strip() == "progjar lab: needs root (it creates network namespaces); run it with sudo"
+
+
+def test_committed_samples_agree_with_their_manifest() -> None:
+    manifest = json.loads((SAMPLES / "manifest.json").read_text())
+    caps = manifest["captures"]
+    assert {c["file"] for c in caps} >= {"t1-dns.pcapng", "t2-echo.pcap", "t3-file.pcap", "t4-serial.pcap",
+                                          "t4-thread.pcap"}
+    for c in caps:
+        data = (SAMPLES / c["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == c["sha256"], c["file"]
+        assert len(data) == c["bytes"]
+        assert pcap_linktypes(SAMPLES / c["file"]) == c["linktypes"], c["file"]
+        assert c["format"] == ("pcapng" if c["file"].endswith(".pcapng") else "pcap")
+    assert any(c["format"] == "pcapng" for c in caps) and any(276 in c["linktypes"] for c in caps)
+    assert (SAMPLES / "t3-file.txt").read_bytes() == t3_file_bytes()
+    t3 = next(c for c in caps if c["scenario"] == "t3")
+    assert t3["expected"]["sha256"] == hashlib.sha256(t3_file_bytes()).hexdigest()
+    assert sum((SAMPLES / c["file"]).stat().st_size for c in caps) < 400_000, "samples stay small"
+    assert all(c["file"] in (SAMPLES / "README.md").read_text() for c in caps)
