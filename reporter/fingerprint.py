@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import mmap
+import os
 import struct
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -30,6 +32,7 @@ from reporter.rawframes import NotReadable, iter_frames
 STRONG = ("isn", "tsval", "mac")  # random per run: one shared value is already remarkable
 WEAK = ("tuple", "dns")  # 16-bit ids and ephemeral ports collide by chance now and then
 _SYN, _ACK = 0x02, 0x10
+HINT_FRAMES = 20_000  # crafted-packet hints look at this many frames (bounded memory on big captures)
 
 
 @dataclass
@@ -126,11 +129,17 @@ def _odd_ttl(ttl: int) -> bool:
 
 def fingerprint(path: Path | str) -> Fingerprint:
     """Read one capture's frames and reduce them to the signals above (never raises on bad input)."""
-    p = Path(path)
     try:
-        raw = p.read_bytes()
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size == 0:
+                return Fingerprint(sha256=hashlib.sha256(b"").hexdigest(), error="empty file")
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as raw:  # big captures stay in the page cache
+                return _fingerprint(raw)
     except OSError as e:
         return Fingerprint(sha256="", error=f"cannot read: {e.strerror or e}")
+
+
+def _fingerprint(raw: mmap.mmap) -> Fingerprint:
     fp = Fingerprint(sha256=hashlib.sha256(raw).hexdigest())
     content = hashlib.sha256()
     tokens: dict[str, set[str]] = defaultdict(set)
@@ -143,7 +152,8 @@ def fingerprint(path: Path | str) -> Fingerprint:
     try:
         for linktype, ts, data in iter_frames(raw):
             fp.frames += 1
-            times.append(ts)
+            if fp.frames <= HINT_FRAMES:
+                times.append(ts)
             content.update(struct.pack("!II", linktype, len(data)))
             content.update(data)
             mac, _etype, ip = _link(linktype, data)
@@ -172,7 +182,8 @@ def _ip_signals(ip: bytes, mac: bytes | None, tokens: dict, ip_ids: dict, flows_
         if (struct.unpack_from("!H", ip, 6)[0] & 0x1FFF) != 0:  # later fragment: no L4 header
             return
         proto, ttl, src, dst, l4 = ip[9], ip[8], ip[12:16], ip[16:20], ip[ihl:]
-        ip_ids[src].append(struct.unpack_from("!H", ip, 4)[0])
+        if len(ip_ids[src]) < HINT_FRAMES:
+            ip_ids[src].append(struct.unpack_from("!H", ip, 4)[0])
     elif v == 6 and len(ip) >= 40:
         proto, ttl, src, dst, l4 = ip[6], ip[7], ip[8:24], ip[24:40], ip[40:]
     else:
@@ -187,7 +198,7 @@ def _ip_signals(ip: bytes, mac: bytes | None, tokens: dict, ip_ids: dict, flows_
         seq = struct.unpack_from("!I", l4, 4)[0]
         flags, hlen = l4[13], (l4[12] >> 4) * 4
         if flags & _SYN:
-            isns.append(seq)
+            isns.append((src, sport, seq))
             if not _trivial_isn(seq):
                 tokens["isn"].add(str(seq))
             tsval = _tcp_tsval(l4[20:hlen])
@@ -225,12 +236,13 @@ def _crafted(ip_ids: dict, flows_by_src: dict, ttls: Counter, tcp_sums: int, tcp
     odd = sorted(t for t in ttls if _odd_ttl(t))
     if odd:
         out.append("unusual IP TTL/hop limit " + ", ".join(map(str, odd[:5])))
-    triv = sorted({i for i in isns if _trivial_isn(i)})
-    if triv:
+    starts = set(isns)  # (address, port, ISN): a retransmitted SYN is one start, not two
+    triv = sorted({i for _a, _p, i in starts if _trivial_isn(i)})
+    if triv and len(triv) * 4 >= len(starts):  # one in 40,000 by chance: many of them is a tool
         out.append("round or tiny TCP initial sequence numbers " + ", ".join(map(str, triv[:5])))
-    dup = [i for i, n in Counter(isns).items() if n > 1]
-    if dup and len(isns) > 2:
-        out.append(f"the same ISN {dup[0]} starts several SYNs")
+    dup = [i for i, n in Counter(i for _a, _p, i in starts).items() if n > 1]
+    if dup:
+        out.append(f"the same ISN {dup[0]} starts SYNs of several connections")
     deltas = [b - a for a, b in itertools.pairwise(times)]
     if len(deltas) >= 9:
         d, n = Counter(deltas).most_common(1)[0]

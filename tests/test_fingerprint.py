@@ -106,7 +106,15 @@ def test_crafted_packets_are_named(tmp_path: Path) -> None:
     assert "IPv4 id is 0 in all 10 packets" in text
     assert "TCP checksum is zero in all 10 segments" in text
     assert "unusual IP TTL/hop limit 17" in text
-    assert "the same ISN 7" in text
+    assert "the same ISN 7 starts SYNs of several connections" in text
+
+
+def test_a_retransmitted_syn_is_not_a_repeated_isn(tmp_path: Path) -> None:
+    f = craft.TcpFlow(client="10.0.0.2", server="10.0.0.1", isn_c=3_141_592_653, isn_s=2_718_281_828)
+    f.handshake()
+    f.packets.insert(1, (f.packets[0][0] + 1.0, f.packets[0][1]))  # the SYN again, a second later
+    fp = fingerprint(craft.write_pcap(tmp_path / "r.pcap", [craft.Rec(craft.ethernet(p), t) for t, p in f.packets]))
+    assert not any("same ISN" in h or "round or tiny" in h for h in fp.crafted)
 
 
 def test_damaged_and_foreign_files_give_a_reason_not_an_exception(tmp_path: Path) -> None:
