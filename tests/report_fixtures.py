@@ -7,11 +7,24 @@ are given in time order across the whole capture, as Wireshark numbers them.
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from reporter.model import (
-    Anomalies, CaptureInfo, Close, Connection, DnsLookup, Echo, Endpoint, Exchange, FrameNote, Handshake,
-    PerDirection, Report, Task, TcpOptions, Tool,
+    Anomalies,
+    CaptureInfo,
+    Close,
+    Connection,
+    DnsLookup,
+    Echo,
+    Endpoint,
+    Exchange,
+    FrameNote,
+    Handshake,
+    PerDirection,
+    Report,
+    Task,
+    TcpOptions,
+    Tool,
 )
 
 LAB_MESSAGE = b"INI ADALAH DATA YANG DIKIRIM ABCDEFGHIJKLMNOPQ"
@@ -55,9 +68,9 @@ def _preview(data: bytes, limit: int = 512) -> str:
     return data[:limit].decode("latin-1")
 
 
-def echo_connection(fr: _Frames, notes: Optional[dict], cid: int, client: str, cport: int, port: int,
+def echo_connection(fr: _Frames, notes: dict | None, cid: int, client: str, cport: int, port: int,
                     service: str, client_no: int, syn_t: float, sends: list[tuple[float, bytes]],
-                    served_from: Optional[float] = None, queued_behind: Optional[int] = None,
+                    served_from: float | None = None, queued_behind: int | None = None,
                     rtt: float = 0.00021, chunk: int = 32, mss_chunk: int = 1448) -> Connection:
     """One echo connection: handshake, requests at the given times, echoes in ``chunk``-byte pieces
     (recv(32) then sendall) — delayed until ``served_from`` when the server was busy with another client —
@@ -78,7 +91,7 @@ def echo_connection(fr: _Frames, notes: Optional[dict], cid: int, client: str, c
             tt = t + i / 1e7
             segs_c += 1
 
-            def req(n: int, ex=ex, o=off + i, ln=len(piece)) -> None:
+            def req(n: int, ex: Exchange = ex, o: int = off + i, ln: int = len(piece)) -> None:
                 ex.request_frames.append(n)
                 if notes is not None:
                     notes[str(n)] = FrameNote(cid, "request", o, ln, client_no)
@@ -90,7 +103,7 @@ def echo_connection(fr: _Frames, notes: Optional[dict], cid: int, client: str, c
             tt = start + i / 1e6
             segs_s += 1
 
-            def echo(n: int, ex=ex, o=off + i, ln=len(piece)) -> None:
+            def echo(n: int, ex: Exchange = ex, o: int = off + i, ln: int = len(piece)) -> None:
                 ex.echo_frames.append(n)
                 if notes is not None:
                     notes[str(n)] = FrameNote(cid, "echo", o, ln, client_no, echo_ok=True)
@@ -128,7 +141,7 @@ def _capture(name: str, packets: int, duration: float, linktypes: list[int], fmt
                        duration_s=duration, truncated=False)
 
 
-def _tasks(report: Report, t4_verdict: Optional[str]) -> list[Task]:
+def _tasks(report: Report, t4_verdict: str | None) -> list[Task]:
     """Tasks as the rubric would judge this fixture (summaries in English, as the model carries them)."""
     c = {x.id: x for x in report.connections}
     t1 = [report.dns[0].query_frame, report.dns[1].query_frame, report.dns[0].response_frame]
@@ -152,7 +165,7 @@ def _tasks(report: Report, t4_verdict: Optional[str]) -> list[Task]:
 def lab_report(server_mode: str = "serial", frames: bool = True) -> Report:
     """The whole lab in one capture: T1 DNS from two machines, T2, T3, and T4 against a serial or threaded server."""
     fr = _Frames()
-    notes: Optional[dict] = {} if frames else None
+    notes: dict | None = {} if frames else None
     dns = [_dns(fr, MESIN2, 0.104, 0x3c1a, "A", [WWW_ITS_A]),
            _dns(fr, MESIN2, 0.1041, 0x9d02, "AAAA", [WWW_ITS_AAAA]),
            _dns(fr, MESIN3, 0.61, 0x1b77, "A", [WWW_ITS_A]),

@@ -6,8 +6,8 @@ for the PDF, and WeasyPrint is only imported when a PDF is asked for.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from reporter.model import Report
 

@@ -6,8 +6,6 @@ uses in course material. Placeholders are ``str.format`` fields; values are esca
 """
 from __future__ import annotations
 
-from typing import Optional
-
 EN: dict[str, str] = {
     "title": "Network capture report",
     "subtitle": "Pemrograman Jaringan — Tugas 1",
@@ -216,7 +214,7 @@ class Lang:
             return "".join(items)
         return f"{', '.join(items[:-1])} {self.t('and')} {items[-1]}"
 
-    def num(self, x: Optional[float], digits: int = 0) -> str:
+    def num(self, x: float | None, digits: int = 0) -> str:
         """A number with the language's separators: en 1,234.5 — id 1.234,5."""
         if x is None:
             return "–"
@@ -225,7 +223,7 @@ class Lang:
             s = s.replace(",", "\0").replace(".", ",").replace("\0", ".")
         return s
 
-    def sec(self, x: Optional[float], digits: Optional[int] = None) -> str:
+    def sec(self, x: float | None, digits: int | None = None) -> str:
         """Seconds, with as many decimals as make the value readable (0.25 s, 5.0 s, 0.000 59 s → 0.59 ms)."""
         if x is None:
             return "–"
@@ -235,7 +233,7 @@ class Lang:
             digits = 1 if abs(x) >= 10 else 2 if abs(x) >= 1 else 3
         return f"{self.num(x, digits)} s"
 
-    def ms(self, x: Optional[float]) -> str:
+    def ms(self, x: float | None) -> str:
         if x is None:
             return "–"
         return f"{self.num(x, 3 if abs(x) < 1 else 2 if abs(x) < 100 else 0)} ms"

@@ -21,6 +21,17 @@ def refuse_url(url: str, *args: object, **kwargs: object) -> dict:
     raise FetchRefused(f"report renderer refuses to fetch {url[:80]!r}")
 
 
+def _refusing_fetcher() -> object:
+    """A WeasyPrint URLFetcher whose every fetch goes through ``refuse_url`` (looked up at call time)."""
+    from weasyprint.urls import URLFetcher
+
+    class _Refusing(URLFetcher):
+        def fetch(self, url: str, headers: object = None) -> object:
+            return refuse_url(url)
+
+    return _Refusing(timeout=1, allowed_protocols=(), allow_redirects=False, fail_on_errors=False)
+
+
 def write_pdf(report: Report, lang: str, path: Path) -> Path:
     """Render the report to a PDF file at ``path``."""
     return write_pdf_from_html(render_html(report, lang), Path(path))
@@ -32,5 +43,5 @@ def write_pdf_from_html(html: str, path: Path) -> Path:
     from weasyprint import HTML  # lazy: heavy import, only when a PDF is wanted
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    HTML(string=html, base_url=None, url_fetcher=refuse_url).write_pdf(str(path))
+    HTML(string=html, base_url=None, url_fetcher=_refusing_fetcher()).write_pdf(str(path))
     return path

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
 
 from markupsafe import Markup, escape
 
@@ -28,12 +27,17 @@ def _t(x: float, y: float, text: str, size: float = 10, anchor: str = "middle", 
             f'font-weight="{weight}" {FONT} {extra}>{escape(text)}</text>')
 
 
+def _svg_open(width: int, height: int, cls: str) -> str:
+    return (f'<svg width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" class="{cls}" role="img">')
+
+
 @dataclass
 class _Arrow:
     left_to_right: bool  # client -> server
     label: str
     colour: str
-    time: Optional[float] = None
+    time: float | None = None
 
 
 def _frames_label(frames: list[int]) -> str:
@@ -41,7 +45,7 @@ def _frames_label(frames: list[int]) -> str:
 
 
 def _data_arrows(frames: list[int], notes: dict[str, FrameNote], c2s: bool, offset: int, nbytes: int,
-                 colour: str, time: Optional[float]) -> list[_Arrow]:
+                 colour: str, time: float | None) -> list[_Arrow]:
     """One arrow per segment when the frame notes say each segment's offset and length; else one summary arrow."""
     known = [notes.get(str(f)) for f in frames]
     if frames and all(known):
@@ -63,7 +67,7 @@ def _data_arrows(frames: list[int], notes: dict[str, FrameNote], c2s: bool, offs
     return [_Arrow(c2s, label, colour, time)]
 
 
-def ladder(conn: Connection, notes: Optional[dict[str, FrameNote]], lang: Lang, client_name: str,
+def ladder(conn: Connection, notes: dict[str, FrameNote] | None, lang: Lang, client_name: str,
            server_name: str) -> Markup:
     """The connection's life as Wireshark's flow graph would draw it, from handshake, exchanges and close."""
     notes = notes or {}
@@ -107,8 +111,7 @@ def ladder(conn: Connection, notes: Optional[dict[str, FrameNote]], lang: Lang, 
 
     width, xl, xr, top, step = 640, 180, 545, 46, 24
     height = top + step * len(rows) + 18
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" class="ladder" role="img">',
+    out = [_svg_open(width, height, "ladder"),
            '<defs>' + "".join(
                f'<marker id="ah{i}" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto">'
                f'<path d="M0,0 L8,4 L0,8 z" fill="{c}"/></marker>'
@@ -148,9 +151,9 @@ def ladder(conn: Connection, notes: Optional[dict[str, FrameNote]], lang: Lang, 
 @dataclass
 class GanttRow:
     label: str
-    syn: Optional[float]
-    served_from: Optional[float]  # first echo, when the client waited in the backlog; else None
-    end: Optional[float]
+    syn: float | None
+    served_from: float | None  # first echo, when the client waited in the backlog; else None
+    end: float | None
     requests: list[float] = field(default_factory=list)
     echoes: list[float] = field(default_factory=list)
 
@@ -176,8 +179,7 @@ def gantt(rows: list[GanttRow], t0: float, t1: float, lang: Lang) -> Markup:
     def x(t: float) -> float:
         return left + (min(max(t, t0), t1) - t0) / (t1 - t0) * plot
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" class="gantt" role="img">']
+    out = [_svg_open(width, height, "gantt")]
     lx = left
     for colour, key, shape in ((C_WAIT, "lg_wait", "bar"), (C_SERVED, "lg_served", "bar"), (C_REQ, "lg_req", "tick"),
                                (C_ECHO, "lg_echo", "tick"), ("#222", "lg_syn", "dot")):
@@ -192,7 +194,7 @@ def gantt(rows: list[GanttRow], t0: float, t1: float, lang: Lang) -> Markup:
         lx += 30 + 5.6 * len(label)
     step = _nice_step(t1 - t0)
     first = math.ceil(t0 / step) * step
-    digits = max(0, -int(math.floor(math.log10(step)))) if step < 1 else 0
+    digits = max(0, -math.floor(math.log10(step))) if step < 1 else 0
     k = 0
     while first + k * step <= t1 + 1e-9 and k < 60:
         tv = first + k * step

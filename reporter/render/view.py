@@ -8,7 +8,7 @@ are summed per server endpoint; the JSON keeps everything.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Any, Optional
+from typing import Any
 
 from reporter.model import Connection, Report
 from reporter.render import svg
@@ -70,7 +70,7 @@ def _payload(text: str) -> dict[str, Any]:
             "hex": hexdump(raw[:HEX_BYTES]), "hex_n": min(len(raw), HEX_BYTES), "empty": not text}
 
 
-def _echo_lines(c: Connection, L: Lang) -> tuple[str, str, Optional[dict]]:
+def _echo_lines(c: Connection, L: Lang) -> tuple[str, str, dict | None]:
     """(css class, sentence, diff) for the echo verdict."""
     e, sent = c.echo, c.bytes.client_to_server
     if e.first_mismatch_offset is not None:

@@ -1,0 +1,283 @@
+"""The reports a student hands in and a lecturer grades: JSON, HTML and PDF in English and Indonesian.
+
+Facts are checked in the PDF text (what a reader sees), the HTML must be one self-contained file, each
+language must stay in its own words, and a busy capture must still give a short report quickly.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from reporter.model import Report
+from reporter.render import report_json, write_reports
+from reporter.render.html import render_html
+from reporter.render.i18n import CATALOGUES, EN, ID, Lang
+from reporter.render.view import MAX_DETAILED, machine
+from tests.conftest import ROOT, SAMPLES, require_tool
+from tests.report_fixtures import LAB_MESSAGE, big_report, lab_report
+
+SCHEMA = json.loads((ROOT / "reporter/schema/report.schema.json").read_text())
+STATUS = {"en": {"pass": "pass", "partial": "partial", "fail": "fail", "absent": "absent"},
+          "id": {"pass": "lulus", "partial": "sebagian", "fail": "gagal", "absent": "tidak ada"}}
+
+
+class _Doc(HTMLParser):
+    """Collects tags, attributes and visible text of an HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.attrs: list[tuple[str, str, str]] = []
+        self.text: list[str] = []
+        self.style: list[str] = []
+        self.ui: list[str] = []  # visible text outside payload <pre> blocks: the report's own words
+        self._in: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.tags.append(tag)
+        self.attrs += [(tag, k, v or "") for k, v in attrs]
+        if tag not in ("br", "meta", "img", "hr", "link", "input", "col", "area", "base", "wbr", "source"):
+            self._in.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._in:
+            while self._in.pop() != tag:
+                pass
+
+    def handle_data(self, data: str) -> None:
+        (self.style if self._in and self._in[-1] == "style" else self.text).append(data)
+        if "pre" not in self._in and "style" not in self._in:
+            self.ui.append(data)
+
+
+def parse(html: str) -> _Doc:
+    d = _Doc()
+    d.feed(html)
+    d.close()
+    return d
+
+
+def pdf_text(path: Path) -> str:
+    require_tool("pdftotext")
+    out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    return re.sub(r"[ \t]+", " ", out.stdout)
+
+
+def pdf_pages(path: Path) -> int:
+    from pypdf import PdfReader
+
+    return len(PdfReader(str(path)).pages)
+
+
+def assert_self_contained(html: str) -> None:
+    """No external reference anywhere: attributes only point inside the page, CSS loads nothing."""
+    doc = parse(html)
+    assert "script" not in doc.tags
+    for tag, k, v in doc.attrs:
+        low = v.strip().lower()
+        assert not k.startswith("on"), (tag, k)
+        if k in ("src", "href", "xlink:href", "srcset", "data", "poster", "action"):
+            assert low.startswith(("data:", "#")), (tag, k, v)
+        for bad in ("http:", "https:", "file:", "//", "ftp:"):
+            assert bad not in low, (tag, k, v)
+    css = "".join(doc.style).lower()
+    for bad in ("http:", "https:", "file:", "@import", "url(/", "url(\"", "url('"):
+        assert bad not in css, bad
+    for u in re.findall(r"url\(([^)]*)\)", css + " ".join(v for _, _, v in doc.attrs)):
+        assert u.strip().startswith("#"), u
+
+
+# --- catalogues and languages ---------------------------------------------------------------------------
+
+def test_both_catalogues_have_the_same_keys_and_placeholders() -> None:
+    assert EN.keys() == ID.keys()
+    for k in EN:
+        assert set(re.findall(r"\{(\w+)\}", EN[k])) == set(re.findall(r"\{(\w+)\}", ID[k])), k
+
+
+def test_numbers_follow_the_language() -> None:
+    en, id_ = Lang("en"), Lang("id")
+    assert en.sec(0.25) == "0.250 s" and id_.sec(0.25) == "0,250 s"
+    assert en.num(1234567) == "1,234,567" and id_.num(1234567) == "1.234.567"
+    assert en.sec(5.00329) == "5.00 s" and id_.sec(5.00329) == "5,00 s"
+    assert id_.ms(0.59) == "0,590 ms" and id_.sec(12.5) == "12,5 s"
+    assert id_.join(["mesin-2", "mesin-3"]) == "mesin-2 dan mesin-3"
+    with pytest.raises(ValueError):
+        Lang("fr")
+
+
+def _distinctive(cat: dict[str, str], other: dict[str, str]) -> list[str]:
+    """Fragments of one catalogue's wording that the other language never uses."""
+    out = []
+    for k, text in cat.items():
+        if text == other[k]:
+            continue
+        for frag in re.split(r"\{\w+\}", text):
+            frag = frag.strip(" .,:;()—·")
+            if len(frag) >= 4 and not any(re.search(rf"(?<!\w){re.escape(frag)}(?!\w)", v) for v in other.values()):
+                out.append(frag)
+    return out
+
+
+@pytest.mark.parametrize("lang,other", [("en", "id"), ("id", "en")])
+def test_a_report_speaks_only_its_language(lang: str, other: str) -> None:
+    text = " ".join(parse(render_html(lab_report("serial"), lang)).ui)
+    text = re.sub(r"\s+", " ", text)
+    leaks = [f for f in _distinctive(CATALOGUES[other], CATALOGUES[lang])
+             if re.search(rf"(?<!\w){re.escape(f)}(?!\w)", text)]
+    assert not leaks, leaks
+    # and it does use its own words
+    assert CATALOGUES[lang]["checklist"] in text and CATALOGUES[lang]["glossary"] in text
+
+
+def test_task_summaries_are_composed_not_copied_from_english_model_text() -> None:
+    rep = lab_report("serial")
+    html = render_html(rep, "id")
+    for t in rep.tasks:
+        assert t.summary not in html
+    assert "berurutan" in html and ID["T4_pass"] in html
+
+
+# --- content ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang", ["en", "id"])
+def test_pdf_of_the_lab_says_the_key_facts(tmp_path: Path, lang: str) -> None:
+    rep = lab_report("serial")
+    L = Lang(lang)
+    paths = write_reports(rep, tmp_path, "lab", ["html", "pdf"], lang)
+    assert [p.suffix for p in paths] == [".html", ".pdf"]
+    text = pdf_text(tmp_path / "lab.pdf")
+    flat = re.sub(r"\s+", " ", text)
+    for t in rep.tasks:
+        assert CATALOGUES[lang][f"{t.id}_name"] in flat
+    assert flat.count(STATUS[lang]["pass"]) >= len(rep.tasks)
+    assert "www.its.ac.id" in text and "103.94.189.5" in text and "2001:df0:2e8:2::5" in text
+    assert LAB_MESSAGE.decode() in text
+    queued = next(c for c in rep.connections if c.echo.queued_behind is not None)
+    assert L.sec(queued.echo.wait_s) in text  # 5.00 s / 5,00 s
+    assert ("5.00 s" if lang == "en" else "5,00 s") in text
+    assert f"{L.t('page')} 1 {L.t('of')} {pdf_pages(tmp_path / 'lab.pdf')}" in text
+    # evidence frames a grader can jump to
+    for t in rep.tasks:
+        assert ", ".join(map(str, t.evidence_frames[:2])) in flat
+
+
+@pytest.mark.parametrize("lang", ["en", "id"])
+def test_timeline_reading_explains_the_queued_client(lang: str) -> None:
+    rep = lab_report("serial")
+    L = Lang(lang)
+    text = re.sub(r"\s+", " ", " ".join(parse(render_html(rep, lang)).text))
+    b = next(c for c in rep.connections if c.echo.queued_behind is not None)
+    a = next(c for c in rep.connections if c.id == b.echo.queued_behind)
+    expect = L.t("read_queued", client=machine(b.client.ip), syn=L.sec(b.handshake.syn_time_s),
+                 served=L.sec(b.echo.first_echo_time_s), prev=machine(a.client.ip), wait=L.sec(b.echo.wait_s))
+    assert expect in text
+    assert "mesin-3" in expect and "mesin-2" in expect
+
+
+def test_threaded_server_reads_as_concurrent() -> None:
+    html = render_html(lab_report("thread"), "en")
+    text = re.sub(r"\s+", " ", " ".join(parse(html).text))
+    assert "the server serves clients concurrently" in text
+    assert "one client at a time" not in text
+
+
+def test_ladder_draws_segments_in_capture_order() -> None:
+    rep = lab_report("serial")
+    html = render_html(rep, "en")
+    svgs = re.findall(r'<svg[^>]*class="ladder".*?</svg>', html, re.DOTALL)
+    assert len(svgs) == len(rep.connections)
+    queued = svgs[[c.echo.queued_behind is not None for c in rep.connections].index(True)]
+    frames = [int(x) for x in re.findall(r"#(\d+)</text>", queued)]
+    assert frames == sorted(frames) and len(frames) >= 9
+    assert "waited 5.00 s" in queued
+    # T2: the echo of 46 bytes comes back as 32 + 14, with offsets
+    t2 = svgs[0]
+    assert "46 B [0,46)" in t2 and "32 B [0,32)" in t2 and "14 B [32,46)" in t2
+    assert t2.count(">SYN") == 2 and "FIN, ACK" in t2
+
+
+def test_html_is_one_self_contained_file() -> None:
+    for lang in ("en", "id"):
+        html = render_html(lab_report("serial"), lang)
+        assert_self_contained(html)
+        assert "<style>" in html and "@page" in html and "table-header-group" in html
+
+
+def test_write_reports_json_is_the_report_dict(tmp_path: Path) -> None:
+    rep = lab_report("serial")
+    paths = write_reports(rep, tmp_path / "out", "cap", ["json"], "en")
+    assert paths == [tmp_path / "out" / "cap.json"]
+    text = paths[0].read_text(encoding="utf-8")
+    assert text == json.dumps(rep.to_dict(), indent=1, ensure_ascii=False) == report_json(rep)
+    jsonschema.validate(json.loads(text), SCHEMA)
+    with pytest.raises(ValueError):
+        write_reports(rep, tmp_path, "cap", ["docx"], "en")
+
+
+def test_pdf_import_is_lazy() -> None:
+    code = ("import sys, pathlib, tempfile; from tests.report_fixtures import lab_report; "
+            "from reporter.render import write_reports; d = pathlib.Path(tempfile.mkdtemp()); "
+            "write_reports(lab_report(), d, 'x', ['json', 'html'], 'en'); print('weasyprint' in sys.modules)")
+    out = subprocess.run([__import__("sys").executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         timeout=60, check=False)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+# --- bounded size -------------------------------------------------------------------------------------
+
+def test_five_thousand_connections_give_a_short_report_quickly(tmp_path: Path) -> None:
+    rep = big_report(5000)
+    assert len(rep.connections) == 5000
+    t = time.perf_counter()
+    write_reports(rep, tmp_path, "big", ["html", "pdf"], "en")
+    took = time.perf_counter() - t
+    html = (tmp_path / "big.html").read_text(encoding="utf-8")
+    assert len(html) < 400_000
+    assert html.count('class="conn"') == MAX_DETAILED
+    assert "5,000 connections" in html
+    assert pdf_pages(tmp_path / "big.pdf") <= 40
+    assert took < 30, f"5,000 connections took {took:.1f} s"
+    # lab connections are among the detailed ones, whatever their order
+    assert "Connection #3: mesin-3:51944" in html
+    assert_self_contained(html)
+
+
+# --- real samples (captures made by `progjar lab`) ------------------------------------------------------
+
+def _sample_reports() -> list[Path]:
+    return sorted(p for p in SAMPLES.glob("*.pcap*"))
+
+
+@pytest.mark.parametrize("sample", _sample_reports(), ids=lambda p: p.name)
+def test_every_sample_renders_in_both_languages(tmp_path: Path, sample: Path) -> None:
+    from reporter.cli import ReportOptions
+    from reporter.pipeline import analyse
+
+    rep, damaged = analyse(str(sample), ReportOptions())
+    assert isinstance(rep, Report) and not damaged
+    jsonschema.validate(rep.to_dict(), SCHEMA)
+    for lang in ("en", "id"):
+        L = Lang(lang)
+        write_reports(rep, tmp_path, f"{sample.stem}-{lang}", ["html", "pdf"], lang)
+        assert_self_contained((tmp_path / f"{sample.stem}-{lang}.html").read_text(encoding="utf-8"))
+        text = pdf_text(tmp_path / f"{sample.stem}-{lang}.pdf")
+        flat = re.sub(r"\s+", " ", text)
+        for t in rep.tasks:
+            assert STATUS[lang][t.status] in flat, (t.id, t.status)
+        for d in rep.dns[:5]:
+            assert d.name in text and all(a in text for a in d.answers)
+        for c in rep.connections[:MAX_DETAILED]:
+            head = c.preview.client_to_server[:20].strip()
+            if head.isprintable() and head:
+                assert head in flat, head
+            if c.echo.wait_s is not None and c.echo.queued_behind is not None:
+                assert L.sec(c.echo.wait_s) in flat
