@@ -17,15 +17,27 @@ import re
 import shutil
 import signal
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Optional
 
-from servers.netlab import (BRIDGE, DNS_ADDRESS, DNS_NAME, MACHINES, NAMESPACES, SWITCH_NS, LabError, Proc,
-                            Topology, leftovers, remove_leftovers, run, stop_pid)
+from servers.netlab import (
+    BRIDGE,
+    DNS_ADDRESS,
+    DNS_NAME,
+    MACHINES,
+    NAMESPACES,
+    SWITCH_NS,
+    LabError,
+    Proc,
+    Topology,
+    leftovers,
+    remove_leftovers,
+    run,
+    stop_pid,
+)
 
 SCRIPTS = Path(__file__).resolve().parent
 TOOLS = ("ip", "tcpdump", "dumpcap", "dnsmasq", "ethtool")

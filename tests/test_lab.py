@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from servers.lab import t3_file_bytes
-from servers.netlab import BRIDGE, NAMESPACES, NETNS_ETC, MACHINES
+from servers.netlab import BRIDGE, MACHINES, NAMESPACES, NETNS_ETC
 from tests.conftest import ROOT, SAMPLES, require_root, require_tool, tshark
 
 LAB_MESSAGE = b"INI ADALAH DATA YANG DIKIRIM ABCDEFGHIJKLMNOPQ"
@@ -118,7 +118,7 @@ def test_t1_both_machines_ask_a_and_aaaa(lab_run, home: Path) -> None:
 
 
 def test_t2_lab_message_and_its_echo_as_32_plus_14(lab_run, home: Path) -> None:
-    out, manifest, _, _ = lab_run
+    out, _, _, _ = lab_run
     cap = out / "t2-echo.pcap"
     assert pcap_linktypes(cap) == [276]
     rows = fields(cap, home, "tcp.len > 0", "ip.src", "tcp.dstport", "tcp.srcport", "tcp.payload")
