@@ -33,7 +33,7 @@ def dns_message(qid: int, name: str, qtype: int, response: bool = False, answer:
 def kernel_like_capture(path: Path, seed: int, fmt: str = "pcap", aaaa: bool = True, tasks: str = "123",
                         t0: float = 1_763_900_000.0, client: str = "172.16.16.102",
                         server: str = "172.16.16.101", dns_server: str = "172.16.16.53",
-                        other_port: int | None = None) -> Path:
+                        other_port: int | None = None, retransmits: int = 0) -> Path:
     """One student's lab session with random-per-run values drawn from `seed`."""
     rng = random.Random(seed)
     mac_c = bytes([0x02] + [rng.randrange(256) for _ in range(5)])
@@ -67,6 +67,8 @@ def kernel_like_capture(path: Path, seed: int, fmt: str = "pcap", aaaa: bool = T
         tsv = rng.randrange(1 << 32)
         flow.handshake(options=craft.tcp_options(timestamps=(tsv, 0)))
         flow.echo_exchange(msg[:1400] if len(msg) <= 1400 else msg, chunk=32)
+        for _ in range(retransmits if task == "2" else 0):  # spurious retransmissions of the request
+            flow.data("c", 0, msg)
         flow.close()
         for _t, pkt in flow.packets:
             add(pkt, pkt[12:16] == craft._pack_ip(client), rng.uniform(0.00005, 0.002))

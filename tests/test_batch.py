@@ -94,6 +94,7 @@ def _build_class(root: Path) -> Path:
     kernel_like_capture(folder("Salah Antarmuka") / "lain.pcap", next(seed), tasks="2", other_port=8080, t0=t0)
     kernel_like_capture(folder("Telat Seminggu") / "t.pcap", next(seed), t0=t0 + 7 * 86400)
     kernel_like_capture(cls / "=HYPERLINK(0).pcap", next(seed), t0=t0)  # a formula in a spreadsheet
+    kernel_like_capture(folder("Wira Ulang") / "t.pcap", next(seed), t0=t0, retransmits=12)  # a lossy network
     folder("Kosong")
     (folder("Kosong") / "catatan.txt").write_text("belum\n")
     return cls
@@ -121,7 +122,7 @@ def _status(g: dict, name: str) -> dict[str, str]:
 def test_every_student_gets_one_row_with_the_name_as_handed_in(graded: dict) -> None:
     names = {"Siti Nurhaliza", "Dewi Lestari", "Bambang Pamungkas", "Rudi Hartono", "Rina Wati", "Tono Sugiarto",
              "Joko Susilo", "Ñoño Ünïcode", "ana", "Ana", ".", "..%2fevil", "...", "Agus Salim", "Lupa Antarmuka",
-             "Salah Antarmuka", "Telat Seminggu", "=HYPERLINK(0)", "Kosong"}
+             "Salah Antarmuka", "Telat Seminggu", "=HYPERLINK(0)", "Wira Ulang", "Kosong"}
     assert set(graded["students"]) == names
     assert set(graded["csv"]) == names
     assert (graded["out"] / "summary.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # BOM: spreadsheets see UTF-8
@@ -184,6 +185,7 @@ def test_outliers_name_wrong_interface_and_time(graded: dict) -> None:
     assert "no-lab-traffic" in codes["Salah Antarmuka"]
     assert "off-window" in codes["Telat Seminggu"]
     assert "off-window" not in codes["Tono Sugiarto"]  # one hour is still the same lab session
+    assert "many-anomalies" in codes["Wira Ulang"]
     assert codes["Siti Nurhaliza"] == set() and codes["Ñoño Ünïcode"] == set()
 
 
