@@ -82,7 +82,7 @@ def analyse(path: str, opts: object) -> tuple[Report, bool]:
     dns = DnsAnalysis(opts)
     marks = FlowMarks()
 
-    tcp_feed, dns_feed = tcp.feed, dns.feed
+    tcp_feed, dns_feed, dns_tcp = tcp.feed, dns.feed, dns.feed_tcp
     mark_syn, mark_fin, mark_server = marks.syn, marks.fin, marks.server_segment
     waiting = marks.waiting
     for pkt in iter_packets(capture):
@@ -97,6 +97,8 @@ def analyse(path: str, opts: object) -> tuple[Report, bool]:
                     mark_fin(pkt)
             if waiting and (pkt.sport << 16 | pkt.dport) in waiting:
                 mark_server(pkt)
+            if pkt.sport == DNS_PORT or pkt.dport == DNS_PORT:
+                dns_tcp(pkt)
         elif proto == 17 and (pkt.sport == DNS_PORT or pkt.dport == DNS_PORT):
             dns_feed(pkt)
 

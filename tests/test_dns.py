@@ -39,6 +39,8 @@ def lookups(path: Path):
     for pkt in iter_packets(cap):
         if pkt.proto == 17 and 53 in (pkt.sport, pkt.dport):
             dns.feed(pkt)
+        elif pkt.proto == 6 and 53 in (pkt.sport, pkt.dport):
+            dns.feed_tcp(pkt)
     return dns.finish(cap.first_ts)
 
 
@@ -52,7 +54,7 @@ def tshark_dns(path: Path, home: Path) -> dict[int, dict[str, str]]:
     out = tshark(args, home).stdout
     rows = {}
     for line in out.splitlines():
-        vals = dict(zip(fields, line.split("|")))
+        vals = dict(zip(fields, line.split("|"), strict=True))
         rows[int(vals["frame.number"])] = vals
     return rows
 
@@ -267,3 +269,55 @@ def test_lenient_parser_reads_what_dpkt_reads():
     m = parse_lenient(msg)
     assert (m.id, m.response, m.rcode, m.name, m.qtype, m.complete) == (0xBEEF, True, 0, HOST, A, True)
     assert m.answers == ["its.ac.id", "103.94.189.5", "2001:db8::1"]
+
+
+def test_mutated_messages_never_raise():
+    """Students' captures hold all kinds of traffic on port 53: parsing must never throw."""
+    import random
+
+    from reporter.analyses.dns import parse_message
+
+    rng = random.Random(53)
+    seeds = [craft.dns_message(1, HOST, A, response=True, answers=[(CNAME, "its.ac.id"), (A, "103.94.189.5")]),
+             r(2, HTTPS, raw_answers=https_record(), raw_count=1), q(3, AAAA)]
+    for i in range(3000):
+        buf = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 6)):
+            if not buf:
+                break
+            op = rng.random()
+            pos = rng.randrange(len(buf))
+            if op < 0.6:
+                buf[pos] = rng.randrange(256)
+            elif op < 0.8:
+                del buf[pos:]
+            else:
+                buf[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+        m = parse_message(bytes(buf))
+        assert m is None or (0 <= m.id < 65536 and isinstance(m.answers, list)), i
+
+
+def test_dns_over_tcp_with_a_response_split_over_segments(tmp_path, tshark_home):
+    def framed(m: bytes) -> bytes:
+        return struct.pack("!H", len(m)) + m
+
+    qa, qaaaa = framed(q(0x10, A)), framed(q(0x11, AAAA))
+    ra = framed(r(0x10, A, answers=[(A, "103.94.189.5")]))
+    raaaa = framed(r(0x11, AAAA, answers=[(AAAA, "2001:db8::5")]))
+    flow = craft.TcpFlow(client=CLIENT, server=SERVER, cport=41000, sport=53, t=1.0)
+    flow.handshake()
+    flow.data("c", 0, qa + qaaaa)  # two queries in one segment
+    flow.data("s", 0, ra[:7])  # the first response cut over two segments
+    flow.data("c", len(qa + qaaaa), b"", flags=craft.ACK)
+    flow.data("s", 7, ra[7:] + raaaa[:3])
+    flow.data("s", 7, ra[7:] + raaaa[:3])  # a retransmission adds nothing
+    flow.data("s", len(ra) + 3, raaaa[3:])
+    flow.close()
+    path = craft.write_pcap(tmp_path / "tcp53.pcap", flow.recs())
+    rows, warnings = lookups(path)
+    assert warnings == []
+    assert [(x.qtype, x.query_frame, x.response_frame, x.answers) for x in rows] == [
+        ("A", 4, 4 + 3, ["103.94.189.5"]), ("AAAA", 4, 4 + 5, ["2001:db8::5"])]
+    ts = tshark(["-r", str(path), "-Y", "dns.flags.response == 1", "-T", "fields", "-e", "frame.number",
+                 "-e", "dns.a", "-e", "dns.aaaa"], tshark_home).stdout.split()
+    assert ts == ["7", "103.94.189.5", "9", "2001:db8::5"]

@@ -10,6 +10,8 @@ when the message is cut. Such messages still count: a small parser of our own re
 the question (with compression pointers, in a bounded loop) and whatever A/AAAA/CNAME answers it
 can, skipping other records by their length.
 
+DNS over TCP (port 53, used when a UDP answer is truncated) is read too, in-order bytes only.
+
 Retransmitted queries (same id and question again before any response) stay rows of their own,
 because each is a frame a grader may look up; a response answers the oldest unanswered copy, so
 the first query gets the latency the program experienced, and every retransmission is also named
@@ -182,7 +184,7 @@ class _Query:
 
 
 class DnsAnalysis:
-    """Feed it every UDP packet with port 53 on either side; `finish` gives the dns[] rows."""
+    """Feed it every UDP packet with port 53 on either side (TCP ones to `feed_tcp`); `finish` gives dns[]."""
 
     def __init__(self, opts: object = None) -> None:
         self.opts = opts
@@ -190,6 +192,7 @@ class DnsAnalysis:
         self._pending: dict[tuple, list[_Query]] = {}  # match key -> unanswered queries, oldest first
         self._warnings: list[Warning] = []
         self._counts: dict[str, int] = {}
+        self._tcp: dict[tuple, list] = {}  # DNS over TCP, per direction: [next seq, bytes not yet a message]
 
     def _warn(self, code: str, message: str, frame: Optional[int]) -> None:
         n = self._counts.get(code, 0) + 1
@@ -198,9 +201,51 @@ class DnsAnalysis:
             self._warnings.append(Warning(code, message, frame))
 
     def feed(self, pkt: Packet) -> None:
-        msg = parse_message(pkt.payload)
+        """A UDP datagram from or to port 53: one DNS message."""
+        self._message(pkt, pkt.payload, "UDP")
+
+    def feed_tcp(self, pkt: Packet) -> None:
+        """A TCP segment from or to port 53 (RFC 7766: each message has a 2-byte length prefix).
+
+        In-order bytes only: retransmitted bytes are skipped, and a gap drops that direction's
+        partial message (with a warning) rather than guessing. The message is credited to the frame
+        that completes it, as Wireshark's reassembly does.
+        """
+        key = (pkt.src, pkt.sport, pkt.dst, pkt.dport)
+        st = self._tcp.get(key)
+        if pkt.flags & 0x02:  # SYN: the stream starts after it
+            self._tcp[key] = [(pkt.seq + 1) & 0xFFFFFFFF, bytearray()]
+            return
+        if st is None or not pkt.payload:
+            return
+        nxt, buf = st
+        data = pkt.payload
+        behind = (nxt - pkt.seq) & 0xFFFFFFFF
+        if 0 < behind < 0x80000000:  # starts before what we already have: keep only the new tail
+            if behind >= len(data):
+                return
+            data = data[behind:]
+        elif pkt.seq != nxt:
+            if buf:
+                self._warn("dns-tcp-gap", "bytes missing in a DNS-over-TCP stream; its partial message is dropped",
+                           pkt.no)
+            buf.clear()
+            nxt = pkt.seq
+        buf += data
+        st[0] = (nxt + len(data)) & 0xFFFFFFFF
+        while len(buf) >= 2:
+            n = (buf[0] << 8) | buf[1]
+            if len(buf) < 2 + n:
+                break
+            self._message(pkt, bytes(buf[2:2 + n]), "TCP")
+            del buf[:2 + n]
+        if len(buf) > 70000:  # longer than any DNS message can be: not DNS
+            buf.clear()
+
+    def _message(self, pkt: Packet, payload: bytes, transport: str) -> None:
+        msg = parse_message(payload)
         if msg is None:
-            self._warn("dns-malformed", f"UDP port 53 payload of {len(pkt.payload)} bytes is not a DNS message",
+            self._warn("dns-malformed", f"{transport} port 53 payload of {len(payload)} bytes is not a DNS message",
                        pkt.no)
             return
         if msg.name is None:
