@@ -116,6 +116,7 @@ def test_t2_pass_with_evidence():
     (dict(fin_by=None, end=None), "partial", "not closed"),
     (dict(sent=0), "fail", "no data"),
     (dict(complete=False, sent=0), "fail", "handshake did not complete"),
+    (dict(complete=False), "partial", "no complete handshake"),  # capture started after the SYN
 ])
 def test_t2_statuses(kw, status, words):
     t = task(report(conns=[conn(0, **kw)]), "T2")

@@ -143,10 +143,13 @@ def _tcp_after(report: Report, lookups: list[DnsLookup], answers: list[str]) -> 
 def _echo_status(c: Connection, min_request: int) -> tuple[str, str]:
     """(status, reason) of one connection measured against the T2/T3 bar."""
     sent = c.bytes.client_to_server
-    if not c.handshake.complete:
-        return "fail", "the handshake did not complete"
     if sent == 0:
+        if not c.handshake.complete:
+            return "fail", "the handshake did not complete" if c.handshake.syn_frame else \
+                "no handshake and no data in the capture"
         return "fail", "handshake complete but the client sent no data"
+    if not c.handshake.complete:
+        return "partial", f"client sent {sent} bytes, but the capture has no complete handshake"
     if c.echo.echoed_bytes == 0:
         return "partial", f"client sent {sent} bytes, nothing was echoed"
     if not c.echo.verified:
