@@ -62,8 +62,6 @@ class Capture:
         self._rec_size = 16
         self._data_start = 0
         self._size = 0
-        # pcapng: per interface (global index) -> (linktype, mult, div, shift, offset_ns, snaplen)
-        self._ifinfo: list[tuple[int, int, int, int, int, int]] = []
 
     def __repr__(self) -> str:
         return (f"Capture({self.path!r}, {self.format}, linktypes={self.linktypes}, packets={self.packets}, "
@@ -228,9 +226,10 @@ def _iter_pcap(capture: Capture, probs: dict[str, list[int]]) -> Iterator[Packet
             pos = fe
             no += 1
             ts = sec * 1_000_000_000 + frac * mult
-            if first_ts is None:
-                first_ts = ts
-            last_ts = max(last_ts, ts)
+            if ts > last_ts:  # not max(): a call per frame costs more
+                last_ts = ts
+                if first_ts is None:  # only the first frame is ever later than -2**80
+                    first_ts = ts
             if caplen >= fmin:
                 (etype, vhl, totlen, ipid, frag, proto, src, dst, sport, dport, seq, ack, offb, flags,
                  win) = funpack(buf, fs + foff)
@@ -301,6 +300,16 @@ def _iface_info(order: str, body: bytes, off: int, end: int) -> tuple[int, int, 
     return linktype, mult, div, shift, offset_ns, snaplen
 
 
+def _iface_entry(g: int, info: tuple[int, int, int, int, int, int]) -> tuple:
+    """Everything the packet loop needs about one interface, flat, for one tuple unpack per frame."""
+    linktype, mult, div, shift, offset_ns, snaplen = info
+    fast = fast_layout(linktype)
+    if fast is None:
+        return g, linktype, mult, div, shift, offset_ns, snaplen, None, 0, 0, 1 << 62
+    st, foff, ipoff = fast
+    return g, linktype, mult, div, shift, offset_ns, snaplen, st.unpack_from, foff, ipoff, foff + st.size
+
+
 def _iter_pcapng(capture: Capture, probs: dict[str, list[int]]) -> Iterator[Packet]:
     P = Packet
     new = object.__new__
@@ -311,29 +320,33 @@ def _iter_pcapng(capture: Capture, probs: dict[str, list[int]]) -> Iterator[Pack
     last_seen = 0  # time given to Simple Packet Blocks, which carry none
     order = capture._order
     hdr_unpack = struct.Struct(order + "II").unpack_from
-    epb_unpack = struct.Struct(order + "IIIII").unpack_from
-    ifinfo: list = []  # global interface index -> (info, fast tuple)
-    section: list[int] = []  # section-local interface id -> global index
+    blk7 = struct.Struct(order + "IIIIIII").unpack_from  # block header + EPB fields in one call
+    section: list[tuple] = []  # section-local interface id -> _iface_entry
+    n_global = 0
     seen_ifaces = 0  # interfaces met so far; open_capture may already have listed the first ones
     f = open(capture.path, "rb")  # noqa: SIM115 - closed in finally, also when the consumer stops early
     try:
         buf, pos, n, eof = b"", 0, 0, False
         remaining = capture._size
         while True:
-            if pos + 12 > n:
-                if eof or remaining <= 0:
+            if pos + 28 > n:
+                if not eof and remaining > 0:
+                    data = f.read(CHUNK)
+                    if not data:
+                        eof = True
+                        continue
+                    remaining -= len(data)
+                    buf, pos = buf[pos:] + data, 0
+                    n = len(buf)
+                    continue
+                if pos + 12 > n:
                     if pos < n:
                         _damage(capture, no, "a block header is cut short")
                     break
-                data = f.read(CHUNK)
-                if not data:
-                    eof = True
-                    continue
-                remaining -= len(data)
-                buf, pos = buf[pos:] + data, 0
-                n = len(buf)
-                continue
-            btype = hdr_unpack(buf, pos)[0]
+                btype, blen = hdr_unpack(buf, pos)  # a short block at the very end
+                iid = hi = lo = caplen = origlen = 0
+            else:
+                btype, blen, iid, hi, lo, caplen, origlen = blk7(buf, pos)
             if btype == PCAPNG_SHB:  # a new section may switch byte order and resets interfaces
                 bom = struct.unpack_from("<I", buf, pos + 8)[0]
                 if bom not in (PCAPNG_BOM, 0x4D3C2B1A):
@@ -341,9 +354,9 @@ def _iter_pcapng(capture: Capture, probs: dict[str, list[int]]) -> Iterator[Pack
                     break
                 order = "<" if bom == PCAPNG_BOM else ">"
                 hdr_unpack = struct.Struct(order + "II").unpack_from
-                epb_unpack = struct.Struct(order + "IIIII").unpack_from
+                blk7 = struct.Struct(order + "IIIIIII").unpack_from
                 section = []
-            blen = hdr_unpack(buf, pos)[1]
+                blen = hdr_unpack(buf, pos)[1]
             if blen < 12 or blen % 4:
                 _damage(capture, no, f"a block has an impossible length {blen}")
                 break
@@ -373,25 +386,24 @@ def _iter_pcapng(capture: Capture, probs: dict[str, list[int]]) -> Iterator[Pack
                 if blen < 32:
                     _damage(capture, no, "a packet block is too short")
                     break
-                if btype == BT_EPB:
-                    iid, hi, lo, caplen, origlen = epb_unpack(buf, bs + 8)
-                else:
+                if btype == BT_PB:  # obsolete Packet Block: 16-bit interface id, drop count
                     iid, hi, lo, caplen, origlen = struct.unpack_from(order + "H2xIIII", buf, bs + 8)
                 fs = bs + 28
-                if iid >= len(section) or fs + caplen > bs + blen - 4:
-                    _damage(capture, no, f"a packet block names unknown interface {iid}" if iid >= len(section)
-                            else "a packet block overruns itself")
+                try:
+                    g, linktype, mult, div, shift, offset_ns, _snap, funpack, foff, ipoff, fmin = section[iid]
+                except IndexError:
+                    _damage(capture, no, f"a packet block names unknown interface {iid}")
                     break
-                g = section[iid]
-                (linktype, mult, div, shift, offset_ns, _snap), fast = ifinfo[g]
+                if fs + caplen > pos - 4:
+                    _damage(capture, no, "a packet block overruns itself")
+                    break
                 ts = ((hi << 32 | lo) * mult // div >> shift) + offset_ns
             elif btype == BT_SPB:
                 if not section or blen < 16:
                     _damage(capture, no, "a simple packet block comes before any interface")
                     break
                 origlen = struct.unpack_from(order + "I", buf, bs + 8)[0]
-                g = section[0]
-                (linktype, mult, div, shift, offset_ns, snap), fast = ifinfo[g]
+                g, linktype, mult, div, shift, offset_ns, snap, funpack, foff, ipoff, fmin = section[0]
                 caplen = min(origlen, blen - 16, snap or MAX_CAPLEN)
                 fs = bs + 12
                 ts = last_seen
@@ -401,8 +413,8 @@ def _iter_pcapng(capture: Capture, probs: dict[str, list[int]]) -> Iterator[Pack
                         _damage(capture, no, "an interface block is too short")
                         break
                     info = _iface_info(order, buf, bs + 8, bs + blen - 4)
-                    section.append(len(ifinfo))
-                    ifinfo.append((info, fast_layout(info[0])))
+                    section.append(_iface_entry(n_global, info))
+                    n_global += 1
                     if seen_ifaces >= len(capture.linktypes):
                         capture.linktypes.append(info[0])
                     seen_ifaces += 1
@@ -410,13 +422,13 @@ def _iter_pcapng(capture: Capture, probs: dict[str, list[int]]) -> Iterator[Pack
             no += 1
             fe = fs + caplen
             last_seen = ts
-            if first_ts is None:
-                first_ts = ts
-            last_ts = max(last_ts, ts)
-            if fast is not None and caplen >= fast[1] + fast[0].size:
-                st, foff, ipoff = fast
+            if ts > last_ts:  # not max(): a call per frame costs more
+                last_ts = ts
+                if first_ts is None:  # only the first frame is ever later than -2**80
+                    first_ts = ts
+            if caplen >= fmin:
                 (etype, vhl, totlen, ipid, frag, proto, src, dst, sport, dport, seq, ack, offb, flags,
-                 win) = st.unpack_from(buf, fs + foff)
+                 win) = funpack(buf, fs + foff)
                 if etype == 0x0800 and vhl == 0x45 and proto == 6 and not frag & 0x3FFF:
                     ips = fs + ipoff
                     ipe = ips + totlen
