@@ -1,0 +1,453 @@
+"""TCP connections: handshake, reassembled streams, echo, close, Zeek state (the report's connections[]).
+
+Why one pass with a lean ``feed``: the reporter must read a million-packet capture several times
+faster than ``tshark -z conv,tcp``, so each packet costs one dict lookup keyed by the raw
+(src, sport, dst, dport) and a few attribute updates; in-order payload goes straight to the
+incremental hash and the echo comparison (reassembly.py, echo.py). Rare events (SYN/FIN/RST,
+out-of-order, retransmissions) take the slow paths.
+
+Definitions the report relies on:
+- ``id`` is Wireshark's tcp.stream: order of the first packet of each 4-tuple; a SYN (without ACK)
+  whose sequence number differs from the first one seen in that direction starts a new connection
+  on the same 4-tuple (port reuse), as Wireshark 4.0 does.
+- client: the SYN sender; without a SYN, the side not on a lab port, else the higher port.
+- ``handshake.rtt_ms``: SYN -> the client's ACK of the SYN-ACK, at the capture point (Wireshark's
+  tcp.analysis.initial_rtt). It is also the out-of-order threshold, as in Wireshark.
+- ``state``/``history``: Zeek's conn_state and history letters (S H A D F R T G W; upper case =
+  client). The ``^`` (direction flipped), ``C`` (bad checksum), ``I``/``Q`` (odd flag mixes) letters
+  are not produced.
+- ``frames`` (``--frames``): every payload segment on a lab port, with ``tcp_analysis`` as
+  Wireshark's tcp.analysis flags it ("retransmission" includes spurious retransmissions), except
+  that the second copy of a frame captured twice is "duplicate" (Wireshark calls it a
+  retransmission). ``echo_ok`` compares an echo segment's bytes with the client bytes delivered
+  so far at the same offsets: True/False, or None when none of them is known yet.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from reporter.analyses.echo import EchoCheck
+from reporter.analyses.reassembly import DUPLICATE, Half, same_frame
+from reporter.model import (
+    Anomalies,
+    Close,
+    Connection,
+    Echo,
+    Endpoint,
+    Exchange,
+    FrameNote,
+    Handshake,
+    PerDirection,
+    TcpOptions,
+    Warning,
+)
+from reporter.packet import ACK, FIN, RST, SYN, ip_text
+
+# Zeek endpoint states
+INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = range(7)
+
+
+@dataclass
+class TcpResult:
+    connections: list[Connection]
+    frames: dict[str, FrameNote] | None
+    warnings: list[Warning] = field(default_factory=list)
+    streams: dict[int, tuple[bytes, bytes]] | None = None  # keep_streams=True only (tests)
+
+
+class Conn:
+    """Everything known about one connection while the capture is read."""
+
+    __slots__ = (
+        "ack_frame",
+        "ack_ts",
+        "c",
+        "client",
+        "client_fin_ts",
+        "client_no",
+        "echo",
+        "first_fin_by",
+        "first_ts",
+        "hist",
+        "hs_wait",
+        "id",
+        "lab",
+        "last_ts",
+        "options",
+        "reset",
+        "rst_ts",
+        "s",
+        "seen",
+        "server",
+        "service",
+        "syn_frame",
+        "syn_ts",
+        "synack_frame",
+        "synack_ts",
+    )
+
+    def __init__(self, cid: int, c: Half, s: Half, ts: int) -> None:
+        self.id = cid
+        self.c, self.s = c, s
+        self.client: tuple[bytes, int] = (b"", 0)
+        self.server: tuple[bytes, int] = (b"", 0)
+        self.service: str | None = None
+        self.client_no = 1
+        self.lab = False
+        self.syn_frame = self.syn_ts = self.synack_frame = self.synack_ts = None
+        self.ack_frame = self.ack_ts = None
+        self.options = TcpOptions()
+        self.hs_wait = False  # SYN-ACK seen, waiting for the client's handshake ACK
+        self.first_fin_by: str | None = None
+        self.client_fin_ts: int | None = None
+        self.reset = False
+        self.rst_ts: int | None = None
+        self.first_ts = self.last_ts = ts
+        self.hist: list[str] = []
+        self.seen = 0  # Zeek history bits already recorded
+        self.echo = EchoCheck()
+
+    def mark(self, bit: int, letter: str) -> bool:
+        """Record a history letter once; True when it had been recorded before."""
+        if self.seen & bit:
+            return True
+        self.seen |= bit
+        self.hist.append(letter)
+        return False
+
+
+# history bits (client; the server's are << 16)
+_H_SYN, _H_FIN, _H_RST, _H_ACK, _H_DATA = 1, 2, 4, 8, 16
+
+
+def parse_options(raw: bytes) -> TcpOptions:
+    """MSS, window scale, SACK permitted and timestamps from a SYN's option bytes."""
+    o = TcpOptions()
+    i, n = 0, len(raw)
+    while i < n:
+        kind = raw[i]
+        if kind == 0:
+            break
+        if kind == 1:
+            i += 1
+            continue
+        if i + 1 >= n or raw[i + 1] < 2:
+            break
+        ln = raw[i + 1]
+        body = raw[i + 2:i + ln]
+        if kind == 2 and len(body) == 2:
+            o.mss = struct.unpack("!H", body)[0]
+        elif kind == 3 and len(body) == 1:
+            o.wscale = body[0]
+        elif kind == 4:
+            o.sack_ok = True
+        elif kind == 8:
+            o.timestamps = True
+        i += ln
+    return o
+
+
+class TcpAnalysis:
+    """Consumes every TCP packet once (``feed``) and builds connections[] and frames{} (``finish``)."""
+
+    def __init__(self, opts: object, frames: bool, keep_streams: bool = False) -> None:
+        self.ports = tuple(getattr(opts, "ports", (10000, 32444)))
+        self.table: dict[tuple, Half] = {}
+        self.conns: list[Conn] = []
+        self.per_server: dict[tuple[bytes, int], int] = {}
+        self.frames: dict[str, FrameNote] | None = {} if frames else None
+        self.keep = keep_streams
+        self.warnings: list[Warning] = []
+
+    # -- per packet ------------------------------------------------------------------------------
+
+    def feed(self, pkt) -> None:
+        """One TCP packet, in frame order."""
+        h = self.table.get((pkt.src, pkt.sport, pkt.dst, pkt.dport))
+        flags = pkt.flags
+        if h is None or (flags & 0x12 == SYN and h.base is not None and (h.base - 1) & 0xFFFFFFFF != pkt.seq):
+            h = self._open(pkt)  # new 4-tuple, or port reuse: a new SYN with another ISN
+        conn = h.conn
+        conn.last_ts = pkt.ts
+        if h.base is None:
+            h.start(pkt.seq, bool(flags & SYN))
+            if not flags & SYN and h.state == INACTIVE:
+                h.state = PARTIAL
+        if flags & 0x07:
+            self._control(conn, h, pkt, flags)
+        if flags & ACK:
+            rev = h.peer
+            rev.ack_raw = pkt.ack
+            if rev.queue:
+                rev.resolve_gap(pkt.ack)
+            if conn.hs_wait and h.is_client and not flags & SYN:
+                self._established(conn, pkt)
+        if pkt.window == 0 and not flags & (RST | SYN):
+            self._zero_window(conn, h)
+        if pkt.payload or pkt.missing:
+            off, label = h.data(pkt)
+            if label is not None:
+                if label == DUPLICATE:
+                    if self.frames is not None and conn.lab:
+                        self._note(conn, h, pkt, off, label)
+                    return
+                if label == "retransmission":
+                    h.t_count += 1
+                    if _log_scale(h.t_count):
+                        conn.hist.append("T" if h.is_client else "t")
+            if not flags & 0x07 and not conn.seen & h.bD:
+                conn.mark(h.bD, h.cD)
+            if self.frames is not None and conn.lab:
+                self._note(conn, h, pkt, off, label)
+        elif not flags & 0x07 and flags & ACK:
+            last = h.last
+            if last is not None and last.seq == pkt.seq and last.ack == pkt.ack and same_frame(last, pkt):
+                h.dups += 1
+                return
+            if not conn.seen & h.bA:
+                conn.mark(h.bA, h.cA)
+        h.last = pkt
+
+    def _open(self, pkt) -> Half:
+        """A new connection (first packet of a 4-tuple, or port reuse): decide who is the client."""
+        flags = pkt.flags
+        a, b = (pkt.src, pkt.sport), (pkt.dst, pkt.dport)
+        if flags & SYN:
+            src_is_client = not flags & ACK
+        elif pkt.dport in self.ports and pkt.sport not in self.ports:
+            src_is_client = True
+        elif pkt.sport in self.ports and pkt.dport not in self.ports:
+            src_is_client = False
+        else:
+            src_is_client = pkt.sport >= pkt.dport
+        client, server = (a, b) if src_is_client else (b, a)
+        c, s = Half(self.keep), Half(self.keep)
+        conn = Conn(len(self.conns), c, s, pkt.ts)
+        conn.client, conn.server = client, server
+        if server[1] in self.ports:
+            conn.lab = True
+            conn.service = "echo" if server[1] == self.ports[0] else "file-echo"
+        n = self.per_server.get(server, 0) + 1
+        self.per_server[server] = n
+        conn.client_no = n
+        for half, is_client in ((c, True), (s, False)):
+            half.conn = conn
+            half.is_client = is_client
+            shift = 0 if is_client else 16
+            half.bD, half.bA = _H_DATA << shift, _H_ACK << shift
+            half.cD, half.cA = ("D", "A") if is_client else ("d", "a")
+        c.peer, s.peer = s, c
+        c.sink, s.sink = conn.echo.request, conn.echo.answer
+        self.table[(client[0], client[1], server[0], server[1])] = c
+        self.table[(server[0], server[1], client[0], client[1])] = s
+        self.conns.append(conn)
+        return c if src_is_client else s
+
+    def _control(self, conn: Conn, h: Half, pkt, flags: int) -> None:
+        """SYN, FIN and RST: handshake, close, Zeek states and history."""
+        up = h.is_client
+        shift = 0 if up else 16
+        bits = (flags & SYN and 1) + (flags & FIN and 1) + (flags & RST and 1)
+        if flags & SYN:
+            if h.syn_seq is None:
+                h.syn_seq = pkt.seq
+            letter = "H" if flags & ACK else "S"
+            if conn.mark(_H_SYN << shift, letter if up else letter.lower()) and h.hist_syn != pkt.seq and bits == 1:
+                conn.hist.append(letter if up else letter.lower())
+            h.hist_syn = pkt.seq
+            if not flags & ACK:
+                if conn.syn_frame is None:
+                    conn.syn_frame, conn.syn_ts = pkt.no, pkt.ts
+                    conn.options = parse_options(pkt.options)
+                if h.state in (INACTIVE, PARTIAL):
+                    h.state = SYN_SENT
+            else:
+                if conn.synack_frame is None:
+                    conn.synack_frame, conn.synack_ts = pkt.no, pkt.ts
+                    conn.hs_wait = conn.syn_frame is not None
+                if h.state in (INACTIVE, PARTIAL):
+                    h.state = SYN_ACK_SENT
+        if flags & FIN:
+            end = h.offset(pkt.seq) + len(pkt.payload) + pkt.missing
+            if conn.mark(_H_FIN << shift, "F" if up else "f") and h.hist_fin != end:
+                conn.hist.append("F" if up else "f")
+            h.hist_fin = end
+            if conn.first_fin_by is None:
+                conn.first_fin_by = "client" if up else "server"
+            if up and conn.client_fin_ts is None:
+                conn.client_fin_ts = pkt.ts
+            if h.state != RESET:
+                h.state = CLOSED
+            if h.fin_off is None:
+                h.fin_off = end
+        if flags & RST:
+            if conn.mark(_H_RST << shift, "R" if up else "r") and h.hist_rst != pkt.seq:
+                conn.hist.append("R" if up else "r")
+            h.hist_rst = pkt.seq
+            conn.reset = True
+            if conn.rst_ts is None:
+                conn.rst_ts = pkt.ts
+            h.state = RESET
+
+    def _established(self, conn: Conn, pkt) -> None:
+        """The client's ACK of the SYN-ACK completes the handshake (iRTT measured here)."""
+        conn.hs_wait = False
+        s = conn.s
+        if s.syn_seq is not None and pkt.ack != (s.syn_seq + 1) & 0xFFFFFFFF:
+            return
+        conn.ack_frame, conn.ack_ts = pkt.no, pkt.ts
+        irtt = pkt.ts - conn.syn_ts
+        if irtt > 0:
+            conn.c.ooo_ns = conn.s.ooo_ns = irtt
+        for half in (conn.c, conn.s):
+            if half.state in (SYN_SENT, SYN_ACK_SENT, INACTIVE, PARTIAL):
+                half.state = ESTABLISHED
+
+    def _zero_window(self, conn: Conn, h: Half) -> None:
+        h.w_count += 1
+        if _log_scale(h.w_count):
+            conn.hist.append("W" if h.is_client else "w")
+
+    def _note(self, conn: Conn, h: Half, pkt, off: int, label: str | None) -> None:
+        """The frame annotation the Wireshark plugin must agree with."""
+        n = len(pkt.payload) + pkt.missing
+        echo_ok = None
+        if not h.is_client:
+            echo_ok = _echo_ok(conn.c, off, pkt.payload)
+        self.frames[str(pkt.no)] = FrameNote(conn.id, "request" if h.is_client else "echo", off, n,  # type: ignore[index]
+                                             conn.client_no, echo_ok, label)
+
+    # -- end of capture --------------------------------------------------------------------------
+
+    def finish(self, t0_ns: int) -> TcpResult:
+        """Build connections[] (times relative to t0_ns, the capture's first frame)."""
+        out = []
+        for conn in self.conns:
+            for half in (conn.c, conn.s):
+                half.finish()
+            out.append(self._connection(conn, t0_ns))
+        _queued_behind(self.conns, out)
+        streams = None
+        if self.keep:
+            streams = {conn.id: (bytes(conn.c.kept or b""), bytes(conn.s.kept or b"")) for conn in self.conns}
+        for conn in self.conns:
+            if conn.echo.overflow:
+                self.warnings.append(Warning("echo-unchecked", f"connection {conn.id}: more than 4 MiB not echoed; "
+                                             "echo checking stopped there", conn.syn_frame))
+            if conn.echo.truncated:
+                self.warnings.append(Warning("exchanges-truncated", f"connection {conn.id}: only the first "
+                                             "exchanges are listed", conn.syn_frame))
+        return TcpResult(out, self.frames, self.warnings, streams)
+
+    def _connection(self, conn: Conn, t0: int) -> Connection:
+        c, s, e = conn.c, conn.s, conn.echo
+
+        def rel(ts: int | None) -> float | None:
+            return None if ts is None else round((ts - t0) / 1e9, 6)
+
+        hs = Handshake(conn.syn_frame, conn.synack_frame, conn.ack_frame, rel(conn.syn_ts),
+                       None if conn.ack_ts is None else round((conn.ack_ts - conn.syn_ts) / 1e6, 3),
+                       conn.ack_frame is not None, conn.options)
+        wait = None
+        if e.first_echo_ts is not None and conn.syn_ts is not None:
+            wait = round((e.first_echo_ts - conn.syn_ts) / 1e9, 6)
+        echo = Echo(e.verified(c.bytes), e.echoed, e.mismatch, rel(e.first_req_ts), rel(e.first_echo_ts), wait, None)
+        exchanges = [Exchange(list(x.req_frames), list(x.echo_frames), rel(x.req_ts), rel(x.echo_ts), x.end - x.start)
+                     for x in e.exchanges]
+        return Connection(
+            id=conn.id,
+            client=Endpoint(ip_text(conn.client[0]), conn.client[1]),
+            server=Endpoint(ip_text(conn.server[0]), conn.server[1]),
+            service=conn.service,
+            client_no=conn.client_no,
+            handshake=hs,
+            close=Close(conn.first_fin_by, conn.reset, rel(conn.last_ts)),
+            state=conn_state(conn),
+            history="".join(conn.hist),
+            bytes=PerDirection(c.bytes, s.bytes),
+            segments=PerDirection(c.segments, s.segments),
+            anomalies=Anomalies(c.retrans + s.retrans, c.ooo + s.ooo, c.conflicts + s.conflicts, c.gaps + s.gaps,
+                                c.dups + s.dups),
+            echo=echo,
+            exchanges=exchanges,
+            sha256=PerDirection(c.hasher.hexdigest(), s.hasher.hexdigest()),
+            preview=PerDirection(_printable(c.preview), _printable(s.preview)),
+        )
+
+
+def _log_scale(count: int) -> bool:
+    """Zeek records repeated T/G/W letters at the 1st, 10th, 100th, ... occurrence."""
+    while count % 10 == 0:
+        count //= 10
+    return count == 1
+
+
+def _echo_ok(client: Half, off: int, payload: bytes) -> bool | None:
+    """An echo segment's bytes against the client's bytes at the same offsets (None: not known)."""
+    n = len(payload)
+    if not n:
+        return None
+    lo, hi = max(off, client.win_base), min(off + n, client.next)
+    if hi <= lo:
+        return None
+    known = client.win[lo - client.win_base:hi - client.win_base]
+    if known != payload[lo - off:hi - off]:
+        return False
+    return True if (lo, hi) == (off, off + n) else None
+
+
+def _printable(data: bytes) -> str:
+    return "".join(chr(b) if 32 <= b < 127 or b in (9, 10, 13) else "." for b in data)
+
+
+def conn_state(conn: Conn) -> str:
+    """Zeek's conn_state from the two endpoint states (base/protocols/conn/main.zeek)."""
+    os_, rs = conn.c.state, conn.s.state
+    o_inactive = os_ in (INACTIVE, PARTIAL)
+    r_inactive = rs in (INACTIVE, PARTIAL)
+    if rs == RESET:
+        if os_ in (SYN_SENT, SYN_ACK_SENT) or (os_ == RESET and conn.c.bytes == 0 and conn.s.bytes == 0):
+            return "REJ"
+        return "RSTRH" if o_inactive else "RSTR"
+    if os_ == RESET:
+        if not r_inactive:
+            return "RSTO"
+        hist = "".join(conn.hist)
+        if hist.startswith("S") and not any(x in hist.split("R")[0] for x in "HAFGIQ"):
+            return "RSTOS0"
+    if rs == CLOSED and os_ == CLOSED:
+        return "SF"
+    if os_ == CLOSED:
+        return "SH" if r_inactive else "S2"
+    if rs == CLOSED:
+        return "SHR" if o_inactive else "S3"
+    if os_ == SYN_SENT and rs == INACTIVE:
+        return "S0"
+    if os_ == ESTABLISHED and rs == ESTABLISHED:
+        return "S1"
+    return "OTH"
+
+
+def _queued_behind(conns: list[Conn], out: list[Connection]) -> None:
+    """The single-threaded-server signature: served only after another client to the same
+    server endpoint closed, although the request had been sent before that close."""
+    by_server: dict[tuple[bytes, int], list[Conn]] = {}
+    for conn in conns:
+        by_server.setdefault(conn.server, []).append(conn)
+    for group in by_server.values():
+        if len(group) < 2:
+            continue
+        for conn in group:
+            e = conn.echo
+            if e.first_req_ts is None or e.first_echo_ts is None:
+                continue
+            best = None
+            for other in group:
+                if other is conn:
+                    continue
+                closed = other.client_fin_ts or other.rst_ts or other.last_ts
+                if e.first_req_ts < closed <= e.first_echo_ts and (best is None or closed > best[0]):
+                    best = (closed, other.id)
+            if best is not None:
+                out[conn.id].echo.queued_behind = best[1]
