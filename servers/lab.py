@@ -264,30 +264,14 @@ def _versions() -> dict:
             "dumpcap": first_line(["dumpcap", "--version"]), "dnsmasq": first_line(["dnsmasq", "--version"])}
 
 
-def _run_lab(plan: list[tuple[str, Optional[str]]], workdir: Path, outdir: Path) -> None:
+def _run_lab(plan: list[tuple[str, Optional[str]]], workdir: Path) -> list[dict]:
+    """Build the network, run the planned scenarios, always tear everything down; returns manifest entries."""
     topo = Topology(workdir, progress)
     try:
         topo.build()
         dns = topo.start_dns()
         lab = Lab(topo, workdir, dns)
-        started = time.time()
-        entries = [lab.t4(mode) if key == "t4" else getattr(lab, key)() for key, mode in plan]
-        manifest = {
-            "schema": "progjar.lab-manifest/1", "generator": "progjar lab", "created": now_iso(started),
-            "finished": now_iso(), "tools": _versions(),
-            "topology": {"machines": MACHINES, "netmask": 24, "bridge": f"{BRIDGE} in namespace {SWITCH_NS}",
-                         "interfaces": "eth0 in each machine namespace; TSO/GSO/GRO off; IPv6 off",
-                         "dns": {"server": MACHINES["dns"], "software": "dnsmasq, authoritative for its.ac.id",
-                                 "records": {DNS_NAME: {"A": [DNS_ADDRESS], "AAAA": []}}}},
-            "captures": entries,
-        }
-        outdir.mkdir(parents=True, exist_ok=True)
-        for e in entries:
-            shutil.copyfile(workdir / e["file"], outdir / e["file"])
-        if (workdir / T3_FILE).exists():
-            shutil.copyfile(workdir / T3_FILE, outdir / T3_FILE)
-        (outdir / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
-        progress(f"wrote {len(entries)} captures and manifest.json to {outdir}")
+        return [lab.t4(mode) if key == "t4" else getattr(lab, key)() for key, mode in plan]
     finally:
         old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -296,6 +280,38 @@ def _run_lab(plan: list[tuple[str, Optional[str]]], workdir: Path, outdir: Path)
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
+
+
+def write_outputs(entries: list[dict], workdir: Path, outdir: Path, started: float) -> None:
+    """Copy the captures to OUTDIR and write manifest.json.
+
+    Entries of an earlier run in the same folder whose capture was not redone are kept, so
+    `--scenario t2 -o samples` refreshes one capture without dropping the others from the manifest.
+    """
+    outdir.mkdir(parents=True, exist_ok=True)
+    for e in entries:
+        shutil.copyfile(workdir / e["file"], outdir / e["file"])
+    if (workdir / T3_FILE).exists():
+        shutil.copyfile(workdir / T3_FILE, outdir / T3_FILE)
+    redone = {e["file"] for e in entries}
+    try:
+        earlier = json.loads((outdir / "manifest.json").read_text())["captures"]
+    except (OSError, ValueError, KeyError, TypeError):
+        earlier = []
+    kept = [e for e in earlier if isinstance(e, dict) and e.get("file") not in redone
+            and e.get("file") in CAPTURES.values() and (outdir / e["file"]).exists()]
+    order = list(CAPTURES.values())
+    manifest = {
+        "schema": "progjar.lab-manifest/1", "generator": "progjar lab", "created": now_iso(started),
+        "finished": now_iso(), "tools": _versions(),
+        "topology": {"machines": MACHINES, "netmask": 24, "bridge": f"{BRIDGE} in namespace {SWITCH_NS}",
+                     "interfaces": "eth0 in each machine namespace; TSO/GSO/GRO off; IPv6 off",
+                     "dns": {"server": MACHINES["dns"], "software": "dnsmasq, authoritative for its.ac.id",
+                             "records": {DNS_NAME: {"A": [DNS_ADDRESS], "AAAA": []}}}},
+        "captures": sorted(kept + entries, key=lambda e: order.index(e["file"])),
+    }
+    (outdir / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+    progress(f"wrote {', '.join(e['file'] for e in entries)} and manifest.json to {outdir}")
 
 
 def _on_sigterm(signum, frame) -> None:
@@ -311,7 +327,11 @@ def lab_command(scenario: str, server_mode: Optional[str], outdir: Path, force_c
     if missing:
         print(f"progjar lab: missing {', '.join(missing)} (run `make deps` as root)", file=sys.stderr)
         return 2
-    with open(LOCK, "a") as lock:
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        print(f"progjar lab: {outdir} exists and is not a folder", file=sys.stderr)
+        return 2
+    with open(LOCK if LOCK.parent.is_dir() else Path(tempfile.gettempdir()) / LOCK.name, "a") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -335,10 +355,15 @@ def lab_command(scenario: str, server_mode: Optional[str], outdir: Path, force_c
                 if leftovers():
                     print(f"progjar lab: could not remove {', '.join(leftovers())}", file=sys.stderr)
                     return 2
-            _run_lab(_plan(scenario, server_mode), workdir, Path(outdir))
+            started = time.time()
+            entries = _run_lab(_plan(scenario, server_mode), workdir)
+            write_outputs(entries, workdir, Path(outdir), started)
             return 0
         except LabError as e:
             print(f"progjar lab: {e}", file=sys.stderr)
+            return 1
+        except OSError as e:  # e.g. OUTDIR not writable
+            print(f"progjar lab: {e.filename or outdir}: {e.strerror or e}", file=sys.stderr)
             return 1
         finally:
             shutil.rmtree(workdir, ignore_errors=True)

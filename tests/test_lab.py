@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -196,25 +196,36 @@ def test_t4_thread_both_clients_are_served_at_once(lab_run, home: Path) -> None:
 
 
 def test_leftovers_stop_the_lab_until_force_clean(lab_run, tmp_path: Path) -> None:
-    """A crashed run's namespace (with a process in it) blocks a new run; --force-clean removes both."""
+    """A crashed run's namespace (with a process in it) blocks a new run; --force-clean removes both.
+
+    The second run redoes only t2 into a copy of the full run's folder: the manifest keeps the others.
+    """
     require_root()
+    out, manifest, _, _ = lab_run
+    redo = tmp_path / "redo"
+    shutil.copytree(out, redo)
+    before = (redo / "manifest.json").read_text()
     subprocess.run(["ip", "netns", "add", "mesin1"], check=True, timeout=10)
     sleeper = subprocess.Popen(["ip", "netns", "exec", "mesin1", "sleep", "120"], stdin=subprocess.DEVNULL)
     try:
-        p = progjar_lab("--scenario", "t1", "-o", str(tmp_path / "o1"), timeout=60)
+        p = progjar_lab("--scenario", "t2", "-o", str(redo), timeout=60)
         assert p.returncode == 2
         assert p.stderr.count("\n") == 1 and "--force-clean" in p.stderr and "mesin1" in p.stderr
-        assert not (tmp_path / "o1").exists()
-        p = progjar_lab("--scenario", "t1", "--force-clean", "-o", str(tmp_path / "o2"), timeout=120)
+        assert (redo / "manifest.json").read_text() == before
+        p = progjar_lab("--scenario", "t2", "--force-clean", "-o", str(redo), timeout=120)
         assert p.returncode == 0, p.stderr
         assert sleeper.wait(10) is not None, "the leftover's process was stopped"
-        assert (tmp_path / "o2" / "t1-dns.pcapng").exists()
         assert_nothing_left()
     finally:
         if sleeper.poll() is None:
             sleeper.kill()
             sleeper.wait(5)
         subprocess.run(["ip", "netns", "del", "mesin1"], capture_output=True, timeout=10)
+    again = json.loads((redo / "manifest.json").read_text())
+    assert [c["file"] for c in again["captures"]] == [c["file"] for c in manifest["captures"]]
+    for old, new in zip(manifest["captures"], again["captures"]):
+        assert (old == new) == (new["file"] != "t2-echo.pcap")
+        assert hashlib.sha256((redo / new["file"]).read_bytes()).hexdigest() == new["sha256"]
 
 
 def test_interrupted_lab_cleans_up(lab_run, tmp_path: Path) -> None:
@@ -244,17 +255,13 @@ def test_interrupted_lab_cleans_up(lab_run, tmp_path: Path) -> None:
     assert_nothing_left()
 
 
-def test_non_root_gets_one_line_and_exit_2(tmp_path: Path) -> None:
-    if os.geteuid() != 0:
-        p = progjar_lab("-o", str(tmp_path / "o"), timeout=60)
-    else:
-        require_tool("setpriv")
-        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
-                            "import sys; from reporter.cli import main; sys.exit(main(sys.argv[1:]))",
-                            "lab", "-o", str(tmp_path / "o")], capture_output=True, text=True, timeout=60,
-                           cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    assert p.returncode == 2, p.stderr
-    assert p.stderr.strip() == "progjar lab: needs root (it creates network namespaces); run it with sudo"
+def test_non_root_gets_one_line_and_exit_2(tmp_path: Path, monkeypatch, capsys) -> None:
+    import servers.lab as lab
+
+    monkeypatch.setattr(lab.os, "geteuid", lambda: 1000)
+    assert lab.lab_command("all", None, tmp_path / "o", force_clean=False) == 2
+    assert capsys.readouterr().err == "progjar lab: needs root (it creates network namespaces); run it with sudo\n"
+    assert not (tmp_path / "o").exists()
 
 
 def test_committed_samples_agree_with_their_manifest() -> None:
