@@ -8,6 +8,7 @@ bound (SIGALRM), so the whole set stays well under a minute.
 from __future__ import annotations
 
 import json
+import resource
 import signal
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from tests.conftest import IN_CI, ROOT
 
 N_CASES = 1000
 CASE_SECONDS = 5.0
+CASE_MEMORY_MB = 200  # a few-KB damaged file must not make the process grow by more than this
 
 try:
     from reporter import pipeline
@@ -109,6 +111,8 @@ def test_thousand_damaged_captures(mutant_files: list[Path], originals: dict, tm
     old = signal.signal(signal.SIGALRM, _alarm)
     stats = {"not-a-capture": 0, "truncated": 0, "clean": 0, "prefix-checked": 0}
     started = time.perf_counter()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    memory_hogs: list[str] = []
     try:
         for path in mutant_files:
             signal.setitimer(signal.ITIMER_REAL, CASE_SECONDS)
@@ -129,11 +133,16 @@ def test_thousand_damaged_captures(mutant_files: list[Path], originals: dict, tm
                 pytest.fail(f"{path.name}: took more than {CASE_SECONDS} s (hang?)")
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
+            now_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # high-water mark: jumps show hogs
+            if now_kb - peak_kb > CASE_MEMORY_MB * 1024:
+                memory_hogs.append(f"{path.name} (+{(now_kb - peak_kb) // 1024} MB)")
+            peak_kb = max(peak_kb, now_kb)
     finally:
         signal.signal(signal.SIGALRM, old)
     elapsed = time.perf_counter() - started
     print(f"{len(mutant_files)} mutants in {elapsed:.1f} s ({'pipeline' if pipeline else 'reading layer only'}): "
           f"{stats}")
+    assert not memory_hogs, f"damaged captures that made memory jump: {memory_hogs}"
     # the set must exercise both outcomes, or the mutations have stopped biting
     assert stats["truncated"] > 100 and stats["clean"] > 50 and stats["prefix-checked"] > 50
     assert stats["not-a-capture"] > 0
