@@ -26,6 +26,9 @@ from reporter.model import (
     TcpOptions,
     Tool,
 )
+from reporter.model import (
+    Warning as ModelWarning,
+)
 
 LAB_MESSAGE = b"INI ADALAH DATA YANG DIKIRIM ABCDEFGHIJKLMNOPQ"
 FILE_TEXT = (
@@ -203,7 +206,7 @@ def hostile_report() -> Report:
     c.preview = PerDirection(evil, evil[:40] + "\x00\x01\x7f" + "é")
     c.echo.verified = False
     c.echo.first_mismatch_offset = 40
-    rep.warnings.append(__import__("reporter.model", fromlist=["Warning"]).Warning(
+    rep.warnings.append(ModelWarning(
         "odd", "<b>warning</b> with </td> markup", 3))
     rep.dns[0].name = "<svg onload=alert(1)>.example"
     return rep

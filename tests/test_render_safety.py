@@ -26,7 +26,8 @@ def test_payload_markup_stays_text_in_html(lang: str) -> None:
     assert "{{ 7*7 }}{% if 1 %}yes{% endif %}" in text  # not evaluated by a second template pass
     assert '<img src="file:///etc/passwd">' in text
     assert "<svg onload=alert(1)>.example" in text  # a DNS name is untrusted too
-    assert "<b>warning</b> with </td> markup" in text
+    if lang == "en":  # an unknown warning code's English message is shown only in an English report
+        assert "<b>warning</b> with </td> markup" in text
     assert "·" in text  # control bytes shown as dots, not raw
     assert "\x00" not in html and "\x01" not in html
     assert html.count("&lt;script&gt;") >= 1

@@ -156,6 +156,7 @@ class GanttRow:
     end: float | None
     requests: list[float] = field(default_factory=list)
     echoes: list[float] = field(default_factory=list)
+    wait_label: str = ""
 
 
 def _nice_step(span: float, target: int = 8) -> float:
@@ -170,7 +171,7 @@ def _nice_step(span: float, target: int = 8) -> float:
 def gantt(rows: list[GanttRow], t0: float, t1: float, lang: Lang) -> Markup:
     """Clients as rows on one time axis: waiting in the backlog (amber), being served (blue), ticks for
     requests (above the bar) and echoes (below)."""
-    width, left, right, top, rh = 680, 170, 16, 34, 30
+    width, left, right, top, rh = 680, 170, 16, 34, 34
     if t1 <= t0:
         t1 = t0 + 1
     plot = width - left - right
@@ -213,14 +214,16 @@ def gantt(rows: list[GanttRow], t0: float, t1: float, lang: Lang) -> Markup:
         end = r.end if r.end is not None else t1
         served = r.served_from if r.served_from is not None else r.syn
         if r.served_from is not None:
-            out.append(f'<rect x="{x(r.syn):.1f}" y="{yc - 6}" width="{max(1, x(served) - x(r.syn)):.1f}" '
-                       f'height="12" fill="{C_WAIT}" rx="2"/>')
-        out.append(f'<rect x="{x(served):.1f}" y="{yc - 6}" width="{max(1.5, x(end) - x(served)):.1f}" '
-                   f'height="12" fill="{C_SERVED}" rx="2"/>')
+            w = max(1, x(served) - x(r.syn))
+            out.append(f'<rect x="{x(r.syn):.1f}" y="{yc - 5}" width="{w:.1f}" height="10" fill="{C_WAIT}" rx="2"/>')
+            if r.wait_label and w > 9 + 5.5 * len(r.wait_label):
+                out.append(_t(x(r.syn) + w / 2, yc + 3.5, r.wait_label, 8.5, fill="#3a2a00", weight="bold"))
+        out.append(f'<rect x="{x(served):.1f}" y="{yc - 5}" width="{max(1.5, x(end) - x(served)):.1f}" '
+                   f'height="10" fill="{C_SERVED}" rx="2"/>')
         for t in r.requests[:200]:
-            out.append(f'<rect x="{x(t) - 1.5:.1f}" y="{yc - 13}" width="3" height="9" fill="{C_REQ}"/>')
+            out.append(f'<rect x="{x(t) - 1.5:.1f}" y="{yc - 15}" width="3" height="9" fill="{C_REQ}"/>')
         for t in r.echoes[:200]:
-            out.append(f'<rect x="{x(t) - 1.5:.1f}" y="{yc + 4}" width="3" height="9" fill="{C_ECHO}"/>')
+            out.append(f'<rect x="{x(t) - 1.5:.1f}" y="{yc + 6}" width="3" height="9" fill="{C_ECHO}"/>')
         out.append(f'<circle cx="{x(r.syn):.1f}" cy="{yc}" r="3.5" fill="#222"/>')
         if r.end is not None:
             out.append(f'<line x1="{x(end):.1f}" y1="{yc - 8}" x2="{x(end):.1f}" y2="{yc + 8}" stroke="#222" '

@@ -7,6 +7,7 @@ are summed per server endpoint; the JSON keeps everything.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -139,13 +140,14 @@ def _dns(report: Report, L: Lang) -> dict[str, Any]:
     return {"rows": rows, "more": max(0, len(report.dns) - MAX_DNS_ROWS), "explain": explain}
 
 
-def _row(c: Connection) -> svg.GanttRow:
+def _row(c: Connection, L: Lang) -> svg.GanttRow:
     e = c.echo
     served = e.first_echo_time_s if e.queued_behind is not None else None
     label = f"#{c.id} {machine(c.client.ip)}:{c.client.port}"
     return svg.GanttRow(label, c.handshake.syn_time_s, served, c.close.end_time_s,
                         [x.request_time_s for x in c.exchanges if x.request_time_s is not None],
-                        [x.echo_time_s for x in c.exchanges if x.echo_time_s is not None])
+                        [x.echo_time_s for x in c.exchanges if x.echo_time_s is not None],
+                        L.sec(e.wait_s) if served is not None else "")
 
 
 def _clusters(conns: list[Connection]) -> list[list[Connection]]:
@@ -169,6 +171,11 @@ def _clusters(conns: list[Connection]) -> list[list[Connection]]:
     return [g for g in out if len(g) >= 2]
 
 
+def _at(L: Lang, t: float | None) -> str:
+    """A moment on the capture's time axis, as a reader would say it: 5.00 s, 12.0 s."""
+    return L.sec(t, 1 if t is not None and t >= 10 else 2)
+
+
 def _readings(group: list[Connection], L: Lang) -> list[str]:
     ids = {c.id: c for c in group}
     out = []
@@ -176,22 +183,22 @@ def _readings(group: list[Connection], L: Lang) -> list[str]:
         e = c.echo
         if e.queued_behind is not None and e.queued_behind in ids:
             prev = ids[e.queued_behind]
-            out.append(L.t("read_queued", client=machine(c.client.ip), syn=L.sec(c.handshake.syn_time_s),
-                           served=L.sec(e.first_echo_time_s), prev=machine(prev.client.ip), wait=L.sec(e.wait_s)))
+            out.append(L.t("read_queued", client=machine(c.client.ip), syn=_at(L, c.handshake.syn_time_s),
+                           served=_at(L, e.first_echo_time_s), prev=machine(prev.client.ip), wait=L.sec(e.wait_s)))
     if not out:
         served = [c for c in group if c.echo.first_echo_time_s is not None]
         hosts = list(dict.fromkeys(machine(c.client.ip) for c in served))
         if len(hosts) >= 2:
             out.append(L.t("read_concurrent", clients=L.join(hosts[:6])))
         for c in served[:6]:
-            out.append(L.t("read_served", client=machine(c.client.ip), syn=L.sec(c.handshake.syn_time_s),
+            out.append(L.t("read_served", client=machine(c.client.ip), syn=_at(L, c.handshake.syn_time_s),
                            wait=L.sec(c.echo.wait_s)))
     return out
 
 
 def _timeline(report: Report, shown: list[Connection], L: Lang) -> dict[str, Any]:
     dur = report.capture.duration_s
-    rows = [_row(c) for c in shown if c.handshake.syn_time_s is not None]
+    rows = [_row(c, L) for c in shown if c.handshake.syn_time_s is not None]
     overview = svg.gantt(rows, 0.0, max(dur, max((r.end or 0) for r in rows) if rows else 1.0), L) if rows else None
     groups = []
     for g in _clusters(shown)[:4]:
@@ -199,11 +206,13 @@ def _timeline(report: Report, shown: list[Connection], L: Lang) -> dict[str, Any
         t1 = max(c.close.end_time_s or dur for c in g)
         pad = (t1 - t0) * 0.04 + 0.05
         s = g[0].server
-        groups.append({"title": L.t("timeline_group", server=f"{machine(s.ip)}:{s.port}", t0=L.sec(t0),
-                                    t1=L.sec(t1)),
-                       "svg": svg.gantt([_row(c) for c in g], max(0.0, t0 - pad), t1 + pad, L),
+        groups.append({"title": L.t("timeline_group", server=f"{machine(s.ip)}:{s.port}", t0=_at(L, t0),
+                                    t1=_at(L, t1)),
+                       "svg": svg.gantt([_row(c, L) for c in g], max(0.0, t0 - pad), t1 + pad, L),
                        "readings": _readings(g, L)})
-    return {"overview": overview, "groups": groups}
+    if groups and len(_clusters(shown)) == 1 and len(_clusters(shown)[0]) == len(rows):
+        overview = None  # the one group already shows every connection
+    return {"overview": overview, "groups": groups, "any": bool(rows)}
 
 
 def _aggregate(report: Report, L: Lang) -> list[dict[str, Any]]:
@@ -220,6 +229,23 @@ def _aggregate(report: Report, L: Lang) -> list[dict[str, Any]]:
                      "s2c": L.num(sum(c.bytes.server_to_client for c in cs)),
                      "anom": L.num(sum(sum(vars(c.anomalies).values()) for c in cs))})
     return rows
+
+
+def _warnings(report: Report, L: Lang) -> list[dict[str, Any]]:
+    """Warnings in the reader's language: known codes from the catalogue (with the count the model's
+    message starts with), unknown ones as the model's English text only in an English report."""
+    out = []
+    for w in report.warnings[:MAX_WARNINGS]:
+        key = f"w_{w.code}"
+        if key in L.cat:
+            text = L.t(key)
+            m = re.match(r"\s*(\d+)\b", w.message)
+            if m and int(m.group(1)) > 1:
+                text += f" ({L.num(int(m.group(1)))}×)"
+        else:
+            text = w.message if L.code == "en" else L.t("w_other", code=w.code)
+        out.append({"frame": w.frame, "code": w.code, "text": text})
+    return out
 
 
 def _tasks(report: Report, L: Lang) -> list[dict[str, Any]]:
@@ -249,7 +275,7 @@ def build(report: Report, lang: str) -> dict[str, Any]:
                     "start": (cap.start or "–").replace("T", " ").replace("Z", ""),
                     "duration": L.sec(cap.duration_s), "truncated": cap.truncated},
         "tasks": _tasks(report, L),
-        "warnings": report.warnings[:MAX_WARNINGS], "warnings_more": max(0, len(report.warnings) - MAX_WARNINGS),
+        "warnings": _warnings(report, L), "warnings_more": max(0, len(report.warnings) - MAX_WARNINGS),
         "dns": _dns(report, L),
         "connections": [_connection(c, report, L) for c in shown],
         "timeline": _timeline(report, shown, L),
