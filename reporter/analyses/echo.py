@@ -92,6 +92,13 @@ class EchoCheck:
             no = pkt.no  # type: ignore[attr-defined]
             if (not fr or fr[-1] != no) and len(fr) < MAX_FRAMES:
                 fr.append(no)
+        ends = self.end
+        if off == ends[0] and off >= ends[1] and not self.stopped:  # the client leads, as usual: keep
+            ends[0] = off + len(data)
+            if off == ends[1]:
+                self.lead = 0
+            self._keep(off, data, len(data))
+            return
         self._add(0, off, data, 0)
 
     def answer(self, off: int, data: bytes | None, pkt: object) -> None:
@@ -123,6 +130,19 @@ class EchoCheck:
                     break
             if done:
                 del openx[:done]
+        ends = self.end
+        n = len(data)
+        if off == ends[1] and end <= ends[0] and not self.unknown and not self.stopped:
+            buf = self.buf  # the client's bytes not yet echoed, from this offset on
+            ends[1] = end
+            if buf.startswith(data):  # the echo is right: no copy, no slice
+                del buf[:n]
+                self.echoed += n
+                return
+            head = bytes(buf[:n])
+            del buf[:n]
+            self._compare(off, data, head, 1)
+            return
         self._add(1, off, data, 0)
 
     # -- comparison -----------------------------------------------------------------------------

@@ -35,8 +35,9 @@ M32 = 0xFFFFFFFF
 HALF = 0x80000000
 WRAP = 0x100000000
 WINDOW = 1 << 17  # recent delivered bytes kept to compare retransmitted copies with
+WINDOW2 = 2 * WINDOW  # the window is trimmed back to WINDOW when it grows past this
 PREVIEW = 512  # first bytes kept for the report's preview
-RECENT = 8  # recent payload frames kept to recognise capture duplicates
+RING_MASK = 7  # the last 8 payload frames are kept to recognise capture duplicates
 DUP_NS = 50_000_000  # a capture duplicate follows its original within 50 ms
 DUP_SAME_IFACE_NS = 1_000_000  # ... and within 1 ms when nothing but time tells them apart
 OOO_DEFAULT_NS = 3_000_000  # Wireshark's out-of-order threshold before the first RTT is known
@@ -68,7 +69,7 @@ class Half:
         "conn", "peer", "is_client",  # owner links (set by tcp.py)
         "base", "next", "queue", "hasher", "preview", "bytes", "segments", "win", "win_base",
         "top", "top_ts", "ack_raw", "ooo_ns", "gaps", "conflicts", "retrans", "ooo", "dups",
-        "kept", "sink", "recent", "last", "syn_seq", "state", "fin_off",
+        "kept", "sink", "recent", "ri", "nd", "last", "syn_seq", "state", "fin_off",
         "bD", "cD", "bA", "cA",  # Zeek history bits/letters for data and pure ACK
         "hist_syn", "hist_fin", "hist_rst", "t_count", "g_count", "w_count",
     )
@@ -91,7 +92,9 @@ class Half:
         self.kept: bytearray | None = bytearray() if keep else None
         # called with (offset, bytes, packet) for delivered bytes and (offset, None, length) for a gap
         self.sink: Callable[[int, bytes | None, object], None] | None = None
-        self.recent: list = []
+        self.recent: list = [None] * (RING_MASK + 1)  # ring of recent payload packets
+        self.ri = 0
+        self.nd = True  # Zeek's D/d letter not yet recorded
         self.last = None  # last packet of this direction (pure-ACK capture duplicates)
         self.syn_seq: int | None = None
         self.state = 0
@@ -125,17 +128,15 @@ class Half:
         label = None
         if off < top:
             for old in self.recent:
-                if same_frame(old, pkt):
+                if old is not None and same_frame(old, pkt):
                     self.dups += 1
                     return off, DUPLICATE
             label = self._label(off, n, end, pkt)
         if end > top:
             self.top = end
             self.top_ts = pkt.ts
-        rec = self.recent
-        rec.append(pkt)
-        if len(rec) > RECENT:
-            del rec[0]
+        self.recent[self.ri] = pkt
+        self.ri = (self.ri + 1) & RING_MASK
         self.segments += 1
         if off == self.next and not self.queue:  # the common case: next in order
             self._deliver(off, payload, pkt)
@@ -265,14 +266,18 @@ class Half:
         self.next = off + n
         win = self.win
         win += data
-        if len(win) > 2 * WINDOW:
-            cut = len(win) - WINDOW
-            del win[:cut]
-            self.win_base += cut
+        if len(win) > WINDOW2:
+            self.trim()
         if self.kept is not None:
             self.kept += data
         if self.sink is not None:
             self.sink(off, data, pkt)
+
+    def trim(self) -> None:
+        """Drop the oldest delivered bytes beyond the comparison window."""
+        cut = len(self.win) - WINDOW
+        del self.win[:cut]
+        self.win_base += cut
 
     def _check_copy(self, off: int, data: bytes) -> None:
         """Compare a copy of delivered bytes with what was delivered: differing = conflict."""

@@ -24,11 +24,19 @@ Definitions the report relies on:
 """
 from __future__ import annotations
 
+import bisect
 import struct
 from dataclasses import dataclass, field
 
 from reporter.analyses.echo import EchoCheck
-from reporter.analyses.reassembly import DUPLICATE, Half, same_frame
+from reporter.analyses.reassembly import (
+    DUPLICATE,
+    PREVIEW,
+    RING_MASK,
+    WINDOW2,
+    Half,
+    same_frame,
+)
 from reporter.model import (
     Anomalies,
     Close,
@@ -185,7 +193,37 @@ class TcpAnalysis:
                 self._established(conn, pkt)
         if pkt.window == 0 and not flags & (RST | SYN):
             self._zero_window(conn, h)
-        if pkt.payload or pkt.missing:
+        payload = pkt.payload
+        if payload and not flags & 0x07 and not h.queue and not pkt.missing:
+            nxt = h.next
+            if (pkt.seq - h.base) & 0xFFFFFFFF == nxt & 0xFFFFFFFF and nxt == h.top:
+                # fast path: the next bytes in order, nothing outstanding -> hash, window, echo
+                end = nxt + len(payload)
+                h.top = h.next = end
+                h.top_ts = pkt.ts
+                ring = h.recent
+                ring[h.ri] = pkt
+                h.ri = (h.ri + 1) & RING_MASK
+                h.segments += 1
+                h.hasher.update(payload)
+                if h.bytes < PREVIEW:
+                    h.preview += payload[:PREVIEW - h.bytes]
+                h.bytes += len(payload)
+                win = h.win
+                win += payload
+                if len(win) > WINDOW2:
+                    h.trim()
+                if h.kept is not None:
+                    h.kept += payload
+                h.sink(nxt, payload, pkt)
+                if h.nd:
+                    h.nd = False
+                    conn.mark(h.bD, h.cD)
+                if self.frames is not None and conn.lab:
+                    self._note(conn, h, pkt, nxt, None)
+                h.last = pkt
+                return
+        if payload or pkt.missing:
             off, label = h.data(pkt)
             if label is not None:
                 if label == DUPLICATE:
@@ -196,7 +234,8 @@ class TcpAnalysis:
                     h.t_count += 1
                     if _log_scale(h.t_count):
                         conn.hist.append("T" if h.is_client else "t")
-            if not flags & 0x07 and not conn.seen & h.bD:
+            if not flags & 0x07 and h.nd:
+                h.nd = False
                 conn.mark(h.bD, h.cD)
             if self.frames is not None and conn.lab:
                 self._note(conn, h, pkt, off, label)
@@ -397,8 +436,12 @@ def _echo_ok(client: Half, off: int, payload: bytes) -> bool | None:
     return True if (lo, hi) == (off, off + n) else None
 
 
+_PRINTABLE = bytes(b if 32 <= b < 127 or b in (9, 10, 13) else 46 for b in range(256))
+
+
 def _printable(data: bytes) -> str:
-    return "".join(chr(b) if 32 <= b < 127 or b in (9, 10, 13) else "." for b in data)
+    """Preview text: printable ASCII kept, every other byte shown as '.'."""
+    return bytes(data).translate(_PRINTABLE).decode("ascii")
 
 
 def conn_state(conn: Conn) -> str:
@@ -431,23 +474,22 @@ def conn_state(conn: Conn) -> str:
 
 def _queued_behind(conns: list[Conn], out: list[Connection]) -> None:
     """The single-threaded-server signature: served only after another client to the same
-    server endpoint closed, although the request had been sent before that close."""
-    by_server: dict[tuple[bytes, int], list[Conn]] = {}
+    server endpoint closed (its FIN, RST or last packet), although the request had been sent
+    before that close. The most recent such close names the connection it queued behind."""
+    by_server: dict[tuple[bytes, int], list[tuple[int, int]]] = {}
     for conn in conns:
-        by_server.setdefault(conn.server, []).append(conn)
-    for group in by_server.values():
-        if len(group) < 2:
+        closed = conn.client_fin_ts or conn.rst_ts or conn.last_ts
+        by_server.setdefault(conn.server, []).append((closed, conn.id))
+    for closes in by_server.values():
+        closes.sort()
+    for conn in conns:
+        e = conn.echo
+        closes = by_server[conn.server]
+        if len(closes) < 2 or e.first_req_ts is None or e.first_echo_ts is None:
             continue
-        for conn in group:
-            e = conn.echo
-            if e.first_req_ts is None or e.first_echo_ts is None:
-                continue
-            best = None
-            for other in group:
-                if other is conn:
-                    continue
-                closed = other.client_fin_ts or other.rst_ts or other.last_ts
-                if e.first_req_ts < closed <= e.first_echo_ts and (best is None or closed > best[0]):
-                    best = (closed, other.id)
-            if best is not None:
-                out[conn.id].echo.queued_behind = best[1]
+        i = bisect.bisect_right(closes, (e.first_echo_ts, len(conns))) - 1
+        while i >= 0 and closes[i][0] > e.first_req_ts:
+            if closes[i][1] != conn.id:
+                out[conn.id].echo.queued_behind = closes[i][1]
+                break
+            i -= 1
