@@ -172,8 +172,10 @@ class Topology:
             run(["ip", "netns", "add", ns])
             self.namespaces.append(ns)
             run(["ip", "-n", ns, "link", "set", "lo", "up"])
-            for key in ("all", "default"):  # IPv4 only, as in the lab: no router solicitations in captures
-                run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w", f"net.ipv6.conf.{key}.disable_ipv6=1"])
+            # IPv4 only, as in the lab: no router solicitations or MLD reports in the captures.
+            # /proc/sys/net belongs to the writer's namespace; no sysctl binary needed; no IPv6 is fine too.
+            run(["ip", "netns", "exec", ns, "sh", "-c", "for k in all default; do f=/proc/sys/net/ipv6/conf/$k/"
+                 "disable_ipv6; [ -w $f ] && echo 1 > $f; done; true"])
         run(["ip", "-n", SWITCH_NS, "link", "add", BRIDGE, "type", "bridge", "stp_state", "0", "forward_delay", "0",
              "mcast_snooping", "0"])
         run(["ip", "-n", SWITCH_NS, "link", "set", BRIDGE, "up"])
