@@ -58,7 +58,7 @@ EN: dict[str, str] = {
     "opt_mss": "MSS {v}", "opt_ws": "window scale {v}", "opt_sack": "SACK permitted", "opt_ts": "timestamps",
     "an_retransmissions": "retransmissions", "an_out_of_order": "out of order", "an_overlap_conflicts":
     "overlap conflicts", "an_gaps": "gaps (missing bytes)", "an_capture_duplicates": "captured twice",
-    "ladder_caption": "Sequence of segments (time runs downwards; frame numbers in brackets; [a,b) = byte offsets in the stream).",
+    "ladder_caption": "Sequence of segments: time runs downwards; #N is the frame number; [a,b) are the byte offsets in the stream.",
     "ladder_more": "… {n} more exchanges", "ladder_wait": "waited {t}",
     "payload": "Reassembled payload", "preview_empty": "(no bytes)", "hex": "Hex view of the first {n} bytes",
     "echo": "Echo", "echo_ok": "The server sent back exactly the {n} bytes it received.",
@@ -166,7 +166,7 @@ ID: dict[str, str] = {
     "opt_mss": "MSS {v}", "opt_ws": "skala jendela {v}", "opt_sack": "SACK diizinkan", "opt_ts": "cap waktu",
     "an_retransmissions": "pengiriman ulang", "an_out_of_order": "tidak berurutan", "an_overlap_conflicts":
     "konflik tumpang-tindih", "an_gaps": "celah (byte hilang)", "an_capture_duplicates": "tertangkap dua kali",
-    "ladder_caption": "Urutan segmen (waktu berjalan ke bawah; nomor bingkai dalam kurung; [a,b) = posisi byte dalam aliran).",
+    "ladder_caption": "Urutan segmen: waktu berjalan ke bawah; #N adalah nomor bingkai; [a,b) adalah posisi byte dalam aliran.",
     "ladder_more": "… {n} pertukaran lainnya", "ladder_wait": "menunggu {t}",
     "payload": "Muatan yang disusun ulang", "preview_empty": "(tidak ada byte)", "hex": "Tampilan heksadesimal {n} byte pertama",
     "echo": "Echo", "echo_ok": "Server mengembalikan persis {n} byte yang diterimanya.",
