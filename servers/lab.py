@@ -54,7 +54,8 @@ def progress(text: str) -> None:
 
 
 def now_iso(t: Optional[float] = None) -> str:
-    return dt.datetime.fromtimestamp(time.time() if t is None else t, dt.timezone.utc).isoformat(timespec="milliseconds")
+    stamp = dt.datetime.fromtimestamp(time.time() if t is None else t, dt.timezone.utc)
+    return stamp.isoformat(timespec="milliseconds")
 
 
 def t3_file_bytes() -> bytes:
@@ -136,7 +137,8 @@ class Capture:
                 "linktypes": capture_linktypes(self.path), "packets": self.packets, "bytes": len(data),
                 "sha256": hashlib.sha256(data).hexdigest(),
                 "capture_point": f"{self.iface} in namespace {self.ns}", "capture_pid": self.proc.popen.pid,
-                "capture_command": f"ip netns exec {self.ns} {' '.join(self.argv)}".replace(str(self.path), self.path.name)}
+                "capture_command": f"ip netns exec {self.ns} {' '.join(self.argv)}".replace(str(self.path),
+                                                                                          self.path.name)}
 
 
 class Lab:
@@ -154,7 +156,8 @@ class Lab:
         rc = proc.wait(timeout)
         if rc != 0:
             raise LabError(f"{proc.name} on {proc.ns} failed (exit {rc}): {(proc.lines() or ['no output'])[-1]}")
-        return {"host": proc.ns, "address": MACHINES[proc.ns], "command": proc.shown, "pid": proc.popen.pid, "exit_code": rc,
+        return {"host": proc.ns, "address": MACHINES[proc.ns], "command": proc.shown, "pid": proc.popen.pid,
+                "exit_code": rc,
                 "start": now_iso(proc.started), "end": now_iso(proc.ended), "log": proc.lines()}
 
     def scenario(self, key: str, ns: str, iface: str, body) -> dict:
@@ -185,7 +188,8 @@ class Lab:
                 progress(f"t1: socket_info.py on {host}")
                 steps.append(self.finish(self.program(host, "socket_info.py", []), 20))
             time.sleep(0.3)
-            steps.append({"host": "dns", "address": MACHINES["dns"], "command": "dnsmasq (lab DNS server)", "pid": self.dns.popen.pid,
+            steps.append({"host": "dns", "address": MACHINES["dns"], "command": "dnsmasq (lab DNS server)",
+                          "pid": self.dns.popen.pid,
                           "log": self.dns.lines()[before:]})
             answers = {"A": [DNS_ADDRESS], "AAAA": []}
             expected = {"task": "T1", "status": "pass", "tcp_connections": 0,
@@ -231,7 +235,7 @@ class Lab:
                      f"{'12' if mode == 'serial' else '6'} s)")
             repeat = ["--repeat", "3", "--interval", "3"]
             steps, server = self.echo(ECHO_PORT, mode, {"mesin2": repeat, "mesin3": repeat})
-            order = [m.group(1) for l in server.lines() if (m := re.search(r"connection from \('([\d.]+)'", l))]
+            order = [m.group(1) for line in server.lines() if (m := re.search(r"connection from \('([\d.]+)'", line))]
             verdict = "serial" if mode == "serial" else "concurrent"
             expected = {"task": "T4", "status": "pass", "verdict": verdict, "server_mode": mode,
                         "clients": [MACHINES["mesin2"], MACHINES["mesin3"]], "served_order": order,
@@ -260,7 +264,8 @@ def _versions() -> dict:
         except LabError:
             return "unknown"
         return ((p.stdout or p.stderr).strip().splitlines() or ["unknown"])[0]
-    return {"kernel": os.uname().release, "python": sys.version.split()[0], "tcpdump": first_line(["tcpdump", "--version"]),
+    return {"kernel": os.uname().release, "python": sys.version.split()[0],
+            "tcpdump": first_line(["tcpdump", "--version"]),
             "dumpcap": first_line(["dumpcap", "--version"]), "dnsmasq": first_line(["dnsmasq", "--version"])}
 
 

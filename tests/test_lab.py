@@ -98,7 +98,8 @@ def test_lab_writes_every_capture_and_cleans_up(lab_run) -> None:
         assert all(s["exit_code"] == 0 for s in c["steps"] if "exit_code" in s)
     assert 276 in [t for c in manifest["captures"] for t in c["linktypes"]], "one capture is tcpdump -i any (SLL2)"
     assert "lab: t4-thread:" in p.stdout and "removing namespaces" in p.stdout
-    pids = [s["pid"] for c in manifest["captures"] for s in c["steps"]] + [c["capture_pid"] for c in manifest["captures"]]
+    pids = [s["pid"] for c in manifest["captures"] for s in c["steps"]]
+    pids += [c["capture_pid"] for c in manifest["captures"]]
     assert_nothing_left(pids)
     assert took < 120
 
