@@ -176,6 +176,12 @@ class TcpAnalysis:
         flags = pkt.flags
         if h is None or (flags & 0x12 == SYN and h.base is not None and (h.base - 1) & 0xFFFFFFFF != pkt.seq):
             h = self._open(pkt)  # new 4-tuple, or port reuse: a new SYN with another ISN
+        payload = pkt.payload
+        if not payload:  # a control or pure-ACK frame captured twice (-i any, two interfaces)?
+            last = h.last
+            if last is not None and last.ack == pkt.ack and last.seq == pkt.seq and same_frame(last, pkt):
+                h.dups += 1
+                return
         conn = h.conn
         conn.last_ts = pkt.ts
         if h.base is None:
@@ -193,7 +199,6 @@ class TcpAnalysis:
                 self._established(conn, pkt)
         if pkt.window == 0 and not flags & (RST | SYN):
             self._zero_window(conn, h)
-        payload = pkt.payload
         if payload and not flags & 0x07 and not h.queue and not pkt.missing:
             nxt = h.next
             if (pkt.seq - h.base) & 0xFFFFFFFF == nxt & 0xFFFFFFFF and nxt == h.top:
@@ -239,13 +244,8 @@ class TcpAnalysis:
                 conn.mark(h.bD, h.cD)
             if self.frames is not None and conn.lab:
                 self._note(conn, h, pkt, off, label)
-        elif not flags & 0x07 and flags & ACK:
-            last = h.last
-            if last is not None and last.seq == pkt.seq and last.ack == pkt.ack and same_frame(last, pkt):
-                h.dups += 1
-                return
-            if not conn.seen & h.bA:
-                conn.mark(h.bA, h.cA)
+        elif not flags & 0x07 and flags & ACK and not conn.seen & h.bA:
+            conn.mark(h.bA, h.cA)
         h.last = pkt
 
     def _open(self, pkt) -> Half:

@@ -1,0 +1,375 @@
+"""Reassembly edge cases: each crafted capture pins down one rule of DESIGN.md's reassembly policy.
+
+The same captures feed tests/test_follow_oracle.py, which checks the streams against
+Wireshark's Follow TCP Stream byte for byte; here the expected streams are written out.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from reporter.analyses.tcp import TcpAnalysis, TcpResult
+from reporter.capture import iter_packets, open_capture
+from reporter.cli import ReportOptions
+from tests.craft import (
+    ACK,
+    LINUX_SLL2,
+    PSH,
+    Iface,
+    Rec,
+    TcpFlow,
+    write_pcap,
+    write_pcapng,
+)
+
+A, B, C, D = b"A" * 10, b"B" * 10, b"C" * 10, b"D" * 10
+
+
+def analyse(path: Path, frames: bool = True, keep: bool = True, ports: tuple[int, ...] = (10000, 32444)) -> TcpResult:
+    """Run the TCP analysis over a capture the way the pipeline does (one pass, frame order)."""
+    cap = open_capture(path)
+    tcp = TcpAnalysis(ReportOptions(ports=ports), frames, keep_streams=keep)
+    t0 = None
+    for pkt in iter_packets(cap):
+        if t0 is None:
+            t0 = pkt.ts
+        if pkt.proto == 6:
+            tcp.feed(pkt)
+    return tcp.finish(t0 or 0)
+
+
+# -- the crafted captures: name -> builder(tmp_path) -> capture path ------------------------------
+
+def _flow(**kw) -> TcpFlow:
+    f = TcpFlow(**kw)
+    f.handshake()
+    return f
+
+
+def _write(tmp: Path, name: str, f: TcpFlow) -> Path:
+    return write_pcap(tmp / f"{name}.pcap", f.recs())
+
+
+def case_retransmission(tmp: Path) -> Path:
+    f = _flow()
+    f.data("c", 0, A).data("c", 10, B).data("c", 10, B, dt=0.3).ack("s")  # RTO: same bytes again
+    f.close()
+    return _write(tmp, "retransmission", f)
+
+
+def case_conflicting_retransmission(tmp: Path) -> Path:
+    f = _flow()
+    f.data("c", 0, A).data("c", 10, B).data("c", 10, b"X" * 10, dt=0.3).ack("s")
+    f.close()
+    return _write(tmp, "conflict", f)
+
+
+def case_out_of_order(tmp: Path) -> Path:
+    f = _flow()
+    f.data("c", 0, A).data("c", 20, C).data("c", 10, B).ack("s").close()
+    return _write(tmp, "ooo", f)
+
+
+def case_conflicting_ooo_copies(tmp: Path) -> Path:
+    f = _flow()
+    f.data("c", 0, A).data("c", 20, C).data("c", 20, b"Z" * 10).data("c", 10, B).ack("s").close()
+    return _write(tmp, "ooo-conflict", f)
+
+
+def case_in_order_supersedes(tmp: Path) -> Path:
+    f = _flow()
+    f.data("c", 0, A).data("c", 15, b"Q" * 10).data("c", 10, B).ack("s").close()
+    return _write(tmp, "supersede", f)
+
+
+def case_partial_overlap(tmp: Path) -> Path:
+    f = _flow()
+    f.data("c", 0, A).data("c", 5, b"a" * 5 + B, dt=0.3).ack("s").close()
+    return _write(tmp, "overlap", f)
+
+
+def case_wraparound(tmp: Path) -> Path:
+    f = _flow(isn_c=0xFFFFFFF0, isn_s=0xFFFFFFFE)
+    f.data("c", 0, A).data("c", 20, C).data("c", 10, B).data("c", 30, D)  # crosses 2^32 out of order
+    f.data("s", 0, A + B).data("s", 20, C + D).ack("c").close()
+    return _write(tmp, "wrap", f)
+
+
+def case_gap(tmp: Path) -> Path:
+    f = _flow()
+    f.data("c", 0, A)
+    f.data("c", 20, C)  # [10,20) never captured ...
+    f.ack("s")  # ... but the server ACKs 30: it got them, so Wireshark skips the gap here
+    f.data("c", 30, D)
+    f.close()
+    return _write(tmp, "gap", f)
+
+
+def case_capture_duplicate(tmp: Path) -> Path:
+    f = _flow()
+    f.data("c", 0, A)
+    f.packets.append((f.t + 0.00001, f.packets[-1][1]))  # the very same frame, captured again
+    f.t += 0.00001
+    f.data("c", 10, B).ack("s")
+    f.packets.append((f.t + 0.00001, f.packets[-1][1]))  # a pure ACK captured twice
+    f.t += 0.00001
+    f.close()
+    return _write(tmp, "dup", f)
+
+
+def case_two_interfaces(tmp: Path) -> Path:
+    """pcapng with the same conversation seen on two interfaces (a router's in and out)."""
+    f = _flow()
+    f.echo_exchange(b"hello world").close()
+    recs = []
+    for t, p in f.packets:
+        recs.append(Rec(p, t, 0))
+        recs.append(Rec(p, t + 0.00002, 1))
+    from tests.craft import RAW
+    return write_pcapng(tmp / "two-ifaces.pcapng", recs, [Iface(RAW, name="eth0"), Iface(RAW, name="eth1")])
+
+
+def case_any_sll2(tmp: Path) -> Path:
+    """`tcpdump -i any` on loopback sees each frame twice (outgoing and incoming)."""
+    f = _flow()
+    f.echo_exchange(b"ping").close()
+    recs = []
+    for r in f.recs(LINUX_SLL2):
+        recs.append(r)
+        recs.append(Rec(r.data, r.t + 0.000001, 0))
+    return write_pcap(tmp / "any.pcap", recs, linktype=LINUX_SLL2)
+
+
+def case_port_reuse(tmp: Path) -> Path:
+    f = _flow()
+    f.echo_exchange(b"first").close()
+    g = TcpFlow(isn_c=987654, isn_s=123456, t=f.t + 1)
+    g.handshake().echo_exchange(b"second").close()
+    return write_pcap(tmp / "reuse.pcap", f.recs() + g.recs())
+
+
+def case_midstream(tmp: Path) -> Path:
+    """Capture started after the handshake: offsets count from the first byte seen."""
+    f = TcpFlow(isn_c=5555, isn_s=7777)
+    f.data("c", 0, b"mid-stream ").data("s", 0, b"mid-stream ").data("c", 11, b"data").data("s", 11, b"data")
+    f.ack("c")
+    return _write(tmp, "mid", f)
+
+
+def case_ipv6(tmp: Path) -> Path:
+    f = _flow(client="::1", server="::1")
+    f.echo_exchange(b"over IPv6").close()
+    return _write(tmp, "v6", f)
+
+
+def case_reset(tmp: Path) -> Path:
+    f = _flow()
+    f.data("c", 0, A).rst("s")
+    return _write(tmp, "rst", f)
+
+
+def case_zero_window_probe(tmp: Path) -> Path:
+    f = _flow()
+    f.data("c", 0, A)
+    f._emit("s", f.isn_s + 1, ACK, ack=f.isn_c + 11)  # window 64240 from craft; probe follows
+    f.data("c", 10, b"B", dt=0.2)  # one-byte probe
+    f.data("c", 10, B, dt=0.2)  # the real segment, starting with the probed byte
+    f.ack("s").close()
+    return _write(tmp, "zwp", f)
+
+
+CASES: dict[str, Callable[[Path], Path]] = {
+    "retransmission": case_retransmission,
+    "conflicting_retransmission": case_conflicting_retransmission,
+    "out_of_order": case_out_of_order,
+    "conflicting_ooo_copies": case_conflicting_ooo_copies,
+    "in_order_supersedes": case_in_order_supersedes,
+    "partial_overlap": case_partial_overlap,
+    "wraparound": case_wraparound,
+    "gap": case_gap,
+    "capture_duplicate": case_capture_duplicate,
+    "two_interfaces": case_two_interfaces,
+    "any_sll2": case_any_sll2,
+    "port_reuse": case_port_reuse,
+    "midstream": case_midstream,
+    "ipv6": case_ipv6,
+    "reset": case_reset,
+    "zero_window_probe": case_zero_window_probe,
+}
+
+
+def _one(tmp: Path, name: str) -> tuple[TcpResult, bytes, bytes]:
+    res = analyse(CASES[name](tmp))
+    assert len(res.connections) == 1, res.connections
+    c2s, s2c = res.streams[0]
+    return res, c2s, s2c
+
+
+# -- the rules ----------------------------------------------------------------------------------
+
+def test_retransmission_with_same_bytes_is_delivered_once(tmp_path: Path) -> None:
+    res, c2s, _ = _one(tmp_path, "retransmission")
+    a = res.connections[0].anomalies
+    assert c2s == A + B
+    assert (a.retransmissions, a.out_of_order, a.overlap_conflicts, a.capture_duplicates) == (1, 0, 0, 0)
+    assert [n.tcp_analysis for n in res.frames.values()] == [None, None, "retransmission"]
+    assert "T" in res.connections[0].history
+
+
+def test_conflicting_retransmission_keeps_delivered_bytes(tmp_path: Path) -> None:
+    res, c2s, _ = _one(tmp_path, "conflicting_retransmission")
+    assert c2s == A + B
+    assert res.connections[0].anomalies.overlap_conflicts == 1
+
+
+def test_out_of_order_segment_is_put_in_place(tmp_path: Path) -> None:
+    res, c2s, _ = _one(tmp_path, "out_of_order")
+    a = res.connections[0].anomalies
+    assert c2s == A + B + C
+    assert (a.out_of_order, a.retransmissions, a.gaps) == (1, 0, 0)
+    notes = list(res.frames.values())
+    assert [(n.offset, n.len, n.tcp_analysis) for n in notes] == [(0, 10, None), (20, 10, None), (10, 10, "out_of_order")]
+
+
+def test_first_queued_out_of_order_copy_wins(tmp_path: Path) -> None:
+    res, c2s, _ = _one(tmp_path, "conflicting_ooo_copies")
+    assert c2s == A + B + C
+    assert res.connections[0].anomalies.overlap_conflicts == 1
+
+
+def test_in_order_segment_supersedes_queued_overlap(tmp_path: Path) -> None:
+    res, c2s, _ = _one(tmp_path, "in_order_supersedes")
+    assert c2s == A + B + b"Q" * 5
+    assert res.connections[0].anomalies.overlap_conflicts == 1
+
+
+def test_partial_overlap_adds_only_new_bytes(tmp_path: Path) -> None:
+    res, c2s, _ = _one(tmp_path, "partial_overlap")
+    assert c2s == A + B
+    assert res.connections[0].anomalies.overlap_conflicts == 1  # bytes 5..10 differ: 'a' vs 'A'
+    assert res.connections[0].bytes.client_to_server == 20
+
+
+def test_sequence_wraparound(tmp_path: Path) -> None:
+    res, c2s, s2c = _one(tmp_path, "wraparound")
+    assert c2s == A + B + C + D and s2c == A + B + C + D
+    c = res.connections[0]
+    assert c.echo.verified and c.echo.echoed_bytes == 40
+    assert [n.offset for n in res.frames.values()] == [0, 20, 10, 30, 0, 20]
+
+
+def test_gap_is_skipped_never_filled(tmp_path: Path) -> None:
+    res, c2s, _ = _one(tmp_path, "gap")
+    c = res.connections[0]
+    assert c2s == A + C + D
+    assert c.anomalies.gaps == 1
+    assert c.bytes.client_to_server == 30
+    assert c.sha256.client_to_server == hashlib.sha256(A + C + D).hexdigest()
+
+
+def test_unacknowledged_bytes_behind_a_gap_stay_undelivered(tmp_path: Path) -> None:
+    f = _flow()
+    f.data("c", 0, A).data("c", 20, C)
+    res = analyse(_write(tmp_path, "tail-gap", f))
+    assert res.streams[0][0] == A
+    assert res.connections[0].anomalies.gaps == 1
+
+
+def test_capture_duplicates_are_not_retransmissions(tmp_path: Path) -> None:
+    res, c2s, _ = _one(tmp_path, "capture_duplicate")
+    a = res.connections[0].anomalies
+    assert c2s == A + B
+    assert (a.capture_duplicates, a.retransmissions, a.out_of_order) == (2, 0, 0)
+    assert [n.tcp_analysis for n in res.frames.values()] == [None, "duplicate", None]
+    assert res.connections[0].segments.client_to_server == 2
+
+
+@pytest.mark.parametrize("name", ["two_interfaces", "any_sll2"])
+def test_every_frame_captured_twice(tmp_path: Path, name: str) -> None:
+    res = analyse(CASES[name](tmp_path))
+    assert len(res.connections) == 1
+    c = res.connections[0]
+    packets = 9  # handshake, request, echo, ACK, FIN, FIN, ACK: every one seen twice
+    assert c.anomalies.capture_duplicates == packets
+    assert c.anomalies.retransmissions == 0 and c.anomalies.out_of_order == 0
+    assert c.echo.verified and c.state == "SF"
+    msg = b"hello world" if name == "two_interfaces" else b"ping"
+    assert res.streams[0] == (msg, msg)
+
+
+def test_port_reuse_starts_a_new_connection(tmp_path: Path) -> None:
+    res = analyse(CASES["port_reuse"](tmp_path))
+    assert [c.id for c in res.connections] == [0, 1]
+    assert [c.client_no for c in res.connections] == [1, 2]
+    assert res.streams[0] == (b"first", b"first") and res.streams[1] == (b"second", b"second")
+    assert all(c.state == "SF" and c.echo.verified for c in res.connections)
+
+
+def test_midstream_capture(tmp_path: Path) -> None:
+    res, c2s, s2c = _one(tmp_path, "midstream")
+    c = res.connections[0]
+    assert (c.client.port, c.server.port) == (40000, 10000)
+    assert c2s == s2c == b"mid-stream data"
+    assert c.state == "OTH" and c.handshake.syn_frame is None and not c.handshake.complete
+    assert c.echo.verified and c.echo.wait_s is None
+    assert [n.offset for n in res.frames.values()] == [0, 0, 11, 11]
+
+
+def test_ipv6(tmp_path: Path) -> None:
+    res, c2s, s2c = _one(tmp_path, "ipv6")
+    c = res.connections[0]
+    assert c.client.ip == "::1" and c2s == s2c == b"over IPv6" and c.echo.verified
+
+
+def test_zero_window_probe_is_not_a_retransmission_of_new_data(tmp_path: Path) -> None:
+    res, c2s, _ = _one(tmp_path, "zero_window_probe")
+    assert c2s == A + B
+    assert [(n.offset, n.len, n.tcp_analysis) for n in res.frames.values()] == [(0, 10, None), (10, 1, None), (10, 10, None)]
+    assert res.connections[0].anomalies.retransmissions == 0
+
+
+def test_snaplen_cut_payload_is_a_gap(tmp_path: Path) -> None:
+    f = _flow()
+    f.data("c", 0, A).data("c", 10, B).ack("s")
+    recs = f.recs()
+    cut = recs[3]  # the segment carrying A, cut 4 bytes short by the snap length
+    recs[3] = Rec(cut.data[:-4], cut.t, 0, orig_len=len(cut.data))
+    res = analyse(write_pcap(tmp_path / "snap.pcap", recs))
+    assert res.streams[0][0] == A[:6] + B
+    assert res.connections[0].anomalies.gaps == 1
+    assert res.frames["4"].len == 10
+
+
+def test_production_path_keeps_no_stream(tmp_path: Path) -> None:
+    res = analyse(CASES["out_of_order"](tmp_path), keep=False)
+    assert res.streams is None
+    assert res.connections[0].sha256.client_to_server == hashlib.sha256(A + B + C).hexdigest()
+    assert res.connections[0].preview.client_to_server == (A + B + C).decode()
+
+
+def test_memory_is_bounded_by_what_is_outstanding() -> None:
+    """A 40 MB stream echoed in order keeps only the comparison window, not the stream."""
+    from reporter.analyses.reassembly import WINDOW2
+    from reporter.packet import Packet
+
+    tcp = TcpAnalysis(ReportOptions(), frames=False)
+    c, s = bytes([10, 0, 0, 2]), bytes([10, 0, 0, 1])
+    chunk = bytes(range(256)) * 16
+    tcp.feed(Packet(1, 0, 0, 4, c, s, 6, 1, 40000, 10000, 100, 0, 0x02))
+    tcp.feed(Packet(2, 1, 0, 4, s, c, 6, 1, 10000, 40000, 900, 101, 0x12))
+    tcp.feed(Packet(3, 2, 0, 4, c, s, 6, 2, 40000, 10000, 101, 901, ACK))
+    no = 4
+    for i in range(10000):
+        off = i * len(chunk)
+        tcp.feed(Packet(no, no, 0, 4, c, s, 6, no, 40000, 10000, (101 + off) & 0xFFFFFFFF, 901, PSH | ACK, 512, b"", chunk))
+        tcp.feed(Packet(no + 1, no + 1, 0, 4, s, c, 6, no, 10000, 40000, (901 + off) & 0xFFFFFFFF,
+                        (101 + off + len(chunk)) & 0xFFFFFFFF, PSH | ACK, 512, b"", chunk))
+        no += 2
+    conn = tcp.conns[0]
+    assert len(conn.c.win) <= WINDOW2 and len(conn.s.win) <= WINDOW2
+    assert len(conn.echo.buf) == 0 and not conn.c.queue
+    res = tcp.finish(0)
+    assert res.connections[0].echo.verified and res.connections[0].echo.echoed_bytes == 10000 * len(chunk)
