@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import json
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -24,8 +23,10 @@ from typing import Optional, Sequence
 from reporter import __version__
 from reporter.analyses.dns import DnsAnalysis
 from reporter.analyses.tasks import FlowMarks, judge_tasks
+from reporter.analyses.tcp import TcpAnalysis
 from reporter.capture import NotACapture, iter_packets, open_capture
-from reporter.model import CaptureInfo, Report, Tool, Warning
+from reporter.model import CaptureInfo, Report, Tool
+from reporter.render import report_json, write_reports
 
 DNS_PORT = 53
 DAMAGE_CODES = frozenset({"truncated", "malformed"})  # capture problems that mean "damaged input"
@@ -49,36 +50,11 @@ def iso_utc(ns: Optional[int]) -> Optional[str]:
     return f"{base}.{frac // 1000:06d}Z" if frac % 1000 == 0 else f"{base}.{frac:09d}Z"
 
 
-class _NoTcp:
-    """Interim stand-in until reporter/analyses/tcp.py lands: no connections, one warning."""
-
-    def __init__(self) -> None:
-        self.connections: list = []
-        self.frames: Optional[dict] = None
-        self.warnings = [Warning("tcp-analysis-missing", "TCP analysis is not available in this build", None)]
-
-    def feed(self, pkt: object) -> None:
-        pass
-
-    def finish(self, t0_ns: int) -> "_NoTcp":
-        return self
-
-
-def _tcp_analysis(opts: object, frames: bool):
-    try:
-        from reporter.analyses.tcp import TcpAnalysis
-    except ModuleNotFoundError as e:
-        if e.name != "reporter.analyses.tcp":
-            raise
-        return _NoTcp()
-    return TcpAnalysis(opts, frames)
-
-
 def analyse(path: str, opts: object) -> tuple[Report, bool]:
     """Analyse one capture: (report, damaged). Raises NotACapture; never anything for damaged content."""
     capture = open_capture(path)
     frames = bool(getattr(opts, "frames", False))
-    tcp = _tcp_analysis(opts, frames)
+    tcp = TcpAnalysis(opts, frames)
     dns = DnsAnalysis(opts)
     marks = FlowMarks()
 
@@ -134,28 +110,6 @@ def analyse(path: str, opts: object) -> tuple[Report, bool]:
     return report, damaged
 
 
-def _write_json_only(report: Report, outdir: Path, stem: str, formats: Sequence[str], lang: str) -> list[Path]:
-    """Stand-in while reporter.render has no write_reports yet: JSON only (HTML/PDF said skipped)."""
-    outdir.mkdir(parents=True, exist_ok=True)
-    out = []
-    if "json" in formats:
-        p = outdir / f"{stem}.json"
-        p.write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        out.append(p)
-    skipped = [f for f in formats if f != "json"]
-    if skipped:
-        print(f"progjar report: {stem}: {','.join(skipped)} rendering is not available yet, skipped", file=sys.stderr)
-    return out
-
-
-def _writer():
-    try:
-        from reporter.render import write_reports
-    except ImportError:
-        return _write_json_only
-    return write_reports
-
-
 def _unique_stem(path: str, used: set[str]) -> str:
     """OUTDIR/<capture stem>.<ext>; a second capture with the same stem gets -2, -3 ... ."""
     stem = Path(path).stem or "capture"
@@ -187,7 +141,6 @@ def _not_a_capture(path: str, e: Exception) -> str:
 def report_command(captures: Sequence[str], outdir: str, opts: object, quiet: bool = False) -> int:
     """`progjar report`: analyse each capture, write its reports; exit code as the module doc says."""
     to_stdout = outdir == "-"
-    write = _writer()
     formats = tuple(getattr(opts, "formats", ("json",)))
     lang = getattr(opts, "lang", "en")
     used: set[str] = set()
@@ -219,11 +172,11 @@ def report_command(captures: Sequence[str], outdir: str, opts: object, quiet: bo
             worst = max(worst, 1)
         try:
             if to_stdout:
-                sys.stdout.write(json.dumps(report.to_dict(), indent=1, ensure_ascii=False) + "\n")
+                sys.stdout.write(report_json(report) + "\n")
                 sys.stdout.flush()
                 written: list[Path] = []
             else:
-                written = write(report, Path(outdir), _unique_stem(path, used), formats, lang)
+                written = write_reports(report, Path(outdir), _unique_stem(path, used), formats, lang)
         except BrokenPipeError:
             raise
         except OSError as e:

@@ -153,7 +153,6 @@ def test_truncated_capture_is_exit_1_with_a_partial_report(tmp_path):
 
 
 def test_frames_option_adds_frame_notes(tmp_path):
-    pytest.importorskip("reporter.analyses.tcp", reason="TCP analysis not merged yet")
     cap = lab_capture(tmp_path)
     p = run(str(cap), "--format", "json", "-o", "-", "--frames")
     assert p.returncode == 0, p.stderr
@@ -169,7 +168,6 @@ def test_frames_option_adds_frame_notes(tmp_path):
 
 
 def test_lab_capture_tasks_end_to_end(tmp_path):
-    pytest.importorskip("reporter.analyses.tcp", reason="TCP analysis not merged yet")
     report, damaged = analyse(str(lab_capture(tmp_path)), ReportOptions())
     tasks = {t.id: t for t in report.tasks}
     assert not damaged

@@ -36,15 +36,6 @@ def report_for(entry: dict):
     return _reports[name]
 
 
-def needs_tcp() -> None:
-    try:
-        import reporter.analyses.tcp  # noqa: F401
-    except ModuleNotFoundError:
-        if IN_CI:
-            pytest.fail("reporter/analyses/tcp.py is missing")
-        pytest.skip("TCP analysis not merged yet")
-
-
 def test_manifest_lists_the_samples():
     if not ENTRIES and IN_CI:
         pytest.fail("samples/manifest.json is missing")
@@ -72,8 +63,6 @@ def test_sample_capture_facts_and_schema(entry):
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e["file"] for e in ENTRIES])
 def test_sample_yields_the_promised_rubric(entry):
     exp = entry["expected"]
-    if exp["task"] != "T1":
-        needs_tcp()
     report, _ = report_for(entry)
     task = {t.id: t for t in report.tasks}[exp["task"]]
     assert task.status == exp["status"], task.summary
@@ -113,7 +102,6 @@ def _server(entry: dict) -> tuple[str, int]:
 
 @pytest.mark.parametrize("entry", T2 + T3, ids=[e["file"] for e in T2 + T3])
 def test_echo_sample_bytes_and_close(entry):
-    needs_tcp()
     report, _ = report_for(entry)
     exp = entry["expected"]
     ip, port = _server(entry)
@@ -155,7 +143,6 @@ def tshark_times(path: Path, port: int, home: Path) -> dict[str, dict[tuple[str,
 
 @pytest.mark.parametrize("entry", T4, ids=[e["file"] for e in T4])
 def test_t4_sample_order_and_waits_match_tshark(entry, tshark_home):
-    needs_tcp()
     report, _ = report_for(entry)
     exp = entry["expected"]
     port = 10000
