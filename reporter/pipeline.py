@@ -176,7 +176,8 @@ def report_command(captures: Sequence[str], outdir: str, opts: object, quiet: bo
                 sys.stdout.flush()
                 written: list[Path] = []
             else:
-                written = write_reports(report, Path(outdir), _unique_stem(path, used), formats, lang)
+                stem = _unique_stem(path, used)
+                written = write_reports(report, Path(outdir), stem, formats, lang)
         except BrokenPipeError:
             raise
         except OSError as e:
@@ -189,10 +190,12 @@ def report_command(captures: Sequence[str], outdir: str, opts: object, quiet: bo
             worst = max(worst, 1)
             continue
         if not quiet and not to_stdout:
-            status = " ".join(f"{t.id}:{t.status}" for t in report.tasks)
-            where = ", ".join(str(p) for p in written) or "nothing written"
-            print(f"[{n}/{len(captures)}] {path}: {report.capture.packets} frames, {len(report.connections)} "
-                  f"connections, {len(report.dns)} DNS queries; {status} -> {where}", file=sys.stderr)
+            status = ", ".join(f"{t.id} {t.status}" + (f" ({t.verdict})" if t.verdict else "") for t in report.tasks)
+            exts = ",".join(p.suffix.lstrip(".") for p in written)
+            where = f"{Path(outdir) / stem}.{{{exts}}}" if len(written) > 1 else \
+                (str(written[0]) if written else "nothing written")
+            print(f"[{n}/{len(captures)}] {path}: {report.capture.packets} frames, {len(report.connections)} TCP, "
+                  f"{len(report.dns)} DNS; {status} -> {where}", file=sys.stderr)
     return worst
 
 

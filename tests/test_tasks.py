@@ -199,6 +199,26 @@ def test_t4_overlap_needs_the_same_server_endpoint():
     assert (t.status, t.verdict) == ("absent", None)
 
 
+def test_t4_cross_host_overlap_found_past_same_host_neighbours():
+    """M2 holds a long connection; two short M2 ones come and go; M3 connects while the first is open."""
+    conns = [conn(0, M2, syn=1, t0=1.0, end=9.0), conn(1, M2, syn=5, t0=2.0, end=2.5, client_no=2),
+             conn(2, M2, syn=9, t0=3.0, end=3.5, client_no=3), conn(3, M3, syn=13, t0=4.0, end=5.0, client_no=4)]
+    t = task(report(conns=conns), "T4")
+    assert (t.status, t.verdict) == ("pass", "concurrent")
+    assert {1, 13} <= set(t.evidence_frames)  # the M2 connection still open and the M3 one
+
+
+def test_t4_judges_thousands_of_connections_quickly():
+    import time
+
+    conns = [conn(i, f"172.16.{i % 8}.{i % 200 + 1}", syn=1 + 5 * i, t0=1.0 + i * 0.01, end=1.5 + i * 0.01,
+                  client_no=i + 1) for i in range(6000)]
+    t0 = time.perf_counter()
+    t = task(report(conns=conns, duration=100.0), "T4")
+    assert time.perf_counter() - t0 < 2.0
+    assert (t.status, t.verdict) == ("pass", "concurrent") and t.summary.startswith("6000 overlapping")
+
+
 def test_t4_open_connection_lasts_to_the_end_of_the_capture():
     first = conn(0, M2, syn=1, t0=1.0, end=None, fin_by=None)
     second = conn(1, M3, syn=4, t0=5.0, end=6.0, client_no=2)
