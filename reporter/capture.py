@@ -138,7 +138,11 @@ def iter_packets(capture: Capture) -> Iterator[Packet]:
     """Yield every IPv4/IPv6 frame carrying TCP or UDP; count and summarise the rest.
 
     Frame numbers count every frame (like Wireshark's frame.number). Never raises for damaged
-    content: the iteration ends early and ``capture.truncated`` says so.
+    content: the iteration ends early and ``capture.truncated`` says so. Other IP protocols
+    (ICMP, ...) are not yielded but counted ("other-ip"); a frame cut by the snap length is
+    yielded with ``missing`` set when its TCP/UDP header survived. A pcapng Simple Packet Block
+    carries no time and gets the previous frame's. ``capture.packets``, ``first_ts``,
+    ``last_ts`` (the latest time seen) and ``problems`` are final once the iteration ends.
     """
     probs: dict[str, list[int]] = {}
     capture.problems = []
