@@ -40,7 +40,7 @@ from reporter.fingerprint import Fingerprint, compare, fingerprint
 
 CAPTURE_EXTS = (".pcapng", ".pcap", ".cap")
 CACHE = ".progjar-batch.json"
-RECYCLE = 4  # captures per worker process before it is replaced (PDF layout memory)
+RECYCLE = 10  # captures per worker before it is replaced: PDF layout keeps ~1.5 MiB a report
 TIMEOUT_S = 600.0  # longest wait for any next result before the rest are given up as timed out
 _EXT_ORDER = {"html": 0, "pdf": 1, "json": 2}
 
@@ -216,6 +216,8 @@ def _run(todo: list[Job], opts: ReportOptions, outdir: Path, jobs: int, progress
     for mod in heavy:  # load once: forked workers share them instead of importing each
         with contextlib.suppress(Exception):  # the worker reports the real error per capture
             importlib.import_module(mod)
+    if "pdf" in opts.formats:
+        _warm_up_pdf(outdir, opts.lang)
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     done: queue.Queue = queue.Queue()
     pool = ctx.Pool(processes=min(jobs, len(todo)), maxtasksperchild=RECYCLE)
@@ -244,6 +246,20 @@ def _run(todo: list[Job], opts: ReportOptions, outdir: Path, jobs: int, progress
         pool.terminate()
         pool.join()
     return results
+
+
+def _warm_up_pdf(outdir: Path, lang: str) -> None:
+    """Lay out one empty report before forking: WeasyPrint's first PDF in a process pays ~1 s for
+    fonts and styles, and forked workers inherit that warm state instead of paying it each."""
+    warm = outdir / ".warm-up.pdf"
+    with contextlib.suppress(Exception):  # only an optimisation; real errors show per capture
+        from reporter.model import CaptureInfo, Report
+        from reporter.render.html import render_html
+        from reporter.render.pdf import write_pdf_from_html
+
+        write_pdf_from_html(render_html(Report(CaptureInfo("warm-up", "", "pcap")), lang), warm)
+    with contextlib.suppress(OSError):
+        warm.unlink()
 
 
 def _sha256(path: str) -> str:

@@ -8,6 +8,7 @@ what the parallel, recycled workers buy on this machine.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import time
@@ -43,7 +44,9 @@ def _tree_rss_kb(root: int) -> int:
     return total
 
 
-def _timed(args: list[str], python: str) -> tuple[float, int, int]:
+def _timed(args: list[str], python: str) -> tuple[float, int, int, float]:
+    """(wall s, peak summed RSS KiB, exit code, CPU s of the whole process tree)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.Popen([python, "-m", "reporter", "batch", *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2])
@@ -55,7 +58,9 @@ def _timed(args: list[str], python: str) -> tuple[float, int, int]:
     if proc.poll() is None:
         proc.kill()
     proc.wait(timeout=30)
-    return time.perf_counter() - t, peak, proc.returncode
+    ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)  # workers are reaped by batch, batch by us
+    cpu = ru2.ru_utime + ru2.ru_stime - ru.ru_utime - ru.ru_stime
+    return time.perf_counter() - t, peak, proc.returncode, cpu
 
 
 def _make_class(root: Path, samples: Path, n: int) -> Path:
@@ -77,13 +82,16 @@ def run(ctx) -> list[str]:
     for d in ("out40", "out8"):
         shutil.rmtree(base / d, ignore_errors=True)
     fmt = ["--format", "html,pdf,json"]
-    wall, peak, rc = _timed([str(cls), "-o", str(base / "out40"), *fmt], ctx.python)
-    again, _, rc2 = _timed([str(cls), "-o", str(base / "out40"), *fmt], ctx.python)
-    one, peak1, rc1 = _timed([str(small), "-o", str(base / "out8"), *fmt, "--jobs", "1"], ctx.python)
+    wall, peak, rc, cpu = _timed([str(cls), "-o", str(base / "out40"), *fmt], ctx.python)
+    again, _, rc2, _ = _timed([str(cls), "-o", str(base / "out40"), *fmt], ctx.python)
+    one, peak1, rc1, _ = _timed([str(small), "-o", str(base / "out8"), *fmt, "--jobs", "1"], ctx.python)
     per_capture_serial = one / 8
+    load = os.getloadavg()[0]
     lines = [
         (f"40 captures -> html+pdf+json + summary, {os.cpu_count()} workers: {wall:.1f} s "
-        f"(target <= {TARGET_S:.0f} s: {'ok' if wall <= TARGET_S else 'OVER'}), exit {rc}"),
+         f"(target <= {TARGET_S:.0f} s: {'ok' if wall <= TARGET_S else 'OVER'}), exit {rc}"),
+        (f"CPU time, batch + workers: {cpu:.1f} s = {cpu / 40:.2f} s per capture (load average {load:.1f} "
+        f"on {os.cpu_count()} cores while measuring)"),
         f"peak memory, batch + workers summed: {peak / 1024:.0f} MiB (one worker on 8 captures: {peak1 / 1024:.0f} MiB)",
         f"one worker: {per_capture_serial:.2f} s per capture -> parallel speed-up x{per_capture_serial * 40 / wall:.2f}, exit {rc1}",
         f"re-run, all up to date: {again:.2f} s (x{again / wall:.3f} of the first run), exit {rc2}",
