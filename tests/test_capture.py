@@ -242,3 +242,29 @@ def test_samples_and_cut_samples_match_tshark(tmp_path: Path, tshark_home: Path)
             assert p.ts == int(Decimal(epoch) * 10**9) and p.iface == int(iface or 0), (path.name, no)
             want = int(tcplen) if tcplen else int(udplen) - 8
             assert len(p.payload) == want, (path.name, no)
+
+
+def test_empty_captures_have_no_times(tmp_path: Path) -> None:
+    """A capture with a header but no frames is valid: zero packets, no times, not truncated."""
+    pcap = craft.write_pcap(tmp_path / "e.pcap", [])
+    ng = tmp_path / "e.pcapng"
+    ng.write_bytes(craft.ng_shb() + craft.ng_idb(craft.EN10MB))
+    for path, fmt in ((pcap, "pcap"), (ng, "pcapng")):
+        cap, pkts = _read(path)
+        assert (cap.format, cap.packets, pkts, cap.first_ts, cap.last_ts, cap.truncated, cap.problems) == \
+            (fmt, 0, [], None, None, False, [])
+        assert cap.linktypes == [1]
+
+
+def test_modified_pcap_records_and_unknown_link_type(tmp_path: Path) -> None:
+    """Kuznetsov's 'modified' pcap (24-byte records) reads; an unknown link type is counted, not guessed."""
+    ip = craft.ip_packet("10.0.0.1", "10.0.0.2", 6, craft.tcp_segment("10.0.0.1", "10.0.0.2", 1, 2, 7, 0, craft.SYN))
+    frame = craft.ethernet(ip)
+    rec = struct.pack("<IIII", 5, 6, len(frame), len(frame)) + b"\0" * 8 + frame
+    path = tmp_path / "m.pcap"
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2CD34, 2, 4, 0, 0, 65535, 1) + rec * 2)
+    cap, pkts = _read(path)
+    assert cap.packets == 2 and [p.ts for p in pkts] == [5_000_006_000] * 2 and pkts[0].seq == 7
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 147) + rec[:16] + frame)
+    cap, pkts = _read(path)
+    assert cap.packets == 1 and pkts == [] and [(w.code, w.frame) for w in cap.problems] == [("linktype", 1)]
