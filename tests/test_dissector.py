@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -504,3 +505,148 @@ def test_folders_come_from_tshark() -> None:
     f = parse_folders(text)
     assert f["Personal configuration"] == "/h/.config/wireshark"
     assert f["Personal Lua Plugins"] == "/h/.local/lib/wireshark/plugins"
+
+
+# ---------------------------------------------------------------------------------------------
+# robustness: 1,000 damaged captures (tests/mutants.py) plus TCP-header mutants of the edge cases,
+# all without a Lua error.
+#
+# tshark starts in ~0.4 s, so 1,000 tshark runs would take minutes. sharkd (Wireshark's own
+# analysis daemon, same dissection engine) loads capture after capture in one process, calling
+# the plugin's init() for each file like Wireshark does, so every mutant starts from a clean
+# state; two sharkd processes share the work. For each file the display filter `_ws.lua.error`
+# forces a full dissection with trees and lists every frame where the plugin raised an error.
+
+
+def _install_plugin(home: Path, plugin_text: str) -> None:
+    d = home / ".local" / "lib" / "wireshark" / "plugins"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "progjar.lua").write_text(plugin_text)
+
+
+def _sharkd_batch(files: list[Path], home: Path, timeout: float) -> tuple[dict[int, list], dict[int, int], str]:
+    """Load each file in one sharkd; return {index: lua-error frames}, {index: labelled frames}, stderr.
+    A file whose answers are missing (sharkd died on it) is left out of both dicts."""
+    reqs = []
+    for i, f in enumerate(files):
+        reqs.append({"jsonrpc": "2.0", "id": 3 * i + 1, "method": "load", "params": {"file": str(f)}})
+        # sharkd 4.0 caches a filter's matches by the filter text across loads: make each text unique
+        never = f"frame.number != {4000000000 - i}"
+        reqs.append({"jsonrpc": "2.0", "id": 3 * i + 2, "method": "frames", "params": {"filter": f"_ws.lua.error && {never}"}})
+        reqs.append({"jsonrpc": "2.0", "id": 3 * i + 3, "method": "frames", "params": {"filter": f"progjar && {never}"}})
+    env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
+    p = subprocess.run(["sharkd", "-"], input="\n".join(json.dumps(r) for r in reqs) + "\n", capture_output=True,
+                       text=True, timeout=timeout, env=env, check=False)
+    answers = {}
+    for line in p.stdout.splitlines():
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(msg, dict) and "id" in msg:
+            answers[msg["id"]] = msg
+    errors, seen = {}, {}
+    for i in range(len(files)):
+        # a damaged file may get no answer to `load` (sharkd says why on stderr) but still has
+        # frames read before the damage; only missing `frames` answers mean sharkd died
+        err, lab = answers.get(3 * i + 2), answers.get(3 * i + 3)
+        if err is None or lab is None:
+            continue
+        errors[i] = [fr["num"] for fr in err.get("result", [])]
+        seen[i] = len(lab.get("result", []))
+    stderr = "\n".join(l for l in p.stderr.splitlines() if "lua" in l.lower())
+    return errors, seen, stderr
+
+
+def run_sharkd(files: list[Path], home: Path, workers: int = 2, batch: int = 150) -> tuple[dict[Path, list], int, list[Path], str]:
+    """All files through sharkd, `workers` processes at a time; a file that kills sharkd is retried
+    alone once and, if it kills it again, reported as crashed (Wireshark's problem, not a Lua error)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    require_tool("sharkd")
+    chunks = [files[i:i + batch] for i in range(0, len(files), batch)]
+    lua_errors: dict[Path, list] = {}
+    labelled_total, crashed, stderr_all = 0, [], []
+    todo = chunks
+    for attempt in range(3):
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(lambda c: (c, *_sharkd_batch(c, home, timeout=240)), todo))
+        todo = []
+        for chunk, errors, seen, stderr in results:
+            if stderr:
+                stderr_all.append(stderr)
+            for i, f in enumerate(chunk):
+                if i in errors:
+                    if errors[i]:
+                        lua_errors[f] = errors[i]
+                    labelled_total += seen[i]
+            missing = [f for i, f in enumerate(chunk) if i not in errors]
+            if missing:
+                if attempt == 2 or len(missing) == 1 and len(chunk) == 1:
+                    crashed += missing
+                else:
+                    # the first missing file is the one sharkd died on: alone; the rest as a batch
+                    todo += [[missing[0]], missing[1:]] if len(missing) > 1 else [[missing[0]]]
+        if not todo:
+            break
+    return lua_errors, labelled_total, crashed, "\n".join(stderr_all)
+
+
+def tcp_header_mutants(out: Path, n: int, seed: int = 6) -> list[Path]:
+    """Edge-case captures with bytes of the IP/TCP headers changed (ports, sequence numbers, flags,
+    header length): the fields the plugin's state machine reads, not just file structure."""
+    import random
+
+    rng = random.Random(seed)
+    (out / "src").mkdir(parents=True, exist_ok=True)
+    srcs = build_crafted(out / "src")
+    names = sorted(k for k, v in srcs.items() if v.suffix == ".pcap")
+    files = []
+    for i in range(n):
+        name = rng.choice(names)
+        data = bytearray(srcs[name].read_bytes())
+        recs, pos = [], 24
+        while pos + 16 <= len(data):
+            incl = struct.unpack_from("<I", data, pos + 8)[0]
+            recs.append((pos + 16, incl))
+            pos += 16 + incl
+        for _ in range(rng.randint(1, 6)):
+            start, incl = rng.choice(recs)
+            lo = 14 if name != "sll2" else 20  # skip the link header
+            lo += 20 if name != "ipv6" else 40
+            k = start + rng.randrange(lo - 12, min(incl, lo + 20)) if incl > lo else start
+            if k < len(data):
+                data[k] = rng.randrange(256)
+        p = out / f"{i:04d}-tcp-{name}.pcap"
+        p.write_bytes(bytes(data))
+        files.append(p)
+    return files
+
+
+@pytest.mark.slow
+def test_a_thousand_damaged_captures_raise_no_lua_error(tmp_path) -> None:
+    require_tool("sharkd")
+    from tests.mutants import make_mutants
+
+    files = make_mutants(tmp_path / "mutants", 1000, 3) + tcp_header_mutants(tmp_path / "tcp", 200)
+    home = tmp_path / "home"
+    _install_plugin(home, PLUGIN.read_text())
+    lua_errors, labelled_total, crashed, stderr = run_sharkd(files, home)
+    assert "Lua" not in stderr and "lua" not in stderr, stderr[:2000]
+    assert lua_errors == {}, f"Lua errors in {len(lua_errors)} captures, e.g. {list(lua_errors.items())[:5]}"
+    assert labelled_total > 1000, "the plugin must actually have dissected the mutants"
+    assert len(crashed) <= len(files) // 100, f"sharkd died on {crashed[:10]}"
+
+
+def test_the_sharkd_harness_sees_lua_errors(tmp_path, crafted, home) -> None:
+    """The robustness test above would be worthless if a failing plugin went unnoticed."""
+    broken = PLUGIN.read_text().replace("    last_shown = pinfo.number\n",
+                                        "    if m.role == 'echo' then error('boom') end\n    last_shown = pinfo.number\n", 1)
+    assert broken != PLUGIN.read_text()
+    broken_home = tmp_path / "broken-home"
+    _install_plugin(broken_home, broken)
+    lua_errors, _, crashed, _ = run_sharkd([crafted["t2"], crafted["serial"]], broken_home, workers=1)
+    assert not crashed
+    echoes = {c: sorted(n for n, r in labelled(labels(c, home)).items() if r["progjar.role"] == "echo")
+              for c in (crafted["t2"], crafted["serial"])}
+    assert lua_errors == echoes and echoes[crafted["t2"]] == [5, 6]
