@@ -350,6 +350,8 @@ class TcpAnalysis:
 
     def _note(self, conn: Conn, h: Half, pkt, off: int, label: str | None) -> None:
         """The frame annotation the Wireshark plugin must agree with."""
+        if off < 0:  # bytes from before the stream's first byte (damaged/odd capture): no offset to give
+            return
         n = len(pkt.payload) + pkt.missing
         echo_ok = None
         if not h.is_client:
