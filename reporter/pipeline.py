@@ -42,11 +42,17 @@ def file_sha256(path: str) -> str:
 
 
 def iso_utc(ns: Optional[int]) -> Optional[str]:
-    """Epoch nanoseconds -> ISO 8601 UTC, microseconds (or nanoseconds when the file has them), 'Z'."""
+    """Epoch nanoseconds -> ISO 8601 UTC, microseconds (or nanoseconds when the file has them), 'Z'.
+
+    None when there is no frame, or when the time is outside what a calendar date can say.
+    """
     if ns is None:
         return None
     sec, frac = divmod(ns, 1_000_000_000)
-    base = (_dt.datetime(1970, 1, 1) + _dt.timedelta(seconds=sec)).strftime("%Y-%m-%dT%H:%M:%S")
+    try:
+        base = (_dt.datetime(1970, 1, 1) + _dt.timedelta(seconds=sec)).strftime("%Y-%m-%dT%H:%M:%S")
+    except (OverflowError, ValueError):  # a damaged record's time beyond year 9999: no date to give
+        return None
     return f"{base}.{frac // 1000:06d}Z" if frac % 1000 == 0 else f"{base}.{frac:09d}Z"
 
 
