@@ -83,8 +83,10 @@ def test_t1_sample_dns_rows_and_latency_match_tshark(entry, tshark_home):
     got = [{"client": d.client, "server": d.server, "name": d.name, "qtype": d.qtype, "rcode": d.rcode,
             "answers": d.answers} for d in report.dns]
     assert got == exp["dns"]
-    if "tcp_connections" in exp and exp["tcp_connections"] == 0:
-        assert "no TCP handshake" in {t.id: t for t in report.tasks}["T1"].summary
+    if "tcp_connections" in exp:
+        assert len(report.connections) == exp["tcp_connections"]
+        if exp["tcp_connections"] == 0:
+            assert "no TCP handshake" in {t.id: t for t in report.tasks}["T1"].summary
     out = tshark(["-r", str(SAMPLES / entry["file"]), "-Y", "dns.flags.response == 1", "-T", "fields",
                   "-e", "frame.number", "-e", "dns.response_to", "-e", "dns.time"], tshark_home).stdout
     pairs = {int(a): (int(b), float(t)) for a, b, t in (line.split("\t") for line in out.splitlines())}
