@@ -63,6 +63,13 @@ def test_t1_pass_a_and_aaaa_one_answered_and_no_handshake_follows():
     assert "no TCP handshake" in t.summary and "103.94.189.5" in t.summary
 
 
+def test_t1_evidence_is_each_clients_first_a_and_aaaa_lookup():
+    rows = [lookup(1, "A"), lookup(2, "A", 4), lookup(3, "AAAA", 5)] + \
+        [lookup(10 + i, "A", 100 + i) for i in range(50)]  # a busy capture: many more lookups
+    t = task(report(rows), "T1")
+    assert (t.status, t.evidence_frames) == ("pass", [2, 3, 4, 5])
+
+
 def test_t1_host_match_ignores_case_and_trailing_dot():
     t = task(report([lookup(1, "A", 3, name="WWW.its.ac.id."), lookup(2, "AAAA", 4, name="www.ITS.ac.id")]), "T1")
     assert t.status == "pass" and t.evidence_frames == [1, 2, 3, 4]

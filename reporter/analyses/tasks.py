@@ -109,8 +109,7 @@ def judge_t1(report: Report, host: str) -> Task:
         return Task("T1", "absent", None, [], f"no DNS query for {host}{extra}")
     types = {d.qtype for d in mine}
     answered = [d for d in mine if d.response_frame is not None]
-    addr_rows = [d for d in mine if d.qtype in ("A", "AAAA")]
-    evidence = _frames([d.query_frame for d in addr_rows or mine], [d.response_frame for d in addr_rows or mine])
+    evidence = _t1_evidence(mine)
     answers = list(dict.fromkeys(a for d in answered for a in d.answers))
     follows = _tcp_after(report, mine, answers)
     if {"A", "AAAA"} <= types:
@@ -124,6 +123,19 @@ def judge_t1(report: Report, host: str) -> Task:
     have = ", ".join(sorted(types))
     missing = "AAAA" if "A" in types else "A" if "AAAA" in types else "A and AAAA"
     return Task("T1", "partial", None, evidence, f"{host}: only {have} queried, no {missing} query; {follows}")
+
+
+def _t1_evidence(mine: list[DnsLookup]) -> list[int]:
+    """Query and response frames of the first A and AAAA lookup of each client (answered ones first),
+    at most four lookups: a capture with hundreds of lookups must not bury the grader in frames."""
+    picked: dict[tuple[str, str], DnsLookup] = {}
+    for d in mine:
+        key = (d.client, d.qtype if d.qtype in ("A", "AAAA") else "other")
+        have = picked.get(key)
+        if have is None or (have.response_frame is None and d.response_frame is not None):
+            picked[key] = d
+    rows = sorted(picked.values(), key=lambda d: (d.qtype not in ("A", "AAAA"), d.query_frame))[:4]
+    return _frames([d.query_frame for d in rows], [d.response_frame for d in rows])
 
 
 def _tcp_after(report: Report, lookups: list[DnsLookup], answers: list[str]) -> str:
