@@ -53,7 +53,7 @@ EN: dict[str, str] = {
     "client_no": "client number {n} on this server",
     "handshake": "TCP handshake", "rtt": "Handshake RTT", "options": "TCP options", "state": "State",
     "history": "History", "bytes": "Bytes", "segments": "Segments", "anomalies": "Anomalies",
-    "c2s": "client → server", "s2c": "server → client", "none": "none",
+    "c2s": "client → server", "s2c": "server → client", "both": "client → server and back (identical bytes)", "none": "none",
     "incomplete_hs": "The handshake is not complete in this capture.",
     "opt_mss": "MSS {v}", "opt_ws": "window scale {v}", "opt_sack": "SACK permitted", "opt_ts": "timestamps",
     "an_retransmissions": "retransmissions", "an_out_of_order": "out of order", "an_overlap_conflicts":
@@ -161,7 +161,7 @@ ID: dict[str, str] = {
     "client_no": "klien ke-{n} pada server ini",
     "handshake": "Jabat tangan TCP", "rtt": "RTT jabat tangan", "options": "Opsi TCP", "state": "Keadaan",
     "history": "Riwayat", "bytes": "Byte", "segments": "Segmen", "anomalies": "Anomali",
-    "c2s": "klien → server", "s2c": "server → klien", "none": "tidak ada",
+    "c2s": "klien → server", "s2c": "server → klien", "both": "klien → server dan kembali (byte identik)", "none": "tidak ada",
     "incomplete_hs": "Jabat tangan tidak lengkap dalam tangkapan ini.",
     "opt_mss": "MSS {v}", "opt_ws": "skala jendela {v}", "opt_sack": "SACK diizinkan", "opt_ts": "cap waktu",
     "an_retransmissions": "pengiriman ulang", "an_out_of_order": "tidak berurutan", "an_overlap_conflicts":

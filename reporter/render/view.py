@@ -112,6 +112,8 @@ def _connection(c: Connection, report: Report, L: Lang) -> dict[str, Any]:
         "wait": L.sec(c.echo.wait_s) if c.echo.wait_s is not None else None,
         "queued": L.t("queued", id=c.echo.queued_behind) if c.echo.queued_behind is not None else None,
         "sha": (c.sha256.client_to_server, c.sha256.server_to_client),
+        "same": bool(c.preview.client_to_server) and c.preview.client_to_server == c.preview.server_to_client
+        and c.sha256.client_to_server == c.sha256.server_to_client,
         "has_payload": bool(c.preview.client_to_server or c.preview.server_to_client),
     }
 
