@@ -175,10 +175,13 @@ def parse_message(buf: bytes) -> Optional[_Message]:
 
 
 class _Query:
-    __slots__ = ("pkt", "msg", "lookup")
+    """What a row needs from a query frame; the Packet itself is not kept (a DNS-heavy capture
+    would otherwise hold every query's payload until the end)."""
+
+    __slots__ = ("dst", "lookup", "msg", "no", "src", "ts")
 
     def __init__(self, pkt: Packet, msg: _Message) -> None:
-        self.pkt = pkt
+        self.no, self.ts, self.src, self.dst = pkt.no, pkt.ts, pkt.src, pkt.dst
         self.msg = msg
         self.lookup: Optional[DnsLookup] = None
 
@@ -260,9 +263,8 @@ class DnsAnalysis:
             q = _Query(pkt, msg)
             waiting = self._pending.setdefault(key, [])
             if waiting:
-                first = waiting[0].pkt
                 self._warn("dns-retransmission", f"query {msg.id:#06x} for {msg.name} {qtype_text(msg.qtype)} "
-                           f"sent again (first in frame {first.no})", pkt.no)
+                           f"sent again (first in frame {waiting[0].no})", pkt.no)
             waiting.append(q)
             self._queries.append(q)
             return
@@ -278,19 +280,19 @@ class DnsAnalysis:
         q.lookup = self._row(q, pkt, msg)
 
     def _row(self, q: _Query, resp: Optional[Packet], rmsg: Optional[_Message]) -> DnsLookup:
-        p, m = q.pkt, q.msg
+        m = q.msg
         return DnsLookup(
-            query_frame=p.no,
+            query_frame=q.no,
             response_frame=resp.no if resp else None,
             time_s=0.0,  # set in finish, when the capture's first frame time is known
-            client=_ip(p.src),
-            server=_ip(p.dst),
+            client=_ip(q.src),
+            server=_ip(q.dst),
             id=m.id,
             name=m.name or ".",
             qtype=qtype_text(m.qtype or 0),
             rcode=rcode_text(rmsg.rcode) if rmsg else None,
             answers=list(rmsg.answers) if rmsg else [],
-            latency_ms=round((resp.ts - p.ts) / 1e6, 6) if resp else None,
+            latency_ms=round((resp.ts - q.ts) / 1e6, 6) if resp else None,
         )
 
     def finish(self, t0_ns: Optional[int]) -> tuple[list[DnsLookup], list[Warning]]:
@@ -299,7 +301,7 @@ class DnsAnalysis:
         rows = []
         for q in self._queries:
             row = q.lookup or self._row(q, None, None)
-            row.time_s = round((q.pkt.ts - t0) / 1e9, 9)
+            row.time_s = round((q.ts - t0) / 1e9, 9)
             rows.append(row)
         warnings = list(self._warnings)
         for code, n in self._counts.items():
