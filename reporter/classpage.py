@@ -64,7 +64,7 @@ h1{font-size:1.5em;margin:0 0 .2em}h2{font-size:1.15em;margin:1.6em 0 .5em}
 table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #dde2ea;padding:.3em .45em;
 text-align:left;vertical-align:top}th{background:#f1f4f8;cursor:pointer;white-space:nowrap}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
-.b{display:inline-block;padding:0 .45em;border-radius:.7em;font-size:.85em;font-weight:600}
+.b{display:inline-block;white-space:nowrap;padding:0 .45em;border-radius:.7em;font-size:.85em;font-weight:600}
 .pass{background:#d7f2dd;color:#135c26}.partial{background:#fff0c2;color:#6b4b00}
 .fail{background:#ffd9d6;color:#8a1810}.absent{background:#eceff3;color:#5a6270}
 .flag{color:#8a1810}.muted{color:#5a6270}.charts{display:flex;flex-wrap:wrap;gap:1.5em}
