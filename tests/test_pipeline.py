@@ -256,3 +256,63 @@ def test_mutated_samples_never_raise_and_stay_valid(tmp_path):
             continue
         errors = list(validator.iter_errors(report.to_dict()))
         assert not errors, f"mutation {i}: {errors[0].message}"
+
+
+def t4_records(serial: bool) -> list[craft.Rec]:
+    """Two clients, three requests each, 3 s apart; a single-threaded server serves #2 only after #1 closes."""
+    one = craft.TcpFlow(client=M2, server=SRV, cport=37574, t=1.0)
+    two = craft.TcpFlow(client=M3, server=SRV, cport=38568, t=1.0005)
+    one.handshake()
+    two.handshake()
+    for k in range(3):
+        base = 46 * k
+        one.t = 1.01 + 3 * k
+        one.data("c", base, craft.LAB_MESSAGE).data("s", base, craft.LAB_MESSAGE[:32])
+        one.data("s", base + 32, craft.LAB_MESSAGE[32:]).ack("c")
+        if not serial:
+            two.t = 1.02 + 3 * k
+            two.data("c", base, craft.LAB_MESSAGE).data("s", base, craft.LAB_MESSAGE[:32])
+            two.data("s", base + 32, craft.LAB_MESSAGE[32:]).ack("c")
+    if serial:  # #2's first request is ACKed by the kernel at once, echoed after #1's close
+        two.t = 1.02
+        two.data("c", 0, craft.LAB_MESSAGE).ack("s")
+    one.t = 7.1
+    one.close()
+    if serial:
+        two.t = 7.2
+        two.data("s", 0, craft.LAB_MESSAGE[:32]).data("s", 32, craft.LAB_MESSAGE[32:]).ack("c")
+        for k in (1, 2):
+            two.t = 7.2 + 3 * k
+            two.data("c", 46 * k, craft.LAB_MESSAGE).data("s", 46 * k, craft.LAB_MESSAGE[:32])
+            two.data("s", 46 * k + 32, craft.LAB_MESSAGE[32:]).ack("c")
+    two.t = 14.0 if serial else 8.0
+    two.close()
+    return craft.merge(one.recs(), two.recs())
+
+
+@pytest.mark.parametrize("serial", [True, False], ids=["serial", "concurrent"])
+def test_t4_end_to_end_verdict_and_evidence(tmp_path, serial):
+    recs = t4_records(serial)
+    path = craft.write_pcap(tmp_path / "t4.pcap", recs)
+    report, damaged = analyse(str(path), ReportOptions())
+    assert not damaged
+    t4 = {t.id: t for t in report.tasks}["T4"]
+    assert (t4.status, t4.verdict) == ("pass", "serial" if serial else "concurrent"), t4.summary
+    first, second = sorted(report.connections, key=lambda c: c.handshake.syn_frame)
+    assert {first.handshake.syn_frame, second.handshake.syn_frame} <= set(t4.evidence_frames)
+    if serial:
+        from reporter.capture import iter_packets, open_capture
+
+        pk = {p.no: p for p in iter_packets(open_capture(path))}
+        fin = next(n for n, p in sorted(pk.items()) if p.sport == 37574 and p.flags & craft.FIN)
+        ack = next(n for n, p in sorted(pk.items()) if p.sport == 10000 and p.dport == 38568 and not p.payload
+                   and p.ack > two_isn(pk, 38568) + 1)
+        echo = next(n for n, p in sorted(pk.items()) if p.sport == 10000 and p.dport == 38568 and p.payload)
+        assert {fin, ack, echo} <= set(t4.evidence_frames)
+        assert ack < fin < echo
+        assert second.echo.wait_s == pytest.approx(7.2 + 0.001 - (1.0005 + 0.001), abs=1e-6)
+        assert f"waited {second.echo.wait_s:.2f} s, served after client #1 closed" in t4.summary
+
+
+def two_isn(pk: dict, cport: int) -> int:
+    return next(p.seq for p in pk.values() if p.sport == cport and p.flags == craft.SYN)
