@@ -281,3 +281,16 @@ def test_every_sample_renders_in_both_languages(tmp_path: Path, sample: Path) ->
                 assert head in flat, head
             if c.echo.wait_s is not None and c.echo.queued_behind is not None:
                 assert L.sec(c.echo.wait_s) in flat
+
+
+def test_a_wrong_echo_says_where_it_differs() -> None:
+    rep = lab_report("serial")
+    c = rep.connections[0]
+    c.preview.server_to_client = c.preview.client_to_server[:30] + "X" + c.preview.client_to_server[31:]
+    c.sha256.server_to_client = "0" * 64
+    c.echo.verified, c.echo.first_mismatch_offset = False, 30
+    for lang in ("en", "id"):
+        html = render_html(rep, lang)
+        assert Lang(lang).t("echo_bad", off=30) in html
+        assert "<mark>X</mark>" in html and "<mark>" + LAB_MESSAGE.decode()[30] + "</mark>" in html
+        assert CATALOGUES[lang]["s2c"] in html  # both directions shown when they differ
