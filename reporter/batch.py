@@ -119,8 +119,33 @@ def _opts_dict(opts: ReportOptions) -> dict:
             "formats": list(opts.formats)}
 
 
+_started = None  # in a worker: where to say which capture it is working on
+
+
+def _init_worker(started: Any) -> None:
+    global _started
+    _started = started
+
+
+def _alive(pid: int) -> bool:
+    """Is the process running (not gone, not a zombie)?"""
+    if not os.path.isdir("/proc/self"):  # no procfs: a zombie passes for alive, the timeout still bounds it
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return False
+
+
 def grade_capture(job: dict, opts_d: dict, outdir: str) -> dict:
     """Worker: analyse one capture, write its reports, fingerprint it. Never raises."""
+    if _started is not None:
+        _started.put((job["key"], os.getpid()))
     opts = ReportOptions(host=opts_d["host"], ports=tuple(opts_d["ports"]), frames=opts_d["frames"],
                          lang=opts_d["lang"], formats=tuple(opts_d["formats"]))
     res: dict[str, Any] = {**job, "outputs": [], "digest": None, "error": None, "damaged": False,
@@ -220,27 +245,47 @@ def _run(todo: list[Job], opts: ReportOptions, outdir: Path, jobs: int, progress
         _warm_up_pdf(outdir, opts.lang)
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     done: queue.Queue = queue.Queue()
-    pool = ctx.Pool(processes=min(jobs, len(todo)), maxtasksperchild=RECYCLE)
+    started = ctx.SimpleQueue()  # (capture key, worker pid) as each capture starts
+    pool = ctx.Pool(processes=min(jobs, len(todo)), maxtasksperchild=RECYCLE, initializer=_init_worker,
+                    initargs=(started,))
+    by_key = {j.key: j for j in todo}
+
+    def failed(j: Job, why: str) -> dict:
+        return {**asdict(j), "outputs": [], "digest": None, "damaged": True, "error": why, "fingerprint": None}
+
     try:
         for j in todo:
             pool.apply_async(grade_capture, (asdict(j), opts_d, str(outdir)), callback=done.put,
-                             error_callback=lambda e, j=j: done.put({**asdict(j), "outputs": [], "digest": None,
-                                                                      "error": f"worker failed: {e}",
-                                                                      "damaged": True, "fingerprint": None}))
-        pending = {j.key for j in todo}
+                             error_callback=lambda e, j=j: done.put(failed(j, f"worker failed: {e}")))
+        pending, running, suspect = set(by_key), {}, set()
+        last = time.monotonic()
         while pending:
             try:
-                res = done.get(timeout=TIMEOUT_S)
+                res = done.get(timeout=1.0)
             except queue.Empty:
-                for j in todo:
-                    if j.key in pending:
-                        results.append({**asdict(j), "outputs": [], "digest": None, "damaged": True,
-                                        "error": f"timed out after {TIMEOUT_S:.0f} s", "fingerprint": None})
+                while not started.empty():
+                    key, pid = started.get()
+                    running[key] = pid
+                # a worker killed by the OS (out of memory) loses its task silently in a Pool:
+                # dead twice in a row (results of a worker that just exited have had a second)
+                dead = {k for k in pending if k in running and not _alive(running[k])}
+                for k in sorted(dead & suspect):
+                    res = failed(by_key[k], "worker process died while analysing it (out of memory?)")
+                    pending.discard(k)
+                    results.append(res)
+                    progress.step(res)
+                suspect = dead - suspect
+                if time.monotonic() - last > TIMEOUT_S:
+                    for k in sorted(pending):
+                        results.append(failed(by_key[k], f"timed out after {TIMEOUT_S:.0f} s"))
                         progress.step(results[-1])
-                break
-            pending.discard(res["key"])
-            results.append(res)
-            progress.step(res)
+                    break
+                continue
+            last = time.monotonic()
+            if res["key"] in pending:
+                pending.discard(res["key"])
+                results.append(res)
+                progress.step(res)
         pool.close()
     finally:
         pool.terminate()

@@ -299,3 +299,27 @@ def test_safe_names() -> None:
         s = safe_name(evil)
         assert s and not s.startswith(".") and "/" not in s and ".." not in s.split("-")[0]
     assert len(safe_name("x" * 300)) <= 67
+
+
+def test_a_worker_killed_mid_capture_is_an_error_row_not_a_hang(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """As when the OS kills a worker for memory: the others finish, that capture says why."""
+    import reporter.pipeline
+
+    real = reporter.pipeline.analyse
+
+    def dies_on_mati(path, opts):  # runs in the forked worker
+        if "mati" in str(path):
+            os._exit(9)
+        return real(path, opts)
+
+    monkeypatch.setattr(reporter.pipeline, "analyse", dies_on_mati)
+    cls = tmp_path / "kelas"
+    cls.mkdir()
+    for name in ("ani", "mati", "budi", "cici"):
+        kernel_like_capture(cls / f"{name}.pcap", len(name) * 7, tasks="1")
+    rc = main(["batch", str(cls), "-o", str(tmp_path / "o"), "--format", "json", "--jobs", "2"])
+    assert rc == 1
+    rows = {s["student"]: s for s in json.loads((tmp_path / "o" / "summary.json").read_text())["students"]}
+    assert "worker process died" in rows["mati"]["errors"][0]
+    assert all(rows[n]["tasks"]["T1"]["status"] == "pass" for n in ("ani", "budi", "cici"))
