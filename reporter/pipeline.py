@@ -8,9 +8,10 @@ Exit codes of `progjar report` (DESIGN.md "Command line"):
   0  every capture analysed and its reports written;
   1  done, but some capture was damaged (cut, broken records: one stderr line per problem, the
      partial report is still written) or its analysis failed unexpectedly (one line + a hint);
-  2  usage error: a bad option or missing file (caught by the CLI before we run), or a file that
-     is not a pcap/pcapng capture at all. With several captures the others are still analysed
-     and written; the exit code is the worst seen (2 over 1 over 0).
+  2  usage error: a bad option or missing file (caught by the CLI before we run), -o naming a
+     file instead of a folder, or a file that is not a pcap/pcapng capture at all. With several
+     captures the others are still analysed and written; the exit code is the worst seen
+     (2 over 1 over 0).
 """
 from __future__ import annotations
 
@@ -147,6 +148,10 @@ def _not_a_capture(path: str, e: Exception) -> str:
 def report_command(captures: Sequence[str], outdir: str, opts: object, quiet: bool = False) -> int:
     """`progjar report`: analyse each capture, write its reports; exit code as the module doc says."""
     to_stdout = outdir == "-"
+    if not to_stdout and Path(outdir).exists() and not Path(outdir).is_dir():
+        print(f"progjar report: {outdir}: exists and is not a folder (give -o a folder for the reports)",
+              file=sys.stderr)
+        return 2
     formats = tuple(getattr(opts, "formats", ("json",)))
     lang = getattr(opts, "lang", "en")
     used: set[str] = set()

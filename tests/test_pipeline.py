@@ -115,6 +115,12 @@ def test_bad_option_is_one_line_exit_2(tmp_path, args, words):
     assert not (tmp_path / "out").exists()
 
 
+def test_outdir_that_is_a_file_is_exit_2(tmp_path):
+    (tmp_path / "taken").write_text("x")
+    p = run(str(lab_capture(tmp_path)), "--format", "json", "-o", str(tmp_path / "taken"))
+    assert p.returncode == 2 and "is not a folder" in one_line_error(p)
+
+
 def test_missing_file_is_exit_2(tmp_path):
     p = run(str(tmp_path / "nope.pcap"), "-o", str(tmp_path / "out"))
     assert p.returncode == 2
