@@ -94,6 +94,7 @@ def _connection(c: Connection, report: Report, L: Lang) -> dict[str, Any]:
             L.t("opt_sack") if o.sack_ok else None, L.t("opt_ts") if o.timestamps else None]
     an = [f"{L.num(v)} {L.t('an_' + k)}" for k, v in vars(c.anomalies).items() if v]
     cls, sentence, diff = _echo_lines(c, L)
+    is_echo = c.service is not None or c.server.port in LAB_PORTS or c.echo.echoed_bytes > 0
     return {
         "id": c.id,
         "title": L.t("conn_title", id=c.id, client=f"{cname}:{c.client.port}", server=f"{sname}:{c.server.port}"),
@@ -109,7 +110,8 @@ def _connection(c: Connection, report: Report, L: Lang) -> dict[str, Any]:
         "anomalies": ", ".join(an) or L.t("none"),
         "c2s": _payload(c.preview.client_to_server), "s2c": _payload(c.preview.server_to_client),
         "echo_cls": cls, "echo_text": sentence, "diff": diff,
-        "wait": L.sec(c.echo.wait_s) if c.echo.wait_s is not None else None,
+        "is_echo": is_echo,
+        "wait": L.sec(c.echo.wait_s) if is_echo and c.echo.wait_s is not None else None,
         "queued": L.t("queued", id=c.echo.queued_behind) if c.echo.queued_behind is not None else None,
         "sha": (c.sha256.client_to_server, c.sha256.server_to_client),
         "same": bool(c.preview.client_to_server) and c.preview.client_to_server == c.preview.server_to_client
