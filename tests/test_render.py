@@ -273,6 +273,11 @@ def test_every_sample_renders_in_both_languages(tmp_path: Path, sample: Path) ->
         flat = re.sub(r"\s+", " ", text)
         for t in rep.tasks:
             assert STATUS[lang][t.status] in flat, (t.id, t.status)
+        ui = re.sub(r"\s+", " ", " ".join(parse((tmp_path / f"{sample.stem}-{lang}.html").read_text()).ui))
+        other = "id" if lang == "en" else "en"
+        leaks = [f for f in _distinctive(CATALOGUES[other], CATALOGUES[lang])
+                 if re.search(rf"(?<!\w){re.escape(f)}(?!\w)", ui)]
+        assert not leaks, leaks
         for d in rep.dns[:5]:
             assert d.name in text and all(a in text for a in d.answers)
         for c in rep.connections[:MAX_DETAILED]:

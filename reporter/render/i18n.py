@@ -47,6 +47,8 @@ EN: dict[str, str] = {
     "dns_explain_nohs": "No TCP handshake to {addrs} follows these lookups: socket_info.py only resolves the "
                         "name and never calls connect(), so no connection is made.",
     "dns_explain_hs": "A TCP connection to {addrs} follows the lookup.",
+    "dns_explain_empty": "The {qtype} query for {name} was answered without any address: the name has no record "
+                         "of that type on this DNS server, which is a normal answer (NOERROR), not an error.",
     "connections": "Connections", "conn": "Connection",
     "conn_title": "Connection #{id}: {client} → {server}",
     "service_echo": "echo service", "service_file-echo": "file-echo service", "service_none": "other service",
@@ -155,6 +157,8 @@ ID: dict[str, str] = {
     "dns_explain_nohs": "Setelah pencarian ini tidak ada jabat tangan TCP ke {addrs}: socket_info.py hanya "
                         "menerjemahkan nama dan tidak pernah memanggil connect(), sehingga tidak ada koneksi.",
     "dns_explain_hs": "Setelah pencarian ini terdapat koneksi TCP ke {addrs}.",
+    "dns_explain_empty": "Kueri {qtype} untuk {name} dijawab tanpa alamat: nama tersebut tidak memiliki rekaman "
+                         "jenis itu di server DNS ini. Ini jawaban yang wajar (NOERROR), bukan kesalahan.",
     "connections": "Koneksi", "conn": "Koneksi",
     "conn_title": "Koneksi #{id}: {client} → {server}",
     "service_echo": "layanan echo", "service_file-echo": "layanan echo berkas", "service_none": "layanan lain",

@@ -127,9 +127,13 @@ def _dns(report: Report, L: Lang) -> dict[str, Any]:
              "rframe": d.response_frame} for d in report.dns[:MAX_DNS_ROWS]]
     by_name: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
     answers: dict[str, set] = defaultdict(set)
+    empty: dict[tuple[str, str], bool] = defaultdict(bool)  # NOERROR without any answer
+    answered: dict[tuple[str, str], bool] = defaultdict(bool)
     for d in report.dns:
         by_name[d.name][d.client].add(d.qtype)
         answers[d.name].update(d.answers)
+        empty[(d.name, d.qtype)] |= d.rcode == "NOERROR" and not d.answers
+        answered[(d.name, d.qtype)] |= bool(d.answers)
     servers = {c.server.ip for c in report.connections}
     explain = []
     for name, clients in list(by_name.items())[:3]:
@@ -141,6 +145,9 @@ def _dns(report: Report, L: Lang) -> dict[str, Any]:
         if addrs:
             key = "dns_explain_hs" if servers & set(addrs) else "dns_explain_nohs"
             explain.append(L.t(key, addrs=L.join(addrs[:4])))
+        for qtype in ("A", "AAAA"):
+            if empty[(name, qtype)] and not answered[(name, qtype)]:
+                explain.append(L.t("dns_explain_empty", qtype=qtype, name=name))
     return {"rows": rows, "more": max(0, len(report.dns) - MAX_DNS_ROWS), "explain": explain}
 
 
