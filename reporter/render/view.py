@@ -187,22 +187,28 @@ def _at(L: Lang, t: float | None) -> str:
     return L.sec(t, 1 if t is not None and t >= 10 else 2)
 
 
+def _names(group: list[Connection]) -> dict[int, str]:
+    """Machine names for a group of clients, with the port added when one machine opened several connections."""
+    hosts = Counter(c.client.ip for c in group)
+    return {c.id: machine(c.client.ip) if hosts[c.client.ip] == 1 else f"{machine(c.client.ip)}:{c.client.port}"
+            for c in group}
+
+
 def _readings(group: list[Connection], L: Lang) -> list[str]:
     ids = {c.id: c for c in group}
+    name = _names(group)
     out = []
     for c in group:
         e = c.echo
         if e.queued_behind is not None and e.queued_behind in ids:
-            prev = ids[e.queued_behind]
-            out.append(L.t("read_queued", client=machine(c.client.ip), syn=_at(L, c.handshake.syn_time_s),
-                           served=_at(L, e.first_echo_time_s), prev=machine(prev.client.ip), wait=L.sec(e.wait_s)))
+            out.append(L.t("read_queued", client=name[c.id], syn=_at(L, c.handshake.syn_time_s),
+                           served=_at(L, e.first_echo_time_s), prev=name[e.queued_behind], wait=L.sec(e.wait_s)))
     if not out:
         served = [c for c in group if c.echo.first_echo_time_s is not None]
-        hosts = list(dict.fromkeys(machine(c.client.ip) for c in served))
-        if len(hosts) >= 2:
-            out.append(L.t("read_concurrent", clients=L.join(hosts[:6])))
+        if len(served) >= 2:
+            out.append(L.t("read_concurrent", clients=L.join([name[c.id] for c in served[:6]])))
         for c in served[:6]:
-            out.append(L.t("read_served", client=machine(c.client.ip), syn=_at(L, c.handshake.syn_time_s),
+            out.append(L.t("read_served", client=name[c.id], syn=_at(L, c.handshake.syn_time_s),
                            wait=L.sec(c.echo.wait_s)))
     return out
 
