@@ -34,7 +34,7 @@ from collections.abc import Callable
 M32 = 0xFFFFFFFF
 HALF = 0x80000000
 WRAP = 0x100000000
-WINDOW = 1 << 17  # recent delivered bytes kept to compare retransmitted copies with
+WINDOW = 1 << 15  # recent delivered bytes kept to compare retransmitted copies with
 WINDOW2 = 2 * WINDOW  # the window is trimmed back to WINDOW when it grows past this
 PREVIEW = 512  # first bytes kept for the report's preview
 RING_MASK = 7  # the last 8 payload frames are kept to recognise capture duplicates
@@ -295,6 +295,18 @@ class Half:
         if off < self.win_base or off + n > self.next:
             return None
         return bytes(self.win[off - self.win_base:off - self.win_base + n])
+
+    def release(self, closed: bool) -> None:
+        """An idle connection gives back what only matters for a few moments: the frames kept to
+        recognise capture duplicates (which follow within 50 ms) and, once it is closed, the
+        window of delivered bytes (retransmissions after the close are no longer compared)."""
+        rec = self.recent
+        for i in range(len(rec)):
+            rec[i] = None
+        self.last = None
+        if closed and self.win:
+            self.win = bytearray()
+            self.win_base = self.next
 
     def finish(self) -> None:
         """End of capture: queued bytes behind an un-ACKed hole stay undelivered (a gap)."""

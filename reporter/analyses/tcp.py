@@ -52,6 +52,9 @@ from reporter.model import (
 )
 from reporter.packet import ACK, FIN, RST, SYN, ip_text
 
+SWEEP_EVERY = 256  # new connections between sweeps of idle ones
+IDLE_NS = 1_000_000_000  # a connection silent this long gives back its duplicate-detection frames
+
 # Zeek endpoint states
 INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = range(7)
 
@@ -163,6 +166,7 @@ class TcpAnalysis:
         self.ports = tuple(getattr(opts, "ports", (10000, 32444)))
         self.table: dict[tuple, Half] = {}
         self.conns: list[Conn] = []
+        self.live: list[Conn] = []  # connections whose idle memory has not been given back yet
         self.per_server: dict[tuple[bytes, int], int] = {}
         self.frames: dict[str, FrameNote] | None = {} if frames else None
         self.keep = keep_streams
@@ -220,20 +224,23 @@ class TcpAnalysis:
                     h.trim()
                 if h.kept is not None:
                     h.kept += payload
+                if self.frames is not None and conn.lab:
+                    self._note(conn, h, pkt, nxt, None, _echo_ok(conn, h, nxt, payload))
                 h.sink(nxt, payload, pkt)
                 if h.nd:
                     h.nd = False
                     conn.mark(h.bD, h.cD)
-                if self.frames is not None and conn.lab:
-                    self._note(conn, h, pkt, nxt, None)
                 h.last = pkt
                 return
         if payload or pkt.missing:
+            ok = None
+            if self.frames is not None and conn.lab and not h.is_client:  # before delivery uses the bytes up
+                ok = _echo_ok(conn, h, h.offset(pkt.seq + 1 if flags & SYN else pkt.seq), payload)
             off, label = h.data(pkt)
             if label is not None:
                 if label == DUPLICATE:
                     if self.frames is not None and conn.lab:
-                        self._note(conn, h, pkt, off, label)
+                        self._note(conn, h, pkt, off, label, ok)
                     return
                 if label == "retransmission":
                     h.t_count += 1
@@ -243,7 +250,7 @@ class TcpAnalysis:
                 h.nd = False
                 conn.mark(h.bD, h.cD)
             if self.frames is not None and conn.lab:
-                self._note(conn, h, pkt, off, label)
+                self._note(conn, h, pkt, off, label, ok)
         elif not flags & 0x07 and flags & ACK and not conn.seen & h.bA:
             conn.mark(h.bA, h.cA)
         h.last = pkt
@@ -281,7 +288,27 @@ class TcpAnalysis:
         self.table[(client[0], client[1], server[0], server[1])] = c
         self.table[(server[0], server[1], client[0], client[1])] = s
         self.conns.append(conn)
+        self.live.append(conn)
+        if len(self.conns) % SWEEP_EVERY == 0:
+            self._sweep(pkt.ts)
         return c if src_is_client else s
+
+    def _sweep(self, now: int) -> None:
+        """Give back per-connection memory that idle connections no longer need (see Half.release).
+
+        Runs when new connections appear, so memory stays bounded by the connections active
+        at a time plus a small record per finished one, without a per-packet cost."""
+        keep = []
+        for conn in self.live:
+            if now - conn.last_ts < IDLE_NS:
+                keep.append(conn)
+                continue
+            closed = conn.reset or (conn.c.state == CLOSED and conn.s.state == CLOSED)
+            conn.c.release(closed)
+            conn.s.release(closed)
+            if not closed:
+                keep.append(conn)
+        self.live = keep
 
     def _control(self, conn: Conn, h: Half, pkt, flags: int) -> None:
         """SYN, FIN and RST: handshake, close, Zeek states and history."""
@@ -348,14 +375,11 @@ class TcpAnalysis:
         if _log_scale(h.w_count):
             conn.hist.append("W" if h.is_client else "w")
 
-    def _note(self, conn: Conn, h: Half, pkt, off: int, label: str | None) -> None:
+    def _note(self, conn: Conn, h: Half, pkt, off: int, label: str | None, echo_ok: bool | None) -> None:
         """The frame annotation the Wireshark plugin must agree with."""
         if off < 0:  # bytes from before the stream's first byte (damaged/odd capture): no offset to give
             return
         n = len(pkt.payload) + pkt.missing
-        echo_ok = None
-        if not h.is_client:
-            echo_ok = _echo_ok(conn.c, off, pkt.payload)
         self.frames[str(pkt.no)] = FrameNote(conn.id, "request" if h.is_client else "echo", off, n,  # type: ignore[index]
                                              conn.client_no, echo_ok, label)
 
@@ -424,15 +448,30 @@ def _log_scale(count: int) -> bool:
     return count == 1
 
 
-def _echo_ok(client: Half, off: int, payload: bytes) -> bool | None:
-    """An echo segment's bytes against the client's bytes at the same offsets (None: not known)."""
+def _echo_ok(conn: Conn, h: Half, off: int, payload: bytes) -> bool | None:
+    """An echo segment's bytes against the client's bytes at the same offsets, as delivered so
+    far (None for requests, and when none of those client bytes is known yet).
+
+    Client bytes are looked up in the client's window of recent bytes, else among the bytes
+    not yet echoed that the echo check keeps (a file sent far ahead of its echo)."""
+    if h.is_client:
+        return None
     n = len(payload)
+    client = conn.c
     if not n:
         return None
     lo, hi = max(off, client.win_base), min(off + n, client.next)
-    if hi <= lo:
-        return None
-    known = client.win[lo - client.win_base:hi - client.win_base]
+    if hi > lo:
+        known = client.win[lo - client.win_base:hi - client.win_base]
+    else:
+        e = conn.echo
+        base = e.end[1]
+        if e.lead != 0 or e.stopped or e.unknown:
+            return None
+        lo, hi = max(off, base), min(off + n, e.end[0])
+        if hi <= lo:
+            return None
+        known = e.buf[lo - base:hi - base]
     if known != payload[lo - off:hi - off]:
         return False
     return True if (lo, hi) == (off, off + n) else None
