@@ -63,7 +63,7 @@ def _data_arrows(frames: list[int], notes: dict[str, FrameNote], c2s: bool, offs
         return out
     label = f"{nbytes} B [{offset},{offset + nbytes})"
     if frames:
-        label += "  " + _frames_label(frames[:6]) + ("…" if len(frames) > 6 else "")
+        label += "  " + _frames_label(frames[:3]) + (f"… ({len(frames)})" if len(frames) > 3 else "")
     return [_Arrow(c2s, label, colour, time)]
 
 

@@ -122,7 +122,7 @@ def _connection(c: Connection, report: Report, L: Lang) -> dict[str, Any]:
 
 def _dns(report: Report, L: Lang) -> dict[str, Any]:
     rows = [{"time": L.sec(d.time_s, 3), "client": machine(d.client), "client_ip": d.client, "server": d.server,
-             "name": d.name, "qtype": d.qtype, "answers": ", ".join(d.answers) or "–",
+             "name": d.name, "qtype": d.qtype, "answers": d.answers[:8],
              "rcode": d.rcode or L.t("no_answer"), "latency": L.ms(d.latency_ms), "frame": d.query_frame,
              "rframe": d.response_frame} for d in report.dns[:MAX_DNS_ROWS]]
     by_name: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
