@@ -299,3 +299,11 @@ def test_a_wrong_echo_says_where_it_differs() -> None:
         assert Lang(lang).t("echo_bad", off=30) in html
         assert "<mark>X</mark>" in html and "<mark>" + LAB_MESSAGE.decode()[30] + "</mark>" in html
         assert CATALOGUES[lang]["s2c"] in html  # both directions shown when they differ
+
+
+def test_history_letters_are_spelled_out() -> None:
+    from reporter.render.view import history_words
+
+    assert history_words("ShADadFf", Lang("en")) == ("S client SYN · h server SYN/ACK · A client ACK · D client data · "
+                                                     "a server ACK · d server data · F client FIN · f server FIN")
+    assert history_words("ShR", Lang("id")) == "S klien SYN · h server SYN/ACK · R klien RST"

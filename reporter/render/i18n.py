@@ -112,6 +112,10 @@ EN: dict[str, str] = {
     "w_dns-retransmission": "A DNS query was sent again (retransmission).",
     "w_dns-unmatched-response": "A DNS response matches no query in the capture.",
     "w_other": "Other warning (code {code}); the JSON report has the details.",
+    "who_client": "client", "who_server": "server",
+    "hist_S": "SYN", "hist_H": "SYN/ACK", "hist_A": "ACK", "hist_D": "data", "hist_F": "FIN", "hist_R": "RST",
+    "hist_T": "retransmission", "hist_G": "gap", "hist_C": "bad checksum", "hist_I": "inconsistent packet",
+    "hist_Q": "SYN and FIN at once", "hist_W": "zero window", "hist_^": "direction flipped",
     "and": "and", "yes": "yes", "no": "no", "unknown": "unknown", "more_conn": "and {n} more",
 }
 
@@ -224,6 +228,10 @@ ID: dict[str, str] = {
     "w_dns-retransmission": "Kueri DNS dikirim ulang (retransmisi).",
     "w_dns-unmatched-response": "Jawaban DNS tidak cocok dengan kueri mana pun dalam tangkapan.",
     "w_other": "Peringatan lain (kode {code}); rinciannya ada dalam laporan JSON.",
+    "who_client": "klien", "who_server": "server",
+    "hist_S": "SYN", "hist_H": "SYN/ACK", "hist_A": "ACK", "hist_D": "data", "hist_F": "FIN", "hist_R": "RST",
+    "hist_T": "pengiriman ulang", "hist_G": "celah", "hist_C": "checksum salah", "hist_I": "paket tidak konsisten",
+    "hist_Q": "SYN dan FIN sekaligus", "hist_W": "jendela nol", "hist_^": "arah dibalik",
     "and": "dan", "yes": "ya", "no": "tidak", "unknown": "tidak diketahui", "more_conn": "dan {n} lainnya",
 }
 

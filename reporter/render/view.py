@@ -87,6 +87,18 @@ def _echo_lines(c: Connection, L: Lang) -> tuple[str, str, dict | None]:
     return "warn", L.t("echo_none"), None
 
 
+def history_words(history: str, L: Lang) -> str:
+    """Zeek's history letters spelled out: capitals are the client's, small letters the server's."""
+    parts = []
+    for ch in history[:16]:
+        key = f"hist_{ch.upper()}"
+        if key not in L.cat:
+            continue
+        who = "" if ch == "^" else L.t("who_client" if ch.isupper() else "who_server") + " "
+        parts.append(f"{ch} {who}{L.t(key)}")
+    return " · ".join(parts) + (" …" if len(history) > 16 else "")
+
+
 def _connection(c: Connection, report: Report, L: Lang) -> dict[str, Any]:
     cname, sname = machine(c.client.ip), machine(c.server.ip)
     o = c.handshake.options
@@ -104,7 +116,7 @@ def _connection(c: Connection, report: Report, L: Lang) -> dict[str, Any]:
         "ladder": svg.ladder(c, report.frames, L, f"{cname}:{c.client.port}", f"{sname}:{c.server.port}"),
         "complete": c.handshake.complete, "rtt": L.ms(c.handshake.rtt_ms),
         "options": ", ".join(x for x in opts if x) or L.t("none"),
-        "state": c.state, "history": c.history or "–",
+        "state": c.state, "history": c.history or "–", "history_words": history_words(c.history, L),
         "bytes": (L.num(c.bytes.client_to_server), L.num(c.bytes.server_to_client)),
         "segments": (L.num(c.segments.client_to_server), L.num(c.segments.server_to_client)),
         "anomalies": ", ".join(an) or L.t("none"),
