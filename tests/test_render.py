@@ -307,3 +307,17 @@ def test_history_letters_are_spelled_out() -> None:
     assert history_words("ShADadFf", Lang("en")) == ("S client SYN · h server SYN/ACK · A client ACK · D client data · "
                                                      "a server ACK · d server data · F client FIN · f server FIN")
     assert history_words("ShR", Lang("id")) == "S klien SYN · h server SYN/ACK · R klien RST"
+
+
+def test_ladder_of_the_t2_sample_shows_the_echo_as_32_plus_14() -> None:
+    """With --frames the ladder draws each echo segment, as the lab's recv(32) server sends them."""
+    from reporter.cli import ReportOptions
+    from reporter.pipeline import analyse
+
+    sample = next(iter(sorted(SAMPLES.glob("t2*.pcap*"))), None)
+    if sample is None:
+        pytest.skip("no T2 sample in samples/")
+    rep, _ = analyse(str(sample), ReportOptions(frames=True))
+    html = render_html(rep, "id")
+    assert re.search(r"46 B \[0,46\)  #\d+", html)
+    assert re.search(r"32 B \[0,32\)  #\d+", html) and re.search(r"14 B \[32,46\)  #\d+", html)
