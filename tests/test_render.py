@@ -315,8 +315,7 @@ def test_ladder_of_the_t2_sample_shows_the_echo_as_32_plus_14() -> None:
     from reporter.pipeline import analyse
 
     sample = next(iter(sorted(SAMPLES.glob("t2*.pcap*"))), None)
-    if sample is None:
-        pytest.skip("no T2 sample in samples/")
+    assert sample is not None, "samples/ must hold the T2 capture (see samples/manifest.json)"
     rep, _ = analyse(str(sample), ReportOptions(frames=True))
     html = render_html(rep, "id")
     assert re.search(r"46 B \[0,46\)  #\d+", html)
