@@ -314,9 +314,9 @@ local function new_conn(stream, pinfo, flags)
     end
     local c = { stream = stream, c2s = M.dir_new(true), s2c = M.dir_new(false) }
     if client_is_src then
-        c.client_key, c.server_ip, c.server_port = src .. "|" .. sport, dst, dport
+        c.client_ip, c.client_port, c.server_ip, c.server_port = src, sport, dst, dport
     else
-        c.client_key, c.server_ip, c.server_port = dst .. "|" .. dport, src, sport
+        c.client_ip, c.client_port, c.server_ip, c.server_port = dst, dport, src, sport
     end
     c.service = M.service_of(settings.port_index[c.server_port])
     local key = c.server_ip .. "|" .. c.server_port
@@ -344,18 +344,30 @@ local function queued_behind(c, t)
     return nil
 end
 
+local NOTHING = {}   -- a pure ACK: nothing to learn, nothing to show (not memoised: costs nothing)
+
 -- Work out (once) what frame `num` is; nil when the TCP fields are not available in this pass.
+-- This is the hot path (every TCP frame on a lab port): cheap tests first, no strings built.
 local function track(pinfo, payload)
     local num = pinfo.number
     local m = memo[num]
     if m then return m end
-    local fi_stream, fi_seq, fi_flags, fi_len = f_stream(), f_seq(), f_flags(), f_tcplen()
-    if not (fi_stream and fi_seq and fi_flags and fi_len) then return nil end
-    local stream, seq, flags, n = fi_stream.value, fi_seq.value, fi_flags.value, fi_len.value
+    local fi_flags, fi_len = f_flags(), f_tcplen()
+    if not (fi_flags and fi_len) then return nil end
+    local flags, n = fi_flags.value, fi_len.value
+    if n == 0 and bit.band(flags, SYN + FIN + RST) == 0 then return NOTHING end
+    local fi_stream, fi_seq = f_stream(), f_seq()
+    if not (fi_stream and fi_seq) then return nil end
+    local stream, seq = fi_stream.value, fi_seq.value
     local t = pinfo.abs_ts
     local c = conns[stream] or new_conn(stream, pinfo, flags)
-    local from_client = (tostring(pinfo.src) .. "|" .. pinfo.src_port) == c.client_key
-    m = { stream = stream, conn = c }
+    local from_client
+    if c.client_port ~= c.server_port then
+        from_client = pinfo.src_port == c.client_port
+    else
+        from_client = tostring(pinfo.src) == c.client_ip
+    end
+    m = { conn = c }
     local d = from_client and c.c2s or c.s2c
     if bit.band(flags, SYN) ~= 0 then
         if from_client then c.syn_t = c.syn_t or t end
@@ -373,7 +385,7 @@ local function track(pinfo, payload)
         if not d.isn then d.isn = seq - 1 end  -- no SYN seen: the first segment starts the stream
         local off = M.seq_offset(seq, d.isn, d.ref)
         if off + n > d.ref then d.ref = off + n end
-        m.off, m.len, m.frame_t = off, n, t
+        m.off, m.len = off, n
         if from_client then
             m.role = "request"
             c.first_req_t = c.first_req_t or t
@@ -391,7 +403,6 @@ local function track(pinfo, payload)
             M.dir_add(d, off, n, nil, num, t)
             M.dir_prune(c.c2s, d.next - 1048576)
         end
-        m.text = payload
     end
     if bit.band(flags, FIN + RST) ~= 0 then
         c.close_t = c.close_t or t
@@ -422,38 +433,50 @@ end
 function progjar.dissector(tvb, pinfo, tree)
     local n = tvb:len()
     if n == 0 then return 0 end
-    local m = track(pinfo, tvb:raw())
+    local payload = tvb:raw()
+    local m = track(pinfo, payload)
     if not m or not m.role then return 0 end
     last_shown = pinfo.number
     local c = m.conn
     pinfo.cols.protocol = "PROGJAR"
     local span = "[" .. fmt_d(m.off) .. "," .. fmt_d(m.off + m.len) .. ")"
     if m.role == "request" then
-        pinfo.cols.info = "Client #" .. fmt_d(c.client_no) .. " request " .. span .. ' "' .. M.preview(m.text, 11) .. '"'
+        local text = M.preview(string.sub(payload, 1, 11), 11)
+        if m.len > 11 then text = text .. "..." end
+        pinfo.cols.info = "Client #" .. fmt_d(c.client_no) .. " request " .. span .. ' "' .. text .. '"'
     else
         pinfo.cols.info = "Echo to #" .. fmt_d(c.client_no) .. " " .. span .. (m.ok and " ok" or " MISMATCH")
     end
     if not tree then return n end
-    local sub = tree:add(progjar, tvb(), "Progjar Lab, " .. (c.service or "lab") .. ", " ..
-        (m.role == "request" and "client #" or "echo to client #") .. fmt_d(c.client_no) .. " " .. span)
-    if c.service then sub:add(pf.service, c.service):set_generated() end
-    sub:add(pf.role, m.role):set_generated()
-    sub:add(pf.client, c.client_no):set_generated()
-    sub:add(pf.stream, c.stream):set_generated()
-    sub:add(pf.offset, UInt64.new(m.off % TWO32, math.floor(m.off / TWO32))):set_generated()
+    -- Every field is added even when the tree is not shown: a display filter, colouring rule or
+    -- column may ask for it. Only the cosmetics (labels, "generated" marks) wait for a visible tree.
+    local vis = tree.visible
+    local sub
+    if vis then
+        sub = tree:add(progjar, tvb(), "Progjar Lab, " .. (c.service or "lab") .. ", " ..
+            (m.role == "request" and "client #" or "echo to client #") .. fmt_d(c.client_no) .. " " .. span)
+    else
+        sub = tree:add(progjar, tvb())
+    end
+    local function gen(item) if vis then item:set_generated() end return item end
+    if c.service then gen(sub:add(pf.service, c.service)) end
+    gen(sub:add(pf.role, m.role))
+    gen(sub:add(pf.client, c.client_no))
+    gen(sub:add(pf.stream, c.stream))
+    gen(sub:add(pf.offset, UInt64.new(m.off % TWO32, math.floor(m.off / TWO32))))
     sub:add(pf.len, tvb(), m.len)
     if m.role == "echo" then
-        local it = sub:add(pf.echo_ok, m.ok):set_generated()
+        local it = gen(sub:add(pf.echo_ok, m.ok))
         if not m.ok then
             it:add_proto_expert_info(ex.mismatch, "Echo " .. span .. " differs from what client #" ..
                 fmt_d(c.client_no) .. " sent at these offsets")
         end
         if m.req_frame then
-            sub:add(pf.request_frame, m.req_frame):set_generated()
-            sub:add(pf.delay, nstime(m.delay)):set_generated()
+            gen(sub:add(pf.request_frame, m.req_frame))
+            gen(sub:add(pf.delay, nstime(m.delay)))
         end
         if m.wait then
-            local w = sub:add(pf.wait, nstime(m.wait)):set_generated()
+            local w = gen(sub:add(pf.wait, nstime(m.wait)))
             if m.queued then
                 w:add_proto_expert_info(ex.queued, string.format(
                     "client #%s waited %.1f s, served after client #%s closed",
@@ -461,7 +484,9 @@ function progjar.dissector(tvb, pinfo, tree)
             end
         end
     end
-    sub:add(pf.text, tvb(), M.preview(m.text, 64))
+    local text = M.preview(string.sub(payload, 1, 64), 64)
+    if m.len > 64 then text = text .. "..." end
+    sub:add(pf.text, tvb(), text)
     if m.unechoed then add_unechoed(sub, m) end
     return n
 end
@@ -472,6 +497,7 @@ function closer.dissector(tvb, pinfo, tree)
     if not (pi[pinfo.dst_port] or pi[pinfo.src_port]) then return end
     local m = track(pinfo, nil)
     if not m or not m.unechoed or last_shown == pinfo.number or not tree then return end
+    -- the closing frame has no payload, so TCP never called progjar.dissector for it
     local c = m.conn
     local sub = tree:add(progjar, tvb(0, 0), "Progjar Lab, connection closed, client #" .. fmt_d(c.client_no))
     sub:add(pf.client, c.client_no):set_generated()
