@@ -320,3 +320,7 @@ def test_ladder_of_the_t2_sample_shows_the_echo_as_32_plus_14() -> None:
     html = render_html(rep, "id")
     assert re.search(r"46 B \[0,46\)  #\d+", html)
     assert re.search(r"32 B \[0,32\)  #\d+", html) and re.search(r"14 B \[32,46\)  #\d+", html)
+
+
+def test_there_are_samples_to_render() -> None:
+    assert len(_sample_reports()) >= 5  # t1, t2, t3, t4-serial, t4-thread
