@@ -162,6 +162,10 @@ function M.dir_bytes(d, off, n)
     if off + n > d.next then return nil end
     local i = find_chunk(d, off)
     if not i then return nil end
+    local c = d.chunks[i]
+    if off + n <= c.off + c.n then  -- the usual case: one segment holds it all
+        return string.sub(c.data, off - c.off + 1, off - c.off + n)
+    end
     local parts, pos, e = {}, off, off + n
     while pos < e do
         local c = d.chunks[i]
@@ -425,6 +429,11 @@ local function add_unechoed(sub, m)
         fmt_d(m.unechoed), fmt_d(c.client_no), fmt_d(c.c2s.next), fmt_d(c.s2c.next)))
 end
 
+local function gen(item, vis)
+    if vis then item:set_generated() end
+    return item
+end
+
 local function nstime(x)
     local s, ns = M.split_seconds(x)
     return NSTime.new(s, ns)
@@ -458,25 +467,24 @@ function progjar.dissector(tvb, pinfo, tree)
     else
         sub = tree:add(progjar, tvb())
     end
-    local function gen(item) if vis then item:set_generated() end return item end
-    if c.service then gen(sub:add(pf.service, c.service)) end
-    gen(sub:add(pf.role, m.role))
-    gen(sub:add(pf.client, c.client_no))
-    gen(sub:add(pf.stream, c.stream))
-    gen(sub:add(pf.offset, UInt64.new(m.off % TWO32, math.floor(m.off / TWO32))))
+    if c.service then gen(sub:add(pf.service, c.service), vis) end
+    gen(sub:add(pf.role, m.role), vis)
+    gen(sub:add(pf.client, c.client_no), vis)
+    gen(sub:add(pf.stream, c.stream), vis)
+    gen(sub:add(pf.offset, UInt64.new(m.off % TWO32, math.floor(m.off / TWO32))), vis)
     sub:add(pf.len, tvb(), m.len)
     if m.role == "echo" then
-        local it = gen(sub:add(pf.echo_ok, m.ok))
+        local it = gen(sub:add(pf.echo_ok, m.ok), vis)
         if not m.ok then
             it:add_proto_expert_info(ex.mismatch, "Echo " .. span .. " differs from what client #" ..
                 fmt_d(c.client_no) .. " sent at these offsets")
         end
         if m.req_frame then
-            gen(sub:add(pf.request_frame, m.req_frame))
-            gen(sub:add(pf.delay, nstime(m.delay)))
+            gen(sub:add(pf.request_frame, m.req_frame), vis)
+            gen(sub:add(pf.delay, nstime(m.delay)), vis)
         end
         if m.wait then
-            local w = gen(sub:add(pf.wait, nstime(m.wait)))
+            local w = gen(sub:add(pf.wait, nstime(m.wait)), vis)
             if m.queued then
                 w:add_proto_expert_info(ex.queued, string.format(
                     "client #%s waited %.1f s, served after client #%s closed",
