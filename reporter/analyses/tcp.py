@@ -53,7 +53,7 @@ from reporter.model import (
 from reporter.packet import ACK, FIN, RST, SYN, ip_text
 
 SWEEP_EVERY = 256  # new connections between sweeps of idle ones
-IDLE_NS = 1_000_000_000  # a connection silent this long gives back its duplicate-detection frames
+IDLE_NS = 200_000_000  # a connection silent this long gives back its duplicate-detection frames (dups follow within 50 ms)
 
 # Zeek endpoint states
 INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = range(7)
@@ -201,9 +201,14 @@ class TcpAnalysis:
                 rev.resolve_gap(pkt.ack)
             if conn.hs_wait and h.is_client and not flags & SYN:
                 self._established(conn, pkt)
-        if pkt.window == 0 and not flags & (RST | SYN):
-            self._zero_window(conn, h)
-        if payload and not flags & 0x07 and not h.queue and not pkt.missing:
+        if not payload and not pkt.missing:
+            if pkt.window == 0 and not flags & (RST | SYN):
+                self._zero_window(conn, h)
+            if not flags & 0x07 and flags & ACK and not conn.seen & h.bA:
+                conn.mark(h.bA, h.cA)
+            h.last = pkt
+            return
+        if not flags & 0x07 and not h.queue and not pkt.missing:
             nxt = h.next
             if (pkt.seq - h.base) & 0xFFFFFFFF == nxt & 0xFFFFFFFF and nxt == h.top:
                 # fast path: the next bytes in order, nothing outstanding -> hash, window, echo
@@ -232,27 +237,26 @@ class TcpAnalysis:
                     conn.mark(h.bD, h.cD)
                 h.last = pkt
                 return
-        if payload or pkt.missing:
-            ok = None
-            if self.frames is not None and conn.lab and not h.is_client:  # before delivery uses the bytes up
-                ok = _echo_ok(conn, h, h.offset(pkt.seq + 1 if flags & SYN else pkt.seq), payload)
-            off, label = h.data(pkt)
-            if label is not None:
-                if label == DUPLICATE:
-                    if self.frames is not None and conn.lab:
-                        self._note(conn, h, pkt, off, label, ok)
-                    return
-                if label == "retransmission":
-                    h.t_count += 1
-                    if _log_scale(h.t_count):
-                        conn.hist.append("T" if h.is_client else "t")
-            if not flags & 0x07 and h.nd:
-                h.nd = False
-                conn.mark(h.bD, h.cD)
-            if self.frames is not None and conn.lab:
-                self._note(conn, h, pkt, off, label, ok)
-        elif not flags & 0x07 and flags & ACK and not conn.seen & h.bA:
-            conn.mark(h.bA, h.cA)
+        if pkt.window == 0 and not flags & (RST | SYN):
+            self._zero_window(conn, h)
+        ok = None
+        if self.frames is not None and conn.lab and not h.is_client:  # before delivery uses the bytes up
+            ok = _echo_ok(conn, h, h.offset(pkt.seq + 1 if flags & SYN else pkt.seq), payload)
+        off, label = h.data(pkt)
+        if label is not None:
+            if label == DUPLICATE:
+                if self.frames is not None and conn.lab:
+                    self._note(conn, h, pkt, off, label, ok)
+                return
+            if label == "retransmission":
+                h.t_count += 1
+                if _log_scale(h.t_count):
+                    conn.hist.append("T" if h.is_client else "t")
+        if not flags & 0x07 and h.nd:
+            h.nd = False
+            conn.mark(h.bD, h.cD)
+        if self.frames is not None and conn.lab:
+            self._note(conn, h, pkt, off, label, ok)
         h.last = pkt
 
     def _open(self, pkt) -> Half:
