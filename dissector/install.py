@@ -16,7 +16,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 HERE = Path(__file__).resolve().parent
 PLUGIN = HERE / "progjar.lua"
@@ -69,7 +68,7 @@ def find_folders() -> Folders:
     if tshark:
         try:
             p = subprocess.run([tshark, "-G", "folders"], capture_output=True, text=True, timeout=30,
-                               stdin=subprocess.DEVNULL)
+                               stdin=subprocess.DEVNULL, check=False)
             f = parse_folders(p.stdout)
             lua, conf = f.get("Personal Lua Plugins"), f.get("Personal configuration")
             if p.returncode == 0 and lua and conf:
@@ -188,7 +187,7 @@ def show_path(folders: Folders) -> int:
     return 0
 
 
-def dissector_command(action: str, folders: Optional[Folders] = None) -> int:
+def dissector_command(action: str, folders: Folders | None = None) -> int:
     """Entry point of `progjar dissector ACTION`; exit status as DESIGN.md says."""
     folders = folders or find_folders()
     if action == "install":

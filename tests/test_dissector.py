@@ -17,7 +17,16 @@ import pytest
 
 from tests import craft
 from tests.conftest import IN_CI, ROOT, SAMPLES, require_root, require_tool, tshark
-from tests.craft import LAB_MESSAGE, EN10MB, LINUX_SLL2, Iface, TcpFlow, merge, write_pcap, write_pcapng
+from tests.craft import (
+    EN10MB,
+    LAB_MESSAGE,
+    LINUX_SLL2,
+    Iface,
+    TcpFlow,
+    merge,
+    write_pcap,
+    write_pcapng,
+)
 
 PLUGIN = ROOT / "dissector" / "progjar.lua"
 LUA = ["-X", f"lua_script:{PLUGIN}"]
@@ -327,7 +336,7 @@ def test_port_preference_moves_the_plugin(tmp_path, home) -> None:
 
 def reporter_json(cap: Path) -> dict:
     p = subprocess.run([sys.executable, "-m", "reporter", "report", str(cap), "--format", "json", "--frames", "-o", "-"],
-                       capture_output=True, text=True, timeout=120, cwd=ROOT)
+                       capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
     assert p.returncode in (0, 1), p.stderr
     return json.loads(p.stdout)
 
@@ -417,7 +426,8 @@ def test_live_corrupted_echo_on_loopback_raises_mismatch(tmp_path, home) -> None
         client = None
         for _ in range(50):
             client = subprocess.run([sys.executable, str(ROOT / "servers" / "echo_client.py"), "--server", "127.0.0.1",
-                                     "--port", str(port), "--timeout", "5"], capture_output=True, text=True, timeout=30)
+                                     "--port", str(port), "--timeout", "5"], capture_output=True, text=True, timeout=30,
+                                    check=False)
             if client.returncode == 0 or "refused" not in (client.stderr + client.stdout).lower():
                 break
             time.sleep(0.1)
@@ -450,7 +460,7 @@ def _env(home: Path) -> dict:
 
 def _progjar(home: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "reporter", "dissector", *args], capture_output=True, text=True,
-                          timeout=60, cwd=ROOT, env=_env(home))
+                          timeout=60, cwd=ROOT, env=_env(home), check=False)
 
 
 def test_install_puts_plugin_and_profile_where_tshark_finds_them(tmp_path, crafted) -> None:
