@@ -373,6 +373,7 @@ def assert_agreement(cap: Path, home: Path) -> None:
     got = {n: (r["progjar.role"], r["progjar.client"], r["progjar.stream"], r["progjar.offset"], r["progjar.len"],
                r["progjar.echo.ok"]) for n, r in lab.items()}
     assert got == want, f"{cap.name}: plugin and report disagree"
+    assert bool(want) == any(r["progjar.role"] for r in rows), "a capture with lab payload must be compared, not skipped"
     waits = {int(r["progjar.stream"]): float(r["progjar.wait"]) for r in lab.values() if r["progjar.wait"]}
     for c in report["connections"]:
         w = (c.get("echo") or {}).get("wait_s")
