@@ -77,6 +77,7 @@ class Conn:
         "client",
         "client_fin_ts",
         "client_no",
+        "close_ts",
         "echo",
         "first_fin_by",
         "first_ts",
@@ -112,6 +113,7 @@ class Conn:
         self.hs_wait = False  # SYN-ACK seen, waiting for the client's handshake ACK
         self.first_fin_by: str | None = None
         self.client_fin_ts: int | None = None
+        self.close_ts: int | None = None  # first FIN or RST, either side
         self.reset = False
         self.rst_ts: int | None = None
         self.first_ts = self.last_ts = ts
@@ -338,6 +340,8 @@ class TcpAnalysis:
                     conn.hs_wait = conn.syn_frame is not None
                 if h.state in (INACTIVE, PARTIAL):
                     h.state = SYN_ACK_SENT
+        if flags & (FIN | RST) and conn.close_ts is None:
+            conn.close_ts = pkt.ts
         if flags & FIN:
             end = h.offset(pkt.seq) + len(pkt.payload) + pkt.missing
             if conn.mark(_H_FIN << shift, "F" if up else "f") and h.hist_fin != end:
@@ -383,7 +387,7 @@ class TcpAnalysis:
         """The frame annotation the Wireshark plugin must agree with."""
         if off < 0:  # bytes from before the stream's first byte (damaged/odd capture): no offset to give
             return
-        n = len(pkt.payload) + pkt.missing
+        n = len(pkt.payload)  # captured payload bytes, as the plugin shows (a snap length may cut tcp.len)
         self.frames[str(pkt.no)] = FrameNote(conn.id, "request" if h.is_client else "echo", off, n,  # type: ignore[index]
                                              conn.client_no, echo_ok, label)
 
@@ -454,7 +458,7 @@ def _log_scale(count: int) -> bool:
 
 def _echo_ok(conn: Conn, h: Half, off: int, payload: bytes) -> bool | None:
     """An echo segment's bytes against the client's bytes at the same offsets, as delivered so
-    far (None for requests, and when none of those client bytes is known yet).
+    far (None for requests; False when those client bytes are not all known, as the plugin says).
 
     Client bytes are looked up in the client's window of recent bytes, else among the bytes
     not yet echoed that the echo check keeps (a file sent far ahead of its echo)."""
@@ -462,23 +466,13 @@ def _echo_ok(conn: Conn, h: Half, off: int, payload: bytes) -> bool | None:
         return None
     n = len(payload)
     client = conn.c
-    if not n:
-        return None
-    lo, hi = max(off, client.win_base), min(off + n, client.next)
-    if hi > lo:
-        known = client.win[lo - client.win_base:hi - client.win_base]
-    else:
-        e = conn.echo
-        base = e.end[1]
-        if e.lead != 0 or e.stopped or e.unknown:
-            return None
-        lo, hi = max(off, base), min(off + n, e.end[0])
-        if hi <= lo:
-            return None
-        known = e.buf[lo - base:hi - base]
-    if known != payload[lo - off:hi - off]:
-        return False
-    return True if (lo, hi) == (off, off + n) else None
+    if off >= client.win_base and off + n <= client.next:
+        return client.win[off - client.win_base:off + n - client.win_base] == payload
+    e = conn.echo
+    base = e.end[1]
+    if e.lead != 0 or e.stopped or e.unknown or off < base or off + n > e.end[0]:
+        return False  # the request bytes are not (all) known: not shown to be an echo
+    return e.buf[off - base:off + n - base] == payload
 
 
 _PRINTABLE = bytes(b if 32 <= b < 127 or b in (9, 10, 13) else 46 for b in range(256))
@@ -519,18 +513,19 @@ def conn_state(conn: Conn) -> str:
 
 def _queued_behind(conns: list[Conn], out: list[Connection]) -> None:
     """The single-threaded-server signature: served only after another client to the same
-    server endpoint closed (its FIN, RST or last packet), although the request had been sent
-    before that close. The most recent such close names the connection it queued behind."""
+    server endpoint closed (the first FIN or RST of either side, as the plugin's expert info
+    counts it), although the request had been sent before that close. The most recent such close
+    names the connection it queued behind."""
     by_server: dict[tuple[bytes, int], list[tuple[int, int]]] = {}
     for conn in conns:
-        closed = conn.client_fin_ts or conn.rst_ts or conn.last_ts
-        by_server.setdefault(conn.server, []).append((closed, conn.id))
+        if conn.close_ts is not None:
+            by_server.setdefault(conn.server, []).append((conn.close_ts, conn.id))
     for closes in by_server.values():
         closes.sort()
     for conn in conns:
         e = conn.echo
-        closes = by_server[conn.server]
-        if len(closes) < 2 or e.first_req_ts is None or e.first_echo_ts is None:
+        closes = by_server.get(conn.server, ())
+        if not closes or e.first_req_ts is None or e.first_echo_ts is None:
             continue
         i = bisect.bisect_right(closes, (e.first_echo_ts, len(conns))) - 1
         while i >= 0 and closes[i][0] > e.first_req_ts:
