@@ -88,3 +88,13 @@ def test_frame_notes_agree_with_tcp_analysis(name: str, tmp_path: Path, tshark_h
             assert label == "retransmission", f"frame {key}: Wireshark calls a capture duplicate a retransmission"
         else:
             assert note.tcp_analysis == label, f"frame {key}"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_wireshark_plugin_agrees_on_edge_cases(name: str, tmp_path: Path, tshark_home: Path) -> None:
+    """The Lua plugin (dissector/progjar.lua) labels every edge-case frame as our `frames` does:
+    role, client, stream, offset, len, echo.ok, and the wait within 1 ms (tests/test_dissector.py's
+    frame-by-frame rule, here on the reassembly edge cases)."""
+    from tests.test_dissector import assert_agreement
+
+    assert_agreement(CASES[name](tmp_path), tshark_home)
