@@ -223,6 +223,7 @@ def test_conflicting_retransmission_keeps_delivered_bytes(tmp_path: Path) -> Non
     res, c2s, _ = _one(tmp_path, "conflicting_retransmission")
     assert c2s == A + B
     assert res.connections[0].anomalies.overlap_conflicts == 1
+    assert [(w.code, w.frame) for w in res.warnings] == [("tcp-overlap-conflict", 6)]
 
 
 def test_out_of_order_segment_is_put_in_place(tmp_path: Path) -> None:
@@ -268,6 +269,7 @@ def test_gap_is_skipped_never_filled(tmp_path: Path) -> None:
     assert c.anomalies.gaps == 1
     assert c.bytes.client_to_server == 30
     assert c.sha256.client_to_server == hashlib.sha256(A + C + D).hexdigest()
+    assert [(w.code, w.frame) for w in res.warnings] == [("tcp-gap", 6)]  # the server's ACK past the hole
 
 
 def test_unacknowledged_bytes_behind_a_gap_stay_undelivered(tmp_path: Path) -> None:
@@ -285,6 +287,8 @@ def test_capture_duplicates_are_not_retransmissions(tmp_path: Path) -> None:
     assert (a.capture_duplicates, a.retransmissions, a.out_of_order) == (2, 0, 0)
     assert [n.tcp_analysis for n in res.frames.values()] == [None, "duplicate", None]
     assert res.connections[0].segments.client_to_server == 2
+    assert [(w.code, w.frame) for w in res.warnings] == [("tcp-capture-duplicate", 5)]
+    assert "2 frame(s)" in res.warnings[0].message
 
 
 @pytest.mark.parametrize("name", ["two_interfaces", "any_sll2"])

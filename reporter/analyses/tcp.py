@@ -55,6 +55,14 @@ from reporter.packet import ACK, FIN, RST, SYN, ip_text
 SWEEP_EVERY = 256  # new connections between sweeps of idle ones
 IDLE_NS = 200_000_000  # a connection silent this long gives back its duplicate-detection frames (dups follow within 50 ms)
 
+EVENT_TEXT = {
+    "tcp-capture-duplicate": "{n} frame(s) were captured twice (tcpdump -i any, or two interfaces); "
+                             "each is counted once and not as a retransmission",
+    "tcp-gap": "{n} gap(s): TCP bytes the capture does not hold (the receiver got them); streams leave them out",
+    "tcp-overlap-conflict": "{n} segment(s) carried different bytes for stream offsets already received; "
+                            "the bytes received first were kept",
+}
+
 # Zeek endpoint states
 INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = range(7)
 
@@ -173,6 +181,7 @@ class TcpAnalysis:
         self.frames: dict[str, FrameNote] | None = {} if frames else None
         self.keep = keep_streams
         self.warnings: list[Warning] = []
+        self.events: dict[str, list[int]] = {}  # warning code -> [count, first frame]
 
     # -- per packet ------------------------------------------------------------------------------
 
@@ -187,6 +196,7 @@ class TcpAnalysis:
             last = h.last
             if last is not None and last.ack == pkt.ack and last.seq == pkt.seq and same_frame(last, pkt):
                 h.dups += 1
+                self._event("tcp-capture-duplicate", pkt.no)
                 return
         conn = h.conn
         conn.last_ts = pkt.ts
@@ -200,7 +210,10 @@ class TcpAnalysis:
             rev = h.peer
             rev.ack_raw = pkt.ack
             if rev.queue:
+                gaps = rev.gaps
                 rev.resolve_gap(pkt.ack)
+                if rev.gaps != gaps:
+                    self._event("tcp-gap", pkt.no)
             if conn.hs_wait and h.is_client and not flags & SYN:
                 self._established(conn, pkt)
         if not payload and not pkt.missing:
@@ -244,9 +257,15 @@ class TcpAnalysis:
         ok = None
         if self.frames is not None and conn.lab and not h.is_client:  # before delivery uses the bytes up
             ok = _echo_ok(conn, h, h.offset(pkt.seq + 1 if flags & SYN else pkt.seq), payload)
+        gaps, conflicts = h.gaps, h.conflicts
         off, label = h.data(pkt)
+        if h.gaps != gaps:
+            self._event("tcp-gap", pkt.no)
+        if h.conflicts != conflicts:
+            self._event("tcp-overlap-conflict", pkt.no)
         if label is not None:
             if label == DUPLICATE:
+                self._event("tcp-capture-duplicate", pkt.no)
                 if self.frames is not None and conn.lab:
                     self._note(conn, h, pkt, off, label, ok)
                 return
@@ -378,6 +397,14 @@ class TcpAnalysis:
             if half.state in (SYN_SENT, SYN_ACK_SENT, INACTIVE, PARTIAL):
                 half.state = ESTABLISHED
 
+    def _event(self, code: str, frame: int) -> None:
+        """Count an anomaly for the capture-level warnings (one line per kind, first frame named)."""
+        ev = self.events.get(code)
+        if ev is None:
+            self.events[code] = [1, frame]
+        else:
+            ev[0] += 1
+
     def _zero_window(self, conn: Conn, h: Half) -> None:
         h.w_count += 1
         if _log_scale(h.w_count):
@@ -404,6 +431,8 @@ class TcpAnalysis:
         streams = None
         if self.keep:
             streams = {conn.id: (bytes(conn.c.kept or b""), bytes(conn.s.kept or b"")) for conn in self.conns}
+        for code, (n, first) in self.events.items():
+            self.warnings.append(Warning(code, EVENT_TEXT[code].format(n=n), first))
         for conn in self.conns:
             if conn.echo.overflow:
                 self.warnings.append(Warning("echo-unchecked", f"connection {conn.id}: more than 4 MiB not echoed; "
