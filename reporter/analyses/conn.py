@@ -1,0 +1,226 @@
+"""One connection while a capture is read, and what it becomes in the report (connections[]).
+
+Why apart from tcp.py: tcp.py is the per-packet hot path; this module holds the record it fills
+and the end-of-capture judgements that need the whole connection: Zeek's conn_state from the two
+endpoint states, the history string, and queued_behind across connections to one server.
+"""
+from __future__ import annotations
+
+import bisect
+import struct
+
+from reporter.analyses.echo import EchoCheck
+from reporter.analyses.reassembly import Half
+from reporter.model import (
+    Anomalies,
+    Close,
+    Connection,
+    Echo,
+    Endpoint,
+    Exchange,
+    Handshake,
+    PerDirection,
+    TcpOptions,
+)
+from reporter.packet import ip_text
+
+# Zeek endpoint states
+INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = range(7)
+
+
+class Conn:
+    """Everything known about one connection while the capture is read."""
+
+    __slots__ = (
+        "ack_frame",
+        "ack_ts",
+        "c",
+        "client",
+        "client_fin_ts",
+        "client_no",
+        "close_ts",
+        "echo",
+        "first_fin_by",
+        "first_ts",
+        "hist",
+        "hs_wait",
+        "id",
+        "lab",
+        "last_ts",
+        "options",
+        "reset",
+        "rst_ts",
+        "s",
+        "seen",
+        "server",
+        "service",
+        "syn_frame",
+        "syn_ts",
+        "synack_frame",
+        "synack_ts",
+    )
+
+    def __init__(self, cid: int, c: Half, s: Half, ts: int) -> None:
+        self.id = cid
+        self.c, self.s = c, s
+        self.client: tuple[bytes, int] = (b"", 0)
+        self.server: tuple[bytes, int] = (b"", 0)
+        self.service: str | None = None
+        self.client_no = 1
+        self.lab = False
+        self.syn_frame = self.syn_ts = self.synack_frame = self.synack_ts = None
+        self.ack_frame = self.ack_ts = None
+        self.options = TcpOptions()
+        self.hs_wait = False  # SYN-ACK seen, waiting for the client's handshake ACK
+        self.first_fin_by: str | None = None
+        self.client_fin_ts: int | None = None
+        self.close_ts: int | None = None  # first FIN or RST, either side
+        self.reset = False
+        self.rst_ts: int | None = None
+        self.first_ts = self.last_ts = ts
+        self.hist: list[str] = []
+        self.seen = 0  # Zeek history bits already recorded
+        self.echo = EchoCheck()
+
+    def mark(self, bit: int, letter: str) -> bool:
+        """Record a history letter once; True when it had been recorded before."""
+        if self.seen & bit:
+            return True
+        self.seen |= bit
+        self.hist.append(letter)
+        return False
+
+
+# history bits (client; the server's are << 16)
+H_SYN, H_FIN, H_RST, H_ACK, H_DATA = 1, 2, 4, 8, 16
+
+
+def parse_options(raw: bytes) -> TcpOptions:
+    """MSS, window scale, SACK permitted and timestamps from a SYN's option bytes."""
+    o = TcpOptions()
+    i, n = 0, len(raw)
+    while i < n:
+        kind = raw[i]
+        if kind == 0:
+            break
+        if kind == 1:
+            i += 1
+            continue
+        if i + 1 >= n or raw[i + 1] < 2:
+            break
+        ln = raw[i + 1]
+        body = raw[i + 2:i + ln]
+        if kind == 2 and len(body) == 2:
+            o.mss = struct.unpack("!H", body)[0]
+        elif kind == 3 and len(body) == 1:
+            o.wscale = body[0]
+        elif kind == 4:
+            o.sack_ok = True
+        elif kind == 8:
+            o.timestamps = True
+        i += ln
+    return o
+
+
+def connection(conn: Conn, t0: int) -> Connection:
+    """The report's connections[] entry (times relative to t0, the capture's first frame)."""
+    c, s, e = conn.c, conn.s, conn.echo
+
+    def rel(ts: int | None) -> float | None:
+        return None if ts is None else round((ts - t0) / 1e9, 6)
+
+    hs = Handshake(conn.syn_frame, conn.synack_frame, conn.ack_frame, rel(conn.syn_ts),
+                   None if conn.ack_ts is None else round((conn.ack_ts - conn.syn_ts) / 1e6, 3),
+                   conn.ack_frame is not None, conn.options)
+    wait = None
+    if e.first_echo_ts is not None and conn.syn_ts is not None:
+        wait = round((e.first_echo_ts - conn.syn_ts) / 1e9, 6)
+    echo = Echo(e.verified(c.bytes), e.echoed, e.mismatch, rel(e.first_req_ts), rel(e.first_echo_ts), wait, None)
+    exchanges = [Exchange(list(x.req_frames), list(x.echo_frames), rel(x.req_ts), rel(x.echo_ts), x.end - x.start)
+                 for x in e.exchanges]
+    return Connection(
+        id=conn.id,
+        client=Endpoint(ip_text(conn.client[0]), conn.client[1]),
+        server=Endpoint(ip_text(conn.server[0]), conn.server[1]),
+        service=conn.service,
+        client_no=conn.client_no,
+        handshake=hs,
+        close=Close(conn.first_fin_by, conn.reset, rel(conn.last_ts)),
+        state=conn_state(conn),
+        history="".join(conn.hist),
+        bytes=PerDirection(c.bytes, s.bytes),
+        segments=PerDirection(c.segments, s.segments),
+        anomalies=Anomalies(c.retrans + s.retrans, c.ooo + s.ooo, c.conflicts + s.conflicts, c.gaps + s.gaps,
+                            c.dups + s.dups),
+        echo=echo,
+        exchanges=exchanges,
+        sha256=PerDirection(c.hasher.hexdigest(), s.hasher.hexdigest()),
+        preview=PerDirection(_printable(c.preview), _printable(s.preview)),
+    )
+
+
+def log_scale(count: int) -> bool:
+    """Zeek records repeated T/G/W letters at the 1st, 10th, 100th, ... occurrence."""
+    while count % 10 == 0:
+        count //= 10
+    return count == 1
+
+
+_PRINTABLE = bytes(b if 32 <= b < 127 or b in (9, 10, 13) else 46 for b in range(256))
+
+
+def _printable(data: bytes) -> str:
+    """Preview text: printable ASCII kept, every other byte shown as '.'."""
+    return bytes(data).translate(_PRINTABLE).decode("ascii")
+
+
+def conn_state(conn: Conn) -> str:
+    """Zeek's conn_state from the two endpoint states (base/protocols/conn/main.zeek)."""
+    os_, rs = conn.c.state, conn.s.state
+    o_inactive = os_ in (INACTIVE, PARTIAL)
+    r_inactive = rs in (INACTIVE, PARTIAL)
+    if rs == RESET:
+        if os_ in (SYN_SENT, SYN_ACK_SENT) or (os_ == RESET and conn.c.bytes == 0 and conn.s.bytes == 0):
+            return "REJ"
+        return "RSTRH" if o_inactive else "RSTR"
+    if os_ == RESET:
+        if not r_inactive:
+            return "RSTO"
+        hist = "".join(conn.hist)
+        if hist.startswith("S") and not any(x in hist.split("R")[0] for x in "HAFGIQ"):
+            return "RSTOS0"
+    if rs == CLOSED and os_ == CLOSED:
+        return "SF"
+    if os_ == CLOSED:
+        return "SH" if r_inactive else "S2"
+    if rs == CLOSED:
+        return "SHR" if o_inactive else "S3"
+    if os_ == SYN_SENT and rs == INACTIVE:
+        return "S0"
+    if os_ == ESTABLISHED and rs == ESTABLISHED:
+        return "S1"
+    return "OTH"
+
+
+def queued_behind(conns: list[Conn], out: list[Connection]) -> None:
+    """The single-threaded-server signature: served only after another client to the same
+    server endpoint closed (the first FIN or RST of either side, as the plugin's expert info
+    counts it), although the request had been sent before that close. The most recent such close
+    names the connection it queued behind."""
+    by_server: dict[tuple[bytes, int], list[tuple[int, int]]] = {}
+    for conn in conns:
+        if conn.close_ts is not None:
+            by_server.setdefault(conn.server, []).append((conn.close_ts, conn.id))
+    for closes in by_server.values():
+        closes.sort()
+    for conn in conns:
+        e = conn.echo
+        closes = by_server.get(conn.server, ())
+        if not closes or e.first_req_ts is None or e.first_echo_ts is None:
+            continue
+        i = bisect.bisect_right(closes, (e.first_echo_ts, len(conns))) - 1
+        while i >= 0 and closes[i][0] > e.first_req_ts:
+            if closes[i][1] != conn.id:
+                out[conn.id].echo.queued_behind = closes[i][1]
+                break
+            i -= 1
