@@ -325,26 +325,30 @@ local function new_conn(stream, pinfo, flags)
     c.service = M.service_of(settings.port_index[c.server_port])
     local key = c.server_ip .. "|" .. c.server_port
     local ep = endpoints[key]
-    if not ep then ep = { count = 0, list = {} }; endpoints[key] = ep end
+    if not ep then ep = { count = 0, closes = {} }; endpoints[key] = ep end
     ep.count = ep.count + 1
-    ep.list[#ep.list + 1] = c
     c.client_no, c.endpoint = ep.count, ep
     conns[stream] = c
     return c
 end
 
 -- "client #2 waited 4.1 s, served after client #1 closed": the latest close of another client of
--- the same server that came after this client's request and before its first echo.
+-- the same server, if it came after this client's request (and so before this first echo).
+-- Closes are recorded in frame order, so the latest one is at the end: no scan over every
+-- connection (a big capture has tens of thousands per server).
 local function queued_behind(c, t)
     local since = c.syn_t or c.first_req_t
     if not since or not c.first_req_t then return nil end
-    local best
-    for _, o in ipairs(c.endpoint.list) do
-        if o ~= c and o.close_t and o.close_t > c.first_req_t and o.close_t <= t and o.close_t > since then
-            if not best or o.close_t > best.close_t then best = o end
+    local closes = c.endpoint.closes
+    for i = #closes, math.max(1, #closes - 3), -1 do
+        local o = closes[i]
+        if o ~= c and o.close_t <= t then
+            if o.close_t > c.first_req_t and o.close_t > since then
+                return { by = o.client_no, waited = t - since }
+            end
+            return nil
         end
     end
-    if best then return { by = best.client_no, waited = t - since } end
     return nil
 end
 
@@ -409,7 +413,16 @@ local function track(pinfo, payload)
         end
     end
     if bit.band(flags, FIN + RST) ~= 0 then
-        c.close_t = c.close_t or t
+        if not c.close_t then
+            c.close_t = t
+            local closes = c.endpoint.closes
+            closes[#closes + 1] = c
+            if #closes > 64 then  -- only the latest closes matter: drop the oldest half
+                local keep = {}
+                for i = #closes - 31, #closes do keep[#keep + 1] = closes[i] end
+                c.endpoint.closes = keep
+            end
+        end
         local final = bit.band(flags, RST) ~= 0 or not from_client
         if final and not c.unechoed_said and c.c2s.next > c.s2c.next then
             c.unechoed_said = true
