@@ -184,3 +184,26 @@ def test_server_pure_acks_do_not_make_an_echo(tmp_path: Path) -> None:
     f._emit("s", f.isn_s + 1, ACK)
     res = analyse(write_pcap(tmp_path / "ack.pcap", f.recs()))
     assert res.connections[0].echo.first_echo_time_s is None
+
+
+@pytest.mark.parametrize(("port", "cap_mib", "warned"), [(10000, 4, True), (443, 0.0625, False)])
+def test_unanswered_upload_stops_echo_checking_at_a_bound(port: int, cap_mib: float, warned: bool) -> None:
+    """A client that sends megabytes nobody echoes: the kept bytes stay bounded (4 MiB on a lab
+    port, 64 KiB elsewhere), the echo is not verified, and a lab connection says so in a warning."""
+    from reporter.analyses.tcp import TcpAnalysis
+    from reporter.cli import ReportOptions
+    from reporter.packet import Packet
+
+    tcp = TcpAnalysis(ReportOptions(), frames=False)
+    c, s = bytes([10, 0, 0, 2]), bytes([10, 0, 0, 1])
+    tcp.feed(Packet(1, 0, 0, 4, c, s, 6, 1, 40000, port, 100, 0, 0x02))
+    tcp.feed(Packet(2, 1, 0, 4, s, c, 6, 1, port, 40000, 900, 101, 0x12))
+    tcp.feed(Packet(3, 2, 0, 4, c, s, 6, 2, 40000, port, 101, 901, ACK))
+    chunk = b"u" * 65536
+    for i in range(80):  # 5 MiB
+        tcp.feed(Packet(4 + i, 3 + i, 0, 4, c, s, 6, 3 + i, 40000, port, 101 + i * len(chunk), 901, ACK | 8, 512, b"", chunk))
+        assert len(tcp.conns[0].echo.buf) <= cap_mib * (1 << 20)
+    res = tcp.finish(0)
+    conn = res.connections[0]
+    assert not conn.echo.verified and conn.bytes.client_to_server == 80 * len(chunk)
+    assert [w.code for w in res.warnings] == (["echo-unchecked"] if warned else [])

@@ -12,7 +12,8 @@ single-threaded server that has not answered yet makes one exchange of several r
 """
 from __future__ import annotations
 
-LEAD_CAP = 4 << 20  # un-answered bytes kept per connection before echo checking gives up
+LEAD_CAP = 4 << 20  # un-answered bytes kept per lab connection before echo checking gives up
+OTHER_CAP = 64 << 10  # ... and per connection on other ports (an upload must not hold megabytes)
 MAX_EXCHANGES = 10000
 MAX_FRAMES = 1000  # frames listed per exchange
 
@@ -36,6 +37,7 @@ class EchoCheck:
 
     __slots__ = (
         "buf",
+        "cap",
         "echoed",
         "end",
         "exchanges",
@@ -51,7 +53,8 @@ class EchoCheck:
         "unknown",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, cap: int = LEAD_CAP) -> None:
+        self.cap = cap
         self.end = [0, 0]  # delivered end offset: [client, server]
         self.lead = 0  # which side's bytes are in buf (the side further ahead)
         self.buf = bytearray()  # lead side's bytes [min(end), max(end))
@@ -180,7 +183,7 @@ class EchoCheck:
             self.buf += bytes(n)
         else:
             self.buf += data
-        if len(self.buf) > LEAD_CAP:
+        if len(self.buf) > self.cap:
             self.stopped = True
             self.overflow = True
             self.buf = bytearray()

@@ -45,6 +45,7 @@ from reporter.analyses.conn import (
     parse_options,
     queued_behind,
 )
+from reporter.analyses.echo import OTHER_CAP
 from reporter.analyses.reassembly import (
     DUPLICATE,
     PREVIEW,
@@ -211,6 +212,8 @@ class TcpAnalysis:
         if server[1] in self.ports:
             conn.lab = True
             conn.service = "echo" if server[1] == self.ports[0] else "file-echo"
+        else:
+            conn.echo.cap = OTHER_CAP
         n = self.per_server.get(server, 0) + 1
         self.per_server[server] = n
         conn.client_no = n
@@ -346,9 +349,10 @@ class TcpAnalysis:
         for code, (n, first) in self.events.items():
             self.warnings.append(Warning(code, EVENT_TEXT[code].format(n=n), first))
         for conn in self.conns:
-            if conn.echo.overflow:
-                self.warnings.append(Warning("echo-unchecked", f"connection {conn.id}: more than 4 MiB not echoed; "
-                                             "echo checking stopped there", conn.syn_frame))
+            if conn.echo.overflow and conn.lab:
+                self.warnings.append(Warning("echo-unchecked", f"connection {conn.id}: more than "
+                                             f"{conn.echo.cap >> 20} MiB not echoed; echo checking stopped there",
+                                             conn.syn_frame))
             if conn.echo.truncated:
                 self.warnings.append(Warning("exchanges-truncated", f"connection {conn.id}: only the first "
                                              "exchanges are listed", conn.syn_frame))
