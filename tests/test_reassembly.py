@@ -270,6 +270,7 @@ def test_gap_is_skipped_never_filled(tmp_path: Path) -> None:
     assert c.bytes.client_to_server == 30
     assert c.sha256.client_to_server == hashlib.sha256(A + C + D).hexdigest()
     assert [(w.code, w.frame) for w in res.warnings] == [("tcp-gap", 6)]  # the server's ACK past the hole
+    assert c.history == "ShADGaFf"  # Zeek's G: a content gap in the client's stream, seen at the ACK past it
 
 
 def test_unacknowledged_bytes_behind_a_gap_stay_undelivered(tmp_path: Path) -> None:

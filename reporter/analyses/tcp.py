@@ -126,7 +126,7 @@ class TcpAnalysis:
                 gaps = rev.gaps
                 rev.resolve_gap(pkt.ack)
                 if rev.gaps != gaps:
-                    self._event("tcp-gap", pkt.no)
+                    self._gap(conn, rev, pkt.no)
             if conn.hs_wait and h.is_client and not flags & SYN:
                 self._established(conn, pkt)
         if not payload and not pkt.missing:
@@ -173,7 +173,7 @@ class TcpAnalysis:
         gaps, conflicts = h.gaps, h.conflicts
         off, label = h.data(pkt)
         if h.gaps != gaps:
-            self._event("tcp-gap", pkt.no)
+            self._gap(conn, h, pkt.no)
         if h.conflicts != conflicts:
             self._event("tcp-overlap-conflict", pkt.no)
         if label is not None:
@@ -319,6 +319,13 @@ class TcpAnalysis:
             self.events[code] = [1, frame]
         else:
             ev[0] += 1
+
+    def _gap(self, conn: Conn, h: Half, frame: int) -> None:
+        """A content gap in h's stream: Zeek's G/g letter (log scale) and the capture warning."""
+        h.g_count += 1
+        if log_scale(h.g_count):
+            conn.hist.append("G" if h.is_client else "g")
+        self._event("tcp-gap", frame)
 
     def _zero_window(self, conn: Conn, h: Half) -> None:
         h.w_count += 1
