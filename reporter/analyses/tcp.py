@@ -19,8 +19,16 @@ Definitions the report relies on:
 - ``frames`` (``--frames``): every payload segment on a lab port, with ``tcp_analysis`` as
   Wireshark's tcp.analysis flags it ("retransmission" includes spurious retransmissions), except
   that the second copy of a frame captured twice is "duplicate" (Wireshark calls it a
-  retransmission). ``echo_ok`` compares an echo segment's bytes with the client bytes delivered
-  so far at the same offsets: True/False, or None when none of them is known yet.
+  retransmission). ``len`` is the captured payload length and ``echo_ok`` compares an echo
+  segment's bytes with the client bytes delivered so far at the same offsets (False when they are
+  not all known), both exactly as dissector/progjar.lua labels the frame.
+- ``echo.wait_s``: client SYN -> the first server payload that continues the server's stream;
+  ``queued_behind``: see conn.queued_behind; exchanges: see echo.py.
+- Times are seconds relative to the capture's first frame, rounded to 1 us; rtt_ms to 1 us.
+
+Memory: per connection a few hundred bytes of state, the out-of-order queue, the last 32 KiB of
+each stream (to compare retransmitted copies) and the bytes not yet echoed; idle connections give
+back their duplicate-detection frames, closed ones their windows (``_sweep``).
 """
 from __future__ import annotations
 
@@ -54,11 +62,7 @@ from reporter.analyses.reassembly import (
     Half,
     same_frame,
 )
-from reporter.model import (
-    Connection,
-    FrameNote,
-    Warning,
-)
+from reporter.model import Connection, FrameNote, Warning
 from reporter.packet import ACK, FIN, RST, SYN
 
 SWEEP_EVERY = 256  # new connections between sweeps of idle ones
@@ -71,7 +75,6 @@ EVENT_TEXT = {
     "tcp-overlap-conflict": "{n} segment(s) carried different bytes for stream offsets already received; "
                             "the bytes received first were kept",
 }
-
 
 
 @dataclass
