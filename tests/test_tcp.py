@@ -178,3 +178,20 @@ def test_feed_rate_on_lab_traffic() -> None:
     res = tcp.finish(0)
     assert all(x.echo.verified and x.echo.echoed_bytes == 4600 for x in res.connections)
     assert rate > 100_000, f"feed() at {rate:,.0f} packets/s"
+
+
+def test_finished_connections_give_back_their_windows_and_frames(tmp_path: Path) -> None:
+    """Many short connections one after another: memory follows the active ones, not all of them."""
+    flows = [TcpFlow(cport=20000 + i, t=1.0 + i * 0.01, step=0.0001).handshake().echo_exchange(LAB_MESSAGE).close()
+             for i in range(600)]
+    tcp = TcpAnalysis(ReportOptions(), frames=False)
+    from reporter.capture import iter_packets, open_capture
+
+    for pkt in iter_packets(open_capture(write_pcap(tmp_path / "many.pcap", merge(*(f.recs() for f in flows))))):
+        tcp.feed(pkt)
+    # the sweep at the 512th connection (t = 6.11 s) frees those silent for 200 ms: the first 491
+    released = [c for c in tcp.conns[:491] if not c.c.win and not c.s.win and all(p is None for p in c.c.recent)]
+    assert len(released) == 491
+    assert all(c.c.win for c in tcp.conns[-10:])  # the recent ones keep theirs
+    res = tcp.finish(0)
+    assert all(c.echo.verified and c.state == "SF" for c in res.connections)
