@@ -352,6 +352,9 @@ local function queued_behind(c, t)
     return nil
 end
 
+-- A frame's memo is a small array (there is one per payload frame: a million on a big capture).
+local ROLE, OFF, LEN, OK, REQF, DELAY, WAIT, QUEUED, UNECHOED, CONN = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+
 local NOTHING = {}   -- a pure ACK: nothing to learn, nothing to show (not memoised: costs nothing)
 
 -- Work out (once) what frame `num` is; nil when the TCP fields are not available in this pass.
@@ -375,7 +378,7 @@ local function track(pinfo, payload)
     else
         from_client = tostring(pinfo.src) == c.client_ip
     end
-    m = { conn = c }
+    m = { false, false, false, false, false, false, false, false, false, c }  -- array: a quarter of a hash's memory
     local d = from_client and c.c2s or c.s2c
     if bit.band(flags, SYN) ~= 0 then
         if from_client then c.syn_t = c.syn_t or t end
@@ -393,20 +396,20 @@ local function track(pinfo, payload)
         if not d.isn then d.isn = seq - 1 end  -- no SYN seen: the first segment starts the stream
         local off = M.seq_offset(seq, d.isn, d.ref)
         if off + n > d.ref then d.ref = off + n end
-        m.off, m.len = off, n
+        m[OFF], m[LEN] = off, n
         if from_client then
-            m.role = "request"
+            m[ROLE] = "request"
             c.first_req_t = c.first_req_t or t
             M.dir_add(d, off, n, payload, num, t)
         else
-            m.role = "echo"
-            m.ok = M.echo_matches(c.c2s, off, payload)
+            m[ROLE] = "echo"
+            m[OK] = M.echo_matches(c.c2s, off, payload)
             local rf, rt = M.dir_origin(c.c2s, off)
-            if rf then m.req_frame, m.delay = rf, t - rt end
+            if rf then m[REQF], m[DELAY] = rf, t - rt end
             if not c.first_echo then
                 c.first_echo = num
-                if c.syn_t then m.wait = t - c.syn_t end
-                m.queued = queued_behind(c, t)
+                if c.syn_t then m[WAIT] = t - c.syn_t end
+                m[QUEUED] = queued_behind(c, t)
             end
             M.dir_add(d, off, n, nil, num, t)
             M.dir_prune(c.c2s, d.next - 1048576)
@@ -426,20 +429,21 @@ local function track(pinfo, payload)
         local final = bit.band(flags, RST) ~= 0 or not from_client
         if final and not c.unechoed_said and c.c2s.next > c.s2c.next then
             c.unechoed_said = true
-            m.unechoed = c.c2s.next - c.s2c.next
+            m[UNECHOED] = c.c2s.next - c.s2c.next
         end
+        if final then M.dir_prune(c.c2s, c.c2s.next) end  -- no new echo can come: free the request bytes
     end
-    memo[num] = m
+    if n > 0 or m[UNECHOED] then memo[num] = m end  -- SYN/FIN handling is idempotent: no memo needed
     return m
 end
 
 local function fmt_d(x) return string.format("%d", math.floor(x)) end
 
 local function add_unechoed(sub, m)
-    local c = m.conn
+    local c = m[CONN]
     sub:add_proto_expert_info(ex.unechoed, string.format(
         "Connection closed with %s request bytes not echoed (client #%s sent %s, server echoed %s)",
-        fmt_d(m.unechoed), fmt_d(c.client_no), fmt_d(c.c2s.next), fmt_d(c.s2c.next)))
+        fmt_d(m[UNECHOED]), fmt_d(c.client_no), fmt_d(c.c2s.next), fmt_d(c.s2c.next)))
 end
 
 local function gen(item, vis)
@@ -457,17 +461,17 @@ function progjar.dissector(tvb, pinfo, tree)
     if n == 0 then return 0 end
     local payload = tvb:raw()
     local m = track(pinfo, payload)
-    if not m or not m.role then return 0 end
+    if not m or not m[ROLE] then return 0 end
     last_shown = pinfo.number
-    local c = m.conn
+    local c = m[CONN]
     pinfo.cols.protocol = "PROGJAR"
-    local span = "[" .. fmt_d(m.off) .. "," .. fmt_d(m.off + m.len) .. ")"
-    if m.role == "request" then
+    local span = "[" .. fmt_d(m[OFF]) .. "," .. fmt_d(m[OFF] + m[LEN]) .. ")"
+    if m[ROLE] == "request" then
         local text = M.preview(string.sub(payload, 1, 11), 11)
-        if m.len > 11 then text = text .. "..." end
+        if m[LEN] > 11 then text = text .. "..." end
         pinfo.cols.info = "Client #" .. fmt_d(c.client_no) .. " request " .. span .. ' "' .. text .. '"'
     else
-        pinfo.cols.info = "Echo to #" .. fmt_d(c.client_no) .. " " .. span .. (m.ok and " ok" or " MISMATCH")
+        pinfo.cols.info = "Echo to #" .. fmt_d(c.client_no) .. " " .. span .. (m[OK] and " ok" or " MISMATCH")
     end
     if not tree then return n end
     -- Every field is added even when the tree is not shown: a display filter, colouring rule or
@@ -476,39 +480,39 @@ function progjar.dissector(tvb, pinfo, tree)
     local sub
     if vis then
         sub = tree:add(progjar, tvb(), "Progjar Lab, " .. (c.service or "lab") .. ", " ..
-            (m.role == "request" and "client #" or "echo to client #") .. fmt_d(c.client_no) .. " " .. span)
+            (m[ROLE] == "request" and "client #" or "echo to client #") .. fmt_d(c.client_no) .. " " .. span)
     else
         sub = tree:add(progjar, tvb())
     end
     if c.service then gen(sub:add(pf.service, c.service), vis) end
-    gen(sub:add(pf.role, m.role), vis)
+    gen(sub:add(pf.role, m[ROLE]), vis)
     gen(sub:add(pf.client, c.client_no), vis)
     gen(sub:add(pf.stream, c.stream), vis)
-    gen(sub:add(pf.offset, UInt64.new(m.off % TWO32, math.floor(m.off / TWO32))), vis)
-    sub:add(pf.len, tvb(), m.len)
-    if m.role == "echo" then
-        local it = gen(sub:add(pf.echo_ok, m.ok), vis)
-        if not m.ok then
+    gen(sub:add(pf.offset, UInt64.new(m[OFF] % TWO32, math.floor(m[OFF] / TWO32))), vis)
+    sub:add(pf.len, tvb(), m[LEN])
+    if m[ROLE] == "echo" then
+        local it = gen(sub:add(pf.echo_ok, m[OK]), vis)
+        if not m[OK] then
             it:add_proto_expert_info(ex.mismatch, "Echo " .. span .. " differs from what client #" ..
                 fmt_d(c.client_no) .. " sent at these offsets")
         end
-        if m.req_frame then
-            gen(sub:add(pf.request_frame, m.req_frame), vis)
-            gen(sub:add(pf.delay, nstime(m.delay)), vis)
+        if m[REQF] then
+            gen(sub:add(pf.request_frame, m[REQF]), vis)
+            gen(sub:add(pf.delay, nstime(m[DELAY])), vis)
         end
-        if m.wait then
-            local w = gen(sub:add(pf.wait, nstime(m.wait)), vis)
-            if m.queued then
+        if m[WAIT] then
+            local w = gen(sub:add(pf.wait, nstime(m[WAIT])), vis)
+            if m[QUEUED] then
                 w:add_proto_expert_info(ex.queued, string.format(
                     "client #%s waited %.1f s, served after client #%s closed",
-                    fmt_d(c.client_no), m.queued.waited, fmt_d(m.queued.by)))
+                    fmt_d(c.client_no), m[QUEUED].waited, fmt_d(m[QUEUED].by)))
             end
         end
     end
     local text = M.preview(string.sub(payload, 1, 64), 64)
-    if m.len > 64 then text = text .. "..." end
+    if m[LEN] > 64 then text = text .. "..." end
     sub:add(pf.text, tvb(), text)
-    if m.unechoed then add_unechoed(sub, m) end
+    if m[UNECHOED] then add_unechoed(sub, m) end
     return n
 end
 
@@ -517,9 +521,9 @@ function closer.dissector(tvb, pinfo, tree)
     local pi = settings.port_index
     if not (pi[pinfo.dst_port] or pi[pinfo.src_port]) then return end
     local m = track(pinfo, nil)
-    if not m or not m.unechoed or last_shown == pinfo.number or not tree then return end
+    if not m or not m[UNECHOED] or last_shown == pinfo.number or not tree then return end
     -- the closing frame has no payload, so TCP never called progjar.dissector for it
-    local c = m.conn
+    local c = m[CONN]
     local sub = tree:add(progjar, tvb(0, 0), "Progjar Lab, connection closed, client #" .. fmt_d(c.client_no))
     sub:add(pf.client, c.client_no):set_generated()
     sub:add(pf.stream, c.stream):set_generated()

@@ -652,7 +652,7 @@ def test_a_thousand_damaged_captures_raise_no_lua_error(tmp_path) -> None:
 def test_the_sharkd_harness_sees_lua_errors(tmp_path, crafted, home) -> None:
     """The robustness test above would be worthless if a failing plugin went unnoticed."""
     broken = PLUGIN.read_text().replace("    last_shown = pinfo.number\n",
-                                        "    if m.role == 'echo' then error('boom') end\n    last_shown = pinfo.number\n", 1)
+                                        "    if m[ROLE] == 'echo' then error('boom') end\n    last_shown = pinfo.number\n", 1)
     assert broken != PLUGIN.read_text()
     broken_home = tmp_path / "broken-home"
     _install_plugin(broken_home, broken)
