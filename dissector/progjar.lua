@@ -23,7 +23,22 @@
 --  * State is per connection (tcp.stream) and every frame's result is memoised by frame number,
 --    so a second pass (`tshark -2`) and the GUI's random-order re-dissection show the same labels.
 --    A frame whose TCP fields are not available (first pass of `tshark -2` without a filter) is
---    not memoised and changes no state; it is computed when the fields are there.
+--    not memoised and changes no state; it is computed when the fields are there (the second
+--    pass, in frame order). The Wireshark GUI with the `progjar` profile (colouring rules and
+--    columns use progjar fields) has the fields on its first pass, checked under Xvfb.
+--  * Expert infos: progjar.expert.mismatch (error) on the echo segment whose bytes differ;
+--    progjar.expert.queued (note) on a client's first echo when another client of the same
+--    server closed after this client's request (the serial server of task 4);
+--    progjar.expert.unechoed (warning) on the server's FIN or on an RST (the moment no further
+--    echo can come) when fewer bytes were echoed than requested. A client's FIN alone is not
+--    enough: a client may half-close and still read its echo.
+--  * Port preference `progjar.ports` (Edit > Preferences > Protocols > PROGJAR, or
+--    `-o progjar.ports:12345`): the first port is the echo service, the second file-echo. The
+--    plugin replaces whatever dissector had those ports (10000 is NDMP's) and gives them back
+--    when the preference changes.
+--  * Cost: Lua field extractors make Wireshark build a protocol tree for every frame, and every
+--    progjar field is added even to an invisible tree (a filter, colouring rule or column may ask
+--    for it); tests/bench/bench_lua.py measures the ratio against plain tshark.
 
 local M = {}            -- the pure logic, loadable by plain lua5.2/lua5.4 for unit tests
 local TWO32 = 4294967296
