@@ -202,6 +202,25 @@ def test_samples_are_there() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# the public surface: fields and expert infos exactly as DESIGN.md's table
+
+
+def test_fields_and_expert_infos_are_registered_as_designed(home) -> None:
+    out = tshark(["-G", "fields", *LUA], home).stdout
+    types = {parts[2]: parts[3] for parts in (l.split("\t") for l in out.splitlines())
+             if len(parts) > 4 and parts[0] == "F" and parts[4] == "progjar"}
+    assert types == {
+        "progjar.service": "FT_STRING", "progjar.role": "FT_STRING", "progjar.client": "FT_UINT32",
+        "progjar.stream": "FT_UINT32", "progjar.offset": "FT_UINT64", "progjar.len": "FT_UINT32",
+        "progjar.echo.ok": "FT_BOOLEAN", "progjar.echo.request_frame": "FT_FRAMENUM",
+        "progjar.echo.delay": "FT_RELATIVE_TIME", "progjar.wait": "FT_RELATIVE_TIME", "progjar.text": "FT_STRING",
+        "progjar.expert.mismatch": "FT_NONE", "progjar.expert.queued": "FT_NONE", "progjar.expert.unechoed": "FT_NONE",
+    }
+    protos = tshark(["-G", "protocols", *LUA], home).stdout
+    assert "Progjar Lab\tPROGJAR\tprogjar" in protos
+
+
+# ---------------------------------------------------------------------------------------------
 # what the labels say, checked against the capture's own construction
 
 
