@@ -207,3 +207,15 @@ def test_unanswered_upload_stops_echo_checking_at_a_bound(port: int, cap_mib: fl
     conn = res.connections[0]
     assert not conn.echo.verified and conn.bytes.client_to_server == 80 * len(chunk)
     assert [w.code for w in res.warnings] == (["echo-unchecked"] if warned else [])
+
+
+def test_huge_gap_allocates_nothing() -> None:
+    """A damaged sequence number can open a 2 GiB gap: echo checking stops, no placeholder bytes."""
+    e = EchoCheck()
+
+    class P:
+        no, ts = 1, 0
+
+    e.request(0, b"abc", P())
+    e.request(3 + (1 << 31), b"def", P())
+    assert e.stopped and not e.overflow and len(e.buf) == 0

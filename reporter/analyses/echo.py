@@ -178,16 +178,20 @@ class EchoCheck:
             self._keep(mine + k, None if data is None else data[k:], n - k)
 
     def _keep(self, at: int, data: bytes | None, n: int) -> None:
+        """Keep the lead's bytes (placeholders for a gap) until the other side reaches them."""
+        if len(self.buf) + n > self.cap:
+            # more unanswered bytes than we keep: stop checking (a gap this long says nothing: no
+            # overflow warning for it, and a damaged sequence number must not allocate gigabytes)
+            self.stopped = True
+            self.overflow = data is not None
+            self.buf = bytearray()
+            self.unknown = []
+            return
         if data is None:
             self.unknown.append((at, at + n))
             self.buf += bytes(n)
         else:
             self.buf += data
-        if len(self.buf) > self.cap:
-            self.stopped = True
-            self.overflow = True
-            self.buf = bytearray()
-            self.unknown = []
 
     def _compare(self, at: int, mine: bytes | None, head: bytes, side: int) -> None:
         """Compare [at, at+len(head)): this side's bytes with the lead's; gaps compare as unknown."""
