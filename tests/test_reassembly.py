@@ -378,3 +378,20 @@ def test_memory_is_bounded_by_what_is_outstanding() -> None:
     assert len(conn.echo.buf) == 0 and not conn.c.queue
     res = tcp.finish(0)
     assert res.connections[0].echo.verified and res.connections[0].echo.echoed_bytes == 10000 * len(chunk)
+
+
+def test_out_of_order_queue_is_bounded() -> None:
+    """Segments behind a hole nobody ACKs past: after 4 MiB queued the hole is skipped (a gap)."""
+    from reporter.analyses.reassembly import QUEUE_BYTES
+    from reporter.packet import Packet
+
+    tcp = TcpAnalysis(ReportOptions(), frames=False)
+    c, s = bytes([10, 0, 0, 2]), bytes([10, 0, 0, 1])
+    tcp.feed(Packet(1, 0, 0, 4, c, s, 6, 1, 40000, 10000, 100, 0, 0x02))
+    chunk = b"q" * 1000
+    for i in range(6000):  # offset 0..1000 never arrives
+        tcp.feed(Packet(2 + i, 1 + i, 0, 4, c, s, 6, 2 + i, 40000, 10000, 101 + 1000 * (i + 1), 0, PSH, 512, b"", chunk))
+        assert tcp.conns[0].c.qbytes <= QUEUE_BYTES
+    res = tcp.finish(0)
+    conn = res.connections[0]
+    assert conn.anomalies.gaps >= 1 and conn.bytes.client_to_server >= 6000 * 1000 - QUEUE_BYTES - 1000

@@ -40,6 +40,8 @@ PREVIEW = 512  # first bytes kept for the report's preview
 RING_MASK = 7  # the last 8 payload frames are kept to recognise capture duplicates
 DUP_NS = 50_000_000  # a capture duplicate follows its original within 50 ms
 DUP_SAME_IFACE_NS = 1_000_000  # ... and within 1 ms when nothing but time tells them apart
+QUEUE_SEGMENTS = 4096  # out-of-order segments queued per direction before the hole is skipped
+QUEUE_BYTES = 4 << 20  # ... or out-of-order bytes
 OOO_DEFAULT_NS = 3_000_000  # Wireshark's out-of-order threshold before the first RTT is known
 
 RETRANSMISSION, OUT_OF_ORDER, DUPLICATE = "retransmission", "out_of_order", "duplicate"
@@ -67,7 +69,7 @@ class Half:
 
     __slots__ = (  # noqa: RUF023 - grouped by meaning
         "conn", "peer", "is_client",  # owner links (set by tcp.py)
-        "base", "next", "queue", "hasher", "preview", "bytes", "segments", "win", "win_base",
+        "base", "next", "queue", "qbytes", "hasher", "preview", "bytes", "segments", "win", "win_base",
         "top", "top_ts", "ack_raw", "ooo_ns", "gaps", "conflicts", "retrans", "ooo", "dups",
         "kept", "sink", "recent", "ri", "nd", "last", "syn_seq", "state", "fin_off",
         "bD", "cD", "bA", "cA",  # Zeek history bits/letters for data and pure ACK
@@ -78,6 +80,7 @@ class Half:
         self.base: int | None = None  # isn + 1 (raw 32-bit), None until the first packet
         self.next = 0  # next stream offset the receiver expects
         self.queue: list[tuple[int, bytes, object]] = []  # out-of-order (offset, bytes, packet), arrival order
+        self.qbytes = 0  # payload bytes in the queue
         self.hasher = hashlib.sha256()
         self.preview = bytearray()
         self.bytes = 0  # delivered payload bytes
@@ -191,11 +194,10 @@ class Half:
             self._drain()
             return
         self.queue.append((off, payload, pkt))
-        self._queue_frames_guard()
-
-    def _queue_frames_guard(self) -> None:
-        """Bound the out-of-order queue: a capture that lost a segment nobody ever ACKs past."""
-        if len(self.queue) > 4096:
+        self.qbytes += len(payload)
+        if len(self.queue) > QUEUE_SEGMENTS or self.qbytes > QUEUE_BYTES:
+            # a capture that lost a segment nobody ever ACKs past (or damaged sequence numbers):
+            # skip the hole now rather than queue without bound
             self.resolve_gap(None)
 
     def _drain(self) -> None:
@@ -207,6 +209,7 @@ class Half:
                 missing = pkt.missing
                 if off < nxt:
                     del q[i]
+                    self.qbytes -= len(payload)
                     end = off + len(payload) + missing
                     if end > nxt:
                         cut = nxt - off
@@ -222,6 +225,7 @@ class Half:
                     break
                 if off == nxt:
                     del q[i]
+                    self.qbytes -= len(payload)
                     self._deliver(off, payload, pkt)
                     if missing:
                         self._skip(missing)
@@ -313,3 +317,4 @@ class Half:
         if self.queue:
             self.gaps += 1
             self.queue.clear()
+            self.qbytes = 0
