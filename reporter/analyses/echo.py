@@ -112,29 +112,25 @@ class EchoCheck:
         if self.first_echo_ts is None:
             self.first_echo_ts = pkt.ts  # type: ignore[attr-defined]
             self.first_echo_frame = pkt.no  # type: ignore[attr-defined]
-        end = off + len(data)
+        n = len(data)
+        end = off + n
         openx = self.open
         if openx:
             no = pkt.no  # type: ignore[attr-defined]
-            done = 0
-            for ex in openx:
-                if ex.start >= end:
-                    break
-                if ex.end > off:
-                    fr = ex.echo_frames
-                    if not fr:
-                        ex.echo_ts = pkt.ts  # type: ignore[attr-defined]
-                    if (not fr or fr[-1] != no) and len(fr) < MAX_FRAMES:
-                        fr.append(no)
+            ex = openx[0]
+            if len(openx) == 1 and ex.start < end and ex.end > off:  # the usual: one request outstanding
+                fr = ex.echo_frames
+                if not fr:
+                    ex.echo_ts = pkt.ts  # type: ignore[attr-defined]
+                    fr.append(no)
+                elif fr[-1] != no and len(fr) < MAX_FRAMES:
+                    fr.append(no)
                 if end >= ex.end:
                     ex.echoed_to = ex.end
-                    done += 1
-                else:
-                    break
-            if done:
-                del openx[:done]
+                    openx.clear()
+            else:
+                self._echo_frames(openx, off, end, pkt)
         ends = self.end
-        n = len(data)
         if off == ends[1] and end <= ends[0] and not self.unknown and not self.stopped:
             buf = self.buf  # the client's bytes not yet echoed, from this offset on
             ends[1] = end
@@ -147,6 +143,27 @@ class EchoCheck:
             self._compare(off, data, head, 1)
             return
         self._add(1, off, data, 0)
+
+    def _echo_frames(self, openx: list[Exchange], off: int, end: int, pkt: object) -> None:
+        """Echo bytes [off, end) answer the open exchanges they overlap; fully answered ones close."""
+        no = pkt.no  # type: ignore[attr-defined]
+        done = 0
+        for ex in openx:
+            if ex.start >= end:
+                break
+            if ex.end > off:
+                fr = ex.echo_frames
+                if not fr:
+                    ex.echo_ts = pkt.ts  # type: ignore[attr-defined]
+                if (not fr or fr[-1] != no) and len(fr) < MAX_FRAMES:
+                    fr.append(no)
+            if end >= ex.end:
+                ex.echoed_to = ex.end
+                done += 1
+            else:
+                break
+        if done:
+            del openx[:done]
 
     # -- comparison -----------------------------------------------------------------------------
 

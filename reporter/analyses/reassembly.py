@@ -69,7 +69,7 @@ class Half:
 
     __slots__ = (  # noqa: RUF023 - grouped by meaning
         "conn", "peer", "is_client",  # owner links (set by tcp.py)
-        "base", "next", "queue", "qbytes", "hasher", "preview", "bytes", "segments", "win", "win_base",
+        "base", "next", "nseq", "queue", "qbytes", "hasher", "preview", "bytes", "segments", "win", "win_base",
         "top", "top_ts", "ack_raw", "ooo_ns", "gaps", "conflicts", "retrans", "ooo", "dups",
         "kept", "sink", "recent", "ri", "nd", "last", "syn_seq", "state", "fin_off",
         "bD", "cD", "bA", "cA",  # Zeek history bits/letters for data and pure ACK
@@ -79,6 +79,7 @@ class Half:
     def __init__(self, keep: bool = False) -> None:
         self.base: int | None = None  # isn + 1 (raw 32-bit), None until the first packet
         self.next = 0  # next stream offset the receiver expects
+        self.nseq = -1  # ... as a raw 32-bit sequence number (the in-order fast path compares it)
         self.queue: list[tuple[int, bytes, object]] = []  # out-of-order (offset, bytes, packet), arrival order
         self.qbytes = 0  # payload bytes in the queue
         self.hasher = hashlib.sha256()
@@ -111,6 +112,7 @@ class Half:
         """Fix the sequence base from the first packet of this direction."""
         self.base = (seq + 1) & M32 if syn else seq & M32
         self.next = 0
+        self.nseq = self.base
         self.top = 0
 
     def offset(self, seq: int) -> int:
@@ -254,6 +256,7 @@ class Half:
         self.gaps += 1
         nxt = self.next + n
         self.next = nxt
+        self.nseq = (self.base + nxt) & M32
         self.win.clear()
         self.win_base = nxt
         if self.sink is not None:
@@ -268,6 +271,7 @@ class Half:
             self.preview += data[:PREVIEW - self.bytes]
         self.bytes += n
         self.next = off + n
+        self.nseq = (self.base + off + n) & M32
         win = self.win
         win += data
         if len(win) > WINDOW2:

@@ -141,10 +141,11 @@ class TcpAnalysis:
             return
         if not flags & 0x07 and not h.queue and not pkt.missing:
             nxt = h.next
-            if (pkt.seq - h.base) & 0xFFFFFFFF == nxt & 0xFFFFFFFF and nxt == h.top:
+            if pkt.seq == h.nseq and nxt == h.top:
                 # fast path: the next bytes in order, nothing outstanding -> hash, window, echo
                 end = nxt + len(payload)
                 h.top = h.next = end
+                h.nseq = (pkt.seq + len(payload)) & 0xFFFFFFFF
                 h.top_ts = pkt.ts
                 ring = h.recent
                 ring[h.ri] = pkt
