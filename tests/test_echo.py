@@ -135,6 +135,10 @@ def test_t4_serial_server_second_client_queued_behind_first(tmp_path: Path) -> N
     assert b.echo.wait_s == pytest.approx(a_closed + 0.001 + 0.0001 - b_syn, abs=2e-6)
     assert b.echo.wait_s > 6
     assert a.echo.wait_s < 0.1
+    assert [(x.bytes, len(x.request_frames), len(x.echo_frames)) for x in b.exchanges] == [(46, 1, 2)] * 3
+    t0 = 1.001  # the first frame: A's SYN
+    assert all(x.echo_time_s > 7.03 - t0 for x in b.exchanges)  # every send waited for A's close
+    assert [x.request_time_s for x in b.exchanges] == pytest.approx([1.031 - t0, 4.031 - t0, 7.031 - t0])
     echo_frames = [int(k) for k, n in res.frames.items() if n.conn == b.id and n.role == "echo"]
     assert min(echo_frames) > max(int(k) for k, n in res.frames.items() if n.conn == a.id)
 

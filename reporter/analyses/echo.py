@@ -7,8 +7,10 @@ they are delivered, so only the bytes one side has and the other has not yet ans
 
 Exchanges group the request segments and the echo segments that answer them: a new exchange
 starts with a request segment that arrives after the server has echoed everything requested so
-far; request bytes sent while the echo is still outstanding join the open exchange (a
-single-threaded server that has not answered yet makes one exchange of several requests).
+far, or more than a second after the previous request segment (the lab client's sends are 3 s
+apart, a file's segments follow each other within milliseconds). So a single-threaded server
+that answers three queued sends at once still shows three exchanges, each with its own echo.
+Echo segments are matched to exchanges by stream offset.
 """
 from __future__ import annotations
 
@@ -16,18 +18,19 @@ LEAD_CAP = 4 << 20  # un-answered bytes kept per lab connection before echo chec
 OTHER_CAP = 64 << 10  # ... and per connection on other ports (an upload must not hold megabytes)
 MAX_EXCHANGES = 10000
 MAX_FRAMES = 1000  # frames listed per exchange
+EXCHANGE_GAP_NS = 1_000_000_000  # a request this long after the previous one starts a new exchange
 
 
 class Exchange:
     """A request range [start, end) and the frames that carried it and its echo."""
 
-    __slots__ = ("echo_frames", "echo_ts", "echoed_to", "end", "req_frames", "req_ts", "start")
+    __slots__ = ("echo_frames", "echo_ts", "echoed_to", "end", "last_ts", "req_frames", "req_ts", "start")
 
     def __init__(self, start: int, ts: int) -> None:
         self.start = self.end = start
         self.req_frames: list[int] = []
         self.echo_frames: list[int] = []
-        self.req_ts = ts
+        self.req_ts = self.last_ts = ts
         self.echo_ts: int | None = None
         self.echoed_to = start
 
@@ -80,8 +83,9 @@ class EchoCheck:
         if self.first_req_ts is None:
             self.first_req_ts = pkt.ts  # type: ignore[attr-defined]
         openx = self.open
-        if openx:
-            ex: Exchange | None = openx[-1]  # echo still outstanding: the request joins it
+        ts = pkt.ts  # type: ignore[attr-defined]
+        if openx and ts - openx[-1].last_ts < EXCHANGE_GAP_NS:
+            ex: Exchange | None = openx[-1]  # echo outstanding, the client still sending: joins it
         elif len(self.exchanges) < MAX_EXCHANGES:
             ex = Exchange(off, pkt.ts)  # type: ignore[attr-defined]
             self.exchanges.append(ex)
@@ -91,6 +95,7 @@ class EchoCheck:
             ex = None
         if ex is not None:
             ex.end = off + len(data)
+            ex.last_ts = ts
             fr = ex.req_frames
             no = pkt.no  # type: ignore[attr-defined]
             if (not fr or fr[-1] != no) and len(fr) < MAX_FRAMES:
