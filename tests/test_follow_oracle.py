@@ -98,3 +98,20 @@ def test_wireshark_plugin_agrees_on_edge_cases(name: str, tmp_path: Path, tshark
     from tests.test_dissector import assert_agreement
 
     assert_agreement(CASES[name](tmp_path), tshark_home)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_handshake_rtt_is_wiresharks_initial_rtt(name: str, tmp_path: Path, tshark_home: Path) -> None:
+    path = CASES[name](tmp_path)
+    res = analyse(path, frames=False, keep=False)
+    out = tshark(["-r", str(path), "-T", "fields", "-E", "separator=|", "-e", "tcp.stream",
+                  "-e", "tcp.analysis.initial_rtt"], tshark_home).stdout
+    irtt = {int(st): float(v) for st, v in (line.split("|") for line in out.splitlines()) if v}
+    for conn in res.connections:
+        if conn.handshake.complete:
+            # a SYN captured twice: Wireshark counts from the second copy (microseconds later), we
+            # from the first, as the capture duplicate is not a SYN of its own
+            tol = 0.05 if conn.anomalies.capture_duplicates else 1e-3
+            assert conn.handshake.rtt_ms == pytest.approx(irtt[conn.id] * 1000, abs=tol), f"{name} {conn.id}"
+        else:
+            assert conn.id not in irtt or conn.handshake.syn_frame is None

@@ -18,9 +18,11 @@ from tests.craft import (
     ACK,
     LINUX_SLL2,
     PSH,
+    SYN,
     Iface,
     Rec,
     TcpFlow,
+    tcp_options,
     write_pcap,
     write_pcapng,
 )
@@ -181,6 +183,16 @@ def case_zero_window_probe(tmp: Path) -> Path:
     return _write(tmp, "zwp", f)
 
 
+def case_syn_retransmission(tmp: Path) -> Path:
+    f = TcpFlow()
+    f._emit("c", f.isn_c, SYN, options=tcp_options())
+    f._emit("c", f.isn_c, SYN, options=tcp_options(), dt=1.0)  # same ISN: the kernel retrying
+    f._emit("s", f.isn_s, SYN | ACK, ack=f.isn_c + 1)
+    f._emit("c", f.isn_c + 1, ACK)
+    f.echo_exchange(b"late").close()
+    return _write(tmp, "syn-rexmit", f)
+
+
 CASES: dict[str, Callable[[Path], Path]] = {
     "retransmission": case_retransmission,
     "conflicting_retransmission": case_conflicting_retransmission,
@@ -198,6 +210,7 @@ CASES: dict[str, Callable[[Path], Path]] = {
     "ipv6": case_ipv6,
     "reset": case_reset,
     "zero_window_probe": case_zero_window_probe,
+    "syn_retransmission": case_syn_retransmission,
 }
 
 

@@ -195,3 +195,17 @@ def test_finished_connections_give_back_their_windows_and_frames(tmp_path: Path)
     assert all(c.c.win for c in tcp.conns[-10:])  # the recent ones keep theirs
     res = tcp.finish(0)
     assert all(c.echo.verified and c.state == "SF" for c in res.connections)
+
+
+def test_retransmitted_syn_is_the_same_connection(tmp_path: Path) -> None:
+    f = TcpFlow()
+    f._emit("c", f.isn_c, SYN, options=tcp_options())
+    f._emit("c", f.isn_c, SYN, options=tcp_options(), dt=1.0)  # the kernel's SYN retransmission, same ISN
+    f._emit("s", f.isn_s, SYN | ACK, ack=f.isn_c + 1)
+    f._emit("c", f.isn_c + 1, ACK)
+    f.echo_exchange(b"late").close()
+    c = _conn(tmp_path, f)
+    assert (c.handshake.syn_frame, c.handshake.synack_frame, c.handshake.ack_frame) == (1, 3, 4)
+    assert c.handshake.rtt_ms == pytest.approx(2.0)  # from the answered (last) SYN, as Wireshark's iRTT
+    assert c.handshake.syn_time_s == 0.0 and c.echo.wait_s > 1  # the client waited since its first SYN
+    assert c.history.startswith("Sh") and c.history.count("S") == 1 and c.state == "SF"

@@ -50,6 +50,7 @@ class Conn:
         "options",
         "reset",
         "rst_ts",
+        "rtt_from",
         "s",
         "seen",
         "server",
@@ -69,6 +70,7 @@ class Conn:
         self.client_no = 1
         self.lab = False
         self.syn_frame = self.syn_ts = self.synack_frame = self.synack_ts = None
+        self.rtt_from: int | None = None  # time of the last SYN before the SYN-ACK
         self.ack_frame = self.ack_ts = None
         self.options = TcpOptions()
         self.hs_wait = False  # SYN-ACK seen, waiting for the client's handshake ACK
@@ -130,7 +132,7 @@ def connection(conn: Conn, t0: int) -> Connection:
         return None if ts is None else round((ts - t0) / 1e9, 6)
 
     hs = Handshake(conn.syn_frame, conn.synack_frame, conn.ack_frame, rel(conn.syn_ts),
-                   None if conn.ack_ts is None else round((conn.ack_ts - conn.syn_ts) / 1e6, 3),
+                   None if conn.ack_ts is None else round((conn.ack_ts - conn.rtt_from) / 1e6, 3),
                    conn.ack_frame is not None, conn.options)
     wait = None
     if e.first_echo_ts is not None and conn.syn_ts is not None:

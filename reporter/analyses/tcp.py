@@ -11,7 +11,8 @@ Definitions the report relies on:
   whose sequence number differs from the first one seen in that direction starts a new connection
   on the same 4-tuple (port reuse), as Wireshark 4.0 does.
 - client: the SYN sender; without a SYN, the side not on a lab port, else the higher port.
-- ``handshake.rtt_ms``: SYN -> the client's ACK of the SYN-ACK, at the capture point (Wireshark's
+- ``handshake.rtt_ms``: SYN -> the client's ACK of the SYN-ACK, at the capture point, counted from
+  the last SYN before the SYN-ACK when the SYN was retransmitted (Wireshark's
   tcp.analysis.initial_rtt). It is also the out-of-order threshold, as in Wireshark.
 - ``state``/``history``: Zeek's conn_state and history letters (S H A D F R T G W; upper case =
   client). The ``^`` (direction flipped), ``C`` (bad checksum), ``I``/``Q`` (odd flag mixes) letters
@@ -270,6 +271,8 @@ class TcpAnalysis:
                 if conn.syn_frame is None:
                     conn.syn_frame, conn.syn_ts = pkt.no, pkt.ts
                     conn.options = parse_options(pkt.options)
+                if conn.synack_frame is None:
+                    conn.rtt_from = pkt.ts  # the iRTT counts from the SYN that was answered (the last)
                 if h.state in (INACTIVE, PARTIAL):
                     h.state = SYN_SENT
             else:
@@ -309,7 +312,7 @@ class TcpAnalysis:
         if s.syn_seq is not None and pkt.ack != (s.syn_seq + 1) & 0xFFFFFFFF:
             return
         conn.ack_frame, conn.ack_ts = pkt.no, pkt.ts
-        irtt = pkt.ts - conn.syn_ts
+        irtt = pkt.ts - conn.rtt_from
         if irtt > 0:
             conn.c.ooo_ns = conn.s.ooo_ns = irtt
         for half in (conn.c, conn.s):
