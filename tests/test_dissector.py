@@ -680,3 +680,50 @@ def test_the_sharkd_harness_sees_lua_errors(tmp_path, crafted, home) -> None:
     echoes = {c: sorted(n for n, r in labelled(labels(c, home)).items() if r["progjar.role"] == "echo")
               for c in (crafted["t2"], crafted["serial"])}
     assert lua_errors == echoes and echoes[crafted["t2"]] == [5, 6]
+
+
+# ---------------------------------------------------------------------------------------------
+# random-order re-dissection, as in the GUI when the user clicks around
+
+
+def _frame_facts(node_list: list, out: dict) -> dict:
+    for node in node_list:
+        f = node.get("f", "")
+        if f.startswith("progjar.") and " == " in f:
+            key, _, value = f.partition(" == ")
+            out.setdefault(key, value.strip('"'))
+        _frame_facts(node.get("n", []), out)
+    return out
+
+
+@pytest.mark.parametrize("name", ["serial", "out_of_order", "corrupt"])
+def test_clicking_frames_in_random_order_shows_the_same_labels(crafted, home, tmp_path, name) -> None:
+    """sharkd (Wireshark's engine behind a GUI) loads the file, shows the packet list with a filter
+    on progjar (in frame order, like the GUI's first pass with the progjar profile), then opens
+    frames in a shuffled order: every frame must show what one-pass tshark shows."""
+    import random
+
+    require_tool("sharkd")
+    cap = crafted[name]
+    want = labelled(labels(cap, home))
+    order = list(want) * 2
+    random.Random(7).shuffle(order)
+    reqs = [{"jsonrpc": "2.0", "id": 1, "method": "load", "params": {"file": str(cap)}},
+            {"jsonrpc": "2.0", "id": 2, "method": "frames", "params": {"filter": "progjar"}}]
+    reqs += [{"jsonrpc": "2.0", "id": 100 + i, "method": "frame", "params": {"frame": n, "proto": True}}
+             for i, n in enumerate(order)]
+    shome = tmp_path / "sharkd-home"
+    _install_plugin(shome, PLUGIN.read_text())
+    p = subprocess.run(["sharkd", "-"], input="\n".join(json.dumps(r) for r in reqs) + "\n", capture_output=True,
+                       text=True, timeout=120, env=_env(shome), check=False)
+    answers = {m["id"]: m for m in map(json.loads, (l for l in p.stdout.splitlines() if l.startswith("{")))}
+    assert [f["num"] for f in answers[2]["result"]] == sorted(want)
+    for i, n in enumerate(order):
+        facts = _frame_facts(answers[100 + i]["result"]["tree"], {})
+        r = want[n]
+        got = (facts.get("progjar.role"), facts.get("progjar.client"), facts.get("progjar.offset"),
+               facts.get("progjar.len"), facts.get("progjar.echo.ok", ""), facts.get("progjar.echo.request_frame", ""),
+               float(facts.get("progjar.wait", "-1")))
+        assert got == (r["progjar.role"], r["progjar.client"], r["progjar.offset"], r["progjar.len"],
+                       r["progjar.echo.ok"], r["progjar.echo.request_frame"],
+                       pytest.approx(float(r["progjar.wait"] or "-1"), abs=1e-6)), f"frame {n} (visit {i})"
