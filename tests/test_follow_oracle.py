@@ -48,15 +48,17 @@ def follow_streams(path: Path, ids: list[int], home: Path) -> dict[int, tuple[st
 
 
 def tshark_segments(path: Path, home: Path) -> dict[int, tuple[int, int, int, str | None]]:
-    """frame -> (tcp.stream, relative seq, tcp.len, tcp.analysis label) for payload frames."""
+    """frame -> (tcp.stream, relative seq, tcp.len, tcp.analysis label) for payload frames but keep-alives."""
     fields = ["frame.number", "tcp.stream", "tcp.seq", "tcp.len", "tcp.analysis.retransmission",
-              "tcp.analysis.out_of_order", "tcp.analysis.spurious_retransmission"]
+              "tcp.analysis.out_of_order", "tcp.analysis.spurious_retransmission", "tcp.analysis.keep_alive"]
     args = ["-r", str(path), "-T", "fields", "-E", "separator=|", "-Y", "tcp.len > 0"]
     for f in fields:
         args += ["-e", f]
     rows = {}
     for line in tshark(args, home).stdout.splitlines():
-        no, stream, seq, ln, retr, ooo, spur = line.split("|")
+        no, stream, seq, ln, retr, ooo, spur, keepalive = line.split("|")
+        if keepalive:
+            continue  # a keep-alive's filler byte: no frame note (the plugin never sees it either)
         label = "out_of_order" if ooo else "retransmission" if (retr or spur) else None
         rows[int(no)] = (int(stream), int(seq), int(ln), label)
     return rows

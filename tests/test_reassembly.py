@@ -193,6 +193,15 @@ def case_syn_retransmission(tmp: Path) -> Path:
     return _write(tmp, "syn-rexmit", f)
 
 
+def case_keepalive(tmp: Path) -> Path:
+    """Windows keep-alives carry one filler byte at the last acknowledged offset minus one."""
+    f = _flow()
+    f.data("c", 0, A).ack("s")
+    f.data("c", 9, b"\0", dt=2.0).ack("s")
+    f.data("c", 10, B).ack("s").close()
+    return _write(tmp, "keepalive", f)
+
+
 CASES: dict[str, Callable[[Path], Path]] = {
     "retransmission": case_retransmission,
     "conflicting_retransmission": case_conflicting_retransmission,
@@ -211,6 +220,7 @@ CASES: dict[str, Callable[[Path], Path]] = {
     "reset": case_reset,
     "zero_window_probe": case_zero_window_probe,
     "syn_retransmission": case_syn_retransmission,
+    "keepalive": case_keepalive,
 }
 
 
@@ -408,3 +418,11 @@ def test_out_of_order_queue_is_bounded() -> None:
     res = tcp.finish(0)
     conn = res.connections[0]
     assert conn.anomalies.gaps >= 1 and conn.bytes.client_to_server >= 6000 * 1000 - QUEUE_BYTES - 1000
+
+
+def test_keepalive_filler_byte_is_not_a_conflict(tmp_path: Path) -> None:
+    res, c2s, _ = _one(tmp_path, "keepalive")
+    a = res.connections[0].anomalies
+    assert c2s == A + B
+    assert (a.overlap_conflicts, a.retransmissions, a.out_of_order) == (0, 0, 0)
+    assert [(k, n.tcp_analysis) for k, n in res.frames.items()] == [("4", None), ("8", None)]  # none for it

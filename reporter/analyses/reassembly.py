@@ -45,6 +45,7 @@ QUEUE_BYTES = 4 << 20  # ... or out-of-order bytes
 OOO_DEFAULT_NS = 3_000_000  # Wireshark's out-of-order threshold before the first RTT is known
 
 RETRANSMISSION, OUT_OF_ORDER, DUPLICATE = "retransmission", "out_of_order", "duplicate"
+KEEPALIVE = "keep_alive"  # internal: Wireshark flags it and hands it to no dissector, so no frame note
 
 
 def same_frame(a: object, b: object) -> bool:
@@ -136,6 +137,9 @@ class Half:
                 if old is not None and same_frame(old, pkt):
                     self.dups += 1
                     return off, DUPLICATE
+            if n <= 1 and off == top - 1 and not pkt.flags & 0x07:
+                self.segments += 1  # a keep-alive: its byte is a filler, neither data nor a conflict
+                return off, KEEPALIVE
             label = self._label(off, n, end, pkt)
         if end > top:
             self.top = end

@@ -57,6 +57,7 @@ from reporter.analyses.conn import (
 from reporter.analyses.echo import OTHER_CAP
 from reporter.analyses.reassembly import (
     DUPLICATE,
+    KEEPALIVE,
     PREVIEW,
     RING_MASK,
     WINDOW2,
@@ -182,6 +183,9 @@ class TcpAnalysis:
         if h.conflicts != conflicts:
             self._event("tcp-overlap-conflict", pkt.no)
         if label is not None:
+            if label == KEEPALIVE:
+                h.last = pkt
+                return
             if label == DUPLICATE:
                 self._event("tcp-capture-duplicate", pkt.no)
                 if self.frames is not None and conn.lab:
