@@ -466,6 +466,17 @@ local function gen(item, vis)
     return item
 end
 
+-- UInt64 objects are costly to make (a userdata with a finaliser per frame); small offsets repeat
+-- (every echo starts at 0, 32, ...), so those are made once.
+local u64_cache = {}
+local function u64(x)
+    local v = u64_cache[x]
+    if v then return v end
+    v = UInt64.new(x % TWO32, math.floor(x / TWO32))
+    if x < 65536 then u64_cache[x] = v end
+    return v
+end
+
 local function nstime(x)
     local s, ns = M.split_seconds(x)
     return NSTime.new(s, ns)
@@ -479,14 +490,15 @@ function progjar.dissector(tvb, pinfo, tree)
     if not m or not m[ROLE] then return 0 end
     last_shown = pinfo.number
     local c = m[CONN]
-    pinfo.cols.protocol = "PROGJAR"
+    local cols = pinfo.cols
+    cols.protocol = "PROGJAR"
     local span = "[" .. fmt_d(m[OFF]) .. "," .. fmt_d(m[OFF] + m[LEN]) .. ")"
     if m[ROLE] == "request" then
         local text = M.preview(string.sub(payload, 1, 11), 11)
         if m[LEN] > 11 then text = text .. "..." end
-        pinfo.cols.info = "Client #" .. fmt_d(c.client_no) .. " request " .. span .. ' "' .. text .. '"'
+        cols.info = "Client #" .. fmt_d(c.client_no) .. " request " .. span .. ' "' .. text .. '"'
     else
-        pinfo.cols.info = "Echo to #" .. fmt_d(c.client_no) .. " " .. span .. (m[OK] and " ok" or " MISMATCH")
+        cols.info = "Echo to #" .. fmt_d(c.client_no) .. " " .. span .. (m[OK] and " ok" or " MISMATCH")
     end
     if not tree then return n end
     -- Every field is added even when the tree is not shown: a display filter, colouring rule or
@@ -503,7 +515,7 @@ function progjar.dissector(tvb, pinfo, tree)
     gen(sub:add(pf.role, m[ROLE]), vis)
     gen(sub:add(pf.client, c.client_no), vis)
     gen(sub:add(pf.stream, c.stream), vis)
-    gen(sub:add(pf.offset, UInt64.new(m[OFF] % TWO32, math.floor(m[OFF] / TWO32))), vis)
+    gen(sub:add(pf.offset, u64(m[OFF])), vis)
     sub:add(pf.len, tvb(), m[LEN])
     if m[ROLE] == "echo" then
         local it = gen(sub:add(pf.echo_ok, m[OK]), vis)
@@ -533,9 +545,12 @@ end
 
 -- Every frame: SYN/FIN/RST and the segments TCP did not pass on. Cheap exit for other traffic.
 function closer.dissector(tvb, pinfo, tree)
-    local pi = settings.port_index
-    if not (pi[pinfo.dst_port] or pi[pinfo.src_port]) then return end
-    local m = track(pinfo, nil)
+    local m = memo[pinfo.number]  -- payload frames: progjar.dissector has done the work already
+    if not m then
+        local pi = settings.port_index
+        if not (pi[pinfo.dst_port] or pi[pinfo.src_port]) then return end
+        m = track(pinfo, nil)
+    end
     if not m or not m[UNECHOED] or last_shown == pinfo.number or not tree then return end
     -- the closing frame has no payload, so TCP never called progjar.dissector for it
     local c = m[CONN]
