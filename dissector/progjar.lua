@@ -285,7 +285,7 @@ local conns, memo, endpoints, last_shown
 local function reset_state()
     conns = {}          -- tcp.stream -> connection state
     memo = {}           -- frame number -> what this frame is (computed once)
-    endpoints = {}      -- "server ip|port" -> {count = n, list = {conn...}}
+    endpoints = {}      -- "server ip|port" -> {count = connections so far, closes = latest closed ones}
     last_shown = nil
 end
 reset_state()
