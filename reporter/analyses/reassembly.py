@@ -158,8 +158,8 @@ class Half:
     def _label(self, off: int, n: int, end: int, pkt) -> str | None:
         """Wireshark 4.0's classification of a segment that does not advance the sequence."""
         top = self.top
-        if off == top - 1 and (n > 1 or (n <= 1 and not pkt.flags & 0x07)):
-            return None  # keep-alive or a segment after a zero-window probe
+        if off == top - 1 and n > 1:
+            return None  # new data right after a zero-window probe's byte (keep-alives left earlier)
         if self.ack_raw is not None:
             acked = self.offset(self.ack_raw)
             if acked > 0 and end <= acked:
