@@ -209,3 +209,9 @@ def test_retransmitted_syn_is_the_same_connection(tmp_path: Path) -> None:
     assert c.handshake.rtt_ms == pytest.approx(2.0)  # from the answered (last) SYN, as Wireshark's iRTT
     assert c.handshake.syn_time_s == 0.0 and c.echo.wait_s > 1  # the client waited since its first SYN
     assert c.history.startswith("Sh") and c.history.count("S") == 1 and c.state == "SF"
+
+
+def test_third_lab_port_is_annotated_without_a_service(tmp_path: Path) -> None:
+    f = TcpFlow(sport=5555).handshake().echo_exchange(b"x").close()
+    res = analyse(write_pcap(tmp_path / "p3.pcap", f.recs()), ports=(10000, 32444, 5555))
+    assert res.connections[0].service is None and len(res.frames) == 2

@@ -67,6 +67,7 @@ from reporter.analyses.reassembly import (
 from reporter.model import Connection, FrameNote, Warning
 from reporter.packet import ACK, FIN, RST, SYN
 
+SERVICES = ("echo", "file-echo")  # the services of --ports' first and second port (others: None)
 SWEEP_EVERY = 256  # new connections between sweeps of idle ones
 IDLE_NS = 200_000_000  # a connection silent this long gives back its duplicate-detection frames (dups follow within 50 ms)
 
@@ -220,7 +221,7 @@ class TcpAnalysis:
         conn.client, conn.server = client, server
         if server[1] in self.ports:
             conn.lab = True
-            conn.service = "echo" if server[1] == self.ports[0] else "file-echo"
+            conn.service = SERVICES[self.ports.index(server[1])] if self.ports.index(server[1]) < 2 else None
         else:
             conn.echo.cap = OTHER_CAP
         n = self.per_server.get(server, 0) + 1
