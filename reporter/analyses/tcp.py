@@ -221,7 +221,8 @@ class TcpAnalysis:
         conn.client, conn.server = client, server
         if server[1] in self.ports:
             conn.lab = True
-            conn.service = SERVICES[self.ports.index(server[1])] if self.ports.index(server[1]) < 2 else None
+            i = self.ports.index(server[1])
+            conn.service = SERVICES[i] if i < len(SERVICES) else None
         else:
             conn.echo.cap = OTHER_CAP
         n = self.per_server.get(server, 0) + 1
