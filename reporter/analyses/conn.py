@@ -47,6 +47,7 @@ class Conn:
         "id",
         "lab",
         "last_ts",
+        "noted",
         "options",
         "reset",
         "rst_ts",
@@ -69,6 +70,7 @@ class Conn:
         self.service: str | None = None
         self.client_no = 1
         self.lab = False
+        self.noted = False  # frame notes wanted for this connection (--frames and a lab port)
         self.syn_frame = self.syn_ts = self.synack_frame = self.synack_ts = None
         self.rtt_from: int | None = None  # time of the last SYN before the SYN-ACK
         self.ack_frame = self.ack_ts = None

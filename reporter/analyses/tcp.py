@@ -162,9 +162,7 @@ class TcpAnalysis:
                 win += payload
                 if len(win) > WINDOW2:
                     h.trim()
-                if h.kept is not None:
-                    h.kept += payload
-                if self.frames is not None and conn.lab:
+                if conn.noted:
                     self._note(conn, h, pkt, nxt, None, _echo_ok(conn, h, nxt, payload))
                 h.sink(nxt, payload, pkt)
                 if h.nd:
@@ -175,7 +173,7 @@ class TcpAnalysis:
         if pkt.window == 0 and not flags & (RST | SYN):
             self._zero_window(conn, h)
         ok = None
-        if self.frames is not None and conn.lab and not h.is_client:  # before delivery uses the bytes up
+        if conn.noted and not h.is_client:  # before delivery uses the bytes up
             ok = _echo_ok(conn, h, h.offset(pkt.seq + 1 if flags & SYN else pkt.seq), payload)
         gaps, conflicts = h.gaps, h.conflicts
         off, label = h.data(pkt)
@@ -189,7 +187,7 @@ class TcpAnalysis:
                 return
             if label == DUPLICATE:
                 self._event("tcp-capture-duplicate", pkt.no)
-                if self.frames is not None and conn.lab:
+                if conn.noted:
                     self._note(conn, h, pkt, off, label, ok)
                 return
             if label == "retransmission":
@@ -199,7 +197,7 @@ class TcpAnalysis:
         if not flags & 0x07 and h.nd:
             h.nd = False
             conn.mark(h.bD, h.cD)
-        if self.frames is not None and conn.lab:
+        if conn.noted:
             self._note(conn, h, pkt, off, label, ok)
         h.last = pkt
 
@@ -236,6 +234,9 @@ class TcpAnalysis:
             half.cD, half.cA = ("D", "A") if is_client else ("d", "a")
         c.peer, s.peer = s, c
         c.sink, s.sink = conn.echo.request, conn.echo.answer
+        if self.keep:  # tests: the whole stream too, through the same delivery callback
+            c.sink, s.sink = _keeping(c, c.sink), _keeping(s, s.sink)
+        conn.noted = conn.lab and self.frames is not None
         self.table[(client[0], client[1], server[0], server[1])] = c
         self.table[(server[0], server[1], client[0], client[1])] = s
         self.conns.append(conn)
@@ -377,6 +378,15 @@ class TcpAnalysis:
                 self.warnings.append(Warning("exchanges-truncated", f"connection {conn.id}: only the first "
                                              "exchanges are listed", conn.syn_frame))
         return TcpResult(out, self.frames, self.warnings, streams)
+
+def _keeping(h: Half, sink):
+    """A delivery callback that also keeps the delivered bytes (keep_streams=True, tests only)."""
+    def deliver(off: int, data: bytes | None, pkt: object) -> None:
+        if data is not None:
+            h.kept += data  # type: ignore[operator]
+        sink(off, data, pkt)
+    return deliver
+
 
 def _echo_ok(conn: Conn, h: Half, off: int, payload: bytes) -> bool | None:
     """An echo segment's bytes against the client's bytes at the same offsets, as delivered so
