@@ -5,18 +5,59 @@ for the PDF, and WeasyPrint is only imported when a PDF is asked for.
 """
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from reporter.model import Report
+from reporter.model import Report, _plain
 
 ORDER = ("json", "html", "pdf")
+
+# Up to this many connections + DNS lookups the JSON is indented for people. Beyond it, Python's
+# json only uses its C encoder without indent (indent=1 costs ~80 µs a connection), so big
+# reports are written one record per line: still greppable, ~4x faster, built record by record.
+PRETTY_LIMIT = 1000
+_LISTS = ("warnings", "dns", "connections", "tasks")
+
+
+def iter_report_json(report: Report) -> Iterator[str]:
+    """The report JSON (key order of Report.to_dict) in pieces, so a big one is never one string."""
+    if len(report.connections) + len(report.dns) <= PRETTY_LIMIT:
+        yield json.dumps(report.to_dict(), indent=1, ensure_ascii=False)
+        return
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    yield "{"
+    yield f'"schema":{dumps(report.schema)},\n"tool":{dumps(_plain(report.tool))},\n"capture":{dumps(_plain(report.capture))}'
+    for key in _LISTS:
+        items = getattr(report, key)
+        yield f',\n"{key}":['
+        for i, item in enumerate(items):
+            yield ("\n" if i == 0 else ",\n") + dumps(_plain(item))
+        yield "\n]" if items else "]"
+    if report.frames is not None:
+        yield ',\n"frames":{'
+        for i, (no, note) in enumerate(report.frames.items()):
+            yield ("\n" if i == 0 else ",\n") + f"{dumps(no)}:{dumps(_plain(note))}"
+        yield "\n}" if report.frames else "}"
+    yield "}"
 
 
 def report_json(report: Report) -> str:
     """The report JSON exactly as DESIGN.md fixes it (key order of Report.to_dict)."""
-    return json.dumps(report.to_dict(), indent=1, ensure_ascii=False)
+    return "".join(iter_report_json(report))
+
+
+def write_json(report: Report, path: Path) -> None:
+    enabled = gc.isenabled()
+    gc.disable()  # millions of short-lived dicts: the cyclic GC would walk the whole heap repeatedly
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            for piece in iter_report_json(report):
+                f.write(piece)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def write_reports(report: Report, outdir: Path, stem: str, formats: Iterable[str], lang: str) -> list[Path]:
@@ -34,7 +75,7 @@ def write_reports(report: Report, outdir: Path, stem: str, formats: Iterable[str
             continue
         path = outdir / f"{stem}.{fmt}"
         if fmt == "json":
-            path.write_text(report_json(report), encoding="utf-8")
+            write_json(report, path)
         else:
             if html is None:
                 from reporter.render.html import render_html

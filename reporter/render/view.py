@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from dataclasses import asdict
 from typing import Any
 
 from reporter.model import Connection, Report
@@ -104,7 +105,7 @@ def _connection(c: Connection, report: Report, L: Lang) -> dict[str, Any]:
     o = c.handshake.options
     opts = [L.t("opt_mss", v=o.mss) if o.mss else None, L.t("opt_ws", v=o.wscale) if o.wscale is not None else None,
             L.t("opt_sack") if o.sack_ok else None, L.t("opt_ts") if o.timestamps else None]
-    an = [f"{L.num(v)} {L.t('an_' + k)}" for k, v in vars(c.anomalies).items() if v]
+    an = [f"{L.num(v)} {L.t('an_' + k)}" for k, v in asdict(c.anomalies).items() if v]
     cls, sentence, diff = _echo_lines(c, L)
     is_echo = c.service is not None or c.server.port in LAB_PORTS or c.echo.echoed_bytes > 0
     return {
@@ -256,7 +257,7 @@ def _aggregate(report: Report, L: Lang) -> list[dict[str, Any]]:
                      "states": ", ".join(f"{s} {L.num(n)}" for s, n in states.most_common(5)),
                      "c2s": L.num(sum(c.bytes.client_to_server for c in cs)),
                      "s2c": L.num(sum(c.bytes.server_to_client for c in cs)),
-                     "anom": L.num(sum(sum(vars(c.anomalies).values()) for c in cs))})
+                     "anom": L.num(sum(sum(asdict(c.anomalies).values()) for c in cs))})
     return rows
 
 
