@@ -107,6 +107,12 @@ def build_crafted(d: Path) -> dict[str, Path]:
         f.data("s", i, body[i:i + 32])
     caps["file_echo"] = write_pcap(d / "file_echo.pcap", f.ack("c").close().recs())
 
+    f = TcpFlow().handshake()  # TCP keep-alives (one old byte) between two exchanges
+    f.echo_exchange(LAB_MESSAGE)
+    f.data("c", len(LAB_MESSAGE) - 1, b"\0", dt=1.0, flags=craft.ACK).ack("s")
+    f.echo_exchange(LAB_MESSAGE)
+    caps["keepalive"] = write_pcap(d / "keepalive.pcap", f.close().recs())
+
     f = TcpFlow(step=0.01).handshake()  # no handshake in the capture: starts mid-connection
     f.packets.clear()
     f.echo_exchange(LAB_MESSAGE)
@@ -174,7 +180,7 @@ def _time(row: dict, key: str) -> float:
 
 
 CRAFTED_NAMES = ["t2", "retransmission", "out_of_order", "overlap", "wraparound", "duplicates", "ipv6", "sll2",
-                 "serial", "corrupt", "unechoed", "file_echo", "midstream"]
+                 "serial", "corrupt", "unechoed", "file_echo", "midstream", "keepalive"]
 
 
 @pytest.mark.parametrize("name", CRAFTED_NAMES)
