@@ -504,19 +504,20 @@ function progjar.dissector(tvb, pinfo, tree)
     -- Every field is added even when the tree is not shown: a display filter, colouring rule or
     -- column may ask for it. Only the cosmetics (labels, "generated" marks) wait for a visible tree.
     local vis = tree.visible
+    local whole = tvb()  -- one TvbRange for the three items that cover the payload
     local sub
     if vis then
-        sub = tree:add(progjar, tvb(), "Progjar Lab, " .. (c.service or "lab") .. ", " ..
+        sub = tree:add(progjar, whole, "Progjar Lab, " .. (c.service or "lab") .. ", " ..
             (m[ROLE] == "request" and "client #" or "echo to client #") .. fmt_d(c.client_no) .. " " .. span)
     else
-        sub = tree:add(progjar, tvb())
+        sub = tree:add(progjar, whole)
     end
     if c.service then gen(sub:add(pf.service, c.service), vis) end
     gen(sub:add(pf.role, m[ROLE]), vis)
     gen(sub:add(pf.client, c.client_no), vis)
     gen(sub:add(pf.stream, c.stream), vis)
     gen(sub:add(pf.offset, u64(m[OFF])), vis)
-    sub:add(pf.len, tvb(), m[LEN])
+    sub:add(pf.len, whole, m[LEN])
     if m[ROLE] == "echo" then
         local it = gen(sub:add(pf.echo_ok, m[OK]), vis)
         if not m[OK] then
@@ -538,7 +539,7 @@ function progjar.dissector(tvb, pinfo, tree)
     end
     local text = M.preview(string.sub(payload, 1, 64), 64)
     if m[LEN] > 64 then text = text .. "..." end
-    sub:add(pf.text, tvb(), text)
+    sub:add(pf.text, whole, text)
     if m[UNECHOED] then add_unechoed(sub, m) end
     return n
 end
