@@ -15,10 +15,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## demo: reports (HTML, PDF, JSON) for every bundled sample into reports/
+## demo: reports (HTML, PDF, JSON) for every bundled sample into reports/, and a class summary
+## that treats each sample as one student's hand-in
 demo: $(STAMP)
 	$(BIN)/progjar report samples/*.pcap* -o reports
-	@echo "open reports/index.html or any reports/<sample>.html"
+	$(BIN)/progjar batch samples -o reports/class
+	@echo "open reports/t4-serial.html (one capture) or reports/class/index.html (a class)"
 
 ## deps: system packages the tests need (tshark, tcpdump, dnsmasq, lua, poppler) when root
 deps:
