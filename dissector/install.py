@@ -120,6 +120,10 @@ def install(folders: Folders) -> int:
     if target.exists() and not is_ours(target):
         print(f"progjar dissector: {target} exists and is not ours; move it away first", file=sys.stderr)
         return 1
+    prof = folders.profile_dir
+    if prof.exists() and not (prof / PROFILE_STAMP).exists():
+        print(f"progjar dissector: {prof} exists and was not made by us; rename it first", file=sys.stderr)
+        return 1
     status = 0
     for old in other_copies(folders):
         if is_ours(old):
@@ -132,10 +136,6 @@ def install(folders: Folders) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(PLUGIN, target)
     print(f"plugin:  {target}")
-    prof = folders.profile_dir
-    if prof.exists() and not (prof / PROFILE_STAMP).exists():
-        print(f"progjar dissector: {prof} exists and was not made by us; profile left alone", file=sys.stderr)
-        return 1
     prof.mkdir(parents=True, exist_ok=True)
     names = []
     for f in profile_files():

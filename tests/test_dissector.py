@@ -733,3 +733,14 @@ def test_clicking_frames_in_random_order_shows_the_same_labels(crafted, home, tm
         assert got == (r["progjar.role"], r["progjar.client"], r["progjar.offset"], r["progjar.len"],
                        r["progjar.echo.ok"], r["progjar.echo.request_frame"],
                        pytest.approx(float(r["progjar.wait"] or "-1"), abs=1e-6)), f"frame {n} (visit {i})"
+
+
+def test_install_refuses_to_overwrite_a_profile_it_did_not_make(tmp_path) -> None:
+    h = tmp_path / "h"
+    prof = h / ".config" / "wireshark" / "profiles" / "progjar"
+    prof.mkdir(parents=True)
+    (prof / "preferences").write_text("# the student's own\n")
+    p = _progjar(h, "install")
+    assert p.returncode == 1 and "not made by us" in p.stderr
+    assert (prof / "preferences").read_text() == "# the student's own\n"
+    assert not (h / ".local" / "lib" / "wireshark" / "plugins" / "progjar.lua").exists()
