@@ -37,6 +37,7 @@ from reporter.classsummary import (
 )
 from reporter.cli import ReportOptions, UsageError
 from reporter.fingerprint import Fingerprint, compare, fingerprint
+from reporter.pipeline import file_sha256
 
 CAPTURE_EXTS = (".pcapng", ".pcap", ".cap")
 CACHE = ".progjar-batch.json"
@@ -307,14 +308,6 @@ def _warm_up_pdf(outdir: Path, lang: str) -> None:
         warm.unlink()
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def batch_command(classdir: Path, outdir: Path, opts: ReportOptions, jobs: int | None, force: bool) -> int:
     """Grade every capture under CLASSDIR into OUTDIR; 0 all fine, 1 some capture damaged/unreadable."""
     t0 = time.monotonic()
@@ -336,7 +329,7 @@ def batch_command(classdir: Path, outdir: Path, opts: ReportOptions, jobs: int |
     try:
         for j in capture_jobs:
             try:
-                j.sha256 = _sha256(j.path)
+                j.sha256 = file_sha256(j.path)
             except OSError as e:
                 results[j.key] = {**asdict(j), "outputs": [], "digest": None, "damaged": True,
                                   "error": f"cannot read: {e.strerror or e}", "fingerprint": None}
