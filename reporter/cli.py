@@ -124,6 +124,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if args.outdir == "-" and (len(args.captures) != 1 or opts.formats != ("json",)):
         raise UsageError("progjar report: '-o -' needs exactly one capture and --format json")
     for c in args.captures:
+        if os.path.isdir(c):
+            raise UsageError(f"progjar report: {c}: is a folder (give capture files, or grade a class folder with `progjar batch`)")
         if not os.path.isfile(c):
             raise UsageError(f"progjar report: {c}: no such file")
     from reporter.pipeline import report_command

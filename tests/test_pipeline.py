@@ -127,6 +127,12 @@ def test_missing_file_is_exit_2(tmp_path):
     assert "nope.pcap: no such file" in one_line_error(p)
 
 
+def test_a_folder_is_exit_2_and_points_to_batch(tmp_path):
+    p = run(str(tmp_path), "-o", str(tmp_path / "out"))
+    assert p.returncode == 2
+    assert "is a folder" in one_line_error(p) and "progjar batch" in one_line_error(p)
+
+
 def test_text_file_is_one_line_exit_2_and_other_captures_still_get_reports(tmp_path):
     txt = tmp_path / "notes.txt"
     txt.write_text("this is not a capture\n")
