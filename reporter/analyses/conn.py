@@ -140,7 +140,9 @@ def connection(conn: Conn, t0: int) -> Connection:
     if e.first_echo_ts is not None and conn.syn_ts is not None:
         wait = round((e.first_echo_ts - conn.syn_ts) / 1e9, 6)
     echo = Echo(e.verified(c.bytes), e.echoed, e.mismatch, rel(e.first_req_ts), rel(e.first_echo_ts), wait, None)
-    exchanges = [Exchange(list(x.req_frames), list(x.echo_frames), rel(x.req_ts), rel(x.echo_ts), x.end - x.start)
+    # rel() written out: a connection can have thousands of exchanges and this is most of finish()
+    exchanges = [Exchange(list(x.req_frames), list(x.echo_frames), round((x.req_ts - t0) / 1e9, 6),
+                          None if x.echo_ts is None else round((x.echo_ts - t0) / 1e9, 6), x.end - x.start)
                  for x in e.exchanges]
     return Connection(
         id=conn.id,

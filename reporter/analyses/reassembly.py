@@ -38,6 +38,7 @@ WINDOW = 1 << 15  # recent delivered bytes kept to compare retransmitted copies 
 WINDOW2 = 2 * WINDOW  # the window is trimmed back to WINDOW when it grows past this
 PREVIEW = 512  # first bytes kept for the report's preview
 RING_MASK = 7  # the last 8 payload frames are kept to recognise capture duplicates
+_EMPTY_RING = (None,) * (RING_MASK + 1)
 DUP_NS = 50_000_000  # a capture duplicate follows its original within 50 ms
 DUP_SAME_IFACE_NS = 1_000_000  # ... and within 1 ms when nothing but time tells them apart
 QUEUE_SEGMENTS = 4096  # out-of-order segments queued per direction before the hole is skipped
@@ -310,9 +311,7 @@ class Half:
         """An idle connection gives back what only matters for a few moments: the frames kept to
         recognise capture duplicates (which follow within 50 ms) and, once it is closed, the
         window of delivered bytes (retransmissions after the close are no longer compared)."""
-        rec = self.recent
-        for i in range(len(rec)):
-            rec[i] = None
+        self.recent[:] = _EMPTY_RING  # in place: the same list, emptied, without a Python loop
         self.last = None
         if closed and self.win:
             self.win = bytearray()
