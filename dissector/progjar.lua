@@ -374,8 +374,7 @@ local NOTHING = {}   -- a pure ACK: nothing to learn, nothing to show (not memoi
 
 -- Work out (once) what frame `num` is; nil when the TCP fields are not available in this pass.
 -- This is the hot path (every TCP frame on a lab port): cheap tests first, no strings built.
-local function track(pinfo, payload)
-    local num = pinfo.number
+local function track(pinfo, num, payload)
     local m = memo[num]
     if m then return m end
     local fi_flags, fi_len = f_flags(), f_tcplen()
@@ -482,29 +481,33 @@ local function nstime(x)
     return NSTime.new(s, ns)
 end
 
-function progjar.dissector(tvb, pinfo, tree)
-    local n = tvb:len()
-    if n == 0 then return 0 end
-    local payload = tvb:raw()
-    local m = track(pinfo, payload)
-    if not m or not m[ROLE] then return 0 end
-    last_shown = pinfo.number
-    local c = m[CONN]
-    local cols = pinfo.cols
-    cols.protocol = "PROGJAR"
-    local span = "[" .. fmt_d(m[OFF]) .. "," .. fmt_d(m[OFF] + m[LEN]) .. ")"
-    if m[ROLE] == "request" then
-        local text = M.preview(string.sub(payload, 1, 11), 11)
-        if m[LEN] > 11 then text = text .. "..." end
-        cols.info = "Client #" .. fmt_d(c.client_no) .. " request " .. span .. ' "' .. text .. '"'
-    else
-        cols.info = "Echo to #" .. fmt_d(c.client_no) .. " " .. span .. (m[OK] and " ok" or " MISMATCH")
-    end
-    if not tree then return n end
-    -- Every field is added even when the tree is not shown: a display filter, colouring rule or
-    -- column may ask for it. Only the cosmetics (labels, "generated" marks) wait for a visible tree.
-    local vis = tree.visible
-    local whole = tvb()  -- one TvbRange for the three items that cover the payload
+-- TreeItem:referenced(field) (Wireshark 4.0+): is a field wanted by a filter, colouring rule or column?
+local has_referenced = false
+do
+    local ok, fn = pcall(function() return TreeItem.referenced end)
+    has_referenced = ok and fn ~= nil
+end
+
+-- Previews of repeated payloads (a lab sends the same message again and again): gsub once per
+-- distinct payload. Bounded: a capture of unique payloads just refills the table.
+local preview_cache, preview_count = {}, 0
+local function previews(payload)
+    local p = preview_cache[payload]
+    if p then return p end
+    local n = #payload
+    local info = M.preview(string.sub(payload, 1, 11), 11)
+    if n > 11 then info = info .. "..." end
+    local text = M.preview(string.sub(payload, 1, 64), 64)
+    if n > 64 then text = text .. "..." end
+    p = { ' "' .. info .. '"', text }
+    if preview_count >= 4096 then preview_cache, preview_count = {}, 0 end
+    preview_cache[payload] = p
+    preview_count = preview_count + 1
+    return p
+end
+
+-- The full subtree: a visible tree (packet details, -V, -T fields/json) or a frame with an expert info.
+local function add_tree(tree, whole, c, m, span, text, vis)
     local sub
     if vis then
         sub = tree:add(progjar, whole, "Progjar Lab, " .. (c.service or "lab") .. ", " ..
@@ -537,22 +540,72 @@ function progjar.dissector(tvb, pinfo, tree)
             end
         end
     end
-    local text = M.preview(string.sub(payload, 1, 64), 64)
-    if m[LEN] > 64 then text = text .. "..." end
     sub:add(pf.text, whole, text)
     if m[UNECHOED] then add_unechoed(sub, m) end
+end
+
+-- An invisible tree (packet list, summary lines, filters): only what a filter, colouring rule or
+-- column refers to. tree:referenced() is cheap next to an add (no TreeItem made); the protocol
+-- item itself is always added, since `progjar` alone may be the filter.
+local function add_referenced(tree, whole, c, m, text)
+    local sub = tree:add(progjar, whole)
+    if c.service and tree:referenced(pf.service) then sub:add(pf.service, c.service) end
+    if tree:referenced(pf.role) then sub:add(pf.role, m[ROLE]) end
+    if tree:referenced(pf.client) then sub:add(pf.client, c.client_no) end
+    if tree:referenced(pf.stream) then sub:add(pf.stream, c.stream) end
+    if tree:referenced(pf.offset) then sub:add(pf.offset, u64(m[OFF])) end
+    if tree:referenced(pf.len) then sub:add(pf.len, whole, m[LEN]) end
+    if m[ROLE] == "echo" then
+        if tree:referenced(pf.echo_ok) then sub:add(pf.echo_ok, m[OK]) end
+        if m[REQF] then
+            if tree:referenced(pf.request_frame) then sub:add(pf.request_frame, m[REQF]) end
+            if tree:referenced(pf.delay) then sub:add(pf.delay, nstime(m[DELAY])) end
+        end
+        if m[WAIT] and tree:referenced(pf.wait) then sub:add(pf.wait, nstime(m[WAIT])) end
+    end
+    if tree:referenced(pf.text) then sub:add(pf.text, whole, text) end
+end
+
+function progjar.dissector(tvb, pinfo, tree)
+    local n = tvb:len()
+    if n == 0 then return 0 end
+    local payload = tvb:raw()
+    local m = track(pinfo, pinfo.number, payload)
+    if not m or not m[ROLE] then return 0 end
+    last_shown = pinfo.number
+    local c = m[CONN]
+    local off = m[OFF]
+    local p = previews(payload)
+    local cols = pinfo.cols
+    cols.protocol = "PROGJAR"
+    if m[ROLE] == "request" then
+        cols.info = string.format("Client #%d request [%d,%d)%s", c.client_no, off, off + m[LEN], p[1])
+    else
+        cols.info = string.format("Echo to #%d [%d,%d) %s", c.client_no, off, off + m[LEN],
+                                  m[OK] and "ok" or "MISMATCH")
+    end
+    if not tree then return n end
+    -- Every field a filter, colouring rule or column may ask for is there; the cosmetics (labels,
+    -- "generated" marks) and unreferenced fields wait for a visible tree.
+    local vis = tree.visible
+    if vis or m[QUEUED] or m[UNECHOED] or (m[ROLE] == "echo" and not m[OK]) or not has_referenced then
+        add_tree(tree, tvb(), c, m, "[" .. fmt_d(off) .. "," .. fmt_d(off + m[LEN]) .. ")", p[2], vis)
+    else
+        add_referenced(tree, tvb(), c, m, p[2])
+    end
     return n
 end
 
 -- Every frame: SYN/FIN/RST and the segments TCP did not pass on. Cheap exit for other traffic.
 function closer.dissector(tvb, pinfo, tree)
-    local m = memo[pinfo.number]  -- payload frames: progjar.dissector has done the work already
+    local num = pinfo.number
+    local m = memo[num]  -- payload frames: progjar.dissector has done the work already
     if not m then
         local pi = settings.port_index
         if not (pi[pinfo.dst_port] or pi[pinfo.src_port]) then return end
-        m = track(pinfo, nil)
+        m = track(pinfo, num, nil)
     end
-    if not m or not m[UNECHOED] or last_shown == pinfo.number or not tree then return end
+    if not m or not m[UNECHOED] or last_shown == num or not tree then return end
     -- the closing frame has no payload, so TCP never called progjar.dissector for it
     local c = m[CONN]
     local sub = tree:add(progjar, tvb(0, 0), "Progjar Lab, connection closed, client #" .. fmt_d(c.client_no))
