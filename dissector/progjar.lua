@@ -280,11 +280,16 @@ local FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 local settings = { ports = {}, port_index = {} }
 local tcp_table = DissectorTable.get("tcp.port")
 local displaced = {}    -- port -> dissector we replaced (restored when the port is dropped)
-local conns, memo, endpoints, last_shown
+local conns, endpoints, last_shown
+-- The memo: frame number -> what the frame is, as parallel columns rather than one table per frame:
+-- a million small tables made the garbage collector walk a million objects on every cycle.
+local m_conn, m_role, m_off, m_len, m_ok, m_reqf, m_delay, m_extra
 
 local function reset_state()
     conns = {}          -- tcp.stream -> connection state
-    memo = {}           -- frame number -> what this frame is (computed once)
+    m_conn, m_role, m_off, m_len, m_ok = {}, {}, {}, {}, {}   -- set for every memoised frame
+    m_reqf, m_delay = {}, {}   -- echoes whose request is known
+    m_extra = {}               -- rare: {wait, queued, unechoed}
     endpoints = {}      -- "server ip|port" -> {count = connections so far, closes = latest closed ones}
     last_shown = nil
 end
@@ -367,19 +372,46 @@ local function queued_behind(c, t)
     return nil
 end
 
--- A frame's memo is a small array (there is one per payload frame: a million on a big capture).
+-- What track() returns: one scratch array, refilled per call (from the memo or freshly computed)
+-- and read at once by the caller, so no table is made per frame.
 local ROLE, OFF, LEN, OK, REQF, DELAY, WAIT, QUEUED, UNECHOED, CONN = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+local SCRATCH = { false, false, false, false, false, false, false, false, false, false }
+
+local function memo_get(num)
+    local c = m_conn[num]
+    if not c then return nil end
+    local m = SCRATCH
+    m[ROLE], m[OFF], m[LEN], m[OK], m[CONN] = m_role[num], m_off[num], m_len[num], m_ok[num], c
+    m[REQF], m[DELAY] = m_reqf[num] or false, m_delay[num] or false
+    local x = m_extra[num]
+    if x then m[WAIT], m[QUEUED], m[UNECHOED] = x[1], x[2], x[3]
+    else m[WAIT], m[QUEUED], m[UNECHOED] = false, false, false end
+    return m
+end
+
+local function memo_put(num, m)
+    m_conn[num], m_role[num], m_off[num], m_len[num], m_ok[num] = m[CONN], m[ROLE], m[OFF], m[LEN], m[OK]
+    if m[REQF] then m_reqf[num], m_delay[num] = m[REQF], m[DELAY] end
+    if m[WAIT] or m[QUEUED] or m[UNECHOED] then m_extra[num] = { m[WAIT], m[QUEUED], m[UNECHOED] } end
+end
 
 local NOTHING = {}   -- a pure ACK: nothing to learn, nothing to show (not memoised: costs nothing)
 
 -- Work out (once) what frame `num` is; nil when the TCP fields are not available in this pass.
 -- This is the hot path (every TCP frame on a lab port): cheap tests first, no strings built.
 local function track(pinfo, num, payload)
-    local m = memo[num]
+    local m = memo_get(num)
     if m then return m end
-    local fi_flags, fi_len = f_flags(), f_tcplen()
-    if not (fi_flags and fi_len) then return nil end
-    local flags, n = fi_flags.value, fi_len.value
+    local fi_flags = f_flags()
+    if not fi_flags then return nil end
+    local flags, n = fi_flags.value, nil
+    if payload then
+        n = #payload   -- TCP passed its payload on: no tcp.len extractor needed
+    else
+        local fi_len = f_tcplen()
+        if not fi_len then return nil end
+        n = fi_len.value
+    end
     if n == 0 and bit.band(flags, SYN + FIN + RST) == 0 then return NOTHING end
     local fi_stream, fi_seq = f_stream(), f_seq()
     if not (fi_stream and fi_seq) then return nil end
@@ -392,7 +424,9 @@ local function track(pinfo, num, payload)
     else
         from_client = tostring(pinfo.src) == c.client_ip
     end
-    m = { false, false, false, false, false, false, false, false, false, c }  -- array: a quarter of a hash's memory
+    m = SCRATCH
+    m[ROLE], m[OFF], m[LEN], m[OK], m[REQF], m[DELAY], m[WAIT], m[QUEUED], m[UNECHOED], m[CONN] =
+        false, false, false, false, false, false, false, false, false, c
     local d = from_client and c.c2s or c.s2c
     if bit.band(flags, SYN) ~= 0 then
         if from_client then c.syn_t = c.syn_t or t end
@@ -447,7 +481,7 @@ local function track(pinfo, num, payload)
         end
         if final then M.dir_prune(c.c2s, c.c2s.next) end  -- no new echo can come: free the request bytes
     end
-    if n > 0 or m[UNECHOED] then memo[num] = m end  -- SYN/FIN handling is idempotent: no memo needed
+    if n > 0 or m[UNECHOED] then memo_put(num, m) end  -- SYN/FIN handling is idempotent: no memo needed
     return m
 end
 
@@ -599,7 +633,7 @@ end
 -- Every frame: SYN/FIN/RST and the segments TCP did not pass on. Cheap exit for other traffic.
 function closer.dissector(tvb, pinfo, tree)
     local num = pinfo.number
-    local m = memo[num]  -- payload frames: progjar.dissector has done the work already
+    local m = memo_get(num)  -- payload frames: progjar.dissector has done the work already
     if not m then
         local pi = settings.port_index
         if not (pi[pinfo.dst_port] or pi[pinfo.src_port]) then return end
