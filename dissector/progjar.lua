@@ -100,10 +100,12 @@ function M.dir_new(keep_bytes)
              isn = nil, ref = 0 }
 end
 
+local C_OFF, C_N, C_DATA, C_FRAME, C_T = 1, 2, 3, 4, 5   -- fields of a stored chunk
+
 local function push_chunk(d, off, n, data, frame, t)
     if not d.keep then return end
     d.last = d.last + 1
-    d.chunks[d.last] = { off = off, n = n, data = data, frame = frame, t = t }
+    d.chunks[d.last] = { off, n, data, frame, t }  -- array: no hash part per segment
 end
 
 -- Deliver queued out-of-order bytes that now continue the stream. The earliest queued copy of a
@@ -164,8 +166,8 @@ local function find_chunk(d, pos)
     while lo <= hi do
         local mid = math.floor((lo + hi) / 2)
         local c = d.chunks[mid]
-        if pos < c.off then hi = mid - 1
-        elseif pos >= c.off + c.n then lo = mid + 1
+        if pos < c[C_OFF] then hi = mid - 1
+        elseif pos >= c[C_OFF] + c[C_N] then lo = mid + 1
         else return mid end
     end
     return nil
@@ -178,16 +180,16 @@ function M.dir_bytes(d, off, n)
     local i = find_chunk(d, off)
     if not i then return nil end
     local c = d.chunks[i]
-    if off + n <= c.off + c.n then  -- the usual case: one segment holds it all
-        return string.sub(c.data, off - c.off + 1, off - c.off + n)
+    if off + n <= c[C_OFF] + c[C_N] then  -- the usual case: one segment holds it all
+        return string.sub(c[C_DATA], off - c[C_OFF] + 1, off - c[C_OFF] + n)
     end
     local parts, pos, e = {}, off, off + n
     while pos < e do
         local c = d.chunks[i]
-        if not c or c.off > pos then return nil end
-        local stop = c.off + c.n
+        if not c or c[C_OFF] > pos then return nil end
+        local stop = c[C_OFF] + c[C_N]
         if stop > e then stop = e end
-        parts[#parts + 1] = string.sub(c.data, pos - c.off + 1, stop - c.off)
+        parts[#parts + 1] = string.sub(c[C_DATA], pos - c[C_OFF] + 1, stop - c[C_OFF])
         pos = stop
         i = i + 1
     end
@@ -199,14 +201,14 @@ function M.dir_origin(d, pos)
     local i = find_chunk(d, pos)
     if not i then return nil, nil end
     local c = d.chunks[i]
-    return c.frame, c.t
+    return c[C_FRAME], c[C_T]
 end
 
 --- Forget stored chunks that end at or before `upto` (bytes nobody will ask about again).
 function M.dir_prune(d, upto)
     while d.first <= d.last do
         local c = d.chunks[d.first]
-        if c.off + c.n > upto then break end
+        if c[C_OFF] + c[C_N] > upto then break end
         d.chunks[d.first] = nil
         d.first = d.first + 1
     end
@@ -516,10 +518,11 @@ local function nstime(x)
 end
 
 -- TreeItem:referenced(field) (Wireshark 4.0+): is a field wanted by a filter, colouring rule or column?
-local has_referenced = false
+-- Called as a plain function (not tree:referenced): no method lookup on the userdata per call.
+local has_referenced, referenced = false, nil
 do
     local ok, fn = pcall(function() return TreeItem.referenced end)
-    has_referenced = ok and fn ~= nil
+    if ok and type(fn) == "function" then has_referenced, referenced = true, fn end
 end
 
 -- Previews of repeated payloads (a lab sends the same message again and again): gsub once per
@@ -581,23 +584,26 @@ end
 -- An invisible tree (packet list, summary lines, filters): only what a filter, colouring rule or
 -- column refers to. tree:referenced() is cheap next to an add (no TreeItem made); the protocol
 -- item itself is always added, since `progjar` alone may be the filter.
+local F_SERVICE, F_ROLE, F_CLIENT, F_STREAM, F_OFFSET, F_LEN = pf.service, pf.role, pf.client, pf.stream, pf.offset, pf.len
+local F_OK, F_REQF, F_DELAY, F_WAIT, F_TEXT = pf.echo_ok, pf.request_frame, pf.delay, pf.wait, pf.text
+
 local function add_referenced(tree, whole, c, m, text)
     local sub = tree:add(progjar, whole)
-    if c.service and tree:referenced(pf.service) then sub:add(pf.service, c.service) end
-    if tree:referenced(pf.role) then sub:add(pf.role, m[ROLE]) end
-    if tree:referenced(pf.client) then sub:add(pf.client, c.client_no) end
-    if tree:referenced(pf.stream) then sub:add(pf.stream, c.stream) end
-    if tree:referenced(pf.offset) then sub:add(pf.offset, u64(m[OFF])) end
-    if tree:referenced(pf.len) then sub:add(pf.len, whole, m[LEN]) end
+    if c.service and referenced(tree, F_SERVICE) then sub:add(F_SERVICE, c.service) end
+    if referenced(tree, F_ROLE) then sub:add(F_ROLE, m[ROLE]) end
+    if referenced(tree, F_CLIENT) then sub:add(F_CLIENT, c.client_no) end
+    if referenced(tree, F_STREAM) then sub:add(F_STREAM, c.stream) end
+    if referenced(tree, F_OFFSET) then sub:add(F_OFFSET, u64(m[OFF])) end
+    if referenced(tree, F_LEN) then sub:add(F_LEN, whole, m[LEN]) end
     if m[ROLE] == "echo" then
-        if tree:referenced(pf.echo_ok) then sub:add(pf.echo_ok, m[OK]) end
+        if referenced(tree, F_OK) then sub:add(F_OK, m[OK]) end
         if m[REQF] then
-            if tree:referenced(pf.request_frame) then sub:add(pf.request_frame, m[REQF]) end
-            if tree:referenced(pf.delay) then sub:add(pf.delay, nstime(m[DELAY])) end
+            if referenced(tree, F_REQF) then sub:add(F_REQF, m[REQF]) end
+            if referenced(tree, F_DELAY) then sub:add(F_DELAY, nstime(m[DELAY])) end
         end
-        if m[WAIT] and tree:referenced(pf.wait) then sub:add(pf.wait, nstime(m[WAIT])) end
+        if m[WAIT] and referenced(tree, F_WAIT) then sub:add(F_WAIT, nstime(m[WAIT])) end
     end
-    if tree:referenced(pf.text) then sub:add(pf.text, whole, text) end
+    if referenced(tree, F_TEXT) then sub:add(F_TEXT, whole, text) end
 end
 
 function progjar.dissector(tvb, pinfo, tree)
@@ -633,8 +639,12 @@ end
 -- Every frame: SYN/FIN/RST and the segments TCP did not pass on. Cheap exit for other traffic.
 function closer.dissector(tvb, pinfo, tree)
     local num = pinfo.number
-    local m = memo_get(num)  -- payload frames: progjar.dissector has done the work already
-    if not m then
+    local m
+    if m_conn[num] then  -- payload frames: progjar.dissector has done the work already
+        local x = m_extra[num]
+        if not (x and x[3]) then return end
+        m = memo_get(num)
+    else
         local pi = settings.port_index
         if not (pi[pinfo.dst_port] or pi[pinfo.src_port]) then return end
         m = track(pinfo, num, nil)
