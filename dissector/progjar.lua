@@ -36,9 +36,12 @@
 --    `-o progjar.ports:12345`): the first port is the echo service, the second file-echo. The
 --    plugin replaces whatever dissector had those ports (10000 is NDMP's) and gives them back
 --    when the preference changes.
---  * Cost: Lua field extractors make Wireshark build a protocol tree for every frame, and every
---    progjar field is added even to an invisible tree (a filter, colouring rule or column may ask
---    for it); tests/bench/bench_lua.py measures the ratio against plain tshark.
+--  * Cost: Lua field extractors make Wireshark build a protocol tree for every frame. On an
+--    invisible tree (summary lines, the GUI's packet list) only the progjar fields that a filter,
+--    colouring rule or column refers to are added (TreeItem:referenced); a visible tree (packet
+--    details, -V, -T fields) gets them all. The memo is kept in columns indexed by frame number,
+--    not one table per frame, so the garbage collector has few objects to walk.
+--    tests/bench/bench_lua.py measures the ratio against plain tshark.
 
 local M = {}            -- the pure logic, loadable by plain lua5.2/lua5.4 for unit tests
 local TWO32 = 4294967296
