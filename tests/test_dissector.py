@@ -420,6 +420,36 @@ def test_sample_labels_agree_with_the_report(home, sample: Path) -> None:
     assert_agreement(sample, home)
 
 
+def summary_frames(cap: Path, home: Path, dfilter: str) -> list[int]:
+    """Frame numbers of tshark's summary lines (no -T fields). There the tree is invisible and the
+    plugin adds only the fields a filter refers to (TreeItem:referenced): this is the path the GUI's
+    packet list, display filters and colouring rules take, which -T fields never exercises."""
+    out = tshark(["-r", str(cap), *LUA, "-Y", dfilter], home).stdout
+    return [int(line.split()[0]) for line in out.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("sample", SAMPLE_FILES, ids=[p.name for p in SAMPLE_FILES])
+def test_display_filters_on_an_invisible_tree_match_the_report(home, sample: Path) -> None:
+    _need_tcp_analysis()
+    report = reporter_json(sample)
+    frames = {int(k): v for k, v in (report.get("frames") or {}).items() if not v.get("tcp_analysis")}
+    ok_echoes = sorted(n for n, f in frames.items() if f["role"] == "echo" and f["echo_ok"])
+    second_client = sorted(n for n, f in frames.items() if f["client_no"] == 2)
+    requests = sorted(n for n, f in frames.items() if f["role"] == "request")
+    assert summary_frames(sample, home, "progjar.role == \"echo\" && progjar.echo.ok == 1") == ok_echoes
+    assert summary_frames(sample, home, "progjar.client == 2") == second_client
+    assert summary_frames(sample, home, "progjar.role == \"request\"") == requests
+    queued = {c["id"] for c in report["connections"] if (c["echo"]["wait_s"] or 0) > 1}
+    long_waits = summary_frames(sample, home, "progjar.wait > 1")
+    assert len(long_waits) == len(queued) and {frames[n]["conn"] for n in long_waits} == queued
+
+
+def test_info_column_on_summary_lines(home) -> None:
+    cap = SAMPLES / "t4-serial.pcap"
+    out = tshark(["-r", str(cap), *LUA, "-Y", "progjar.wait > 1"], home).stdout
+    assert "Echo to #2 [0,32) ok" in out, out
+
+
 # ---------------------------------------------------------------------------------------------
 # a live corrupted echo from the lab server, captured on loopback
 
