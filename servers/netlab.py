@@ -93,21 +93,31 @@ def stop_pid(pid: int, sig: int = signal.SIGTERM, wait: float = 3.0) -> None:
             time.sleep(0.05)
 
 
+def remove_namespace(ns: str) -> None:
+    """Stop what still runs inside a namespace (by PID), then delete it."""
+    for pid in namespace_pids(ns):
+        stop_pid(pid)
+    run(["ip", "netns", "del", ns], check=False)
+
+
+def remove_etc_dir(d: Path) -> None:
+    """Remove the /etc/netns/<name> files the lab writes, and the folder if nothing else is in it."""
+    for f in ETC_FILES:
+        (d / f).unlink(missing_ok=True)
+    try:
+        d.rmdir()
+    except OSError:
+        pass
+
+
 def remove_leftovers() -> None:
     """--force-clean: stop the processes inside our namespaces (all started by an earlier lab run), delete them."""
     for ns in existing_namespaces():
-        for pid in namespace_pids(ns):
-            stop_pid(pid)
-        run(["ip", "netns", "del", ns], check=False)
+        remove_namespace(ns)
     for n in MACHINES:
         d = NETNS_ETC / n
         if d.is_dir():
-            for f in ETC_FILES:
-                (d / f).unlink(missing_ok=True)
-            try:
-                d.rmdir()
-            except OSError:
-                pass
+            remove_etc_dir(d)
     try:
         NETNS_ETC.rmdir()  # only if empty
     except OSError:
@@ -232,17 +242,10 @@ class Topology:
             if proc.popen.poll() is None:
                 stop_pid(proc.popen.pid)
         for ns in reversed(self.namespaces):
-            for pid in namespace_pids(ns):  # anything still inside was started by this run
-                stop_pid(pid)
-            run(["ip", "netns", "del", ns], check=False)
+            remove_namespace(ns)  # anything still inside was started by this run
         self.namespaces.clear()
         for d in reversed(self.etc_dirs):
-            for f in ETC_FILES:
-                (d / f).unlink(missing_ok=True)
-            try:
-                d.rmdir()
-            except OSError:
-                pass
+            remove_etc_dir(d)
         self.etc_dirs.clear()
         if self.made_netns_etc:
             try:
