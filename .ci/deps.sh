@@ -10,7 +10,7 @@ command -v luac5.4   >/dev/null || need+=(lua5.4)
 command -v pdftotext >/dev/null || need+=(poppler-utils)
 command -v ip        >/dev/null || need+=(iproute2)
 command -v ethtool   >/dev/null || need+=(ethtool)
-[ -e /usr/lib/x86_64-linux-gnu/libpango-1.0.so.0 ] || ls /usr/lib/*/libpango-1.0.so.0 >/dev/null 2>&1 || need+=(libpango-1.0-0 libpangoft2-1.0-0)
+ls /usr/lib/*/libpango-1.0.so.0 >/dev/null 2>&1 || need+=(libpango-1.0-0 libpangoft2-1.0-0)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then
