@@ -27,8 +27,9 @@ class BenchContext:
 def main(argv: list[str]) -> int:
     out = ROOT / "bench-out"
     out.mkdir(exist_ok=True)
-    big = out / "bench-1m.pcap"
     packets = int(os.environ.get("BENCH_PACKETS", "1000000"))
+    # named by size: a BENCH_PACKETS run must never reuse a capture of another size
+    big = out / ("bench-1m.pcap" if packets == 1_000_000 else f"bench-{packets}.pcap")
     if not big.exists():
         from tests.bench.gen import generate
 
