@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reporter.model import Report
-from reporter.render.html import render_html
-
 
 class FetchRefused(Exception):
     """A report tried to load an external resource; reports never need one."""
@@ -32,12 +29,8 @@ def _refusing_fetcher() -> object:
     return _Refusing(timeout=1, allowed_protocols=(), allow_redirects=False, fail_on_errors=False)
 
 
-def write_pdf(report: Report, lang: str, path: Path) -> Path:
-    """Render the report to a PDF file at ``path``."""
-    return write_pdf_from_html(render_html(report, lang), Path(path))
-
-
 def write_pdf_from_html(html: str, path: Path) -> Path:
+    """Lay out already rendered report HTML (write_reports renders it once for HTML and PDF)."""
     import logging
 
     from weasyprint import HTML  # lazy: heavy import, only when a PDF is wanted
