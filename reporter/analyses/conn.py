@@ -36,12 +36,10 @@ class Conn:
         "ack_ts",
         "c",
         "client",
-        "client_fin_ts",
         "client_no",
         "close_ts",
         "echo",
         "first_fin_by",
-        "first_ts",
         "hist",
         "hs_wait",
         "id",
@@ -50,7 +48,6 @@ class Conn:
         "noted",
         "options",
         "reset",
-        "rst_ts",
         "rtt_from",
         "s",
         "seen",
@@ -59,7 +56,6 @@ class Conn:
         "syn_frame",
         "syn_ts",
         "synack_frame",
-        "synack_ts",
     )
 
     def __init__(self, cid: int, c: Half, s: Half, ts: int) -> None:
@@ -71,17 +67,15 @@ class Conn:
         self.client_no = 1
         self.lab = False
         self.noted = False  # frame notes wanted for this connection (--frames and a lab port)
-        self.syn_frame = self.syn_ts = self.synack_frame = self.synack_ts = None
+        self.syn_frame = self.syn_ts = self.synack_frame = None
         self.rtt_from: int | None = None  # time of the last SYN before the SYN-ACK
         self.ack_frame = self.ack_ts = None
         self.options = TcpOptions()
         self.hs_wait = False  # SYN-ACK seen, waiting for the client's handshake ACK
         self.first_fin_by: str | None = None
-        self.client_fin_ts: int | None = None
         self.close_ts: int | None = None  # first FIN or RST, either side
         self.reset = False
-        self.rst_ts: int | None = None
-        self.first_ts = self.last_ts = ts
+        self.last_ts = ts
         self.hist: list[str] = []
         self.seen = 0  # Zeek history bits already recorded
         self.echo = EchoCheck()

@@ -24,7 +24,7 @@ EXCHANGE_GAP_NS = 1_000_000_000  # a request this long after the previous one st
 class Exchange:
     """A request range [start, end) and the frames that carried it and its echo."""
 
-    __slots__ = ("echo_frames", "echo_ts", "echoed_to", "end", "last_ts", "req_frames", "req_ts", "start")
+    __slots__ = ("echo_frames", "echo_ts", "end", "last_ts", "req_frames", "req_ts", "start")
 
     def __init__(self, start: int, ts: int) -> None:
         self.start = self.end = start
@@ -32,7 +32,6 @@ class Exchange:
         self.echo_frames: list[int] = []
         self.req_ts = self.last_ts = ts
         self.echo_ts: int | None = None
-        self.echoed_to = start
 
 
 class EchoCheck:
@@ -44,7 +43,6 @@ class EchoCheck:
         "echoed",
         "end",
         "exchanges",
-        "first_echo_frame",
         "first_echo_ts",
         "first_req_ts",
         "lead",
@@ -68,7 +66,6 @@ class EchoCheck:
         self.overflow = False
         self.first_req_ts: int | None = None
         self.first_echo_ts: int | None = None
-        self.first_echo_frame: int | None = None
         self.exchanges: list[Exchange] = []
         self.open: list[Exchange] = []  # exchanges whose echo is not complete
         self.truncated = False
@@ -116,7 +113,6 @@ class EchoCheck:
             return
         if self.first_echo_ts is None:
             self.first_echo_ts = pkt.ts  # type: ignore[attr-defined]
-            self.first_echo_frame = pkt.no  # type: ignore[attr-defined]
         n = len(data)
         end = off + n
         openx = self.open
@@ -131,7 +127,6 @@ class EchoCheck:
                 elif fr[-1] != no and len(fr) < MAX_FRAMES:
                     fr.append(no)
                 if end >= ex.end:
-                    ex.echoed_to = ex.end
                     openx.clear()
             else:
                 self._echo_frames(openx, off, end, pkt)
@@ -163,7 +158,6 @@ class EchoCheck:
                 if (not fr or fr[-1] != no) and len(fr) < MAX_FRAMES:
                     fr.append(no)
             if end >= ex.end:
-                ex.echoed_to = ex.end
                 done += 1
             else:
                 break

@@ -73,7 +73,7 @@ class Half:
         "conn", "peer", "is_client",  # owner links (set by tcp.py)
         "base", "next", "nseq", "queue", "qbytes", "hasher", "preview", "bytes", "segments", "win", "win_base",
         "top", "top_ts", "ack_raw", "ooo_ns", "gaps", "conflicts", "retrans", "ooo", "dups",
-        "kept", "sink", "recent", "ri", "nd", "last", "syn_seq", "state", "fin_off",
+        "kept", "sink", "recent", "ri", "nd", "last", "syn_seq", "state",
         "bD", "cD", "bA", "cA",  # Zeek history bits/letters for data and pure ACK
         "hist_syn", "hist_fin", "hist_rst", "t_count", "g_count", "w_count",
     )
@@ -104,7 +104,6 @@ class Half:
         self.last = None  # last packet of this direction (pure-ACK capture duplicates)
         self.syn_seq: int | None = None
         self.state = 0
-        self.fin_off: int | None = None
         self.hist_syn = self.hist_fin = self.hist_rst = None
         self.t_count = self.g_count = self.w_count = 0
 
@@ -300,12 +299,6 @@ class Half:
             return
         if self.win[lo - self.win_base:hi - self.win_base] != data[lo - off:hi - off]:
             self.conflicts += 1
-
-    def delivered(self, off: int, n: int) -> bytes | None:
-        """The delivered bytes [off, off+n) if they are still in the window, else None."""
-        if off < self.win_base or off + n > self.next:
-            return None
-        return bytes(self.win[off - self.win_base:off - self.win_base + n])
 
     def release(self, closed: bool) -> None:
         """An idle connection gives back what only matters for a few moments: the frames kept to

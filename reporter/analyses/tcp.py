@@ -284,7 +284,7 @@ class TcpAnalysis:
                     h.state = SYN_SENT
             else:
                 if conn.synack_frame is None:
-                    conn.synack_frame, conn.synack_ts = pkt.no, pkt.ts
+                    conn.synack_frame = pkt.no
                     conn.hs_wait = conn.syn_frame is not None
                 if h.state in (INACTIVE, PARTIAL):
                     h.state = SYN_ACK_SENT
@@ -297,19 +297,13 @@ class TcpAnalysis:
             h.hist_fin = end
             if conn.first_fin_by is None:
                 conn.first_fin_by = "client" if up else "server"
-            if up and conn.client_fin_ts is None:
-                conn.client_fin_ts = pkt.ts
             if h.state != RESET:
                 h.state = CLOSED
-            if h.fin_off is None:
-                h.fin_off = end
         if flags & RST:
             if conn.mark(H_RST << shift, "R" if up else "r") and h.hist_rst != pkt.seq:
                 conn.hist.append("R" if up else "r")
             h.hist_rst = pkt.seq
             conn.reset = True
-            if conn.rst_ts is None:
-                conn.rst_ts = pkt.ts
             h.state = RESET
 
     def _established(self, conn: Conn, pkt) -> None:
