@@ -230,8 +230,9 @@ def _timeline(report: Report, shown: list[Connection], L: Lang) -> dict[str, Any
     dur = report.capture.duration_s
     rows = [_row(c, L) for c in shown if c.handshake.syn_time_s is not None]
     overview = svg.gantt(rows, 0.0, max(dur, max((r.end or 0) for r in rows) if rows else 1.0), L) if rows else None
+    clusters = _clusters(shown)
     groups = []
-    for g in _clusters(shown)[:4]:
+    for g in clusters[:4]:
         t0 = min(c.handshake.syn_time_s for c in g)
         t1 = max(c.close.end_time_s or dur for c in g)
         pad = (t1 - t0) * 0.04 + 0.05
@@ -240,7 +241,7 @@ def _timeline(report: Report, shown: list[Connection], L: Lang) -> dict[str, Any
                                     t1=_at(L, t1)),
                        "svg": svg.gantt([_row(c, L) for c in g], max(0.0, t0 - pad), t1 + pad, L),
                        "readings": _readings(g, L)})
-    if groups and len(_clusters(shown)) == 1 and len(_clusters(shown)[0]) == len(rows):
+    if len(clusters) == 1 and len(clusters[0]) == len(rows):
         overview = None  # the one group already shows every connection
     return {"overview": overview, "groups": groups, "any": bool(rows)}
 
