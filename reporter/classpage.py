@@ -11,52 +11,7 @@ import html
 from typing import Any
 
 from reporter.classsummary import TASKS
-
-TEXT = {
-    "en": {
-        "title": "Class summary", "student": "Student", "verdict": "T4 verdict", "captures": "Captures",
-        "rtt": "Handshake RTT (ms)", "dns": "DNS latency (ms)", "wait": "T4 wait (s)", "warnings": "Warnings",
-        "flags": "To check", "similar": "Similar to", "rates": "Pass rates per task",
-        "dist": "Distributions (one value per student)", "rtt_c": "Handshake RTT, median per student (ms)",
-        "dns_c": "DNS latency, median per student (ms)", "wait_c": "T4: longest wait of a later client (s)",
-        "outliers": "Outliers", "pairs": "Similar captures: evidence to review, never a verdict",
-        "none": "none", "errors": "Unreadable or damaged captures", "sortnote": "Click a column header to sort.",
-        "students": "students", "no_data": "no data",
-        "pass": "pass", "partial": "partial", "fail": "fail", "absent": "absent",
-        "serial": "serial", "concurrent": "concurrent",
-        "no-aaaa": "only A queried, no AAAA", "no-lab-traffic": "no lab traffic (wrong interface?)",
-        "loopback-only": "only loopback traffic (captured on lo?)",
-        "off-window": "captured {hours:+g} h from the class median", "many-anomalies": "{n} TCP anomalies",
-        "crafted": "packets look crafted: {hints}", "unreadable": "{n} unreadable capture(s)",
-        "no-captures": "no capture handed in",
-        "identical-file": "identical file", "same-content": "same frames, re-saved or time-shifted",
-        "shared-values": "shared random-per-run values", "shift": "start shifted by {s:+.0f} s",
-        "isn": "TCP ISNs", "tsval": "TCP timestamps", "mac": "client MACs", "tuple": "client IP:port",
-        "dnsid": "DNS ids", "shares": "shares",
-    },
-    "id": {
-        "title": "Ringkasan kelas", "student": "Mahasiswa", "verdict": "Putusan T4", "captures": "Tangkapan",
-        "rtt": "RTT jabat tangan (ms)", "dns": "Latensi DNS (ms)", "wait": "Tunggu T4 (detik)",
-        "warnings": "Peringatan", "flags": "Perlu dicek", "similar": "Mirip dengan",
-        "rates": "Tingkat kelulusan per tugas", "dist": "Sebaran (satu nilai per mahasiswa)",
-        "rtt_c": "RTT jabat tangan TCP, median per mahasiswa (ms)",
-        "dns_c": "Latensi DNS, median per mahasiswa (ms)", "wait_c": "T4: tunggu terlama klien berikutnya (detik)",
-        "outliers": "Pencilan", "pairs": "Tangkapan yang mirip: bukti untuk diperiksa, bukan vonis",
-        "none": "tidak ada", "errors": "Tangkapan yang rusak atau tak terbaca",
-        "sortnote": "Klik judul kolom untuk mengurutkan.", "students": "mahasiswa", "no_data": "tidak ada data",
-        "pass": "lulus", "partial": "sebagian", "fail": "gagal", "absent": "tidak ada",
-        "serial": "serial", "concurrent": "bersamaan",
-        "no-aaaa": "hanya kueri A, tanpa AAAA", "no-lab-traffic": "tidak ada lalu lintas lab (antarmuka salah?)",
-        "loopback-only": "hanya lalu lintas loopback (ditangkap di lo?)",
-        "off-window": "ditangkap {hours:+g} jam dari median kelas", "many-anomalies": "{n} anomali TCP",
-        "crafted": "paket tampak dibuat dengan alat: {hints}", "unreadable": "{n} tangkapan tak terbaca",
-        "no-captures": "tidak ada tangkapan yang dikumpulkan",
-        "identical-file": "berkas identik", "same-content": "frame sama, disimpan ulang atau digeser waktunya",
-        "shared-values": "nilai acak per sesi yang sama", "shift": "awal bergeser {s:+.0f} detik",
-        "isn": "ISN TCP", "tsval": "timestamp TCP", "mac": "MAC klien", "tuple": "IP:port klien",
-        "dnsid": "id DNS", "shares": "berbagi",
-    },
-}
+from reporter.render.i18n import CLASS_CATALOGUES, Lang
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5em;color:#1d2330}
@@ -89,27 +44,30 @@ def _e(x: Any) -> str:
 
 def outlier_text(o: dict, lang: str) -> str:
     """One outlier in the grader's language (also used in summary.csv)."""
-    t = TEXT.get(lang, TEXT["en"])
-    tpl = t.get(o["code"], o["code"])
-    args = {k: ("; ".join(v) if isinstance(v, list) else v) for k, v in o.items() if k != "code"}
+    L = Lang(lang, CLASS_CATALOGUES)
+    tpl = L.cat.get(o["code"], o["code"])
+    args = {k: "; ".join(v) if isinstance(v, list) else L.fmt(v, "+g") if k == "hours" else v
+            for k, v in o.items() if k != "code"}
     try:
         return tpl.format(**args)
     except (KeyError, ValueError):
         return tpl
 
 
-def _pair_text(sim: dict, t: dict) -> str:
+def _pair_text(sim: dict, L: Lang) -> str:
+    t = L.cat
     bits = [t.get(k, k) for k in sim["kinds"] if k != "shared-values" or len(sim["kinds"]) == 1]
     if "same-content" in sim["kinds"] and sim.get("start_offset_s"):
-        bits.append(t["shift"].format(s=sim["start_offset_s"]))
+        bits.append(L.t("shift", s=L.fmt(sim["start_offset_s"], "+.0f")))
     for k, vals in sim["shared"].items():
         name = t.get("dnsid" if k == "dns" else k, k)
         bits.append(f"{len(vals)} {name}: {', '.join(vals[:3])}{' …' if len(vals) > 3 else ''}")
     return "; ".join(bits)
 
 
-def _histogram(values: list[float], label: str, t: dict, names: list[str]) -> str:
+def _histogram(values: list[float], label: str, L: Lang, names: list[str]) -> str:
     """A small inline-SVG histogram; each bar's tooltip lists its students."""
+    t = L.cat
     w, h, pad = 300, 120, 24
     if not values:
         return f'<figure><svg width="{w}" height="40" role="img" aria-label="{_e(label)}"><text x="4" y="24" ' \
@@ -119,7 +77,7 @@ def _histogram(values: list[float], label: str, t: dict, names: list[str]) -> st
     width = (hi - lo) / nb or 1.0
     bins: list[list[str]] = [[] for _ in range(nb)]
     for v, n in zip(values, names):
-        bins[min(nb - 1, int((v - lo) / width))].append(f"{n}: {v:g}")
+        bins[min(nb - 1, int((v - lo) / width))].append(f"{n}: {L.fmt(v, 'g')}")
     top = max(len(b) for b in bins)
     bw = (w - 2 * pad) / nb
     bars = []
@@ -131,8 +89,8 @@ def _histogram(values: list[float], label: str, t: dict, names: list[str]) -> st
         if b:
             bars.append(f'<text x="{x + bw / 2 - 1:.1f}" y="{y - 3:.1f}" font-size="10" text-anchor="middle">{len(b)}</text>')
     axis = (f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#8892a0"/>'
-            f'<text x="{pad}" y="{h - 8}" font-size="10">{lo:.3g}</text>'
-            f'<text x="{w - pad}" y="{h - 8}" font-size="10" text-anchor="end">{hi:.3g}</text>')
+            f'<text x="{pad}" y="{h - 8}" font-size="10">{L.fmt(lo, ".3g")}</text>'
+            f'<text x="{w - pad}" y="{h - 8}" font-size="10" text-anchor="end">{L.fmt(hi, ".3g")}</text>')
     return (f'<figure><svg width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" aria-label="{_e(label)}">'
             f'{"".join(bars)}{axis}</svg><figcaption>{_e(label)} · n={len(values)}</figcaption></figure>')
 
@@ -155,13 +113,15 @@ def _rates(rates: dict, n: int, t: dict) -> str:
     return f'<table style="width:auto">{"".join(rows)}</table>'
 
 
-def _num(v: float | None, fmt: str) -> str:
-    return ("", "") if v is None else (format(v, fmt), f"{v}")
+def _num(v: float | None, fmt: str, L: Lang) -> tuple[str, str]:
+    """(shown in the grader's language, raw for sorting)."""
+    return ("", "") if v is None else (L.fmt(v, fmt), f"{v}")
 
 
 def render_class_page(summary: dict, lang: str) -> str:
     """The whole index.html for a class, from summary.json's dict."""
-    t = TEXT.get(lang, TEXT["en"])
+    L = Lang(lang, CLASS_CATALOGUES)
+    t = L.cat
     students = summary["students"]
     head = [t["student"], *TASKS, t["verdict"], t["captures"], t["rtt"], t["dns"], t["wait"], t["warnings"],
             t["flags"], t["similar"]]
@@ -180,7 +140,7 @@ def render_class_page(summary: dict, lang: str) -> str:
         v = s["tasks"]["T4"]["verdict"]
         cells.append(f'<td>{_e(t.get(v, v) if v else "")}</td><td>{caps}</td>')
         for key, fmt in (("rtt_ms", ".3g"), ("dns_latency_ms", ".3g"), ("t4_wait_s", ".2f")):
-            shown, raw = _num(s[key], fmt)
+            shown, raw = _num(s[key], fmt, L)
             cells.append(f'<td class="n" data-s="{_e(raw or -1)}">{_e(shown)}</td>')
         cells.append(f'<td class="n">{s["warnings"]}</td>')
         flags = "".join(f"<li>{_e(outlier_text(o, lang))}</li>" for o in s["outliers"])
@@ -194,12 +154,12 @@ def render_class_page(summary: dict, lang: str) -> str:
         pairs = [(s[key], n) for s, n in zip(students, names) if s[key] is not None]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
-    charts = "".join(_histogram(*series(k)[:1], t[c], t, series(k)[1])
+    charts = "".join(_histogram(*series(k)[:1], t[c], L, series(k)[1])
                      for k, c in (("rtt_ms", "rtt_c"), ("dns_latency_ms", "dns_c"), ("t4_wait_s", "wait_c")))
     outl = "".join(f"<li><b>{_e(s['student'])}</b>: {_e('; '.join(outlier_text(o, lang) for o in s['outliers']))}</li>"
                    for s in students if s["outliers"])
     pairs = "".join(f"<li><b>{_e(p['student_a'])}</b> ({_e(p['a'].split('/', 1)[-1])}) ↔ <b>{_e(p['student_b'])}</b> "
-                    f"({_e(p['b'].split('/', 1)[-1])}): {_e(_pair_text(p, t))}</li>" for p in summary["similarities"])
+                    f"({_e(p['b'].split('/', 1)[-1])}): {_e(_pair_text(p, L))}</li>" for p in summary["similarities"])
     errs = "".join(f"<li>{_e(e)}</li>" for s in students for e in s["errors"])
     none = f'<p class="muted">{_e(t["none"])}</p>'
     return f"""<!DOCTYPE html>

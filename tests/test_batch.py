@@ -14,7 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
+from pypdf import PdfReader
 
 from reporter.batch import safe_name
 from reporter.cli import main
@@ -205,7 +207,6 @@ def test_output_names_are_safe_and_never_clobber(graded: dict) -> None:
 
 
 def test_reports_validate_and_the_page_is_self_contained(graded: dict) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads((Path(__file__).parent.parent / "reporter/schema/report.schema.json").read_text())
     reports = list(graded["out"].rglob("*.json"))
     reports = [p for p in reports if p.name not in ("summary.json",) and not p.name.startswith(".")]
@@ -216,10 +217,11 @@ def test_reports_validate_and_the_page_is_self_contained(graded: dict) -> None:
     assert "Ñoño Ünïcode" in page and "Siti Nurhaliza" in page and "..%2fevil" in page
     assert "http://" not in page and "https://" not in page and "<link" not in page
     assert page.count("<svg") >= 7  # 4 pass-rate bars + 3 distributions
-    for s in graded["summary"]["students"]:
-        for c in s["captures"]:
-            for o in c["outputs"]:
-                assert f'href="{o}"' in page or not o.endswith(".html")
+    html_reports = [o for s in graded["summary"]["students"] for c in s["captures"] for o in c["outputs"]
+                    if o.endswith(".html")]
+    assert len(html_reports) >= 20
+    for o in html_reports:
+        assert f'href="{o}"' in page, o
 
 
 def test_a_rerun_skips_what_is_up_to_date(graded: dict, capsys: pytest.CaptureFixture) -> None:
@@ -238,7 +240,6 @@ def test_a_rerun_skips_what_is_up_to_date(graded: dict, capsys: pytest.CaptureFi
 
 
 def test_indonesian_page_and_pdf_for_a_small_class(tmp_path: Path) -> None:
-    pypdf = pytest.importorskip("pypdf")
     cls = tmp_path / "kelas"
     (cls / "Siti Nurhaliza").mkdir(parents=True)
     variant(_sample("t2"), cls / "Siti Nurhaliza" / "t2.pcap", 1)
@@ -248,10 +249,14 @@ def test_indonesian_page_and_pdf_for_a_small_class(tmp_path: Path) -> None:
     pdfs = sorted(out.rglob("*.pdf"))
     assert len(pdfs) == 2
     for p in pdfs:
-        assert len(pypdf.PdfReader(str(p)).pages) >= 1
+        assert len(PdfReader(str(p)).pages) >= 1
     page = (out / "index.html").read_text(encoding="utf-8")
     assert '<html lang="id">' in page and "Ringkasan kelas" in page and "hanya kueri A, tanpa AAAA" in page
     assert "lulus" in page
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    rtt = next(s["rtt_ms"] for s in summary["students"] if s["student"] == "Siti Nurhaliza")
+    shown = format(rtt, ".3g")
+    assert "." in shown and f">{shown.replace('.', ',')}</td>" in page  # a decimal comma, as the reports write
 
 
 def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -308,10 +313,10 @@ def test_a_worker_killed_mid_capture_is_an_error_row_not_a_hang(tmp_path: Path,
 
     real = reporter.pipeline.analyse
 
-    def dies_on_mati(path, opts):  # runs in the forked worker
+    def dies_on_mati(path, opts, **kw):  # runs in the forked worker
         if "mati" in str(path):
             os._exit(9)
-        return real(path, opts)
+        return real(path, opts, **kw)
 
     monkeypatch.setattr(reporter.pipeline, "analyse", dies_on_mati)
     cls = tmp_path / "kelas"

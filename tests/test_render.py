@@ -18,7 +18,7 @@ import pytest
 from reporter.model import Report
 from reporter.render import report_json, write_reports
 from reporter.render.html import render_html
-from reporter.render.i18n import CATALOGUES, EN, ID, Lang
+from reporter.render.i18n import CATALOGUES, CLASS_EN, CLASS_ID, EN, ID, Lang
 from reporter.render.view import MAX_DETAILED, machine
 from tests.conftest import ROOT, SAMPLES, require_tool
 from tests.report_fixtures import LAB_MESSAGE, big_report, lab_report
@@ -97,10 +97,11 @@ def assert_self_contained(html: str) -> None:
 
 # --- catalogues and languages ---------------------------------------------------------------------------
 
-def test_both_catalogues_have_the_same_keys_and_placeholders() -> None:
-    assert EN.keys() == ID.keys()
-    for k in EN:
-        assert set(re.findall(r"\{(\w+)\}", EN[k])) == set(re.findall(r"\{(\w+)\}", ID[k])), k
+@pytest.mark.parametrize("en,id_", [(EN, ID), (CLASS_EN, CLASS_ID)], ids=["report", "class-page"])
+def test_both_catalogues_have_the_same_keys_and_placeholders(en: dict[str, str], id_: dict[str, str]) -> None:
+    assert en.keys() == id_.keys()
+    for k, text in en.items():
+        assert set(re.findall(r"\{(\w+)\}", text)) == set(re.findall(r"\{(\w+)\}", id_[k])), k
 
 
 def test_numbers_follow_the_language() -> None:
@@ -110,6 +111,8 @@ def test_numbers_follow_the_language() -> None:
     assert en.sec(5.00329) == "5.00 s" and id_.sec(5.00329) == "5,00 s"
     assert id_.ms(0.59) == "0,590 ms" and id_.sec(12.5) == "12,5 s"
     assert id_.join(["mesin-2", "mesin-3"]) == "mesin-2 dan mesin-3"
+    assert en.fmt(1234.5, ",.1f") == "1,234.5" and id_.fmt(1234.5, ",.1f") == "1.234,5"
+    assert en.fmt(-7.5, "+g") == "-7.5" and id_.fmt(0.213, ".3g") == "0,213"
     with pytest.raises(ValueError):
         Lang("fr")
 

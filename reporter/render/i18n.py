@@ -1,7 +1,7 @@
 """Report wording in English and Indonesian, and numbers written the way each language writes them.
 
-Every sentence a reader sees comes from these two catalogues (same keys, checked by tests), so an
-Indonesian report never falls back to English mid-page. Indonesian is the formal register a lecturer
+Every sentence a reader sees comes from these catalogues (report and class page, each language with
+the same keys, checked by tests), so an Indonesian report never falls back to English mid-page. Indonesian is the formal register a lecturer
 uses in course material. Placeholders are ``str.format`` fields; values are escaped by the template.
 """
 from __future__ import annotations
@@ -237,18 +237,69 @@ ID: dict[str, str] = {
 
 CATALOGUES = {"en": EN, "id": ID}
 
+
+# The class summary page (reporter/classpage.py) and the gradebook's flags, in the grader's language.
+CLASS_EN: dict[str, str] = {
+    "title": "Class summary", "student": "Student", "verdict": "T4 verdict", "captures": "Captures",
+    "rtt": "Handshake RTT (ms)", "dns": "DNS latency (ms)", "wait": "T4 wait (s)", "warnings": "Warnings",
+    "flags": "To check", "similar": "Similar to", "rates": "Pass rates per task",
+    "dist": "Distributions (one value per student)", "rtt_c": "Handshake RTT, median per student (ms)",
+    "dns_c": "DNS latency, median per student (ms)", "wait_c": "T4: longest wait of a later client (s)",
+    "outliers": "Outliers", "pairs": "Similar captures: evidence to review, never a verdict",
+    "none": "none", "errors": "Unreadable or damaged captures", "sortnote": "Click a column header to sort.",
+    "students": "students", "no_data": "no data",
+    "pass": "pass", "partial": "partial", "fail": "fail", "absent": "absent",
+    "serial": "serial", "concurrent": "concurrent",
+    "no-aaaa": "only A queried, no AAAA", "no-lab-traffic": "no lab traffic (wrong interface?)",
+    "loopback-only": "only loopback traffic (captured on lo?)",
+    "off-window": "captured {hours} h from the class median", "many-anomalies": "{n} TCP anomalies",
+    "crafted": "packets look crafted: {hints}", "unreadable": "{n} unreadable capture(s)",
+    "no-captures": "no capture handed in",
+    "identical-file": "identical file", "same-content": "same frames, re-saved or time-shifted",
+    "shared-values": "shared random-per-run values", "shift": "start shifted by {s} s",
+    "isn": "TCP ISNs", "tsval": "TCP timestamps", "mac": "client MACs", "tuple": "client IP:port",
+    "dnsid": "DNS ids", "shares": "shares",
+}
+
+CLASS_ID: dict[str, str] = {
+    "title": "Ringkasan kelas", "student": "Mahasiswa", "verdict": "Putusan T4", "captures": "Tangkapan",
+    "rtt": "RTT jabat tangan (ms)", "dns": "Latensi DNS (ms)", "wait": "Tunggu T4 (detik)",
+    "warnings": "Peringatan", "flags": "Perlu dicek", "similar": "Mirip dengan",
+    "rates": "Tingkat kelulusan per tugas", "dist": "Sebaran (satu nilai per mahasiswa)",
+    "rtt_c": "RTT jabat tangan TCP, median per mahasiswa (ms)",
+    "dns_c": "Latensi DNS, median per mahasiswa (ms)", "wait_c": "T4: tunggu terlama klien berikutnya (detik)",
+    "outliers": "Pencilan", "pairs": "Tangkapan yang mirip: bukti untuk diperiksa, bukan vonis",
+    "none": "tidak ada", "errors": "Tangkapan yang rusak atau tak terbaca",
+    "sortnote": "Klik judul kolom untuk mengurutkan.", "students": "mahasiswa", "no_data": "tidak ada data",
+    "pass": "lulus", "partial": "sebagian", "fail": "gagal", "absent": "tidak ada",
+    "serial": "serial", "concurrent": "bersamaan",
+    "no-aaaa": "hanya kueri A, tanpa AAAA", "no-lab-traffic": "tidak ada lalu lintas lab (antarmuka salah?)",
+    "loopback-only": "hanya lalu lintas loopback (ditangkap di lo?)",
+    "off-window": "ditangkap {hours} jam dari median kelas", "many-anomalies": "{n} anomali TCP",
+    "crafted": "paket tampak dibuat dengan alat: {hints}", "unreadable": "{n} tangkapan tak terbaca",
+    "no-captures": "tidak ada tangkapan yang dikumpulkan",
+    "identical-file": "berkas identik", "same-content": "frame sama, disimpan ulang atau digeser waktunya",
+    "shared-values": "nilai acak per sesi yang sama", "shift": "awal bergeser {s} detik",
+    "isn": "ISN TCP", "tsval": "timestamp TCP", "mac": "MAC klien", "tuple": "IP:port klien",
+    "dnsid": "id DNS", "shares": "berbagi",
+}
+
+CLASS_CATALOGUES = {"en": CLASS_EN, "id": CLASS_ID}
+
 LINKTYPES = {0: "BSD loopback (NULL)", 1: "Ethernet", 12: "Raw IP", 101: "Raw IP", 108: "OpenBSD loopback (LOOP)",
              113: "Linux SLL", 228: "Raw IPv4", 229: "Raw IPv6", 276: "Linux SLL2"}
 
 
 class Lang:
-    """One language: ``t(key, **fields)`` for wording, ``num``/``sec``/``ms`` for numbers."""
+    """One language: ``t(key, **fields)`` for wording, ``num``/``sec``/``ms``/``fmt`` for numbers.
 
-    def __init__(self, code: str) -> None:
-        if code not in CATALOGUES:
+    ``catalogues`` picks the wording: the report's (default) or the class page's (CLASS_CATALOGUES)."""
+
+    def __init__(self, code: str, catalogues: dict[str, dict[str, str]] = CATALOGUES) -> None:
+        if code not in catalogues:
             raise ValueError(f"unknown report language {code!r} (en or id)")
         self.code = code
-        self.cat = CATALOGUES[code]
+        self.cat = catalogues[code]
 
     def t(self, key: str, **fields: object) -> str:
         text = self.cat[key]
@@ -260,14 +311,16 @@ class Lang:
             return "".join(items)
         return f"{', '.join(items[:-1])} {self.t('and')} {items[-1]}"
 
-    def num(self, x: float | None, digits: int = 0) -> str:
-        """A number with the language's separators: en 1,234.5 — id 1.234,5."""
-        if x is None:
-            return "–"
-        s = f"{x:,.{digits}f}"
+    def fmt(self, x: float, spec: str) -> str:
+        """``format(x, spec)`` with the language's separators: en 1,234.5 — id 1.234,5."""
+        s = format(x, spec)
         if self.code == "id":
             s = s.replace(",", "\0").replace(".", ",").replace("\0", ".")
         return s
+
+    def num(self, x: float | None, digits: int = 0) -> str:
+        """A number with thousands separators and ``digits`` decimals, or a dash for no value."""
+        return "–" if x is None else self.fmt(x, f",.{digits}f")
 
     def sec(self, x: float | None, digits: int | None = None) -> str:
         """Seconds, with as many decimals as make the value readable (0.25 s, 5.0 s, 0.000 59 s → 0.59 ms)."""
