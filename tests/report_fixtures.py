@@ -86,32 +86,25 @@ def echo_connection(fr: _Frames, notes: dict | None, cid: int, client: str, cpor
     fr.book(syn_t, lambda n: setattr(hs, "syn_frame", n))
     fr.book(syn_t + rtt / 2, lambda n: setattr(hs, "synack_frame", n))
     fr.book(syn_t + rtt, lambda n: setattr(hs, "ack_frame", n))
-    off, c2s, segs_c, segs_s, last = 0, b"", 0, 0, syn_t
+
+    def segments(frames: list[int], role: str, t: float, off: int, size: int, step: int, spacing: float) -> float:
+        """Book one direction's segments of an exchange (frames and, with notes, their FrameNotes);
+        returns the time of the last one."""
+        for i in range(0, size, step):
+            def book(n: int, o: int = off + i, ln: int = min(step, size - i)) -> None:
+                frames.append(n)
+                if notes is not None:
+                    notes[str(n)] = FrameNote(cid, role, o, ln, client_no, echo_ok=True if role == "echo" else None)
+            fr.book(t + i * spacing, book)
+        return t + (size - 1) // step * step * spacing
+
+    off, c2s, last = 0, b"", syn_t
     for t, data in sends:
         ex = Exchange(request_time_s=t, bytes=len(data))
-        for i in range(0, len(data), mss_chunk):
-            piece = data[i:i + mss_chunk]
-            tt = t + i / 1e7
-            segs_c += 1
-
-            def req(n: int, ex: Exchange = ex, o: int = off + i, ln: int = len(piece)) -> None:
-                ex.request_frames.append(n)
-                if notes is not None:
-                    notes[str(n)] = FrameNote(cid, "request", o, ln, client_no)
-            fr.book(tt, req)
+        segments(ex.request_frames, "request", t, off, len(data), mss_chunk, 1e-7)
         start = max(t, served_from or t, last + 0.0001) + 0.00009
         ex.echo_time_s = round(start, 6)
-        for i in range(0, len(data), chunk):
-            piece = data[i:i + chunk]
-            tt = start + i / 1e6
-            segs_s += 1
-
-            def echo(n: int, ex: Exchange = ex, o: int = off + i, ln: int = len(piece)) -> None:
-                ex.echo_frames.append(n)
-                if notes is not None:
-                    notes[str(n)] = FrameNote(cid, "echo", o, ln, client_no, echo_ok=True)
-            fr.book(tt, echo)
-            last = tt
+        last = segments(ex.echo_frames, "echo", start, off, len(data), chunk, 1e-6)
         c.exchanges.append(ex)
         off += len(data)
         c2s += data
@@ -120,7 +113,7 @@ def echo_connection(fr: _Frames, notes: dict | None, cid: int, client: str, cpor
     for k in range(3):
         fr.book(last + 0.0001 * (k + 1), lambda n: None)  # FIN, FIN/ACK, ACK
     c.bytes = PerDirection(len(c2s), len(c2s))
-    c.segments = PerDirection(segs_c, segs_s)
+    c.segments = PerDirection(sum(-(-len(d) // mss_chunk) for _, d in sends), sum(-(-len(d) // chunk) for _, d in sends))
     first_echo = c.exchanges[0].echo_time_s
     c.echo = Echo(verified=True, echoed_bytes=len(c2s), first_mismatch_offset=None,
                   first_request_time_s=sends[0][0], first_echo_time_s=first_echo,

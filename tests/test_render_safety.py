@@ -13,6 +13,19 @@ from tests.report_fixtures import hostile_report
 from tests.test_render import assert_self_contained, parse, pdf_text
 
 
+@pytest.fixture
+def fetches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every URL WeasyPrint asks the report fetcher for (each still refused)."""
+    asked: list[str] = []
+
+    def spy(url: str, *a: object, **k: object) -> dict:
+        asked.append(url)
+        return pdf.refuse_url(url)
+
+    monkeypatch.setattr(pdf, "refuse_url", spy)
+    return asked
+
+
 @pytest.mark.parametrize("lang", ["en", "id"])
 def test_payload_markup_stays_text_in_html(lang: str) -> None:
     rep = hostile_report()
@@ -40,35 +53,20 @@ def test_fetcher_refuses_everything() -> None:
             pdf.refuse_url(url)
 
 
-def test_pdf_shows_payload_as_text_and_fetches_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    asked: list[str] = []
-
-    def spy(url: str, *a: object, **k: object) -> dict:
-        asked.append(url)
-        return pdf.refuse_url(url)
-
-    monkeypatch.setattr(pdf, "refuse_url", spy)
+def test_pdf_shows_payload_as_text_and_fetches_nothing(tmp_path: Path, fetches: list[str]) -> None:
     write_reports(hostile_report(), tmp_path, "evil", ["pdf"], "en")
-    assert not [u for u in asked if u.startswith("file:")], asked
-    assert asked == []  # the report is self-contained: nothing to fetch at all
+    assert fetches == []  # the report is self-contained: nothing to fetch at all
     text = pdf_text(tmp_path / "evil.pdf")
     assert "<script>alert" in text and "file:///etc/passwd" in text and "{{ 7*7 }}" in text
     assert "root:x:0" not in text
 
 
-def test_even_injected_markup_cannot_read_local_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_even_injected_markup_cannot_read_local_files(tmp_path: Path, fetches: list[str]) -> None:
     """Defence in depth: if markup ever reached WeasyPrint unescaped, the fetcher would still refuse."""
-    asked: list[str] = []
-
-    def spy(url: str, *a: object, **k: object) -> dict:
-        asked.append(url)
-        return pdf.refuse_url(url)
-
-    monkeypatch.setattr(pdf, "refuse_url", spy)
     html = ('<html><head><link rel="stylesheet" href="file:///etc/passwd"></head><body><p>x</p>'
             '<img src="file:///etc/passwd"><object data="file:///etc/passwd"></object>'
             '<p style="background: url(file:///etc/hostname)">y</p></body></html>')
     pdf.write_pdf_from_html(html, tmp_path / "inj.pdf")
-    assert asked and all(u.startswith("file:") for u in asked)  # it was asked, and refused
+    assert fetches and all(u.startswith("file:") for u in fetches)  # it was asked, and refused
     text = pdf_text(tmp_path / "inj.pdf")
     assert "root:" not in text
