@@ -19,7 +19,8 @@ and graders use to check it, so delivery follows the same rules as Wireshark 4.0
 
 Memory is bounded by what is outstanding, not by the stream: the stream is hashed as it is
 delivered, only a short preview and a sliding window of recent bytes (to compare retransmitted
-copies and echo segments against) are kept. ``keep=True`` keeps the whole stream, for tests.
+copies and echo segments against) are kept. Tests that need the whole stream collect it from the
+delivery callback (``sink``; tcp.py's ``keep_streams``).
 
 Each segment is also labelled the way Wireshark's tcp.analysis flags it (retransmission /
 out-of-order, spurious retransmissions counted as retransmissions), and copies of the same frame
@@ -73,12 +74,12 @@ class Half:
         "conn", "peer", "is_client",  # owner links (set by tcp.py)
         "base", "next", "nseq", "queue", "qbytes", "hasher", "preview", "bytes", "segments", "win", "win_base",
         "top", "top_ts", "ack_raw", "ooo_ns", "gaps", "conflicts", "retrans", "ooo", "dups",
-        "kept", "sink", "recent", "ri", "nd", "last", "syn_seq", "state",
+        "sink", "recent", "ri", "nd", "last", "syn_seq", "state",
         "bD", "cD", "bA", "cA",  # Zeek history bits/letters for data and pure ACK
         "hist_syn", "hist_fin", "hist_rst", "t_count", "g_count", "w_count",
     )
 
-    def __init__(self, keep: bool = False) -> None:
+    def __init__(self) -> None:
         self.base: int | None = None  # isn + 1 (raw 32-bit), None until the first packet
         self.next = 0  # next stream offset the receiver expects
         self.nseq = -1  # ... as a raw 32-bit sequence number (the in-order fast path compares it)
@@ -95,7 +96,6 @@ class Half:
         self.ack_raw: int | None = None  # last ACK number the receiver sent for this direction
         self.ooo_ns = OOO_DEFAULT_NS
         self.gaps = self.conflicts = self.retrans = self.ooo = self.dups = 0
-        self.kept: bytearray | None = bytearray() if keep else None
         # called with (offset, bytes, packet) for delivered bytes and (offset, None, length) for a gap
         self.sink: Callable[[int, bytes | None, object], None] | None = None
         self.recent: list = [None] * (RING_MASK + 1)  # ring of recent payload packets

@@ -98,7 +98,8 @@ class TcpAnalysis:
         self.live: list[Conn] = []  # connections whose idle memory has not been given back yet
         self.per_server: dict[tuple[bytes, int], int] = {}
         self.frames: dict[str, FrameNote] | None = {} if frames else None
-        self.keep = keep_streams
+        # tests only: each connection's delivered bytes, kept by a wrapper around the delivery callback
+        self.kept: dict[int, tuple[bytearray, bytearray]] | None = {} if keep_streams else None
         self.warnings: list[Warning] = []
         self.events: dict[str, list[int]] = {}  # warning code -> [count, first frame]
 
@@ -214,7 +215,7 @@ class TcpAnalysis:
         else:
             src_is_client = pkt.sport >= pkt.dport
         client, server = (a, b) if src_is_client else (b, a)
-        c, s = Half(self.keep), Half(self.keep)
+        c, s = Half(), Half()
         conn = Conn(len(self.conns), c, s, pkt.ts)
         conn.client, conn.server = client, server
         if server[1] in self.ports:
@@ -234,8 +235,9 @@ class TcpAnalysis:
             half.cD, half.cA = ("D", "A") if is_client else ("d", "a")
         c.peer, s.peer = s, c
         c.sink, s.sink = conn.echo.request, conn.echo.answer
-        if self.keep:  # tests: the whole stream too, through the same delivery callback
-            c.sink, s.sink = _keeping(c, c.sink), _keeping(s, s.sink)
+        if self.kept is not None:  # tests: the whole stream too, through the same delivery callback
+            self.kept[conn.id] = kc, ks = bytearray(), bytearray()
+            c.sink, s.sink = _keeping(kc, c.sink), _keeping(ks, s.sink)
         conn.noted = conn.lab and self.frames is not None
         self.table[(client[0], client[1], server[0], server[1])] = c
         self.table[(server[0], server[1], client[0], client[1])] = s
@@ -358,9 +360,7 @@ class TcpAnalysis:
                 half.finish()
             out.append(connection(conn, t0_ns))
         queued_behind(self.conns, out)
-        streams = None
-        if self.keep:
-            streams = {conn.id: (bytes(conn.c.kept or b""), bytes(conn.s.kept or b"")) for conn in self.conns}
+        streams = None if self.kept is None else {cid: (bytes(a), bytes(b)) for cid, (a, b) in self.kept.items()}
         for code, (n, first) in self.events.items():
             self.warnings.append(Warning(code, EVENT_TEXT[code].format(n=n), first))
         for conn in self.conns:
@@ -373,11 +373,11 @@ class TcpAnalysis:
                                              "exchanges are listed", conn.syn_frame))
         return TcpResult(out, self.frames, self.warnings, streams)
 
-def _keeping(h: Half, sink):
+def _keeping(kept: bytearray, sink):
     """A delivery callback that also keeps the delivered bytes (keep_streams=True, tests only)."""
     def deliver(off: int, data: bytes | None, pkt: object) -> None:
         if data is not None:
-            h.kept += data  # type: ignore[operator]
+            kept.extend(data)
         sink(off, data, pkt)
     return deliver
 
