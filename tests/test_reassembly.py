@@ -202,6 +202,15 @@ def case_keepalive(tmp: Path) -> Path:
     return _write(tmp, "keepalive", f)
 
 
+def case_before_first_byte(tmp: Path) -> Path:
+    """A copy that starts before the stream's first byte (a damaged or odd capture): its bytes
+    before offset 0 are not part of the stream; its offset is Wireshark's relative seq - 1 (mod 2^32)."""
+    f = _flow()
+    f.data("c", 0, A).data("c", -5, b"x" * 5 + A[:5], dt=0.3).data("c", -30, b"y" * 10, dt=0.3)
+    f.data("c", 10, B).ack("s").close()
+    return _write(tmp, "before-first", f)
+
+
 CASES: dict[str, Callable[[Path], Path]] = {
     "retransmission": case_retransmission,
     "conflicting_retransmission": case_conflicting_retransmission,
@@ -221,6 +230,7 @@ CASES: dict[str, Callable[[Path], Path]] = {
     "zero_window_probe": case_zero_window_probe,
     "syn_retransmission": case_syn_retransmission,
     "keepalive": case_keepalive,
+    "before_first_byte": case_before_first_byte,
 }
 
 
@@ -426,3 +436,14 @@ def test_keepalive_filler_byte_is_not_a_conflict(tmp_path: Path) -> None:
     assert c2s == A + B
     assert (a.overlap_conflicts, a.retransmissions, a.out_of_order) == (0, 0, 0)
     assert [(k, n.tcp_analysis) for k, n in res.frames.items()] == [("4", None), ("8", None)]  # none for it
+
+
+def test_copy_from_before_the_first_byte(tmp_path: Path) -> None:
+    """Bytes before offset 0 are not stream bytes; the frames keep a note with Wireshark's offset."""
+    res, c2s, _ = _one(tmp_path, "before_first_byte")
+    a = res.connections[0].anomalies
+    assert c2s == A + B
+    assert (a.retransmissions, a.overlap_conflicts, a.gaps) == (2, 0, 0)
+    assert [(k, n.offset, n.len, n.tcp_analysis) for k, n in res.frames.items()] == [
+        ("4", 0, 10, None), ("5", (1 << 32) - 5, 10, "retransmission"), ("6", (1 << 32) - 30, 10, "retransmission"),
+        ("7", 10, 10, None)]

@@ -61,6 +61,7 @@ from reporter.analyses.reassembly import (
     PREVIEW,
     RING_MASK,
     WINDOW2,
+    WRAP,
     Half,
     same_frame,
 )
@@ -343,9 +344,13 @@ class TcpAnalysis:
             conn.hist.append("W" if h.is_client else "w")
 
     def _note(self, conn: Conn, h: Half, pkt, off: int, label: str | None, echo_ok: bool | None) -> None:
-        """The frame annotation the Wireshark plugin must agree with."""
-        if off < 0:  # bytes from before the stream's first byte (damaged/odd capture): no offset to give
-            return
+        """The frame annotation the Wireshark plugin must agree with.
+
+        A copy that starts before the stream's first byte has a negative stream offset (reassembly
+        needs the sign to treat it as old bytes, as Follow TCP Stream does); the note gives it
+        Wireshark's number for it, the relative tcp.seq - 1 modulo 2^32, as the plugin does."""
+        if off < 0:
+            off += WRAP
         n = len(pkt.payload)  # captured payload bytes, as the plugin shows (a snap length may cut tcp.len)
         self.frames[str(pkt.no)] = FrameNote(conn.id, "request" if h.is_client else "echo", off, n,  # type: ignore[index]
                                              conn.client_no, echo_ok, label)
