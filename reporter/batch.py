@@ -37,7 +37,7 @@ from reporter.classsummary import (
 )
 from reporter.cli import ReportOptions, UsageError
 from reporter.fingerprint import Fingerprint, compare, fingerprint
-from reporter.pipeline import file_sha256
+from reporter.pipeline import DAMAGE_CODES, file_sha256
 
 CAPTURE_EXTS = (".pcapng", ".pcap", ".cap")
 CACHE = ".progjar-batch.json"
@@ -143,14 +143,16 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def grade_capture(job: dict, opts_d: dict, outdir: str) -> dict:
+def _result(job: dict, error: str | None = None) -> dict[str, Any]:
+    """A capture's result row before (or instead of) grading it; a row with an error is damaged."""
+    return {**job, "outputs": [], "digest": None, "error": error, "damaged": error is not None, "fingerprint": None}
+
+
+def grade_capture(job: dict, opts: ReportOptions, outdir: str) -> dict:
     """Worker: analyse one capture, write its reports, fingerprint it. Never raises."""
     if _started is not None:
         _started.put((job["key"], os.getpid()))
-    opts = ReportOptions(host=opts_d["host"], ports=tuple(opts_d["ports"]), frames=opts_d["frames"],
-                         lang=opts_d["lang"], formats=tuple(opts_d["formats"]))
-    res: dict[str, Any] = {**job, "outputs": [], "digest": None, "error": None, "damaged": False,
-                           "fingerprint": None}
+    res = _result(job)
     fp = fingerprint(job["path"])
     res["fingerprint"] = fp.to_dict()
     try:
@@ -172,7 +174,7 @@ def grade_capture(job: dict, opts_d: dict, outdir: str) -> dict:
         res["outputs"] = sorted(rels, key=lambda r: _EXT_ORDER.get(r.rsplit(".", 1)[-1], 9))
         res["digest"] = capture_digest(report, opts)
         if damaged:
-            why = [w.message for w in report.warnings if any(k in w.code for k in ("trunc", "malformed", "damag", "cut"))]
+            why = [w.message for w in report.warnings if w.code in DAMAGE_CODES]  # as `progjar report` says it
             res.update(damaged=True, error="damaged: " + ("; ".join(why)[:300] or "see the report's warnings"))
     except Exception as e:  # noqa: BLE001 - one bad capture must not stop a class of 40
         res.update(error=f"{type(e).__name__}: {e}".replace(job["path"], job["file"])[:300], damaged=True)
@@ -232,10 +234,10 @@ class _Progress:
 
 
 def _run(todo: list[Job], opts: ReportOptions, outdir: Path, jobs: int, progress: _Progress) -> list[dict]:
-    opts_d, results = _opts_dict(opts), []
+    results: list[dict] = []
     if len(todo) <= 1:
         for j in todo:
-            results.append(grade_capture(asdict(j), opts_d, str(outdir)))
+            results.append(grade_capture(asdict(j), opts, str(outdir)))
             progress.step(results[-1])
         return results
     heavy = ["reporter.pipeline", "reporter.render.html"] + (["reporter.render.pdf"] if "pdf" in opts.formats else [])
@@ -250,14 +252,10 @@ def _run(todo: list[Job], opts: ReportOptions, outdir: Path, jobs: int, progress
     pool = ctx.Pool(processes=min(jobs, len(todo)), maxtasksperchild=RECYCLE, initializer=_init_worker,
                     initargs=(started,))
     by_key = {j.key: j for j in todo}
-
-    def failed(j: Job, why: str) -> dict:
-        return {**asdict(j), "outputs": [], "digest": None, "damaged": True, "error": why, "fingerprint": None}
-
     try:
         for j in todo:
-            pool.apply_async(grade_capture, (asdict(j), opts_d, str(outdir)), callback=done.put,
-                             error_callback=lambda e, j=j: done.put(failed(j, f"worker failed: {e}")))
+            pool.apply_async(grade_capture, (asdict(j), opts, str(outdir)), callback=done.put,
+                             error_callback=lambda e, j=j: done.put(_result(asdict(j), f"worker failed: {e}")))
         pending, running, suspect = set(by_key), {}, set()
         last = time.monotonic()
         while pending:
@@ -271,14 +269,14 @@ def _run(todo: list[Job], opts: ReportOptions, outdir: Path, jobs: int, progress
                 # dead twice in a row (results of a worker that just exited have had a second)
                 dead = {k for k in pending if k in running and not _alive(running[k])}
                 for k in sorted(dead & suspect):
-                    res = failed(by_key[k], "worker process died while analysing it (out of memory?)")
+                    res = _result(asdict(by_key[k]), "worker process died while analysing it (out of memory?)")
                     pending.discard(k)
                     results.append(res)
                     progress.step(res)
                 suspect = dead - suspect
                 if time.monotonic() - last > TIMEOUT_S:
                     for k in sorted(pending):
-                        results.append(failed(by_key[k], f"timed out after {TIMEOUT_S:.0f} s"))
+                        results.append(_result(asdict(by_key[k]), f"timed out after {TIMEOUT_S:.0f} s"))
                         progress.step(results[-1])
                     break
                 continue
@@ -331,8 +329,7 @@ def batch_command(classdir: Path, outdir: Path, opts: ReportOptions, jobs: int |
             try:
                 j.sha256 = file_sha256(j.path)
             except OSError as e:
-                results[j.key] = {**asdict(j), "outputs": [], "digest": None, "damaged": True,
-                                  "error": f"cannot read: {e.strerror or e}", "fingerprint": None}
+                results[j.key] = _result(asdict(j), f"cannot read: {e.strerror or e}")
                 progress.step(results[j.key])
                 continue
             c = cache.get(j.key)
@@ -349,9 +346,7 @@ def batch_command(classdir: Path, outdir: Path, opts: ReportOptions, jobs: int |
         progress.close()
     _save_cache(outdir, {k: {"sha256": r["sha256"], "options": okey, "result": r}
                          for k, r in results.items() if r.get("sha256")})
-    ordered = [results[j.key] for j in capture_jobs] + [
-        {**asdict(j), "outputs": [], "digest": None, "error": None, "damaged": False, "fingerprint": None}
-        for j in all_jobs if not j.path]
+    ordered = [results[j.key] for j in capture_jobs] + [_result(asdict(j)) for j in all_jobs if not j.path]
     sims = compare((r["student"], r["key"], Fingerprint.from_dict(r["fingerprint"]))
                    for r in ordered if r.get("fingerprint"))
     sim_dicts = [{**s.to_dict(), "detail": s.describe()} for s in sims]
