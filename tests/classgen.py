@@ -20,16 +20,6 @@ from tests import craft
 LAB_PORTS = {53, 10000, 32444}
 
 
-def dns_message(qid: int, name: str, qtype: int, response: bool = False, answer: bytes | None = None) -> bytes:
-    q = b"".join(bytes([len(x)]) + x.encode() for x in name.split(".")) + b"\0" + struct.pack("!HH", qtype, 1)
-    flags = 0x8180 if response else 0x0100
-    an = 1 if response and answer else 0
-    msg = struct.pack("!HHHHHH", qid, flags, 1, an, 0, 0) + q
-    if an:
-        msg += b"\xc0\x0c" + struct.pack("!HHIH", qtype, 1, 300, len(answer)) + answer
-    return msg
-
-
 def kernel_like_capture(path: Path, seed: int, fmt: str = "pcap", aaaa: bool = True, tasks: str = "123",
                         t0: float = 1_763_900_000.0, client: str = "172.16.16.102",
                         server: str = "172.16.16.101", dns_server: str = "172.16.16.53",
@@ -49,12 +39,12 @@ def kernel_like_capture(path: Path, seed: int, fmt: str = "pcap", aaaa: bool = T
 
     if "1" in tasks:
         dns_srv = dns_server
-        for qtype, ans in ((1, bytes([103, 94, 189, 5])), (28, None)):
+        for qtype, ans in ((1, [(1, "103.94.189.5")]), (28, [])):
             if qtype == 28 and not aaaa:
                 continue
             qid, port = rng.randrange(65536), rng.randrange(32768, 60999)
-            q = dns_message(qid, "www.its.ac.id", qtype)
-            r = dns_message(qid, "www.its.ac.id", qtype, True, ans)
+            q = craft.dns_message(qid, "www.its.ac.id", qtype)
+            r = craft.dns_message(qid, "www.its.ac.id", qtype, response=True, answers=ans)
             add(craft.ip_packet(client, dns_srv, 17, craft.udp_datagram(client, dns_srv, port, 53, q),
                                 ip_id=rng.randrange(65536)), True, rng.uniform(0.01, 0.3))
             add(craft.ip_packet(dns_srv, client, 17, craft.udp_datagram(dns_srv, client, 53, port, r),
