@@ -10,14 +10,18 @@ Damage never escapes as an exception: a cut or garbage record ends the iteration
 read before stays valid, ``Capture.truncated`` is set and a warning says where. Problems with
 single frames (non-IP, fragments, snap length, broken headers) are summarised as one warning per
 kind with its count and first frame number.
+
+``iter_records`` gives the same frames undecoded (link type, interface, time, bytes) from the
+same loops, for the few readers that need what a ``Packet`` leaves out (reporter.fingerprint).
 """
 from __future__ import annotations
 
 import os
 import struct
 from collections.abc import Iterator
+from typing import Any
 
-from reporter.decode import PROBLEMS, decode_frame, fast_layout
+from reporter.decode import NO_FAST, PROBLEMS, decode_frame, fast_layout, undecoded
 from reporter.model import Warning
 from reporter.packet import Packet
 from reporter.pcapng import (
@@ -76,6 +80,9 @@ def open_capture(path: str | os.PathLike[str]) -> Capture:
         with open(p, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             head = f.read(4096)
+            magic = struct.unpack_from("<I", head)[0] if len(head) >= 4 else None
+            if magic == PCAPNG_SHB:  # the interfaces before the first packet: read on, one open
+                head += f.read((1 << 20) - len(head))
     except FileNotFoundError:
         raise
     except OSError as e:
@@ -84,13 +91,13 @@ def open_capture(path: str | os.PathLike[str]) -> Capture:
         raise NotACapture(f"{p}: empty file, not a capture")
     if head[:2] == b"\x1f\x8b":
         raise NotACapture(f"{p}: gzip-compressed; decompress it first (gunzip)")
-    if len(head) >= 4 and struct.unpack_from("<I", head)[0] == PCAPNG_SHB:
-        return _open_pcapng(p, size)
-    if len(head) < 4 or struct.unpack_from("<I", head)[0] not in PCAP_MAGIC:
+    if magic == PCAPNG_SHB:
+        return _open_pcapng(p, size, head)
+    if magic not in PCAP_MAGIC:
         raise NotACapture(f"{p}: not a pcap or pcapng capture (unknown file magic {head[:4].hex()})")
     if len(head) < 24:
         raise NotACapture(f"{p}: pcap file header cut short ({len(head)} of 24 bytes)")
-    order, nano, rec = PCAP_MAGIC[struct.unpack_from("<I", head)[0]]
+    order, nano, rec = PCAP_MAGIC[magic]
     cap = Capture(p, "pcap")
     cap._order, cap._nano, cap._rec_size, cap._data_start, cap._size = order, nano, rec, 24, size
     linktype = struct.unpack_from(order + "I", head, 20)[0] & 0x0FFFFFFF  # high bits: FCS info
@@ -99,10 +106,8 @@ def open_capture(path: str | os.PathLike[str]) -> Capture:
     return cap
 
 
-def _open_pcapng(p: str, size: int) -> Capture:
+def _open_pcapng(p: str, size: int, head: bytes) -> Capture:
     """Check the first section header and learn the interfaces described before the first packet."""
-    with open(p, "rb") as f:
-        head = f.read(min(size, 1 << 20))
     if len(head) < 28:
         raise NotACapture(f"{p}: pcapng section header cut short")
     bom = struct.unpack_from("<I", head, 8)[0]
@@ -129,15 +134,30 @@ def iter_packets(capture: Capture) -> Iterator[Packet]:
     carries no time and gets the previous frame's. ``capture.packets``, ``first_ts``,
     ``last_ts`` (the latest time seen) and ``problems`` are final once the iteration ends.
     """
+    return _read(capture, False)
+
+
+def iter_records(capture: Capture) -> Iterator[tuple[int, int, int, bytes]]:
+    """Yield every frame undecoded: (link type, interface, time in ns, frame bytes).
+
+    For what lies below a ``Packet`` (link addresses, TTLs, checksums: the copy signals of
+    ``reporter.fingerprint``). The same record loops as ``iter_packets`` read it, so times,
+    interfaces, frame numbering and damage handling (``truncated``, a "truncated" problem) are
+    the same; frames are not decoded, so no other problem is counted.
+    """
+    return _read(capture, True)
+
+
+def _read(capture: Capture, raw: bool) -> Iterator[Any]:
     probs: dict[str, list[int]] = {}
     capture.problems = []
     capture.truncated = False
     capture.packets = 0
     try:
         if capture.format == "pcap":
-            yield from _iter_pcap(capture, probs)
+            yield from _iter_pcap(capture, probs, raw)
         else:
-            yield from iter_pcapng(capture, probs, _damage, CHUNK)
+            yield from iter_pcapng(capture, probs, _damage, CHUNK, raw)
     except OSError as e:  # the file vanished or became unreadable mid-way: keep what was read
         capture.truncated = True
         capture.problems.append(Warning("truncated", f"reading stopped after frame {capture.packets}: {e}", None))
@@ -151,19 +171,22 @@ def _damage(capture: Capture, no: int, why: str) -> None:
                                                  f"frames before it were analysed", None))
 
 
-def _iter_pcap(capture: Capture, probs: dict[str, list[int]]) -> Iterator[Packet]:
+def _iter_pcap(capture: Capture, probs: dict[str, list[int]], raw: bool) -> Iterator[Any]:
+    """The pcap record loop; ``raw``: records for ``iter_records`` (no fast path, ``undecoded``).
+
+    The loop is written out again in ``pcapng.iter_pcapng`` on purpose, the inline fast path
+    (Packet fields set directly) included: shared as a function it would cost a call per frame,
+    the very cost that path exists to avoid. What is shared goes through ``fast_layout``,
+    ``decode_frame`` / ``undecoded`` and ``_damage``.
+    """
     rec_unpack = struct.Struct(capture._order + "IIII").unpack_from
     hsize = capture._rec_size
     mult = 1 if capture._nano else 1000
     linktype = capture.linktypes[0]
-    fast = fast_layout(linktype)
-    if fast is not None:
-        funpack, foff, ipoff, fmin = fast[0].unpack_from, fast[1], fast[2], fast[1] + fast[0].size
-    else:
-        funpack, foff, ipoff, fmin = None, 0, 0, 1 << 62
+    funpack, foff, ipoff, fmin = (None if raw else fast_layout(linktype)) or NO_FAST
     P = Packet
     new = object.__new__
-    decode = decode_frame
+    decode = undecoded if raw else decode_frame
     no = 0
     first_ts: int | None = None
     last_ts = -1 << 80

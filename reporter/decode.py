@@ -1,8 +1,9 @@
 """Frame decoding: link layer -> IPv4/IPv6 -> TCP/UDP, into one ``Packet`` per frame.
 
 Why two paths: the common lab frame (Ethernet or Linux cooked, IPv4 without options, TCP) is
-decoded inline by the record readers in ``capture.py`` with a single ``struct.unpack_from``
-(see ``FAST``) because a million frames a run leaves no room for per-layer function calls.
+decoded inline by the record readers (``capture.py``, ``pcapng.py``) with a single
+``struct.unpack_from`` (see ``fast_layout``) because a million frames a run leaves no room for
+per-layer function calls.
 Everything else — VLAN tags, BSD loopback, raw IP, IPv6 and its extension headers, UDP, IP
 options, frames cut by the snap length, broken headers — comes here, to ``decode_frame``, which
 is slower but handles every case and says *why* a frame was not decoded (a problem code the
@@ -13,6 +14,7 @@ Other IP protocols (ICMP, ESP, ...) are not yielded: they are counted under "oth
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 from reporter.packet import Packet
 
@@ -20,8 +22,6 @@ from reporter.packet import Packet
 LT_NULL, LT_EN10MB, LT_RAW, LT_LOOP, LT_LINUX_SLL, LT_LINUX_SLL2 = 0, 1, 101, 108, 113, 276
 LT_RAW_ALIASES = (12, 14)  # DLT_RAW on Linux/most BSDs (12) and OpenBSD-era 14
 LT_IPV4, LT_IPV6 = 228, 229
-SUPPORTED_LINKTYPES = frozenset({LT_NULL, LT_EN10MB, LT_RAW, LT_LOOP, LT_LINUX_SLL, LT_LINUX_SLL2,
-                                 *LT_RAW_ALIASES, LT_IPV4, LT_IPV6})
 
 ETH_IPV4, ETH_IPV6 = 0x0800, 0x86DD
 ETH_VLAN_TAGS = (0x8100, 0x88A8, 0x9100)
@@ -52,15 +52,26 @@ FAST_SLL = FAST_ETH  # at frame+14: SLL protocol then IP at frame+16
 FAST_SLL2 = struct.Struct("!H18x" + _IP_TCP)  # at frame+0: SLL2 protocol, IP at frame+20
 
 
-def fast_layout(linktype: int) -> tuple[struct.Struct, int, int] | None:
-    """(struct, offset of the struct in the frame, offset of the IP header) for the inline path."""
+FastLayout = tuple[Callable[[bytes, int], tuple] | None, int, int, int]
+# For link types without a fast layout: no frame is ever long enough, so each goes to decode_frame.
+NO_FAST: FastLayout = (None, 0, 0, 1 << 62)
+
+
+def fast_layout(linktype: int) -> FastLayout | None:
+    """What the readers' inline path needs for a link type, or None when it has no fast layout.
+
+    (unpack_from of the struct, offset of the struct in the frame, offset of the IP header,
+    shortest frame the struct fits in); the readers use ``fast_layout(lt) or NO_FAST``.
+    """
     if linktype == LT_EN10MB:
-        return FAST_ETH, 12, 14
-    if linktype == LT_LINUX_SLL:
-        return FAST_SLL, 14, 16
-    if linktype == LT_LINUX_SLL2:
-        return FAST_SLL2, 0, 20
-    return None
+        st, foff, ipoff = FAST_ETH, 12, 14
+    elif linktype == LT_LINUX_SLL:
+        st, foff, ipoff = FAST_SLL, 14, 16
+    elif linktype == LT_LINUX_SLL2:
+        st, foff, ipoff = FAST_SLL2, 0, 20
+    else:
+        return None
+    return st.unpack_from, foff, ipoff, foff + st.size
 
 
 _H = struct.Struct("!H")
@@ -216,3 +227,13 @@ def decode_frame(linktype: int, buf: bytes, fs: int, fe: int, cut: int, no: int,
         end = l4 + ulen  # UDP length shorter than IP's: trust UDP (trailing bytes are not payload)
     return Packet(no, ts, iface, version, src, dst, 17, ip_id, sport, dport, payload=buf[l4 + 8:end],
                   missing=missing_total), problem
+
+
+def undecoded(linktype: int, buf: bytes, fs: int, fe: int, cut: int, no: int, ts: int,
+              iface: int) -> tuple[tuple[int, int, int, bytes], None]:
+    """``decode_frame``'s stand-in for ``capture.iter_records``: the frame as it is, never a problem.
+
+    (link type, interface, time ns, frame bytes); the readers call it where they would decode,
+    so the raw records come from the very same record loops (and their fast path stays as is).
+    """
+    return (linktype, iface, ts, buf[fs:fe]), None

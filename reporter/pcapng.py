@@ -5,15 +5,17 @@ interface and drops interface_id). Each interface has a link type, a time resolu
 (if_tsresol: 10^-n or 2^-n seconds) and an offset (if_tsoffset); interface ids are local to a
 section, so they are mapped to one global numbering that ``Packet.iface`` reports. Enhanced,
 obsolete and Simple Packet Blocks carry frames; every other block is skipped. The common frame
-takes the same inline fast path as the pcap reader.
+takes the same inline fast path as the pcap reader (written out in both loops on purpose: see
+``capture._iter_pcap``).
 """
 from __future__ import annotations
 
 import os
 import struct
 from collections.abc import Callable, Iterator
+from typing import Any
 
-from reporter.decode import decode_frame, fast_layout
+from reporter.decode import NO_FAST, decode_frame, fast_layout, undecoded
 from reporter.packet import Packet
 
 MAX_CAPLEN = 262144 * 4  # a frame claiming more is garbage (Wireshark's own limit is 262144)
@@ -71,22 +73,18 @@ def _iface_info(order: str, body: bytes, off: int, end: int) -> tuple[int, int, 
     return linktype, mult, div, shift, offset_ns, snaplen
 
 
-def _iface_entry(g: int, info: tuple[int, int, int, int, int, int]) -> tuple:
+def _iface_entry(g: int, info: tuple[int, int, int, int, int, int], raw: bool) -> tuple:
     """Everything the packet loop needs about one interface, flat, for one tuple unpack per frame."""
-    linktype, mult, div, shift, offset_ns, snaplen = info
-    fast = fast_layout(linktype)
-    if fast is None:
-        return g, linktype, mult, div, shift, offset_ns, snaplen, None, 0, 0, 1 << 62
-    st, foff, ipoff = fast
-    return g, linktype, mult, div, shift, offset_ns, snaplen, st.unpack_from, foff, ipoff, foff + st.size
+    return (g, *info, *((None if raw else fast_layout(info[0])) or NO_FAST))
 
 
 def iter_pcapng(capture, probs: dict[str, list[int]], damage: Callable[[object, int, str], None],
-                chunk: int) -> Iterator[Packet]:
-    """The pcapng record loop behind ``capture.iter_packets`` (same contract, same fast path)."""
+                chunk: int, raw: bool) -> Iterator[Any]:
+    """The pcapng record loop behind ``capture.iter_packets`` / ``iter_records`` (same contract,
+    same fast path; ``raw``: records, no fast path, ``undecoded`` instead of ``decode_frame``)."""
     P = Packet
     new = object.__new__
-    decode = decode_frame
+    decode = undecoded if raw else decode_frame
     no = 0
     first_ts: int | None = None
     last_ts = -1 << 80
@@ -186,7 +184,7 @@ def iter_pcapng(capture, probs: dict[str, list[int]], damage: Callable[[object, 
                         damage(capture, no, "an interface block is too short")
                         break
                     info = _iface_info(order, buf, bs + 8, bs + blen - 4)
-                    section.append(_iface_entry(n_global, info))
+                    section.append(_iface_entry(n_global, info, raw))
                     n_global += 1
                     if seen_ifaces >= len(capture.linktypes):
                         capture.linktypes.append(info[0])
