@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from reporter import __version__
-from reporter.classpage import outlier_text, render_class_page
+from reporter.classpage import render_class_page
 from reporter.classsummary import (
     capture_digest,
     pass_rates,
@@ -364,7 +364,7 @@ def batch_command(classdir: Path, outdir: Path, opts: ReportOptions, jobs: int |
         "similarities": sim_dicts,
     }
     write_json(outdir / "summary.json", summary)
-    write_csv(outdir / "summary.csv", students, outlier_text, opts.lang)
+    write_csv(outdir / "summary.csv", students, opts.lang)
     (outdir / "index.html").write_text(render_class_page(summary, opts.lang), encoding="utf-8")
     bad = [r for r in ordered if r.get("damaged") or (r.get("error") and not r.get("digest"))]
     for r in bad:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from reporter.classsummary import TASKS
+from reporter.classsummary import TASKS, outlier_text
 from reporter.render.i18n import CLASS_CATALOGUES, Lang
 
 CSS = """
@@ -40,18 +40,6 @@ rows.forEach(function(r){tb.appendChild(r);});});});
 
 def _e(x: Any) -> str:
     return html.escape("" if x is None else str(x), quote=True)
-
-
-def outlier_text(o: dict, lang: str) -> str:
-    """One outlier in the grader's language (also used in summary.csv)."""
-    L = Lang(lang, CLASS_CATALOGUES)
-    tpl = L.cat.get(o["code"], o["code"])
-    args = {k: "; ".join(v) if isinstance(v, list) else L.fmt(v, "+g") if k == "hours" else v
-            for k, v in o.items() if k != "code"}
-    try:
-        return tpl.format(**args)
-    except (KeyError, ValueError):
-        return tpl
 
 
 def _pair_text(sim: dict, L: Lang) -> str:

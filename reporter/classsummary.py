@@ -16,6 +16,7 @@ from typing import Any
 
 from reporter.cli import ReportOptions
 from reporter.model import Report
+from reporter.render.i18n import CLASS_CATALOGUES, Lang
 
 TASKS = ("T1", "T2", "T3", "T4")
 RANK = {"pass": 3, "partial": 2, "fail": 1, "absent": 0}
@@ -156,13 +157,25 @@ def pass_rates(students: list[dict]) -> dict[str, dict[str, int]]:
     return out
 
 
+def outlier_text(o: dict, lang: str) -> str:
+    """One outlier flag in the grader's language, as the class page and summary.csv show it."""
+    L = Lang(lang, CLASS_CATALOGUES)
+    tpl = L.cat.get(o["code"], o["code"])
+    args = {k: "; ".join(v) if isinstance(v, list) else L.fmt(v, "+g") if k == "hours" else v
+            for k, v in o.items() if k != "code"}
+    try:
+        return tpl.format(**args)
+    except (KeyError, ValueError):
+        return tpl
+
+
 def _cell(v: Any) -> str:
     """Spreadsheet-safe text: a leading = + - @ would run as a formula in Excel/LibreOffice."""
     t = "" if v is None else str(v)
     return "'" + t if t[:1] in ("=", "+", "-", "@", "\t", "\r") else t
 
 
-def write_csv(path: Path, students: list[dict], outlier_text, lang: str) -> None:
+def write_csv(path: Path, students: list[dict], lang: str) -> None:
     """The gradebook: UTF-8 with a BOM and CRLF rows, which Excel, LibreOffice and Google Sheets
     all open with names like "Ñoño Ünïcode" intact (Excel guesses a legacy code page without it)."""
     with path.open("w", encoding="utf-8-sig", newline="") as f:
