@@ -219,8 +219,7 @@ end
 
 --- Echo check: do the echoed bytes equal the request bytes at the same offsets?
 function M.echo_matches(request_dir, off, echoed)
-    local want = M.dir_bytes(request_dir, off, #echoed)
-    return want ~= nil and want == echoed
+    return M.dir_bytes(request_dir, off, #echoed) == echoed   -- nil (not all delivered) is never equal
 end
 
 --- Whole seconds and nanoseconds of a non-negative duration in seconds (for NSTime).
@@ -362,8 +361,8 @@ end
 -- Closes are recorded in frame order, so the latest one is at the end: no scan over every
 -- connection (a big capture has tens of thousands per server).
 local function queued_behind(c, t)
+    if not c.first_req_t then return nil end
     local since = c.syn_t or c.first_req_t
-    if not since or not c.first_req_t then return nil end
     local closes = c.endpoint.closes
     for i = #closes, math.max(1, #closes - 3), -1 do
         local o = closes[i]
@@ -520,13 +519,10 @@ local function nstime(x)
     return NSTime.new(s, ns)
 end
 
--- TreeItem:referenced(field) (Wireshark 4.0+): is a field wanted by a filter, colouring rule or column?
--- Called as a plain function (not tree:referenced): no method lookup on the userdata per call.
-local has_referenced, referenced = false, nil
-do
-    local ok, fn = pcall(function() return TreeItem.referenced end)
-    if ok and type(fn) == "function" then has_referenced, referenced = true, fn end
-end
+-- TreeItem:referenced(field): is a field wanted by a filter, colouring rule or column? Every
+-- Wireshark this plugin supports (4.0+) has it. Called as a plain function (not tree:referenced):
+-- no method lookup on the userdata per call.
+local referenced = TreeItem.referenced
 
 -- Previews of repeated payloads (a lab sends the same message again and again): gsub once per
 -- distinct payload. Bounded: a capture of unique payloads just refills the table.
@@ -631,7 +627,7 @@ function progjar.dissector(tvb, pinfo, tree)
     -- Every field a filter, colouring rule or column may ask for is there; the cosmetics (labels,
     -- "generated" marks) and unreferenced fields wait for a visible tree.
     local vis = tree.visible
-    if vis or m[QUEUED] or m[UNECHOED] or (m[ROLE] == "echo" and not m[OK]) or not has_referenced then
+    if vis or m[QUEUED] or m[UNECHOED] or (m[ROLE] == "echo" and not m[OK]) then
         add_tree(tree, tvb(), c, m, "[" .. fmt_d(off) .. "," .. fmt_d(off + m[LEN]) .. ")", p[2], vis)
     else
         add_referenced(tree, tvb(), c, m, p[2])
