@@ -41,6 +41,10 @@ class Folders:
     def profile_dir(self) -> Path:
         return self.config / "profiles" / PROFILE_NAME
 
+    @property
+    def profile_stamp(self) -> Path:
+        return self.profile_dir / PROFILE_STAMP
+
 
 def _default_folders() -> Folders:
     home = Path(os.path.expanduser("~"))
@@ -121,7 +125,7 @@ def install(folders: Folders) -> int:
         print(f"progjar dissector: {target} exists and is not ours; move it away first", file=sys.stderr)
         return 1
     prof = folders.profile_dir
-    if prof.exists() and not (prof / PROFILE_STAMP).exists():
+    if prof.exists() and not folders.profile_stamp.exists():
         print(f"progjar dissector: {prof} exists and was not made by us; rename it first", file=sys.stderr)
         return 1
     status = 0
@@ -142,7 +146,7 @@ def install(folders: Folders) -> int:
         shutil.copyfile(f, prof / f.name)
         names.append(f.name)
         print(f"profile: {prof / f.name}")
-    (prof / PROFILE_STAMP).write_text("\n".join(names) + "\n", encoding="utf-8")
+    folders.profile_stamp.write_text("\n".join(names) + "\n", encoding="utf-8")
     print(f"In Wireshark: Edit > Configuration Profiles > {PROFILE_NAME} (or `wireshark -C {PROFILE_NAME}`); "
           f"filter with `progjar`")
     return status
@@ -158,8 +162,7 @@ def uninstall(folders: Folders) -> int:
             removed += 1
         else:
             print(f"left {target} alone: it is not the progjar-lab plugin", file=sys.stderr)
-    prof = folders.profile_dir
-    stamp = prof / PROFILE_STAMP
+    prof, stamp = folders.profile_dir, folders.profile_stamp
     if stamp.exists():
         for name in stamp.read_text(encoding="utf-8").split():
             p = prof / name
@@ -178,9 +181,9 @@ def uninstall(folders: Folders) -> int:
 
 
 def show_path(folders: Folders) -> int:
-    state = "installed" if folders.plugin_file.exists() and is_ours(folders.plugin_file) else "not installed"
+    state = "installed" if is_ours(folders.plugin_file) else "not installed"  # False when missing
     print(f"plugin:  {folders.plugin_file} ({state})")
-    pstate = "installed" if (folders.profile_dir / PROFILE_STAMP).exists() else "not installed"
+    pstate = "installed" if folders.profile_stamp.exists() else "not installed"
     print(f"profile: {folders.profile_dir} ({pstate})")
     for other in other_copies(folders):
         print(f"also:    {other} declares 'progjar' too")
