@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
+from servers.echo_client import LAB_MESSAGE as _LAB_TEXT
+
 # link types
 EN10MB, NULL, RAW, LOOP, LINUX_SLL, LINUX_SLL2 = 1, 0, 101, 108, 113, 276
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
@@ -48,37 +50,34 @@ def tcp_options(mss: Optional[int] = 1460, wscale: Optional[int] = 7, sack_ok: b
     return o
 
 
+def _l4_csum(src: str, dst: str, proto: int, seg: bytes) -> int:
+    """Checksum of a TCP/UDP segment over the IPv4 or IPv6 pseudo-header."""
+    s, d = _pack_ip(src), _pack_ip(dst)
+    pseudo = s + d + (struct.pack("!BBH", 0, proto, len(seg)) if len(s) == 4 else struct.pack("!IxxxB", len(seg), proto))
+    return _csum(pseudo + seg)
+
+
 def tcp_segment(src: str, dst: str, sport: int, dport: int, seq: int, ack: int, flags: int,
                 payload: bytes = b"", window: int = 64240, options: bytes = b"") -> bytes:
     hlen = 20 + len(options)
     hdr = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, (hlen // 4) << 4, flags,
                       window, 0, 0) + options
     seg = hdr + payload
-    s, d = _pack_ip(src), _pack_ip(dst)
-    if len(s) == 4:
-        pseudo = s + d + struct.pack("!BBH", 0, 6, len(seg))
-    else:
-        pseudo = s + d + struct.pack("!IxxxB", len(seg), 6)
-    c = _csum(pseudo + seg)
+    c = _l4_csum(src, dst, 6, seg)
     return seg[:16] + struct.pack("!H", c) + seg[18:]
 
 
 def udp_datagram(src: str, dst: str, sport: int, dport: int, payload: bytes) -> bytes:
     seg = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
-    s, d = _pack_ip(src), _pack_ip(dst)
-    pseudo = s + d + (struct.pack("!BBH", 0, 17, len(seg)) if len(s) == 4 else struct.pack("!IxxxB", len(seg), 17))
-    c = _csum(pseudo + seg) or 0xFFFF
+    c = _l4_csum(src, dst, 17, seg) or 0xFFFF
     return seg[:6] + struct.pack("!H", c) + seg[8:]
 
 
 def ip_packet(src: str, dst: str, proto: int, l4: bytes, ip_id: int = 0, ttl: int = 64) -> bytes:
-    """An IPv4 or IPv6 packet (chosen by the address family of src)."""
-    s, d = _pack_ip(src), _pack_ip(dst)
-    if len(s) == 4:
-        hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), ip_id, 0x4000, ttl, proto, 0, s, d)
-        hdr = hdr[:10] + struct.pack("!H", _csum(hdr)) + hdr[12:]
-        return hdr + l4
-    return struct.pack("!IHBB16s16s", 0x60000000, len(l4), proto, ttl, s, d) + l4
+    """An IPv4 or IPv6 packet (chosen by the address family of src), DF set, no options."""
+    if ":" in src:
+        return ipv6_ext(src, dst, proto, l4, exts=(), hop_limit=ttl)
+    return ipv4_custom(src, dst, proto, l4, ip_id=ip_id, ttl=ttl)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,12 +162,6 @@ def write_pcap(path: Path | str, recs: Iterable[Rec], linktype: int = EN10MB, na
     return p
 
 
-def _block(btype: int, body: bytes) -> bytes:
-    body += b"\0" * (-len(body) % 4)
-    n = 12 + len(body)
-    return struct.pack("<II", btype, n) + body + struct.pack("<I", n)
-
-
 @dataclass
 class Iface:
     linktype: int = EN10MB
@@ -178,8 +171,7 @@ class Iface:
 
 
 def write_pcapng(path: Path | str, recs: Iterable[Rec], ifaces: Sequence[Iface] = (Iface(),)) -> Path:
-    shb = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
-    out = [shb]
+    out = [ng_shb()]
     for i in ifaces:
         opts = b""
         if i.name:
@@ -189,12 +181,12 @@ def write_pcapng(path: Path | str, recs: Iterable[Rec], ifaces: Sequence[Iface] 
             opts += struct.pack("<HHB3x", 9, 1, i.tsresol)
         if opts:
             opts += struct.pack("<HH", 0, 0)
-        out.append(_block(1, struct.pack("<HHI", i.linktype, 0, i.snaplen) + opts))
+        out.append(ng_block(1, struct.pack("<HHI", i.linktype, 0, i.snaplen) + opts))
     for r in recs:
         res = ifaces[r.iface].tsresol
         ts = _ns(r.t) // (10 ** (9 - res))
         body = struct.pack("<IIIII", r.iface, ts >> 32, ts & 0xFFFFFFFF, len(r.data), r.orig_len or len(r.data)) + r.data
-        out.append(_block(6, body))
+        out.append(ng_block(6, body))
     p = Path(path)
     p.write_bytes(b"".join(out))
     return p
@@ -294,7 +286,7 @@ def merge(*flows_recs: Sequence[Rec]) -> list[Rec]:
     return sorted(allr, key=lambda r: _ns(r.t))
 
 
-LAB_MESSAGE = b"INI ADALAH DATA YANG DIKIRIM ABCDEFGHIJKLMNOPQ"
+LAB_MESSAGE = _LAB_TEXT.encode()  # the lab client's default message, as bytes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,17 +301,17 @@ def arp_frame() -> bytes:
 
 
 def ipv4_custom(src: str, dst: str, proto: int, l4: bytes, ip_id: int = 0, options: bytes = b"",
-                frag: int = 0x4000, total_length: int | None = None) -> bytes:
+                frag: int = 0x4000, total_length: int | None = None, ttl: int = 64) -> bytes:
     """IPv4 with header options (IHL > 5), any fragment field, or a lying total length."""
     options += b"\0" * (-len(options) % 4)
     ihl = 5 + len(options) // 4
     tl = ihl * 4 + len(l4) if total_length is None else total_length
-    hdr = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, tl, ip_id, frag, 64, proto, 0, _pack_ip(src),
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, tl, ip_id, frag, ttl, proto, 0, _pack_ip(src),
                       _pack_ip(dst)) + options
     return hdr[:10] + struct.pack("!H", _csum(hdr)) + hdr[12:] + l4
 
 
-def ipv6_ext(src: str, dst: str, proto: int, l4: bytes, exts: Sequence[int] = (0, 60)) -> bytes:
+def ipv6_ext(src: str, dst: str, proto: int, l4: bytes, exts: Sequence[int] = (0, 60), hop_limit: int = 64) -> bytes:
     """IPv6 with a chain of 8-byte extension headers (0 hop-by-hop, 43 routing, 60 dest, 44 fragment)."""
     chain = b""
     types = list(exts)
@@ -330,7 +322,7 @@ def ipv6_ext(src: str, dst: str, proto: int, l4: bytes, exts: Sequence[int] = (0
         else:
             chain += struct.pack("!BB6x", nxt, 0)
     first = types[0] if types else proto
-    return struct.pack("!IHBB16s16s", 0x60000000, len(chain) + len(l4), first, 64, _pack_ip(src),
+    return struct.pack("!IHBB16s16s", 0x60000000, len(chain) + len(l4), first, hop_limit, _pack_ip(src),
                        _pack_ip(dst)) + chain + l4
 
 
