@@ -17,6 +17,7 @@ from reporter.render.i18n import Lang
 
 C_CTRL, C_REQ, C_ECHO, C_BAD, C_WAIT, C_SERVED = "#5b6b7f", "#1f5fa8", "#1d8a4e", "#c0392b", "#e8a33d", "#3b7dd8"
 FONT = "font-family=\"DejaVu Sans, sans-serif\""
+ARROW_COLOURS = (C_CTRL, C_REQ, C_ECHO, C_BAD)  # one arrowhead marker each, #ah0..#ah3
 MAX_EXCHANGES = 6
 MAX_FRAMES_PER_SIDE = 4
 
@@ -115,8 +116,7 @@ def ladder(conn: Connection, notes: dict[str, FrameNote] | None, lang: Lang, cli
            '<defs>' + "".join(
                f'<marker id="ah{i}" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto">'
                f'<path d="M0,0 L8,4 L0,8 z" fill="{c}"/></marker>'
-               for i, c in enumerate((C_CTRL, C_REQ, C_ECHO, C_BAD))) + '</defs>']
-    colours = {C_CTRL: 0, C_REQ: 1, C_ECHO: 2, C_BAD: 3}
+               for i, c in enumerate(ARROW_COLOURS)) + '</defs>']
     for x, name in ((xl, client_name), (xr, server_name)):
         out.append(f'<rect x="{x - 82}" y="6" width="164" height="22" rx="4" fill="#eef2f7" stroke="#9aa8b8"/>')
         out.append(_t(x, 21, name, 10, weight="bold"))
@@ -137,7 +137,7 @@ def ladder(conn: Connection, notes: dict[str, FrameNote] | None, lang: Lang, cli
             continue
         x1, x2 = (xl, xr) if r.left_to_right else (xr, xl)
         out.append(f'<line x1="{x1}" y1="{y - 6}" x2="{x2 + (-3 if r.left_to_right else 3)}" y2="{y + 6}" '
-                   f'stroke="{r.colour}" stroke-width="1.6" marker-end="url(#ah{colours[r.colour]})"/>')
+                   f'stroke="{r.colour}" stroke-width="1.6" marker-end="url(#ah{ARROW_COLOURS.index(r.colour)})"/>')
         out.append(_t((xl + xr) / 2, y - 6, r.label, 9.5, fill=r.colour))
         if r.left_to_right and r.colour == C_REQ and wait_from == top:
             wait_from = y - 6

@@ -36,8 +36,12 @@ def _host_port(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
+def _on_lab_port(c: Connection) -> bool:
+    return c.service is not None or c.server.port in LAB_PORTS
+
+
 def _interest(c: Connection) -> tuple:
-    lab = c.service is not None or c.server.port in LAB_PORTS
+    lab = _on_lab_port(c)
     a = c.anomalies
     anomalous = (a.retransmissions + a.out_of_order + a.overlap_conflicts + a.gaps) > 0 or c.close.reset
     return (not lab, not anomalous, -(c.bytes.client_to_server + c.bytes.server_to_client), c.id)
@@ -107,7 +111,7 @@ def _connection(c: Connection, report: Report, L: Lang) -> dict[str, Any]:
             L.t("opt_sack") if o.sack_ok else None, L.t("opt_ts") if o.timestamps else None]
     an = [f"{L.num(v)} {L.t('an_' + k)}" for k, v in asdict(c.anomalies).items() if v]
     cls, sentence, diff = _echo_lines(c, L)
-    is_echo = c.service is not None or c.server.port in LAB_PORTS or c.echo.echoed_bytes > 0
+    is_echo = _on_lab_port(c) or c.echo.echoed_bytes > 0
     return {
         "id": c.id,
         "title": L.t("conn_title", id=c.id, client=f"{cname}:{c.client.port}", server=f"{sname}:{c.server.port}"),
