@@ -26,7 +26,10 @@ class EchoError(Exception):
 
 
 def log(text: str) -> None:
-    """Satu baris log dengan waktu (UTC), langsung di-flush."""
+    """Satu baris log dengan waktu (UTC), langsung di-flush.
+
+    Same format as echo_server.log, copied on purpose: each lab program is one file a student copies
+    to a lab machine alone, so the two share no module."""
     stamp = time.strftime("%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}"
     print(f"{stamp} {text}", file=sys.stderr, flush=True)
 

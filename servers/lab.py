@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from servers.echo_client import LAB_MESSAGE
 from servers.netlab import (
     BRIDGE,
     DNS_ADDRESS,
@@ -36,7 +37,6 @@ from servers.netlab import (
     leftovers,
     remove_leftovers,
     run,
-    stop_pid,
 )
 
 SCRIPTS = Path(__file__).resolve().parent
@@ -66,15 +66,14 @@ def t3_file_bytes() -> bytes:
     return "".join(lines).encode()
 
 
-def capture_linktypes(path: Path) -> list[int]:
-    """Link type of each interface in a pcap or pcapng file (to record, and to check, what was captured)."""
-    data = path.read_bytes()
+def capture_linktypes(data: bytes, name: str) -> list[int]:
+    """Link type of each interface in a pcap or pcapng file's bytes (to record, and to check, what was captured)."""
     magic = data[:4]
     for order in ("<", ">"):
         if struct.unpack(order + "I", magic)[0] in (0xA1B2C3D4, 0xA1B23C4D):
             return [struct.unpack(order + "I", data[20:24])[0] & 0x0FFFFFFF]
     if magic != b"\x0a\x0d\x0d\x0a":
-        raise LabError(f"{path.name} is not a pcap or pcapng file")
+        raise LabError(f"{name} is not a pcap or pcapng file")
     order = "<" if data[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
     types, pos = [], 0
     while pos + 12 <= len(data):
@@ -120,11 +119,7 @@ class Capture:
                 break
             time.sleep(0.1)
         os.kill(self.proc.popen.pid, signal.SIGINT)
-        try:
-            self.proc.wait(10)
-        except LabError:
-            stop_pid(self.proc.popen.pid)
-            raise
+        self.proc.wait(10)  # on a timeout the LabError ends the run, and Topology.destroy() stops it
         text = "\n".join(self.proc.lines())
         m = re.search(r"(\d+) packets? captured|Packets captured: (\d+)", text)
         self.packets = int(m.group(1) or m.group(2)) if m else None
@@ -134,7 +129,7 @@ class Capture:
     def record(self) -> dict:
         data = self.path.read_bytes()
         return {"file": self.path.name, "format": "pcapng" if self.path.suffix == ".pcapng" else "pcap",
-                "linktypes": capture_linktypes(self.path), "packets": self.packets, "bytes": len(data),
+                "linktypes": capture_linktypes(data, self.path.name), "packets": self.packets, "bytes": len(data),
                 "sha256": hashlib.sha256(data).hexdigest(),
                 "capture_point": f"{self.iface} in namespace {self.ns}", "capture_pid": self.proc.popen.pid,
                 "capture_command": f"ip netns exec {self.ns} {' '.join(self.argv)}".replace(str(self.path),
@@ -206,8 +201,8 @@ class Lab:
             progress(f"t2: echo_server.py on mesin1:{ECHO_PORT}, echo_client.py on mesin2")
             steps, _ = self.echo(ECHO_PORT, "serial", {"mesin2": []})
             expected = {"task": "T2", "status": "pass", "client": MACHINES["mesin2"], "server": f"{SERVER}:{ECHO_PORT}",
-                        "request_bytes": 46, "echo_segments": [32, 14], "first_fin_by": "client",
-                        "message": "INI ADALAH DATA YANG DIKIRIM ABCDEFGHIJKLMNOPQ"}
+                        "request_bytes": len(LAB_MESSAGE), "echo_segments": [32, 14], "first_fin_by": "client",
+                        "message": LAB_MESSAGE}
             return steps, expected, ("Echo on port 10000: handshake, the 46-byte lab message in one segment, the "
                                      "echo as 32 + 14 bytes (server recv(32)), client closes first. Captured "
                                      "with tcpdump -i any: Linux cooked v2 (SLL2).")
@@ -357,8 +352,9 @@ def lab_command(scenario: str, server_mode: Optional[str], outdir: Path, force_c
             if found:
                 progress(f"--force-clean: removing {', '.join(found)}")
                 remove_leftovers()
-                if leftovers():
-                    print(f"progjar lab: could not remove {', '.join(leftovers())}", file=sys.stderr)
+                still = leftovers()
+                if still:
+                    print(f"progjar lab: could not remove {', '.join(still)}", file=sys.stderr)
                     return 2
             started = time.time()
             entries = _run_lab(_plan(scenario, server_mode), workdir)

@@ -4,7 +4,8 @@
 It prints the default timeout of a new socket (None: blocking), sets 10 s and prints it again, then asks
 getaddrinfo() for the host on port 80. glibc sends a DNS query for A and one for AAAA; no TCP handshake
 happens, because nothing calls connect(). Run it where the name should be resolved (in the lab runner:
-inside a namespace whose resolver is the lab's own DNS server); tests use --host localhost.
+inside a namespace whose resolver is the lab's own DNS server); tests pass the numeric --host 127.0.0.1,
+so nothing is asked of the machine's own resolver.
 
 Standard library only.
 """
