@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
-SERVERS = Path(__file__).resolve().parent.parent / "servers"
-LAB_MESSAGE = "INI ADALAH DATA YANG DIKIRIM ABCDEFGHIJKLMNOPQ"
+from servers.echo_client import LAB_MESSAGE
+from tests.conftest import ROOT
+
+SERVERS = ROOT / "servers"
 
 
 class Server:
@@ -73,8 +75,7 @@ def client(port: int, *args: str, timeout: float = 60) -> subprocess.CompletedPr
 
 
 def connect(port: int) -> socket.socket:
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    return s
+    return socket.create_connection(("127.0.0.1", port), timeout=5)
 
 
 def recv_exactly(s: socket.socket, n: int) -> bytes:
