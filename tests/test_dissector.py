@@ -138,7 +138,7 @@ _cache: dict[tuple, list[dict]] = {}
 
 def labels(cap: Path, home: Path, two_pass: bool = False, extra: tuple = ()) -> list[dict]:
     """One row per frame: the plugin's fields (and tshark's own TCP analysis flags)."""
-    key = (str(cap), two_pass, extra)
+    key = (str(cap), str(home), two_pass, extra)  # everything the tshark run below depends on
     if key not in _cache:
         args = ["-r", str(cap), *LUA, *extra, "-T", "fields", "-E", "occurrence=f", "-E", "separator=\t"]
         if two_pass:
@@ -195,6 +195,8 @@ def test_crafted_capture_loads_without_lua_error_in_one_and_two_passes(crafted, 
 @pytest.mark.parametrize("sample", SAMPLE_FILES, ids=[p.name for p in SAMPLE_FILES])
 def test_sample_loads_without_lua_error_in_one_and_two_passes(home, sample: Path) -> None:
     one = labels(sample, home)
+    # positive control: every sample with TCP is a lab conversation the plugin must label
+    assert bool(labelled(one)) == any(r["_ws.col.Protocol"] in ("TCP", "PROGJAR") for r in one), sample.name
     assert labelled(one) == labelled(labels(sample, home, two_pass=True))
     assert frames_matching(sample, home, "_ws.lua.error") == []
     assert frames_matching(sample, home, "_ws.lua.error", extra=("-2",)) == []
@@ -399,6 +401,7 @@ def assert_agreement(cap: Path, home: Path) -> None:
                r["progjar.echo.ok"]) for n, r in lab.items()}
     assert got == want, f"{cap.name}: plugin and report disagree"
     assert bool(want) == any(r["progjar.role"] for r in rows), "a capture with lab payload must be compared, not skipped"
+    assert want or not report["connections"], f"{cap.name}: lab connections but no frame compared"
     waits = {int(r["progjar.stream"]): float(r["progjar.wait"]) for r in lab.values() if r["progjar.wait"]}
     for c in report["connections"]:
         w = (c.get("echo") or {}).get("wait_s")
@@ -436,6 +439,7 @@ def test_display_filters_on_an_invisible_tree_match_the_report(home, sample: Pat
     ok_echoes = sorted(n for n, f in frames.items() if f["role"] == "echo" and f["echo_ok"])
     second_client = sorted(n for n, f in frames.items() if f["client_no"] == 2)
     requests = sorted(n for n, f in frames.items() if f["role"] == "request")
+    assert requests or not report["connections"], "a sample with lab connections must have frames to filter"
     assert summary_frames(sample, home, "progjar.role == \"echo\" && progjar.echo.ok == 1") == ok_echoes
     assert summary_frames(sample, home, "progjar.client == 2") == second_client
     assert summary_frames(sample, home, "progjar.role == \"request\"") == requests
@@ -489,6 +493,8 @@ def test_live_corrupted_echo_on_loopback_raises_mismatch(tmp_path, home) -> None
             time.sleep(0.1)
         server.wait(timeout=15)
         time.sleep(0.5)
+        assert client is not None and client.returncode == 1 and "echo mismatch at byte 40" in client.stderr, \
+            client.stderr if client else "no client run"
     finally:
         for p in (server, dump):
             if p is not None and p.poll() is None:
@@ -514,6 +520,11 @@ def _env(home: Path) -> dict:
     return dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
 
 
+def _plugins_dir(home: Path) -> Path:
+    """Wireshark's personal Lua plugin folder under a private HOME (Linux)."""
+    return home / ".local" / "lib" / "wireshark" / "plugins"
+
+
 def _progjar(home: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "reporter", "dissector", *args], capture_output=True, text=True,
                           timeout=60, cwd=ROOT, env=_env(home), check=False)
@@ -526,7 +537,7 @@ def test_install_puts_plugin_and_profile_where_tshark_finds_them(tmp_path, craft
     assert "not installed" in _progjar(h, "path").stdout
     p = _progjar(h, "install")
     assert p.returncode == 0, p.stderr
-    plugin = h / ".local" / "lib" / "wireshark" / "plugins" / "progjar.lua"
+    plugin = _plugins_dir(h) / "progjar.lua"
     profile = h / ".config" / "wireshark" / "profiles" / "progjar"
     assert f"plugin:  {plugin}" in p.stdout
     for name in ("colorfilters", "preferences", "recent"):
@@ -553,7 +564,7 @@ def test_install_puts_plugin_and_profile_where_tshark_finds_them(tmp_path, craft
 
 def test_install_leaves_a_foreign_progjar_lua_alone(tmp_path) -> None:
     h = tmp_path / "h"
-    plugins = h / ".local" / "lib" / "wireshark" / "plugins"
+    plugins = _plugins_dir(h)
     plugins.mkdir(parents=True)
     foreign = plugins / "progjar.lua"
     foreign.write_text('local p = Proto("progjar", "my own")\n')
@@ -585,9 +596,24 @@ def test_folders_come_from_tshark() -> None:
 
 
 def _install_plugin(home: Path, plugin_text: str) -> None:
-    d = home / ".local" / "lib" / "wireshark" / "plugins"
+    d = _plugins_dir(home)
     d.mkdir(parents=True, exist_ok=True)
     (d / "progjar.lua").write_text(plugin_text)
+
+
+def _sharkd(reqs: list[dict], home: Path, timeout: float) -> tuple[dict[int, dict], str]:
+    """Send JSON-RPC requests to one `sharkd -` with a private HOME; returns {id: answer}, stderr."""
+    p = subprocess.run(["sharkd", "-"], input="\n".join(json.dumps(r) for r in reqs) + "\n", capture_output=True,
+                       text=True, timeout=timeout, env=_env(home), check=False)
+    answers = {}
+    for line in p.stdout.splitlines():
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(msg, dict) and "id" in msg:
+            answers[msg["id"]] = msg
+    return answers, p.stderr
 
 
 def _sharkd_batch(files: list[Path], home: Path, timeout: float) -> tuple[dict[int, list], dict[int, int], str]:
@@ -600,17 +626,7 @@ def _sharkd_batch(files: list[Path], home: Path, timeout: float) -> tuple[dict[i
         never = f"frame.number != {4000000000 - i}"
         reqs.append({"jsonrpc": "2.0", "id": 3 * i + 2, "method": "frames", "params": {"filter": f"_ws.lua.error && {never}"}})
         reqs.append({"jsonrpc": "2.0", "id": 3 * i + 3, "method": "frames", "params": {"filter": f"progjar && {never}"}})
-    env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
-    p = subprocess.run(["sharkd", "-"], input="\n".join(json.dumps(r) for r in reqs) + "\n", capture_output=True,
-                       text=True, timeout=timeout, env=env, check=False)
-    answers = {}
-    for line in p.stdout.splitlines():
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(msg, dict) and "id" in msg:
-            answers[msg["id"]] = msg
+    answers, stderr = _sharkd(reqs, home, timeout)
     errors, seen = {}, {}
     for i in range(len(files)):
         # a damaged file may get no answer to `load` (sharkd says why on stderr) but still has
@@ -620,8 +636,7 @@ def _sharkd_batch(files: list[Path], home: Path, timeout: float) -> tuple[dict[i
             continue
         errors[i] = [fr["num"] for fr in err.get("result", [])]
         seen[i] = len(lab.get("result", []))
-    stderr = "\n".join(l for l in p.stderr.splitlines() if "lua" in l.lower())
-    return errors, seen, stderr
+    return errors, seen, "\n".join(l for l in stderr.splitlines() if "lua" in l.lower())
 
 
 def run_sharkd(files: list[Path], home: Path, workers: int = 2, batch: int = 150) -> tuple[dict[Path, list], int, list[Path], str]:
@@ -750,9 +765,7 @@ def test_clicking_frames_in_random_order_shows_the_same_labels(crafted, home, tm
              for i, n in enumerate(order)]
     shome = tmp_path / "sharkd-home"
     _install_plugin(shome, PLUGIN.read_text())
-    p = subprocess.run(["sharkd", "-"], input="\n".join(json.dumps(r) for r in reqs) + "\n", capture_output=True,
-                       text=True, timeout=120, env=_env(shome), check=False)
-    answers = {m["id"]: m for m in map(json.loads, (l for l in p.stdout.splitlines() if l.startswith("{")))}
+    answers, _ = _sharkd(reqs, shome, timeout=120)
     assert [f["num"] for f in answers[2]["result"]] == sorted(want)
     for i, n in enumerate(order):
         facts = _frame_facts(answers[100 + i]["result"]["tree"], {})
@@ -773,4 +786,4 @@ def test_install_refuses_to_overwrite_a_profile_it_did_not_make(tmp_path) -> Non
     p = _progjar(h, "install")
     assert p.returncode == 1 and "not made by us" in p.stderr
     assert (prof / "preferences").read_text() == "# the student's own\n"
-    assert not (h / ".local" / "lib" / "wireshark" / "plugins" / "progjar.lua").exists()
+    assert not (_plugins_dir(h) / "progjar.lua").exists()

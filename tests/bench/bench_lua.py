@@ -54,9 +54,12 @@ def run(ctx) -> list[str]:
             t_plain = _timed(["-r", str(cap), *plain], home, out)
             t_plugin = _timed(["-r", str(cap), "-X", f"lua_script:{PLUGIN}", *plugin], home, out)
             labelled = ""
-            if "fields" in plugin:
+            if "-q" not in plugin:  # -q prints nothing to count
                 with open(out, "rb") as fh:
-                    n = sum(1 for line in fh if line.rstrip(b"\n").split(b"\t")[-1])
+                    if "fields" in plugin:
+                        n = sum(1 for line in fh if line.rstrip(b"\n").split(b"\t")[-1])
+                    else:  # summary lines: the plugin sets the Protocol column
+                        n = sum(1 for line in fh if b" PROGJAR " in line)
                 labelled = f", {n} frames labelled"
                 if n == 0:
                     raise RuntimeError("the plugin labelled nothing: the comparison would be meaningless")
