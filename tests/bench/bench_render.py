@@ -26,9 +26,9 @@ from reporter.pipeline import analyse
 t_imp = time.perf_counter()
 rep, _ = analyse(sys.argv[1], ReportOptions())
 t_an = time.perf_counter()
-from reporter.render import report_json
+from reporter.render import write_json  # what write_reports runs: streamed, GC paused
 out = Path(sys.argv[2]); out.mkdir(parents=True, exist_ok=True)
-(out / "x.json").write_text(report_json(rep), encoding="utf-8")
+write_json(rep, out / "x.json")
 t_js = time.perf_counter()
 from reporter.render.html import render_html
 html = render_html(rep, "en")
