@@ -74,7 +74,7 @@ class Half:
         "conn", "peer", "is_client",  # owner links (set by tcp.py)
         "base", "next", "nseq", "queue", "qbytes", "hasher", "preview", "bytes", "segments", "win", "win_base",
         "top", "top_ts", "ack_raw", "ooo_ns", "gaps", "conflicts", "retrans", "ooo", "dups",
-        "sink", "recent", "ri", "nd", "last", "syn_seq", "state",
+        "sink", "recent", "ri", "last", "syn_seq", "state",
         "bD", "cD", "bA", "cA",  # Zeek history bits/letters for data and pure ACK
         "hist_syn", "hist_fin", "hist_rst", "t_count", "g_count", "w_count",
     )
@@ -100,7 +100,6 @@ class Half:
         self.sink: Callable[[int, bytes | None, object], None] | None = None
         self.recent: list = [None] * (RING_MASK + 1)  # ring of recent payload packets
         self.ri = 0
-        self.nd = True  # Zeek's D/d letter not yet recorded
         self.last = None  # last packet of this direction (pure-ACK capture duplicates)
         self.syn_seq: int | None = None
         self.state = 0

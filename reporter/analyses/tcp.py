@@ -167,8 +167,7 @@ class TcpAnalysis:
                 if conn.noted:
                     self._note(conn, h, pkt, nxt, None, _echo_ok(conn, h, nxt, payload))
                 h.sink(nxt, payload, pkt)
-                if h.nd:
-                    h.nd = False
+                if not conn.seen & h.bD:
                     conn.mark(h.bD, h.cD)
                 h.last = pkt
                 return
@@ -196,8 +195,7 @@ class TcpAnalysis:
                 h.t_count += 1
                 if log_scale(h.t_count):
                     conn.hist.append("T" if h.is_client else "t")
-        if not flags & 0x07 and h.nd:
-            h.nd = False
+        if not flags & 0x07 and not conn.seen & h.bD:
             conn.mark(h.bD, h.cD)
         if conn.noted:
             self._note(conn, h, pkt, off, label, ok)
