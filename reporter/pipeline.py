@@ -58,14 +58,17 @@ def iso_utc(ns: Optional[int]) -> Optional[str]:
     return f"{base}.{frac // 1000:06d}Z" if frac % 1000 == 0 else f"{base}.{frac:09d}Z"
 
 
-def analyse(path: str, opts: object) -> tuple[Report, bool]:
-    """Analyse one capture: (report, damaged). Raises NotACapture; never anything for damaged content."""
+def analyse(path: str, opts: object, sha256: Optional[str] = None) -> tuple[Report, bool]:
+    """Analyse one capture: (report, damaged). Raises NotACapture; never anything for damaged content.
+
+    `sha256`: the file's hash when the caller already has it (batch hashes every capture for its
+    cache), so the file is not read a second time just to hash it (~0.08 s per 100 MB)."""
     enabled = gc.isenabled()
     # The pass allocates millions of small objects that die young or live to the end, and none
     # form cycles that matter: the cyclic GC would only walk the growing heap (~25% of the time).
     gc.disable()
     try:
-        return _analyse(path, opts)
+        return _analyse(path, opts, sha256)
     finally:
         if enabled:
             _enable_gc_quietly()
@@ -84,7 +87,7 @@ def _enable_gc_quietly() -> None:
     gc.enable()
 
 
-def _analyse(path: str, opts: object) -> tuple[Report, bool]:
+def _analyse(path: str, opts: object, sha256: Optional[str]) -> tuple[Report, bool]:
     capture = open_capture(path)
     frames = bool(getattr(opts, "frames", False))
     tcp = TcpAnalysis(opts, frames)
@@ -111,20 +114,18 @@ def _analyse(path: str, opts: object) -> tuple[Report, bool]:
         elif proto == 17 and (pkt.sport == DNS_PORT or pkt.dport == DNS_PORT):
             dns_feed(pkt)
 
-    t0 = capture.first_ts
+    t0, t_end = capture.first_ts, capture.last_ts
     tcp_res = tcp.finish(t0 if t0 is not None else 0)
     lookups, dns_warnings = dns.finish(t0)
-    duration = 0.0
-    if capture.first_ts is not None and capture.last_ts is not None:
-        duration = max(0, capture.last_ts - capture.first_ts) / 1e9
+    duration = max(0, t_end - t0) / 1e9 if t0 is not None and t_end is not None else 0.0
     info = CaptureInfo(
         path=str(path),
-        sha256=file_sha256(path),
+        sha256=sha256 or file_sha256(path),
         format=capture.format,
         linktypes=list(capture.linktypes),
         interfaces=capture.interfaces,
         packets=capture.packets,
-        start=iso_utc(capture.first_ts),
+        start=iso_utc(t0),
         duration_s=round(duration, 9),
         truncated=bool(capture.truncated),
     )
@@ -133,11 +134,9 @@ def _analyse(path: str, opts: object) -> tuple[Report, bool]:
         tool=Tool(version=__version__),
         warnings=[*capture.problems, *dns_warnings, *tcp_res.warnings],
         dns=lookups,
-        connections=list(tcp_res.connections),
-        frames=tcp_res.frames if frames else None,
+        connections=tcp_res.connections,
+        frames=tcp_res.frames,  # {} with --frames (TcpAnalysis(opts, frames)), else None
     )
-    if frames and report.frames is None:
-        report.frames = {}
     report.tasks = judge_tasks(report, opts, marks)
     damaged = bool(capture.truncated) or any(w.code in DAMAGE_CODES for w in capture.problems)
     return report, damaged

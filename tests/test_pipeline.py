@@ -328,3 +328,19 @@ def test_t4_end_to_end_verdict_and_evidence(tmp_path, serial):
 
 def two_isn(pk: dict, cport: int) -> int:
     return next(p.seq for p in pk.values() if p.sport == cport and p.flags == craft.SYN)
+
+
+def test_a_known_sha256_is_used_and_the_file_not_hashed_again(tmp_path, monkeypatch):
+    """batch already hashed the capture for its cache: analyse takes that hash instead of reading the file again."""
+    import reporter.pipeline as pipeline
+
+    cap = lab_capture(tmp_path)
+    known = hashlib.sha256(cap.read_bytes()).hexdigest()
+    assert analyse(str(cap), ReportOptions())[0].capture.sha256 == known  # hashed here when not given
+
+    def no_second_read(path):
+        raise AssertionError("file hashed again")
+
+    monkeypatch.setattr(pipeline, "file_sha256", no_second_read)
+    report, damaged = analyse(str(cap), ReportOptions(), sha256=known)
+    assert report.capture.sha256 == known and not damaged
