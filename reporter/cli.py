@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -31,7 +31,6 @@ class ReportOptions:
     frames: bool = False
     lang: str = "en"
     formats: tuple[str, ...] = DEFAULT_FORMATS
-    extra: dict = field(default_factory=dict)
 
 
 class _Parser(argparse.ArgumentParser):

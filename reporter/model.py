@@ -6,10 +6,13 @@ public JSON keys ("progjar.report/1"), so renaming one is a schema change: chang
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Optional
 
 SCHEMA = "progjar.report/1"
+# Top-level keys in the order DESIGN.md lists them (to_dict and the streaming JSON writer);
+# "frames" only appears with --frames.
+JSON_KEYS = ("schema", "tool", "capture", "warnings", "dns", "connections", "tasks", "frames")
 
 
 @dataclass(slots=True)
@@ -176,33 +179,11 @@ class Report:
     frames: Optional[dict[str, FrameNote]] = None  # only with --frames
 
     def to_dict(self) -> dict:
-        """The report JSON as a dict, keys in the order DESIGN.md lists them."""
-        d = {f: _plain(getattr(self, f)) for f in _field_names(Report)}
-        out = {
-            "schema": d["schema"],
-            "tool": d["tool"],
-            "capture": d["capture"],
-            "warnings": d["warnings"],
-            "dns": d["dns"],
-            "connections": d["connections"],
-            "tasks": d["tasks"],
-        }
-        if self.frames is not None:
-            out["frames"] = d["frames"]
-        return out
-
-    def warn(self, code: str, message: str, frame: Optional[int] = None) -> None:
-        self.warnings.append(Warning(code, message, frame))
+        """The report JSON as a dict, keys in the order DESIGN.md lists them (JSON_KEYS)."""
+        return {k: _plain(getattr(self, k)) for k in JSON_KEYS if k != "frames" or self.frames is not None}
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _field_names(cls: type) -> tuple[str, ...]:
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
-    return names
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # dataclass -> its field names, looked up once per type
 
 
 def _plain(v: Any) -> Any:
@@ -211,8 +192,8 @@ def _plain(v: Any) -> Any:
     if v is None or isinstance(v, (str, int, float, bool)):
         return v
     names = _FIELD_NAMES.get(type(v))
-    if names is None and hasattr(v, "__dataclass_fields__"):
-        names = _field_names(type(v))
+    if names is None and is_dataclass(v):
+        names = _FIELD_NAMES[type(v)] = tuple(f.name for f in fields(v))
     if names is not None:
         return {n: _plain(getattr(v, n)) for n in names}
     if isinstance(v, (list, tuple)):

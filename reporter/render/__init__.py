@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from reporter.model import Report, _plain
+from reporter.model import JSON_KEYS, Report, _plain
 
 ORDER = ("json", "html", "pdf")
 
@@ -18,7 +18,6 @@ ORDER = ("json", "html", "pdf")
 # json only uses its C encoder without indent (indent=1 costs ~80 µs a connection), so big
 # reports are written one record per line: still greppable, ~4x faster, built record by record.
 PRETTY_LIMIT = 1000
-_LISTS = ("warnings", "dns", "connections", "tasks")
 
 
 def iter_report_json(report: Report) -> Iterator[str]:
@@ -27,19 +26,24 @@ def iter_report_json(report: Report) -> Iterator[str]:
         yield json.dumps(report.to_dict(), indent=1, ensure_ascii=False)
         return
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    yield "{"
-    yield f'"schema":{dumps(report.schema)},\n"tool":{dumps(_plain(report.tool))},\n"capture":{dumps(_plain(report.capture))}'
-    for key in _LISTS:
-        items = getattr(report, key)
-        yield f',\n"{key}":['
-        for i, item in enumerate(items):
-            yield ("\n" if i == 0 else ",\n") + dumps(_plain(item))
-        yield "\n]" if items else "]"
-    if report.frames is not None:
-        yield ',\n"frames":{'
-        for i, (no, note) in enumerate(report.frames.items()):
-            yield ("\n" if i == 0 else ",\n") + f"{dumps(no)}:{dumps(_plain(note))}"
-        yield "\n}" if report.frames else "}"
+    sep = "{"
+    for key in JSON_KEYS:
+        value = getattr(report, key)
+        if value is None:  # frames without --frames: no key
+            continue
+        if isinstance(value, list):  # warnings, dns, connections, tasks: one record a line
+            yield f'{sep}"{key}":['
+            for i, item in enumerate(value):
+                yield ("\n" if i == 0 else ",\n") + dumps(_plain(item))
+            yield "\n]" if value else "]"
+        elif isinstance(value, dict):  # frames: one note a line
+            yield f'{sep}"{key}":{{'
+            for i, (no, note) in enumerate(value.items()):
+                yield ("\n" if i == 0 else ",\n") + f"{dumps(no)}:{dumps(_plain(note))}"
+            yield "\n}" if value else "}"
+        else:
+            yield f'{sep}"{key}":{dumps(_plain(value))}'
+        sep = ",\n"
     yield "}"
 
 
