@@ -19,14 +19,13 @@ in a warning. Responses without a query are warnings, not rows.
 """
 from __future__ import annotations
 
-import socket
 import struct
 from typing import Optional
 
 import dpkt
 
 from reporter.model import DnsLookup, Warning
-from reporter.packet import Packet
+from reporter.packet import Packet, ip_text
 
 QTYPES = {
     1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 13: "HINFO", 15: "MX", 16: "TXT", 28: "AAAA",
@@ -38,6 +37,7 @@ RCODES = {
     6: "YXDOMAIN", 7: "YXRRSET", 8: "NXRRSET", 9: "NOTAUTH", 10: "NOTZONE",
 }
 _TYPE_A, _TYPE_CNAME, _TYPE_AAAA = 1, 5, 28
+_ADDRESS_LEN = {_TYPE_A: 4, _TYPE_AAAA: 16}
 _MAX_WARNINGS = 20  # per kind: a capture full of junk on port 53 must not drown the report
 
 
@@ -106,14 +106,15 @@ def read_name(buf: bytes, off: int) -> tuple[str, int]:
     raise ValueError("name has too many labels or pointers")
 
 
+def _address(rtype: int, rdata: bytes) -> Optional[str]:
+    """An A or AAAA record's address as text; None for other types or a wrong length."""
+    return ip_text(rdata) if _ADDRESS_LEN.get(rtype) == len(rdata) else None
+
+
 def _rdata_text(buf: bytes, rtype: int, off: int, rdlen: int) -> Optional[str]:
-    if rtype == _TYPE_A and rdlen == 4:
-        return socket.inet_ntop(socket.AF_INET, buf[off:off + 4])
-    if rtype == _TYPE_AAAA and rdlen == 16:
-        return socket.inet_ntop(socket.AF_INET6, buf[off:off + 16])
     if rtype == _TYPE_CNAME:
         return read_name(buf, off)[0]
-    return None
+    return _address(rtype, buf[off:off + rdlen])
 
 
 def parse_lenient(buf: bytes) -> Optional[_Message]:
@@ -162,12 +163,9 @@ def parse_message(buf: bytes) -> Optional[_Message]:
         if len(rr.rdata) != rr.rlen:  # dpkt slices a cut record short without complaint
             complete = False
     for rr in d.an:
-        if rr.type == _TYPE_A and len(rr.rdata) == 4:
-            answers.append(socket.inet_ntop(socket.AF_INET, rr.rdata))
-        elif rr.type == _TYPE_AAAA and len(rr.rdata) == 16:
-            answers.append(socket.inet_ntop(socket.AF_INET6, rr.rdata))
-        elif rr.type == _TYPE_CNAME:
-            answers.append(rr.cname)
+        text = rr.cname if rr.type == _TYPE_CNAME else _address(rr.type, rr.rdata)
+        if text is not None:
+            answers.append(text)
     q = d.qd[0] if len(d.qd) else None
     return _Message(d.id, bool(d.op & 0x8000), d.op & 0xF, q.name if q is not None else None,
                     q.type if q is not None else None,
@@ -189,8 +187,7 @@ class _Query:
 class DnsAnalysis:
     """Feed it every UDP packet with port 53 on either side (TCP ones to `feed_tcp`); `finish` gives dns[]."""
 
-    def __init__(self, opts: object = None) -> None:
-        self.opts = opts
+    def __init__(self, opts: object = None) -> None:  # opts: the analyses' common signature; DNS needs none
         self._queries: list[_Query] = []  # in frame order: the rows
         self._pending: dict[tuple, list[_Query]] = {}  # match key -> unanswered queries, oldest first
         self._warnings: list[Warning] = []
@@ -285,8 +282,8 @@ class DnsAnalysis:
             query_frame=q.no,
             response_frame=resp.no if resp else None,
             time_s=0.0,  # set in finish, when the capture's first frame time is known
-            client=_ip(q.src),
-            server=_ip(q.dst),
+            client=ip_text(q.src),
+            server=ip_text(q.dst),
             id=m.id,
             name=m.name or ".",
             qtype=qtype_text(m.qtype or 0),
@@ -309,6 +306,3 @@ class DnsAnalysis:
                 warnings.append(Warning(code, f"{n - _MAX_WARNINGS} more '{code}' warnings left out", None))
         return rows, warnings
 
-
-def _ip(addr: bytes) -> str:
-    return socket.inet_ntop(socket.AF_INET if len(addr) == 4 else socket.AF_INET6, addr)
