@@ -34,7 +34,10 @@ def require_root() -> None:
 def tshark(args: list[str], home: Path, timeout: float = 120, check_lua: bool = True) -> subprocess.CompletedProcess:
     """Run tshark with a private HOME (so no installed plugin copy interferes).
 
-    tshark exits 0 even when a Lua plugin fails, so stderr is checked here too.
+    tshark exits 0 even when a Lua plugin fails to load: it only says "tshark: Lua: syntax
+    error ..." or "Lua: Error during loading" on stderr (checked with tshark 4.0), so stderr is
+    checked here. An error raised while the plugin dissects a frame never reaches stderr: it
+    becomes the frame's `_ws.lua.error` field, which tests ask for themselves (test_dissector).
     """
     require_tool("tshark")
     env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))

@@ -126,20 +126,26 @@ def test_echo_sample_bytes_and_close(entry):
 
 
 def tshark_times(path: Path, port: int, home: Path) -> dict[str, dict[tuple[str, int], float]]:
-    """Per client (ip, port), from tshark: its SYN, the first server segment carrying payload, its first FIN."""
+    """Per client (ip, port), from tshark: its SYN, the first server segment carrying payload, its first FIN
+    (times); the frame numbers of that FIN ("fin_no") and of the server's first ACK of client data ("ack_no")."""
     out = tshark(["-r", str(path), "-Y", f"tcp.port == {port}", "-T", "fields", "-e", "frame.time_relative",
                   "-e", "ip.src", "-e", "tcp.srcport", "-e", "ip.dst", "-e", "tcp.dstport", "-e", "tcp.flags.syn",
-                  "-e", "tcp.flags.ack", "-e", "tcp.flags.fin", "-e", "tcp.len"], home).stdout
-    times: dict[str, dict[tuple[str, int], float]] = {"syn": {}, "echo": {}, "fin": {}}
+                  "-e", "tcp.flags.ack", "-e", "tcp.flags.fin", "-e", "tcp.len", "-e", "frame.number",
+                  "-e", "tcp.ack"], home).stdout
+    times: dict[str, dict[tuple[str, int], float]] = {"syn": {}, "echo": {}, "fin": {}, "fin_no": {}, "ack_no": {}}
     for line in out.splitlines():
-        t, src, sport, dst, dport, syn, ack, fin, ln = line.split("\t")
+        t, src, sport, dst, dport, syn, ack, fin, ln, no, rel_ack = line.split("\t")
         if int(dport) == port:
             if syn in ("1", "True") and ack in ("0", "False"):
                 times["syn"].setdefault((src, int(sport)), float(t))
             if fin in ("1", "True"):
                 times["fin"].setdefault((src, int(sport)), float(t))
-        elif int(sport) == port and int(ln) > 0:
-            times["echo"].setdefault((dst, int(dport)), float(t))
+                times["fin_no"].setdefault((src, int(sport)), int(no))
+        elif int(sport) == port:
+            if int(ln) > 0:
+                times["echo"].setdefault((dst, int(dport)), float(t))
+            if ack in ("1", "True") and syn in ("0", "False") and int(rel_ack) > 1:  # relative: past the SYN
+                times["ack_no"].setdefault((dst, int(dport)), int(no))
     return times
 
 
@@ -165,6 +171,10 @@ def test_t4_sample_order_and_waits_match_tshark(entry, tshark_home):
         assert second.echo.first_echo_time_s >= ts["fin"][(first.client.ip, first.client.port)]
         assert f"client #{second.client_no} ({second.client.ip}) waited {second.echo.wait_s:.2f} s" in task.summary
         assert second.handshake.syn_frame in task.evidence_frames and first.handshake.syn_frame in task.evidence_frames
+        # the frames the model has no field for: #2's request ACKed by the kernel long before #1's FIN
+        fin_no = ts["fin_no"][(first.client.ip, first.client.port)]
+        ack_no = ts["ack_no"][(second.client.ip, second.client.port)]
+        assert {fin_no, ack_no} <= set(task.evidence_frames) and ack_no < fin_no
     else:
         assert second.echo.wait_s < 0.5
         assert second.echo.queued_behind is None
