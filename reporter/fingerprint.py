@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import mmap
-import os
 import struct
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from reporter.rawframes import NotReadable, iter_frames
+from reporter.capture import Capture, NotACapture, iter_records, open_capture
+from reporter.decode import LT_EN10MB, LT_LINUX_SLL, LT_LINUX_SLL2, link_ip
+from reporter.packet import ip_text
+from reporter.pipeline import file_sha256
 
 STRONG = ("isn", "tsval", "mac")  # random per run: one shared value is already remarkable
 WEAK = ("tuple", "dns")  # 16-bit ids and ephemeral ports collide by chance now and then
@@ -55,31 +56,23 @@ class Fingerprint:
         return Fingerprint(**d)
 
 
-def _ip_text(b: bytes) -> str:
-    import socket
+def _link(linktype: int, data: bytes) -> tuple[bytes | None, bytes]:
+    """Frame -> (sender's link address or None, IP bytes or b"" when the frame carries no IP).
 
-    return socket.inet_ntop(socket.AF_INET if len(b) == 4 else socket.AF_INET6, b)
-
-
-def _link(linktype: int, data: bytes) -> tuple[bytes | None, int, bytes]:
-    """Frame -> (sender's link address or None, ethertype-ish version hint, IP bytes)."""
-    if linktype == 1:  # Ethernet, maybe 802.1Q / QinQ
-        if len(data) < 14:
-            return None, 0, b""
-        mac, etype, off = data[6:12], struct.unpack_from("!H", data, 12)[0], 14
-        while etype in (0x8100, 0x88A8) and len(data) >= off + 4:
-            etype, off = struct.unpack_from("!H", data, off + 2)[0], off + 4
-        return mac, etype, data[off:]
-    if linktype == 113 and len(data) >= 16:  # Linux cooked v1
-        alen = struct.unpack_from("!H", data, 4)[0]
-        return data[6:6 + min(alen, 8)], struct.unpack_from("!H", data, 14)[0], data[16:]
-    if linktype == 276 and len(data) >= 20:  # Linux cooked v2
-        return data[12:12 + min(data[11], 8)], struct.unpack_from("!H", data, 0)[0], data[20:]
-    if linktype in (0, 108) and len(data) >= 4:  # BSD loopback
-        return None, 0, data[4:]
-    if linktype in (101, 12, 14, 228, 229):  # raw IP
-        return None, 0, data
-    return None, 0, b""
+    Where the IP header starts is the report decoder's ``link_ip`` (VLAN tags, loopback
+    families, raw IP); only the sender's address, which a ``Packet`` drops, is read here.
+    """
+    where = link_ip(linktype, data, 0, len(data))
+    if isinstance(where, str):
+        return None, b""
+    ip = data[where[0]:]
+    if linktype == LT_EN10MB:
+        return data[6:12], ip
+    if linktype == LT_LINUX_SLL:
+        return data[6:6 + min(struct.unpack_from("!H", data, 4)[0], 8)], ip
+    if linktype == LT_LINUX_SLL2:
+        return data[12:12 + min(data[11], 8)], ip
+    return None, ip
 
 
 def _tcp_tsval(options: bytes) -> int | None:
@@ -127,53 +120,57 @@ def _odd_ttl(ttl: int) -> bool:
     return not any(0 <= start - ttl <= 32 for start in (64, 128, 255))
 
 
-def fingerprint(path: Path | str) -> Fingerprint:
-    """Read one capture's frames and reduce them to the signals above (never raises on bad input)."""
+def fingerprint(path: Path | str, sha256: str | None = None) -> Fingerprint:
+    """Read one capture's frames and reduce them to the signals above (never raises on bad input).
+
+    ``sha256``: the file's hash when the caller has it already (batch hashes every capture for
+    its cache), so the file is not hashed again. Frames come from the report's own reader
+    (``capture.iter_records``): the same pcap/pcapng flavours, times and damage handling.
+    """
     try:
-        with open(path, "rb") as f:
-            if os.fstat(f.fileno()).st_size == 0:
-                return Fingerprint(sha256=hashlib.sha256(b"").hexdigest(), error="empty file")
-            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as raw:  # big captures stay in the page cache
-                return _fingerprint(raw)
+        sha = sha256 or file_sha256(str(path))
+        capture = open_capture(path)
+    except NotACapture:
+        return Fingerprint(sha256=sha, error="not a pcap or pcapng file")
     except OSError as e:
         return Fingerprint(sha256="", error=f"cannot read: {e.strerror or e}")
+    return _fingerprint(capture, sha)
 
 
-def _fingerprint(raw: mmap.mmap) -> Fingerprint:
-    fp = Fingerprint(sha256=hashlib.sha256(raw).hexdigest())
+def _fingerprint(capture: Capture, sha256: str) -> Fingerprint:
+    fp = Fingerprint(sha256=sha256)
     content = hashlib.sha256()
     tokens: dict[str, set[str]] = defaultdict(set)
     ip_ids: dict[bytes, list[int]] = defaultdict(list)
     flows_by_src: dict[bytes, set] = defaultdict(set)
     ttls: Counter = Counter()
     tcp_sums = tcp_zero = 0
-    isns: list[int] = []
+    isns: list[tuple[bytes, int, int]] = []
     times: list[int] = []
-    try:
-        for linktype, ts, data in iter_frames(raw):
-            fp.frames += 1
-            if fp.frames <= HINT_FRAMES:
-                times.append(ts)
-            content.update(struct.pack("!II", linktype, len(data)))
-            content.update(data)
-            mac, _etype, ip = _link(linktype, data)
-            _ip_signals(ip, mac, tokens, ip_ids, flows_by_src, ttls, isns)
-            if ip and ip[0] >> 4 == 4 and len(ip) >= 20 and ip[9] == 6:
-                ihl = (ip[0] & 15) * 4
-                if len(ip) >= ihl + 18:
-                    tcp_sums += 1
-                    tcp_zero += struct.unpack_from("!H", ip, ihl + 16)[0] == 0
-    except NotReadable as e:
-        fp.error = str(e)
+    for linktype, _iface, ts, data in iter_records(capture):
+        if len(times) < HINT_FRAMES:
+            times.append(ts)
+        content.update(struct.pack("!II", linktype, len(data)))
+        content.update(data)
+        mac, ip = _link(linktype, data)
+        _ip_signals(ip, mac, tokens, ip_ids, flows_by_src, ttls, isns)
+        if ip and ip[0] >> 4 == 4 and len(ip) >= 20 and ip[9] == 6:
+            ihl = (ip[0] & 15) * 4
+            if len(ip) >= ihl + 18:
+                tcp_sums += 1
+                tcp_zero += struct.unpack_from("!H", ip, ihl + 16)[0] == 0
+    if capture.problems:  # raw records: only "truncated" ones, saying where the file is cut or damaged
+        fp.error = "; ".join(w.message for w in capture.problems)
+    fp.frames = capture.packets
     fp.content = content.hexdigest() if fp.frames else ""
-    fp.first_ts = times[0] if times else None
+    fp.first_ts = capture.first_ts
     fp.tokens = {k: sorted(v) for k, v in sorted(tokens.items())}
     fp.crafted = _crafted(ip_ids, flows_by_src, ttls, tcp_sums, tcp_zero, isns, times)
     return fp
 
 
 def _ip_signals(ip: bytes, mac: bytes | None, tokens: dict, ip_ids: dict, flows_by_src: dict,
-                ttls: Counter, isns: list) -> None:
+                ttls: Counter, isns: list[tuple[bytes, int, int]]) -> None:
     if len(ip) < 20:
         return
     v = ip[0] >> 4
@@ -205,14 +202,14 @@ def _ip_signals(ip: bytes, mac: bytes | None, tokens: dict, ip_ids: dict, flows_
             if tsval:
                 tokens["tsval"].add(str(tsval))
             if not flags & _ACK:  # the client's SYN: its address, port and MAC are the student's machine
-                tokens["tuple"].add(f"tcp {_ip_text(src)}:{sport}")
+                tokens["tuple"].add(f"tcp {ip_text(src)}:{sport}")
                 if client_mac:
                     tokens["mac"].add(mac.hex(":"))
     elif proto == 17 and 53 in (sport, dport):
         q = _dns_question(l4[8:])
         if q and not q[1] and dport == 53:
             tokens["dns"].add(f"{q[0]} {q[2]} {q[3]}")
-            tokens["tuple"].add(f"udp {_ip_text(src)}:{sport}")
+            tokens["tuple"].add(f"udp {ip_text(src)}:{sport}")
             if client_mac:
                 tokens["mac"].add(mac.hex(":"))
 
@@ -222,7 +219,7 @@ def _trivial_isn(isn: int) -> bool:
 
 
 def _crafted(ip_ids: dict, flows_by_src: dict, ttls: Counter, tcp_sums: int, tcp_zero: int,
-             isns: list[int], times: list[int]) -> list[str]:
+             isns: list[tuple[bytes, int, int]], times: list[int]) -> list[str]:
     """Hints that a tool, not a kernel, made the packets. Each alone can have an innocent reason."""
     out = []
     ids = [i for v in ip_ids.values() for i in v]
@@ -230,7 +227,7 @@ def _crafted(ip_ids: dict, flows_by_src: dict, ttls: Counter, tcp_sums: int, tcp
         out.append(f"IPv4 id is 0 in all {len(ids)} packets")
     for src, seq in ip_ids.items():
         if len(seq) >= 8 and len(flows_by_src[src]) >= 2 and all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seq)):
-            out.append(f"{_ip_text(src)} numbers IPv4 ids 1, 2, 3... across {len(flows_by_src[src])} flows")
+            out.append(f"{ip_text(src)} numbers IPv4 ids 1, 2, 3... across {len(flows_by_src[src])} flows")
     if tcp_sums >= 4 and tcp_zero == tcp_sums:
         out.append(f"TCP checksum is zero in all {tcp_sums} segments")
     odd = sorted(t for t in ttls if _odd_ttl(t))
