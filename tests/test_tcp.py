@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from reporter.analyses.conn import iter_tcp_options
 from reporter.analyses.tcp import TcpAnalysis, parse_options
 from reporter.cli import ReportOptions
 from reporter.packet import Packet
@@ -50,8 +51,12 @@ def test_handshake_frames_rtt_and_syn_options(tmp_path: Path) -> None:
 
 
 def test_options_parser_stops_on_bad_lengths() -> None:
-    o = parse_options(b"\x02\x04\x05\xb4\x01\x03\x03\x02\x04\x02\x08\x0a" + bytes(8) + b"\x05\x00")
+    raw = b"\x02\x04\x05\xb4\x01\x03\x03\x02\x04\x02\x08\x0a" + bytes(range(8)) + b"\x05\x00"
+    o = parse_options(raw)
     assert (o.mss, o.wscale, o.sack_ok, o.timestamps) == (1460, 2, True, True)
+    assert list(iter_tcp_options(raw)) == [(2, b"\x05\xb4"), (3, b"\x02"), (4, b""), (8, bytes(range(8)))]
+    assert list(iter_tcp_options(b"\x01\x08\x0a\x00\x00")) == [(8, b"\x00\x00")]  # cut short: body as far as it goes
+    assert list(iter_tcp_options(b"\x02\x04\x05\xb4\x00\x03\x03\x02")) == [(2, b"\x05\xb4")]  # End of Option List
     assert parse_options(b"\x02") .mss is None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import struct
+from collections.abc import Iterator
 
 from reporter.analyses.echo import EchoCheck
 from reporter.analyses.reassembly import Half
@@ -93,21 +94,29 @@ class Conn:
 H_SYN, H_FIN, H_RST, H_ACK, H_DATA = 1, 2, 4, 8, 16
 
 
-def parse_options(raw: bytes) -> TcpOptions:
-    """MSS, window scale, SACK permitted and timestamps from a SYN's option bytes."""
-    o = TcpOptions()
+def iter_tcp_options(raw: bytes) -> Iterator[tuple[int, bytes]]:
+    """(kind, body) of each option in raw TCP option bytes; stops at End of Option List or at a
+    length that cannot be right. One walk for every reader of options (the handshake's, the batch
+    fingerprint's TSval), so they agree on what a damaged option list holds."""
     i, n = 0, len(raw)
     while i < n:
         kind = raw[i]
         if kind == 0:
-            break
+            return
         if kind == 1:
             i += 1
             continue
         if i + 1 >= n or raw[i + 1] < 2:
-            break
+            return
         ln = raw[i + 1]
-        body = raw[i + 2:i + ln]
+        yield kind, raw[i + 2:i + ln]
+        i += ln
+
+
+def parse_options(raw: bytes) -> TcpOptions:
+    """MSS, window scale, SACK permitted and timestamps from a SYN's option bytes."""
+    o = TcpOptions()
+    for kind, body in iter_tcp_options(raw):
         if kind == 2 and len(body) == 2:
             o.mss = struct.unpack("!H", body)[0]
         elif kind == 3 and len(body) == 1:
@@ -116,7 +125,6 @@ def parse_options(raw: bytes) -> TcpOptions:
             o.sack_ok = True
         elif kind == 8:
             o.timestamps = True
-        i += ln
     return o
 
 
