@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from reporter import __version__
+from reporter.capture import NotACapture
 from reporter.classpage import render_class_page
 from reporter.classsummary import (
     capture_digest,
@@ -37,7 +38,8 @@ from reporter.classsummary import (
 )
 from reporter.cli import ReportOptions, UsageError
 from reporter.fingerprint import Fingerprint, compare, fingerprint
-from reporter.pipeline import DAMAGE_CODES, file_sha256
+from reporter.pipeline import DAMAGE_CODES, analyse, file_sha256
+from reporter.render import write_reports
 
 CAPTURE_EXTS = (".pcapng", ".pcap", ".cap")
 CACHE = ".progjar-batch.json"
@@ -153,15 +155,12 @@ def grade_capture(job: dict, opts: ReportOptions, outdir: str) -> dict:
     if _started is not None:
         _started.put((job["key"], os.getpid()))
     res = _result(job)
-    fp = fingerprint(job["path"])
+    sha = job["sha256"] or None  # hashed once by the batch for its cache: not again here
+    fp = fingerprint(job["path"], sha)
     res["fingerprint"] = fp.to_dict()
     try:
-        from reporter.capture import NotACapture
-        from reporter.pipeline import analyse
-        from reporter.render import write_reports
-
         try:
-            report, damaged = analyse(Path(job["path"]), opts)
+            report, damaged = analyse(Path(job["path"]), opts, sha256=sha)
         except NotACapture as e:
             res.update(error=f"not a capture: {e}".replace(job["path"], job["file"]), damaged=True)
             return res
