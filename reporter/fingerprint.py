@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from reporter.analyses.conn import iter_tcp_options
+from reporter.analyses.dns import parse_lenient
 from reporter.capture import Capture, NotACapture, iter_records, open_capture
 from reporter.decode import LT_EN10MB, LT_LINUX_SLL, LT_LINUX_SLL2, link_ip
 from reporter.packet import ip_text
@@ -76,43 +78,11 @@ def _link(linktype: int, data: bytes) -> tuple[bytes | None, bytes]:
 
 
 def _tcp_tsval(options: bytes) -> int | None:
-    i = 0
-    while i < len(options):
-        kind = options[i]
-        if kind == 0:
-            break
-        if kind == 1:
-            i += 1
-            continue
-        if i + 1 >= len(options) or options[i + 1] < 2:
-            break
-        ln = options[i + 1]
-        if kind == 8 and ln == 10 and i + 10 <= len(options):
-            return struct.unpack_from("!I", options, i + 2)[0]
-        i += ln
+    """TSval of the timestamps option, walked as the handshake analysis walks options."""
+    for kind, body in iter_tcp_options(options):
+        if kind == 8 and len(body) == 8:
+            return struct.unpack_from("!I", body)[0]
     return None
-
-
-def _dns_question(payload: bytes) -> tuple[int, bool, str, int] | None:
-    """(id, is_response, qname, qtype) of a DNS message's first question, or None."""
-    if len(payload) < 12:
-        return None
-    qid, flags, qd = struct.unpack_from("!HHH", payload, 0)
-    if qd < 1:
-        return None
-    labels, i = [], 12
-    for _ in range(64):  # bounded: a name has at most 127 labels, 64 is plenty for a lab name
-        if i >= len(payload):
-            return None
-        n = payload[i]
-        if n == 0 or n & 0xC0:
-            i += 1 if n == 0 else 2
-            break
-        labels.append(payload[i + 1:i + 1 + n].decode("ascii", "replace").lower())
-        i += 1 + n
-    if i + 2 > len(payload):
-        return None
-    return qid, bool(flags & 0x8000), ".".join(labels), struct.unpack_from("!H", payload, i)[0]
 
 
 def _odd_ttl(ttl: int) -> bool:
@@ -205,10 +175,10 @@ def _ip_signals(ip: bytes, mac: bytes | None, tokens: dict, ip_ids: dict, flows_
                 tokens["tuple"].add(f"tcp {ip_text(src)}:{sport}")
                 if client_mac:
                     tokens["mac"].add(mac.hex(":"))
-    elif proto == 17 and 53 in (sport, dport):
-        q = _dns_question(l4[8:])
-        if q and not q[1] and dport == 53:
-            tokens["dns"].add(f"{q[0]} {q[2]} {q[3]}")
+    elif proto == 17 and dport == 53:
+        q = parse_lenient(l4[8:])  # the DNS analysis's own parser: header and first question
+        if q is not None and not q.response and q.name is not None:
+            tokens["dns"].add(f"{q.id} {q.name.lower()} {q.qtype}")
             tokens["tuple"].add(f"udp {ip_text(src)}:{sport}")
             if client_mac:
                 tokens["mac"].add(mac.hex(":"))
