@@ -180,14 +180,23 @@ def test_udp_dns_datagram(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("linktype", [craft.EN10MB, craft.LINUX_SLL, craft.LINUX_SLL2])
-def test_fast_path_agrees_with_general_decoder(tmp_path: Path, linktype: int) -> None:
+def test_fast_path_agrees_with_general_decoder(tmp_path: Path, linktype: int,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The inline fast path and decode_frame must produce identical packets."""
+    import reporter.capture as capture_mod
+
     flow = craft.TcpFlow(client=C4, server=S4).handshake().echo_exchange(craft.LAB_MESSAGE * 3).close()
     recs = flow.recs(linktype)
     path = craft.write_pcap(tmp_path / "f.pcap", recs, linktype=linktype)
     cap = open_capture(path)
+
+    def not_here(*args):  # every frame must take the inline path, or this compares decode_frame with itself
+        raise AssertionError(f"frame {args[5]} left the fast path")
+
+    monkeypatch.setattr(capture_mod, "decode_frame", not_here)
     fast = list(iter_packets(cap))
-    assert fast_layout(linktype) is not None
+    monkeypatch.undo()
+    assert fast_layout(linktype) is not None and len(fast) == len(recs)
     slow = []
     for i, r in enumerate(recs, 1):
         ts = round(r.t * 1e6) * 1000

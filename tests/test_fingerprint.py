@@ -128,3 +128,20 @@ def test_damaged_and_foreign_files_give_a_reason_not_an_exception(tmp_path: Path
     assert fx.error == "not a pcap or pcapng file" and fx.frames == 0
     assert compare([("a", "a/x", fx), ("b", "b/x", fx)]) == []  # unreadable files are error rows, not pairs
     assert fingerprint(tmp_path / "missing.pcap").error.startswith("cannot read")
+
+
+def test_the_callers_hash_is_taken_not_recomputed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """batch hashes every capture for its cache; the fingerprint must not read the file for it again."""
+    import reporter.fingerprint as fingerprint_mod
+    from reporter.pipeline import file_sha256
+
+    a = kernel_like_capture(tmp_path / "a.pcap", seed=8)
+    own = fingerprint(a)
+    assert own.sha256 == file_sha256(str(a))
+
+    def no_rehash(path: str) -> str:
+        raise AssertionError(f"{path} hashed again")
+
+    monkeypatch.setattr(fingerprint_mod, "file_sha256", no_rehash)
+    given = fingerprint(a, sha256=own.sha256)
+    assert given.to_dict() == own.to_dict()
