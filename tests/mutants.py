@@ -20,9 +20,8 @@ import tempfile
 from pathlib import Path
 
 from tests import craft
+from tests.conftest import SAMPLES
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
 KINDS = ("trunc", "flip", "reclen", "garbage", "header", "splice")
 
 

@@ -77,14 +77,6 @@ def _measure(cmd: list[str], env: dict | None = None, timeout: float = 900) -> t
                 err.read().decode(errors="replace"))
 
 
-def _pipeline_available() -> bool:
-    try:
-        import reporter.pipeline  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def run(ctx) -> list[str]:
     lines: list[str] = []
     big = str(ctx.big_capture)
@@ -124,9 +116,6 @@ def run(ctx) -> list[str]:
         if dpkt_pps:
             say(f"ratio dpkt/tshark = {dpkt_pps / tshark_pps:.2f}x")
 
-    if not _pipeline_available():
-        say("reporter pipeline not available yet (reporter.pipeline missing): full-report figures skipped")
-        return lines
     with tempfile.TemporaryDirectory() as outdir:
         rwall, rrss, rrc, _, rerr = _measure([py, "-m", "reporter", "report", big, "--format", "json",
                                               "-o", outdir], env)
