@@ -220,3 +220,15 @@ def test_third_lab_port_is_annotated_without_a_service(tmp_path: Path) -> None:
     f = TcpFlow(sport=5555).handshake().echo_exchange(b"x").close()
     res = analyse(write_pcap(tmp_path / "p3.pcap", f.recs()), ports=(10000, 32444, 5555))
     assert res.connections[0].service is None and len(res.frames) == 2
+
+
+def test_zero_window_counts_on_every_kind_of_packet() -> None:
+    """Zeek's W/w: a zero window on an in-order data segment (the fast path) counts as on a pure ACK."""
+    tcp = TcpAnalysis(ReportOptions(), frames=False)
+    c, s = bytes([10, 0, 0, 2]), bytes([10, 0, 0, 1])
+    tcp.feed(Packet(1, 0, 0, 4, c, s, 6, 1, 40000, 10000, 100, 0, SYN, 512))
+    tcp.feed(Packet(2, 1, 0, 4, s, c, 6, 1, 10000, 40000, 900, 101, SYN | ACK, 512))
+    tcp.feed(Packet(3, 2, 0, 4, c, s, 6, 2, 40000, 10000, 101, 901, ACK, 512))
+    tcp.feed(Packet(4, 3, 0, 4, c, s, 6, 3, 40000, 10000, 101, 901, ACK | 8, 0, b"", b"hi"))  # in order, window 0
+    tcp.feed(Packet(5, 4, 0, 4, s, c, 6, 2, 10000, 40000, 901, 103, ACK, 0))  # pure ACK, window 0
+    assert tcp.finish(0).connections[0].history == "ShAWDwa"

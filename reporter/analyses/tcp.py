@@ -137,9 +137,9 @@ class TcpAnalysis:
                     self._gap(conn, rev, pkt.no)
             if conn.hs_wait and h.is_client and not flags & SYN:
                 self._established(conn, pkt)
+        if pkt.window == 0 and not flags & (RST | SYN):  # Zeek's W/w: any packet, data or not
+            self._zero_window(conn, h)
         if not payload and not pkt.missing:
-            if pkt.window == 0 and not flags & (RST | SYN):
-                self._zero_window(conn, h)
             if not flags & 0x07 and flags & ACK and not conn.seen & h.bA:
                 conn.mark(h.bA, h.cA)
             h.last = pkt
@@ -171,8 +171,6 @@ class TcpAnalysis:
                     conn.mark(h.bD, h.cD)
                 h.last = pkt
                 return
-        if pkt.window == 0 and not flags & (RST | SYN):
-            self._zero_window(conn, h)
         ok = None
         if conn.noted and not h.is_client:  # before delivery uses the bytes up
             ok = _echo_ok(conn, h, h.offset(pkt.seq + 1 if flags & SYN else pkt.seq), payload)
