@@ -147,7 +147,9 @@ class TcpAnalysis:
         if not flags & 0x07 and not h.queue and not pkt.missing:
             nxt = h.next
             if pkt.seq == h.nseq and nxt == h.top:
-                # fast path: the next bytes in order, nothing outstanding -> hash, window, echo
+                # fast path: the next bytes in order, nothing outstanding -> hash, window, echo.
+                # Deliberately Half.data() + Half._deliver() written out (keep them in step): on
+                # bench-1m feed() takes 1.05 s with it, 1.24-1.30 s calling them instead.
                 end = nxt + len(payload)
                 h.top = h.next = end
                 h.nseq = (pkt.seq + len(payload)) & 0xFFFFFFFF
