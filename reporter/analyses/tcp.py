@@ -17,7 +17,8 @@ Definitions the report relies on:
 - ``state``/``history``: Zeek's conn_state and history letters (S H A D F R T G W; upper case =
   client). The ``^`` (direction flipped), ``C`` (bad checksum), ``I``/``Q`` (odd flag mixes) letters
   are not produced.
-- ``frames`` (``--frames``): every payload segment on a lab port, with ``tcp_analysis`` as
+- ``frames`` (``--frames``): every payload segment on a lab port but keep-alives (whose filler
+  byte Wireshark hands to no dissector, so the plugin never labels it), with ``tcp_analysis`` as
   Wireshark's tcp.analysis flags it ("retransmission" includes spurious retransmissions), except
   that the second copy of a frame captured twice is "duplicate" (Wireshark calls it a
   retransmission). ``len`` is the captured payload length and ``echo_ok`` compares an echo
