@@ -134,6 +134,27 @@ def case_two_interfaces(tmp: Path) -> Path:
     return write_pcapng(tmp / "two-ifaces.pcapng", recs, [Iface(RAW, name="eth0"), Iface(RAW, name="eth1")])
 
 
+def case_two_interfaces_interleaved(tmp: Path) -> Path:
+    """As two_interfaces, but a copy comes after the next original when that one carries data the
+    same way (the handshake ACK's copy after the request: a client sends them microseconds apart)."""
+    f = _flow()
+    f.echo_exchange(b"hello world").close()
+    recs: list[Rec] = []
+    pk, i = f.packets, 0
+    while i < len(pk):
+        (t0, p0) = pk[i]
+        nxt = pk[i + 1][1] if i + 1 < len(pk) else b""
+        if nxt[20:22] == p0[20:22] and nxt[33] & PSH:  # same source port and data (IPv4, no IP options)
+            t1, p1 = pk[i + 1]
+            recs += [Rec(p0, t0, 0), Rec(p1, t1, 0), Rec(p0, t1 + 0.00001, 1), Rec(p1, t1 + 0.00002, 1)]
+            i += 2
+        else:
+            recs += [Rec(p0, t0, 0), Rec(p0, t0 + 0.00002, 1)]
+            i += 1
+    from tests.craft import RAW
+    return write_pcapng(tmp / "two-ifaces-interleaved.pcapng", recs, [Iface(RAW, name="eth0"), Iface(RAW, name="eth1")])
+
+
 def case_any_sll2(tmp: Path) -> Path:
     """`tcpdump -i any` on loopback sees each frame twice (outgoing and incoming)."""
     f = _flow()
@@ -222,6 +243,7 @@ CASES: dict[str, Callable[[Path], Path]] = {
     "gap": case_gap,
     "capture_duplicate": case_capture_duplicate,
     "two_interfaces": case_two_interfaces,
+    "two_interfaces_interleaved": case_two_interfaces_interleaved,
     "any_sll2": case_any_sll2,
     "port_reuse": case_port_reuse,
     "midstream": case_midstream,
@@ -325,7 +347,7 @@ def test_capture_duplicates_are_not_retransmissions(tmp_path: Path) -> None:
     assert "2 frame(s)" in res.warnings[0].message
 
 
-@pytest.mark.parametrize("name", ["two_interfaces", "any_sll2"])
+@pytest.mark.parametrize("name", ["two_interfaces", "two_interfaces_interleaved", "any_sll2"])
 def test_every_frame_captured_twice(tmp_path: Path, name: str) -> None:
     res = analyse(CASES[name](tmp_path))
     assert len(res.connections) == 1
@@ -334,7 +356,7 @@ def test_every_frame_captured_twice(tmp_path: Path, name: str) -> None:
     assert c.anomalies.capture_duplicates == packets
     assert c.anomalies.retransmissions == 0 and c.anomalies.out_of_order == 0
     assert c.echo.verified and c.state == "SF"
-    msg = b"hello world" if name == "two_interfaces" else b"ping"
+    msg = b"ping" if name == "any_sll2" else b"hello world"
     assert res.streams[0] == (msg, msg)
 
 

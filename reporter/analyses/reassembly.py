@@ -100,7 +100,7 @@ class Half:
         self.sink: Callable[[int, bytes | None, object], None] | None = None
         self.recent: list = [None] * (RING_MASK + 1)  # ring of recent payload packets
         self.ri = 0
-        self.last = None  # last packet of this direction (pure-ACK capture duplicates)
+        self.last = None  # last payload-less packet of this direction (its capture duplicates)
         self.syn_seq: int | None = None
         self.state = 0
         self.hist_syn = self.hist_fin = self.hist_rst = None

@@ -114,7 +114,10 @@ class TcpAnalysis:
         if h is None or (flags & 0x12 == SYN and h.base is not None and (h.base - 1) & 0xFFFFFFFF != pkt.seq):
             h = self._open(pkt)  # new 4-tuple, or port reuse: a new SYN with another ISN
         payload = pkt.payload
-        if not payload:  # a control or pure-ACK frame captured twice (-i any, two interfaces)?
+        if not payload:
+            # a control or pure-ACK frame captured twice (-i any, two interfaces)? h.last is the
+            # last payload-less frame, so its copy may follow data frames (those: Half.data's ring);
+            # only the latest is kept (a ring here would cost every pure ACK a scan)
             last = h.last
             if last is not None and last.ack == pkt.ack and last.seq == pkt.seq and same_frame(last, pkt):
                 h.dups += 1
@@ -172,7 +175,6 @@ class TcpAnalysis:
                 h.sink(nxt, payload, pkt)
                 if not conn.seen & h.bD:
                     conn.mark(h.bD, h.cD)
-                h.last = pkt
                 return
         ok = None
         if conn.noted and not h.is_client:  # before delivery uses the bytes up
@@ -185,7 +187,6 @@ class TcpAnalysis:
             self._event("tcp-overlap-conflict", pkt.no)
         if label is not None:
             if label == KEEPALIVE:
-                h.last = pkt
                 return
             if label == DUPLICATE:
                 self._event("tcp-capture-duplicate", pkt.no)
@@ -200,7 +201,6 @@ class TcpAnalysis:
             conn.mark(h.bD, h.cD)
         if conn.noted:
             self._note(conn, h, pkt, off, label, ok)
-        h.last = pkt
 
     def _open(self, pkt) -> Half:
         """A new connection (first packet of a 4-tuple, or port reuse): decide who is the client."""
