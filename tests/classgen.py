@@ -14,7 +14,7 @@ import random
 import struct
 from pathlib import Path
 
-from reporter.rawframes import iter_records
+from reporter.capture import iter_records, open_capture
 from tests import craft
 
 LAB_PORTS = {53, 10000, 32444}
@@ -133,9 +133,9 @@ def variant(src: Path, dst: Path, seed: int, fmt: str | None = None, shift_s: fl
     vals = {"port": rng.randrange(1, 20000), "seq": rng.randrange(1, 1 << 32), "ts": rng.randrange(1, 1 << 32),
             "dns": rng.randrange(1, 65536)}
     mac_x = bytes([0] + [rng.randrange(256) for _ in range(5)])
-    raw = src.read_bytes()
+    cap = open_capture(src)
     recs, linktypes = [], {}
-    for iface, lt, ts, data in iter_records(raw):
+    for lt, iface, ts, data in iter_records(cap):
         linktypes[iface] = lt
         if lt == craft.EN10MB and len(data) >= 14 and struct.unpack_from("!H", data, 12)[0] in (0x0800, 0x86DD):
             macs = bytes(a ^ b for a, b in zip(data[:12], mac_x + mac_x)) if any(data[:12]) else data[:12]
@@ -149,7 +149,7 @@ def variant(src: Path, dst: Path, seed: int, fmt: str | None = None, shift_s: fl
         elif lt == craft.LINUX_SLL2 and len(data) >= 20:
             data = data[:12] + bytes(a ^ b for a, b in zip(data[12:18], mac_x)) + data[18:20] + _rewrite_ip(data[20:], vals)
         recs.append(craft.Rec(data, ts + int(shift_s * 1e9), iface))
-    fmt = fmt or ("pcapng" if raw[:4] == b"\x0a\x0d\x0d\x0a" else "pcap")
+    fmt = fmt or cap.format
     if fmt == "pcapng":
         n = max(linktypes) + 1 if linktypes else 1
         return craft.write_pcapng(dst, recs, [craft.Iface(linktypes.get(i, craft.EN10MB), 9) for i in range(n)])

@@ -19,8 +19,8 @@ import pytest
 from pypdf import PdfReader
 
 from reporter.batch import safe_name
+from reporter.capture import iter_records, open_capture
 from reporter.cli import main
-from reporter.rawframes import iter_frames
 from tests.classgen import kernel_like_capture, variant
 from tests.conftest import IN_CI, SAMPLES, require_tool
 
@@ -58,7 +58,7 @@ def _tree(root: Path, skip: Path) -> dict[str, tuple[int, int]]:
 def _build_class(root: Path) -> Path:
     cls = root / "kelas"
     cls.mkdir()
-    t0 = next(iter_frames(_sample("t2").read_bytes()))[1] / 1e9  # crafted sessions on the samples' day
+    t0 = next(iter_records(open_capture(_sample("t2"))))[2] / 1e9  # crafted sessions on the samples' day
 
     def folder(name: str) -> Path:
         (cls / name).mkdir(exist_ok=True)
