@@ -11,15 +11,12 @@ from __future__ import annotations
 import socket
 from typing import Optional
 
-# TCP flag bits
-FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
-
-PROTO_TCP = 6
-PROTO_UDP = 17
+# TCP flag bits the analyses test
+FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 
 
 class Packet:
-    """One IPv4/IPv6 frame carrying TCP or UDP (other IP protocols: proto set, ports 0)."""
+    """One IPv4/IPv6 frame carrying TCP or UDP (the decoder counts other IP protocols, never yields them)."""
 
     __slots__ = (
         "no",  # 1-based frame number, as Wireshark's frame.number
