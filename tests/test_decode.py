@@ -13,8 +13,8 @@ import pytest
 
 from reporter.capture import iter_packets, open_capture
 from reporter.decode import decode_frame, fast_layout
-from reporter.packet import ACK, PSH, SYN
 from tests import craft
+from tests.craft import ACK, PSH, SYN
 
 C4, S4 = "172.16.16.102", "172.16.16.101"
 C6, S6 = "fd00::102", "fd00::101"
