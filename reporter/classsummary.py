@@ -53,8 +53,7 @@ def capture_digest(report: Report, opts: ReportOptions) -> dict[str, Any]:
         "rtt_ms": [c.handshake.rtt_ms for c in conns if c.handshake.rtt_ms is not None],
         "dns_latency_ms": [d.latency_ms for d in report.dns if d.latency_ms is not None],
         "t4_wait_s": [c.echo.wait_s for c in conns if c.echo.wait_s is not None and c.client_no >= 2],
-        "anomalies": sum(c.anomalies.retransmissions + c.anomalies.out_of_order + c.anomalies.overlap_conflicts
-                         + c.anomalies.gaps for c in conns),
+        "anomalies": sum(c.anomalies.network_faults() for c in conns),
     }
 
 

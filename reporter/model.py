@@ -104,6 +104,11 @@ class Anomalies:
     gaps: int = 0
     capture_duplicates: int = 0
 
+    def network_faults(self) -> int:
+        """What went wrong on the network, for ranking and outliers: capture duplicates are an
+        artefact of how the capture was taken (-i any, two interfaces), not of the network."""
+        return self.retransmissions + self.out_of_order + self.overlap_conflicts + self.gaps
+
 
 @dataclass(slots=True)
 class Echo:

@@ -42,8 +42,7 @@ def _on_lab_port(c: Connection) -> bool:
 
 def _interest(c: Connection) -> tuple:
     lab = _on_lab_port(c)
-    a = c.anomalies
-    anomalous = (a.retransmissions + a.out_of_order + a.overlap_conflicts + a.gaps) > 0 or c.close.reset
+    anomalous = c.anomalies.network_faults() > 0 or c.close.reset
     return (not lab, not anomalous, -(c.bytes.client_to_server + c.bytes.server_to_client), c.id)
 
 
