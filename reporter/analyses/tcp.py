@@ -141,10 +141,10 @@ class TcpAnalysis:
                     self._gap(conn, rev, pkt.no)
             if conn.hs_wait and h.is_client and not flags & SYN:
                 self._established(conn, pkt)
-        if pkt.window == 0 and not flags & (RST | SYN):  # Zeek's W/w: any packet, data or not
+        if not pkt.window and not flags & (RST | SYN):  # Zeek's W/w: any packet, data or not
             self._zero_window(conn, h)
         if not payload and not pkt.missing:
-            if not flags & 0x07 and flags & ACK and not conn.seen & h.bA:
+            if not conn.seen & h.bA and not flags & 0x07 and flags & ACK:  # rarely true: tested first
                 conn.mark(h.bA, h.cA)
             h.last = pkt
             return
