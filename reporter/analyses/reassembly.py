@@ -76,7 +76,7 @@ class Half:
         "top", "top_ts", "ack_raw", "ooo_ns", "gaps", "conflicts", "retrans", "ooo", "dups",
         "sink", "recent", "ri", "last", "syn_seq", "state",
         "bD", "cD", "bA", "cA",  # Zeek history bits/letters for data and pure ACK
-        "hist_syn", "hist_fin", "hist_rst", "t_count", "g_count", "w_count",
+        "hist_syn", "hist_fin", "hist_rst", "g_count", "w_count",
     )
 
     def __init__(self) -> None:
@@ -104,16 +104,14 @@ class Half:
         self.syn_seq: int | None = None
         self.state = 0
         self.hist_syn = self.hist_fin = self.hist_rst = None
-        self.t_count = self.g_count = self.w_count = 0
+        self.g_count = self.w_count = 0  # gap events and zero windows (Zeek's G/W log scale)
 
     # -- sequence space -------------------------------------------------------------------
 
     def start(self, seq: int, syn: bool) -> None:
         """Fix the sequence base from the first packet of this direction."""
         self.base = (seq + 1) & M32 if syn else seq & M32
-        self.next = 0
         self.nseq = self.base
-        self.top = 0
 
     def offset(self, seq: int) -> int:
         """Stream offset of a sequence number, unwrapped to 64 bits around the next offset."""

@@ -60,6 +60,7 @@ from reporter.analyses.reassembly import (
     DUPLICATE,
     KEEPALIVE,
     PREVIEW,
+    RETRANSMISSION,
     RING_MASK,
     WINDOW2,
     WRAP,
@@ -193,10 +194,8 @@ class TcpAnalysis:
                 if conn.noted:
                     self._note(conn, h, pkt, off, label, ok)
                 return
-            if label == "retransmission":
-                h.t_count += 1
-                if log_scale(h.t_count):
-                    conn.hist.append("T" if h.is_client else "t")
+            if label == RETRANSMISSION and log_scale(h.retrans):  # h.retrans: counted by h.data()
+                conn.hist.append("T" if h.is_client else "t")
         if not flags & 0x07 and not conn.seen & h.bD:
             conn.mark(h.bD, h.cD)
         if conn.noted:
