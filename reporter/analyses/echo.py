@@ -77,14 +77,14 @@ class EchoCheck:
         if data is None:
             self._add(0, off, None, pkt)  # type: ignore[arg-type]
             return
-        if self.first_req_ts is None:
-            self.first_req_ts = pkt.ts  # type: ignore[attr-defined]
-        openx = self.open
         ts = pkt.ts  # type: ignore[attr-defined]
+        if self.first_req_ts is None:
+            self.first_req_ts = ts
+        openx = self.open
         if openx and ts - openx[-1].last_ts < EXCHANGE_GAP_NS:
             ex: Exchange | None = openx[-1]  # echo outstanding, the client still sending: joins it
         elif len(self.exchanges) < MAX_EXCHANGES:
-            ex = Exchange(off, pkt.ts)  # type: ignore[attr-defined]
+            ex = Exchange(off, ts)
             self.exchanges.append(ex)
             openx.append(ex)
         else:
