@@ -92,7 +92,8 @@ def test_file_echo_over_several_segments(tmp_path: Path) -> None:
     assert c.service == "file-echo" and c.echo.verified and c.echo.echoed_bytes == len(text)
     assert c.segments.client_to_server == 3 and c.segments.server_to_client == (len(text) + 31) // 32
     assert len(c.exchanges) == 1 and len(c.exchanges[0].request_frames) == 3
-    assert all(n.echo_ok for n in res.frames.values() if n.role == "echo")
+    echoes = [n for n in res.frames.values() if n.role == "echo"]
+    assert len(echoes) == c.segments.server_to_client and all(n.echo_ok for n in echoes)
 
 
 def _t4(tmp: Path, serial: bool) -> Path:
