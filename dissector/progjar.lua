@@ -76,13 +76,18 @@ function M.service_of(index)
     return nil
 end
 
---- Stream offset of sequence number `seq` given the ISN: (seq - isn - 1) mod 2^32, unwrapped to the
---- 64-bit value closest to `ref` (the highest offset seen so far in that direction).
-function M.seq_offset(seq, isn, ref)
+--- Stream offset of `seq` in its direction: (seq - isn - 1) mod 2^32, unwrapped to the lap nearest
+--- `ref` (the highest offset seen), so it keeps growing past 4 GiB. A copy from before the first
+--- byte gets a negative offset: its bytes are older than the stream, never a new lap.
+function M.stream_offset(seq, isn, ref)
     local rel = (seq - isn - 1) % TWO32
     local k = math.floor((ref - rel + TWO31) / TWO32)
-    local off = rel + k * TWO32
-    if off < 0 then off = off + TWO32 end
+    return rel + k * TWO32
+end
+
+--- The offset a frame is labelled with: Wireshark's relative seq - 1 (mod 2^32), never negative.
+function M.label_offset(off)
+    if off < 0 then return off + TWO32 end
     return off
 end
 
@@ -446,9 +451,9 @@ local function track(pinfo, num, payload)
     end
     if n > 0 then
         if not d.isn then d.isn = seq - 1 end  -- no SYN seen: the first segment starts the stream
-        local off = M.seq_offset(seq, d.isn, d.ref)
+        local off = M.stream_offset(seq, d.isn, d.ref)
         if off + n > d.ref then d.ref = off + n end
-        m[OFF], m[LEN] = off, n
+        m[OFF], m[LEN] = M.label_offset(off), n
         if from_client then
             m[ROLE] = "request"
             c.first_req_t = c.first_req_t or t

@@ -81,14 +81,16 @@ OUT({M.service_of(1), M.service_of(2), M.service_of(3) or "none"})
 
 def test_offsets_are_relative_to_isn_plus_one_and_unwrap_past_2_32(lua: str) -> None:
     out = run_lua(lua, """
-OUT(M.seq_offset(1001, 1000, 0))                       -- first byte after the SYN
-OUT(M.seq_offset(1047, 1000, 46))
-OUT(M.seq_offset(5, 4294967290, 0))                    -- ISN near the top: seq wrapped to small
-OUT(M.seq_offset(100, 4294967000, 4294967000))         -- 4 GiB into the stream: keeps growing
-OUT(M.seq_offset(4294967295, 4294967000, 4294967200))  -- second lap: 2^32 + 294, not 294
-OUT(M.seq_offset(999, 1000, 0))                        -- before the first byte: no negative offset
+local function label(seq, isn, ref) return M.label_offset(M.stream_offset(seq, isn, ref)) end
+OUT(label(1001, 1000, 0))                       -- first byte after the SYN
+OUT(label(1047, 1000, 46))
+OUT(label(5, 4294967290, 0))                    -- ISN near the top: seq wrapped to small
+OUT(label(100, 4294967000, 4294967000))         -- 4 GiB into the stream: keeps growing
+OUT(label(4294967295, 4294967000, 4294967200))  -- second lap: 2^32 + 294, not 294
+OUT(label(999, 1000, 0))                        -- before the first byte: no negative label
+OUT(M.stream_offset(999, 1000, 0))              -- ... but older than the stream, not a new lap
 """)
-    assert out == [0, 46, 10, 4294967691, 4294967590, 4294967294]
+    assert out == [0, 46, 10, 4294967691, 4294967590, 4294967294, -2]
 
 
 def test_in_order_bytes_are_final_and_a_later_copy_does_not_change_them(lua: str) -> None:

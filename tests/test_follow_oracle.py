@@ -92,14 +92,7 @@ def test_frame_notes_agree_with_tcp_analysis(name: str, tmp_path: Path, tshark_h
             assert note.tcp_analysis == label, f"frame {key}"
 
 
-# dissector/progjar.lua raises its highest-offset mark to ~2^32 on a copy from before the first
-# byte, so the in-order frames after it get offsets 2^32 too high (Wireshark and the report: not)
-_PLUGIN_CASES = [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="plugin: offsets after a copy from "
-                                                          "before the first byte are 2^32 too high"))
-                 if n == "before_first_byte" else n for n in sorted(CASES)]
-
-
-@pytest.mark.parametrize("name", _PLUGIN_CASES)
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_wireshark_plugin_agrees_on_edge_cases(name: str, tmp_path: Path, tshark_home: Path) -> None:
     """The Lua plugin (dissector/progjar.lua) labels every edge-case frame as our `frames` does:
     role, client, stream, offset, len, echo.ok, and the wait within 1 ms (tests/test_dissector.py's
