@@ -162,7 +162,7 @@ def grade_capture(job: dict, opts: ReportOptions, outdir: str) -> dict:
         try:
             report, damaged = analyse(Path(job["path"]), opts, sha256=sha)
         except NotACapture as e:
-            res.update(error=f"not a capture: {e}".replace(job["path"], job["file"]), damaged=True)
+            res.update(error=f"not a capture: {e.reason}", damaged=True)
             return res
         report.capture.path = job["file"]  # the class-relative name, not this machine's path
         out = Path(outdir) / job["safe"]

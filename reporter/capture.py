@@ -45,7 +45,14 @@ PCAP_MAGIC = {  # magic as read little-endian -> (byte order, nanosecond, record
 
 
 class NotACapture(Exception):
-    """The file is not a pcap or pcapng capture at all (empty, text, unknown magic)."""
+    """The file is not a pcap or pcapng capture at all (empty, text, unknown magic).
+
+    ``reason`` says why without the path, so each caller names the file its own way (the command
+    line by the path given, batch by the class-relative name)."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.reason = reason
 
 
 class Capture:
@@ -86,17 +93,17 @@ def open_capture(path: str | os.PathLike[str]) -> Capture:
     except FileNotFoundError:
         raise
     except OSError as e:
-        raise NotACapture(f"{p}: cannot read: {e.strerror or e}") from None
+        raise NotACapture(p, f"cannot read: {e.strerror or e}") from None
     if not head:
-        raise NotACapture(f"{p}: empty file, not a capture")
+        raise NotACapture(p, "empty file")
     if head[:2] == b"\x1f\x8b":
-        raise NotACapture(f"{p}: gzip-compressed; decompress it first (gunzip)")
+        raise NotACapture(p, "gzip-compressed; decompress it first (gunzip)")
     if magic == PCAPNG_SHB:
         return _open_pcapng(p, size, head)
     if magic not in PCAP_MAGIC:
-        raise NotACapture(f"{p}: not a pcap or pcapng capture (unknown file magic {head[:4].hex()})")
+        raise NotACapture(p, f"unknown file magic {head[:4].hex()}")
     if len(head) < 24:
-        raise NotACapture(f"{p}: pcap file header cut short ({len(head)} of 24 bytes)")
+        raise NotACapture(p, f"pcap file header cut short ({len(head)} of 24 bytes)")
     order, nano, rec = PCAP_MAGIC[magic]
     cap = Capture(p, "pcap")
     cap._order, cap._nano, cap._rec_size, cap._data_start, cap._size = order, nano, rec, 24, size
@@ -109,14 +116,14 @@ def open_capture(path: str | os.PathLike[str]) -> Capture:
 def _open_pcapng(p: str, size: int, head: bytes) -> Capture:
     """Check the first section header and learn the interfaces described before the first packet."""
     if len(head) < 28:
-        raise NotACapture(f"{p}: pcapng section header cut short")
+        raise NotACapture(p, "pcapng section header cut short")
     bom = struct.unpack_from("<I", head, 8)[0]
     if bom == PCAPNG_BOM:
         order = "<"
     elif bom == 0x4D3C2B1A:
         order = ">"
     else:
-        raise NotACapture(f"{p}: pcapng section header has a bad byte-order magic")
+        raise NotACapture(p, "pcapng section header has a bad byte-order magic")
     cap = Capture(p, "pcapng")
     cap._order, cap._size = order, size
     cap.linktypes = leading_linktypes(head, order)  # interfaces come first in practice

@@ -157,19 +157,6 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
-def _not_a_capture(path: str, e: Exception) -> str:
-    """'not a pcap or pcapng capture (why)', whatever wording the reader's message already has."""
-    phrase = "not a pcap or pcapng capture"
-    why = _one_line(e)
-    if why.startswith(str(path)):
-        why = why[len(str(path)):].lstrip(": ")
-    if why.startswith(phrase):
-        why = why[len(phrase):].strip()
-        if why.startswith("(") and why.endswith(")"):
-            why = why[1:-1]
-    return f"{phrase} ({why})" if why else phrase
-
-
 def report_command(captures: Sequence[str], outdir: str, opts: object, quiet: bool = False) -> int:
     """`progjar report`: analyse each capture, write its reports; exit code as the module doc says."""
     to_stdout = outdir == "-"
@@ -185,7 +172,7 @@ def report_command(captures: Sequence[str], outdir: str, opts: object, quiet: bo
         try:
             report, damaged = analyse(path, opts)
         except NotACapture as e:
-            print(f"progjar report: {path}: {_not_a_capture(path, e)}", file=sys.stderr)
+            print(f"progjar report: {path}: not a pcap or pcapng capture ({e.reason})", file=sys.stderr)
             worst = 2
             continue
         except FileNotFoundError:
