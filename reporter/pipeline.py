@@ -24,7 +24,7 @@ from typing import Optional, Sequence
 
 from reporter import __version__
 from reporter.analyses.dns import DnsAnalysis
-from reporter.analyses.tasks import FlowMarks, judge_tasks
+from reporter.analyses.tasks import judge_tasks
 from reporter.analyses.tcp import TcpAnalysis
 from reporter.capture import NotACapture, iter_packets, open_capture
 from reporter.model import CaptureInfo, Report, Tool
@@ -92,23 +92,12 @@ def _analyse(path: str, opts: object, sha256: Optional[str]) -> tuple[Report, bo
     frames = bool(getattr(opts, "frames", False))
     tcp = TcpAnalysis(opts, frames)
     dns = DnsAnalysis(opts)
-    marks = FlowMarks()
 
     tcp_feed, dns_feed, dns_tcp = tcp.feed, dns.feed, dns.feed_tcp
-    mark_syn, mark_fin, mark_server = marks.syn, marks.fin, marks.server_segment
-    waiting = marks.waiting
     for pkt in iter_packets(capture):
         proto = pkt.proto
         if proto == 6:
             tcp_feed(pkt)
-            fl = pkt.flags
-            if fl & 0x07:  # SYN, FIN or RST: rare, cheap to look at closer
-                if fl & 0x12 == 0x02:
-                    mark_syn(pkt)
-                elif fl & 0x01:
-                    mark_fin(pkt)
-            if waiting and (pkt.sport << 16 | pkt.dport) in waiting:
-                mark_server(pkt)
             if pkt.sport == DNS_PORT or pkt.dport == DNS_PORT:
                 dns_tcp(pkt)
         elif proto == 17 and (pkt.sport == DNS_PORT or pkt.dport == DNS_PORT):
@@ -137,7 +126,7 @@ def _analyse(path: str, opts: object, sha256: Optional[str]) -> tuple[Report, bo
         connections=tcp_res.connections,
         frames=tcp_res.frames,  # {} with --frames (TcpAnalysis(opts, frames)), else None
     )
-    report.tasks = judge_tasks(report, opts, marks)
+    report.tasks = judge_tasks(report, opts, tcp_res.marks)
     damaged = bool(capture.truncated) or any(w.code in DAMAGE_CODES for w in capture.problems)
     return report, damaged
 

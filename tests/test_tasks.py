@@ -1,12 +1,14 @@
 """The rubric T1..T4 judged from report models: every status of every task, T4 serial vs concurrent,
-and the evidence frames a grader jumps to (FlowMarks checked against a crafted capture)."""
+and the evidence frames a grader jumps to (the TCP pass's side marks checked against a crafted capture)."""
 from __future__ import annotations
 
 from typing import Optional
 
 import pytest
 
-from reporter.analyses.tasks import FlowMarks, judge_tasks
+from reporter.analyses.conn import EvidenceFrames
+from reporter.analyses.tasks import judge_tasks
+from reporter.analyses.tcp import TcpAnalysis
 from reporter.capture import iter_packets, open_capture
 from reporter.cli import ReportOptions
 from reporter.model import (
@@ -50,7 +52,7 @@ def conn(cid: int, client: str = M2, port: int = 10000, syn: int = 1, t0: float 
     )
 
 
-def task(rep: Report, tid: str, marks: Optional[FlowMarks] = None):
+def task(rep: Report, tid: str, marks: Optional[EvidenceFrames] = None):
     return {t.id: t for t in judge_tasks(rep, OPTS, marks)}[tid]
 
 
@@ -235,19 +237,18 @@ def test_t4_open_connection_lasts_to_the_end_of_the_capture():
 # --- evidence the model has no field for: FIN and the ACK of the request, noted in one pass
 
 
-def flow_marks(path) -> tuple[FlowMarks, list]:
-    """FlowMarks fed as reporter.pipeline feeds them; also every packet, by frame number - 1."""
-    marks = FlowMarks()
+def flow_marks(path) -> tuple[EvidenceFrames, list, TcpAnalysis]:
+    """The TCP analysis fed as reporter.pipeline feeds it, and its side marks; also every packet,
+    by frame number - 1."""
+    tcp = TcpAnalysis(OPTS, frames=False)
     frames: list = []
     for pkt in iter_packets(open_capture(path)):
         frames.append(pkt)
-        if pkt.flags & 0x12 == 0x02:
-            marks.syn(pkt)
-        elif pkt.flags & 0x01:
-            marks.fin(pkt)
-        if marks.waiting and (pkt.sport << 16 | pkt.dport) in marks.waiting:
-            marks.server_segment(pkt)
-    return marks, frames
+        if pkt.proto == 6:
+            tcp.feed(pkt)
+    marks = tcp.finish(frames[0].ts).marks
+    assert marks is not None
+    return marks, frames, tcp
 
 
 def test_flow_marks_find_the_fin_and_the_request_ack(tmp_path):
@@ -261,29 +262,27 @@ def test_flow_marks_find_the_fin_and_the_request_ack(tmp_path):
     two.t = 8.0
     two.data("s", 0, craft.LAB_MESSAGE).ack("c").close()  # ...echoed only after #1 closed
     path = craft.write_pcap(tmp_path / "t4.pcap", craft.merge(one.recs(), two.recs()))
-    marks, frames = flow_marks(path)
+    marks, frames, tcp = flow_marks(path)
     syns = [p.no for p in frames if p.flags == craft.SYN]
-    assert len(syns) == 2 and set(marks.syns) == set(syns)
+    assert len(syns) == 2 and [c.syn_frame for c in tcp.conns] == syns  # ids 0 and 1 as below
 
     def frame_of(cport: int, flags_mask: int, from_server: bool) -> int:
         return next(p.no for p in frames if (p.dport if from_server else p.sport) == cport and p.flags & flags_mask
                     and (not from_server or p.sport == 10000))
 
-    c1 = conn(0, M2, syn=syns[0])
-    c2 = conn(1, M3, syn=syns[1])
-    assert marks.fin_frame(c1) == frame_of(40001, craft.FIN, False)
-    assert marks.fin_frame(c2) == frame_of(40002, craft.FIN, False)
-    ack2 = marks.request_ack_frame(c2)
+    assert marks.fin_frame(0) == frame_of(40001, craft.FIN, False)
+    assert marks.fin_frame(1) == frame_of(40002, craft.FIN, False)
+    ack2 = marks.request_ack_frame(1)
     p = frames[ack2 - 1]
     assert (p.sport, p.dport, p.payload, p.flags) == (10000, 40002, b"", craft.ACK)
     assert p.ack == two.isn_c + 1 + len(craft.LAB_MESSAGE)
-    assert ack2 < marks.fin_frame(c1)  # the request was ACKed long before #1 closed
-    assert marks.waiting == {}
+    assert ack2 < marks.fin_frame(0)  # the request was ACKed long before #1 closed
+    assert [c.wait for c in tcp.conns] == [0, 0]  # no ACK still awaited
 
     first, second = serial_pair()
     first.handshake.syn_frame, second.handshake.syn_frame = syns
     t = task(report(conns=[first, second]), "T4", marks)
-    assert {ack2, marks.fin_frame(c1)} <= set(t.evidence_frames)
+    assert {ack2, marks.fin_frame(0)} <= set(t.evidence_frames)
 
 
 def test_flow_marks_take_no_ack_of_a_fin_for_the_ack_of_a_request(tmp_path):
@@ -294,10 +293,10 @@ def test_flow_marks_take_no_ack_of_a_fin_for_the_ack_of_a_request(tmp_path):
     busy = craft.TcpFlow(client=M3, server=SRV, cport=40004, t=2.0)
     busy.handshake().data("c", 0, craft.LAB_MESSAGE).ack("s")
     path = craft.write_pcap(tmp_path / "idle.pcap", craft.merge(idle.recs(), busy.recs()))
-    marks, frames = flow_marks(path)
-    syn_idle, syn_busy = [p.no for p in frames if p.flags == craft.SYN]
-    c_idle, c_busy = conn(0, M2, syn=syn_idle), conn(1, M3, syn=syn_busy)
-    assert marks.fin_frame(c_idle) == next(p.no for p in frames if p.sport == 40003 and p.flags & craft.FIN)
-    assert marks.request_ack_frame(c_idle) is None
-    assert marks.request_ack_frame(c_busy) == frames[-1].no
-    assert marks.fin_frame(c_busy) is None and marks.waiting == {}
+    marks, frames, tcp = flow_marks(path)
+    syns = [p.no for p in frames if p.flags == craft.SYN]
+    assert [c.syn_frame for c in tcp.conns] == syns  # id 0: the idle client, id 1: the busy one
+    assert marks.fin_frame(0) == next(p.no for p in frames if p.sport == 40003 and p.flags & craft.FIN)
+    assert marks.request_ack_frame(0) is None
+    assert marks.request_ack_frame(1) == frames[-1].no
+    assert marks.fin_frame(1) is None and [c.wait for c in tcp.conns] == [0, 0]

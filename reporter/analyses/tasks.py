@@ -3,8 +3,8 @@
 Why from the model: a grader (or `progjar batch` re-reading cached JSON) must get the same verdict
 from the same facts the report shows. Evidence frames are the frames a grader jumps to in
 Wireshark. Two of them are not in the model (a connection's FIN and the server's ACK of the first
-request), so the pipeline notes them in its one pass with `FlowMarks`; without marks the evidence
-simply leaves them out and the status is the same.
+request), so the TCP pass notes them on the side (TcpResult.marks, conn.EvidenceFrames); without
+marks (cached JSON in batch) the evidence simply leaves them out and the status is the same.
 
 Summaries are short factual English sentences; the renderers translate by task id and status.
 """
@@ -13,87 +13,11 @@ from __future__ import annotations
 import bisect
 from typing import Iterable, Optional
 
+from reporter.analyses.conn import EvidenceFrames
 from reporter.model import Connection, DnsLookup, Report, Task
-from reporter.packet import Packet
 
 LAB_MESSAGE_LEN = 46  # the fixed T2 message; T3 must send more (a file)
 SERIAL_MIN_WAIT_S = 0.5  # "ACKed long before": request ACKed, echo this much later, after another close
-
-
-class FlowMarks:
-    """Frames the model has no field for, noted during the single pass over the packets.
-
-    Per connection attempt (client SYN): the first FIN in either direction and the first server
-    segment that acknowledges client data (the kernel's ACK of the request, sent even while a
-    single-threaded server is busy with another client). Cost per TCP packet in the pipeline's
-    loop: a flag test, a call for each SYN and FIN, and one integer-keyed dict lookup while some
-    connection still waits for that ACK: ~0.06 s of ~2.7 s on the 1M-packet bench. TcpAnalysis
-    sees the same SYN/FIN/ACK frames; noting both frames there would make this class unnecessary.
-    """
-
-    __slots__ = ("syns", "_by_tuple", "_pending")
-
-    def __init__(self) -> None:
-        self.syns: dict[int, list] = {}  # SYN frame -> [client, cport, server, sport, fin_frame, ack_frame]
-        self._by_tuple: dict[tuple, list] = {}  # (client, cport, server, sport) -> latest attempt's marks
-        self._pending: dict[int, list] = {}  # (sport << 16 | dport) of the server side -> [(isn, marks)]
-
-    def syn(self, pkt: Packet) -> None:
-        """A client SYN (no ACK flag): a new connection attempt on its 4-tuple (port reuse included)."""
-        key = (pkt.src, pkt.sport, pkt.dst, pkt.dport)
-        old = self._by_tuple.get(key)
-        if old is not None and old[6] == pkt.seq:
-            return  # a retransmitted SYN: same attempt
-        marks = [pkt.src, pkt.sport, pkt.dst, pkt.dport, None, None, pkt.seq]
-        self.syns[pkt.no] = marks
-        self._by_tuple[key] = marks
-        self._pending.setdefault(pkt.dport << 16 | pkt.sport, []).append(marks)
-
-    def fin(self, pkt: Packet) -> None:
-        marks = self._by_tuple.get((pkt.src, pkt.sport, pkt.dst, pkt.dport))  # from the client
-        from_client = marks is not None
-        if marks is None:
-            marks = self._by_tuple.get((pkt.dst, pkt.dport, pkt.src, pkt.sport))
-            if marks is None:
-                return
-        if marks[4] is None:
-            marks[4] = pkt.no
-        if from_client and marks[5] is None and not pkt.payload and (pkt.seq - marks[6] - 1) & 0xFFFFFFFF == 0:
-            # the client closes without having sent a byte: the server's next ACK acknowledges
-            # this FIN, not a request, so stop waiting for one
-            key = marks[3] << 16 | marks[1]
-            lst = [m for m in self._pending.get(key, ()) if m is not marks]
-            if lst:
-                self._pending[key] = lst
-            else:
-                self._pending.pop(key, None)
-
-    @property
-    def waiting(self) -> dict[int, list]:
-        """Server-side port pairs still waiting for their first data ACK (the pipeline's cheap test)."""
-        return self._pending
-
-    def server_segment(self, pkt: Packet) -> None:
-        """Called only for packets whose ports are in `waiting`: is this the ACK of client data?"""
-        key = pkt.sport << 16 | pkt.dport
-        lst = self._pending[key]
-        for marks in reversed(lst):  # port reuse: the newest attempt first
-            if marks[2] == pkt.src and marks[0] == pkt.dst and pkt.flags & 0x10:
-                acked = (pkt.ack - marks[6] - 1) & 0xFFFFFFFF
-                if 0 < acked < 0x80000000:
-                    marks[5] = pkt.no
-                    lst.remove(marks)
-                    if not lst:
-                        del self._pending[key]
-                return
-
-    def fin_frame(self, c: Connection) -> Optional[int]:
-        m = self.syns.get(c.handshake.syn_frame) if c.handshake.syn_frame else None
-        return m[4] if m else None
-
-    def request_ack_frame(self, c: Connection) -> Optional[int]:
-        m = self.syns.get(c.handshake.syn_frame) if c.handshake.syn_frame else None
-        return m[5] if m else None
 
 
 def _same_host(a: str, b: str) -> bool:
@@ -197,7 +121,7 @@ def _echo_status(c: Connection, min_request: int) -> tuple[str, str]:
 _RANK = {"pass": 3, "partial": 2, "fail": 1, "absent": 0}
 
 
-def judge_echo(report: Report, task_id: str, port: int, min_request: int, marks: Optional[FlowMarks]) -> Task:
+def judge_echo(report: Report, task_id: str, port: int, min_request: int, marks: Optional[EvidenceFrames]) -> Task:
     conns = [c for c in report.connections if c.server.port == port]
     if not conns:
         return Task(task_id, "absent", None, [], f"no TCP connection to port {port}")
@@ -208,7 +132,7 @@ def judge_echo(report: Report, task_id: str, port: int, min_request: int, marks:
     ex = c.exchanges[0] if c.exchanges else None
     evidence = _frames(hs.syn_frame, hs.synack_frame, hs.ack_frame,
                        ex.request_frames[:1] if ex else None, ex.echo_frames[:1] if ex else None,
-                       marks.fin_frame(c) if marks else None)
+                       marks.fin_frame(c.id) if marks else None)
     who = f"{c.client.ip}:{c.client.port} -> {c.server.ip}:{port}"
     more = f" ({len(conns)} connections to port {port})" if len(conns) > 1 else ""
     return Task(task_id, status, None, evidence, f"{who}: {why}{more}")
@@ -288,7 +212,7 @@ class _Group:
         return None
 
 
-def judge_t4(report: Report, marks: Optional[FlowMarks]) -> Task:
+def judge_t4(report: Report, marks: Optional[EvidenceFrames]) -> Task:
     end = report.capture.duration_s
     by_server: dict[tuple[str, int], list[Connection]] = {}
     for c in report.connections:
@@ -309,7 +233,7 @@ def judge_t4(report: Report, marks: Optional[FlowMarks]) -> Task:
     return best
 
 
-def _t4_task(g: _Group, sip: str, sport: int, marks: Optional[FlowMarks]) -> Task:
+def _t4_task(g: _Group, sip: str, sport: int, marks: Optional[EvidenceFrames]) -> Task:
     hosts = sorted({c.client.ip for c in g.overlapping})
     all_echoed = all(_echoed(c) for c in g.overlapping)
     status = "pass" if g.cross is not None and all_echoed else "partial"
@@ -322,8 +246,8 @@ def _t4_task(g: _Group, sip: str, sport: int, marks: Optional[FlowMarks]) -> Tas
     ex = later.exchanges[0] if later.exchanges else None
     evidence = _frames(earlier.handshake.syn_frame, later.handshake.syn_frame,
                        ex.request_frames[:1] if ex else None, ex.echo_frames[:1] if ex else None,
-                       marks.request_ack_frame(later) if marks else None,
-                       marks.fin_frame(earlier) if marks else None)
+                       marks.request_ack_frame(later.id) if marks else None,
+                       marks.fin_frame(earlier.id) if marks else None)
     shown = ", ".join(hosts[:4]) + (f", ... ({len(hosts) - 4} more)" if len(hosts) > 4 else "")
     head = f"{len(g.overlapping)} overlapping connections to {sip}:{sport} from {len(hosts)} host(s) ({shown})"
     if verdict == "serial":
@@ -343,7 +267,7 @@ def _t4_task(g: _Group, sip: str, sport: int, marks: Optional[FlowMarks]) -> Tas
     return Task("T4", status, verdict, evidence, f"{head}; {tail}")
 
 
-def judge_tasks(report: Report, opts: object, marks: Optional[FlowMarks] = None) -> list[Task]:
+def judge_tasks(report: Report, opts: object, marks: Optional[EvidenceFrames] = None) -> list[Task]:
     """T1..T4 for this report. `opts` gives host and ports (ReportOptions); marks add evidence frames."""
     host = getattr(opts, "host", "www.its.ac.id")
     ports = tuple(getattr(opts, "ports", (10000, 32444)))

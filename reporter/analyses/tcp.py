@@ -49,7 +49,10 @@ from reporter.analyses.conn import (
     RESET,
     SYN_ACK_SENT,
     SYN_SENT,
+    WAIT_HANDSHAKE,
+    WAIT_REQUEST,
     Conn,
+    EvidenceFrames,
     connection,
     log_scale,
     parse_options,
@@ -89,6 +92,7 @@ class TcpResult:
     frames: dict[str, FrameNote] | None
     warnings: list[Warning] = field(default_factory=list)
     streams: dict[int, tuple[bytes, bytes]] | None = None  # keep_streams=True only (tests)
+    marks: EvidenceFrames | None = None  # for judge_tasks; not in the report model
 
 
 class TcpAnalysis:
@@ -105,6 +109,7 @@ class TcpAnalysis:
         self.kept: dict[int, tuple[bytearray, bytearray]] | None = {} if keep_streams else None
         self.warnings: list[Warning] = []
         self.events: dict[str, list[int]] = {}  # warning code -> [count, first frame]
+        self.marks = EvidenceFrames()  # task evidence frames the model has no field for
 
     # -- per packet ------------------------------------------------------------------------------
 
@@ -140,8 +145,8 @@ class TcpAnalysis:
                 rev.resolve_gap(pkt.ack)
                 if rev.gaps != gaps:
                     self._gap(conn, rev, pkt.no)
-            if conn.hs_wait and h.is_client and not flags & SYN:
-                self._established(conn, pkt)
+            if conn.waiting and conn.wait & h.bA and not flags & SYN:  # rare: see conn.WAIT_HANDSHAKE
+                self._awaited(conn, h, pkt)
         if not pkt.window and not flags & (RST | SYN):  # Zeek's W/w: any packet, data or not
             self._zero_window(conn, h)
         if not payload and not pkt.missing:
@@ -279,6 +284,9 @@ class TcpAnalysis:
                 if conn.syn_frame is None:
                     conn.syn_frame, conn.syn_ts = pkt.no, pkt.ts
                     conn.options = parse_options(pkt.options)
+                    if up:
+                        conn.wait |= WAIT_REQUEST
+                        conn.waiting = True
                 if conn.synack_frame is None:
                     conn.rtt_from = pkt.ts  # the iRTT counts from the SYN that was answered (the last)
                 if h.state in (INACTIVE, PARTIAL):
@@ -286,7 +294,9 @@ class TcpAnalysis:
             else:
                 if conn.synack_frame is None:
                     conn.synack_frame = pkt.no
-                    conn.hs_wait = conn.syn_frame is not None
+                    if conn.syn_frame is not None:
+                        conn.wait |= WAIT_HANDSHAKE
+                        conn.waiting = True
                 if h.state in (INACTIVE, PARTIAL):
                     h.state = SYN_ACK_SENT
         if flags & (FIN | RST) and conn.close_ts is None:
@@ -298,6 +308,10 @@ class TcpAnalysis:
             h.hist_fin = end
             if conn.first_fin_by is None:
                 conn.first_fin_by = "client" if up else "server"
+                self.marks.fins[conn.id] = pkt.no
+            if up and conn.wait & WAIT_REQUEST and not pkt.payload and pkt.seq == (h.syn_seq + 1) & 0xFFFFFFFF:
+                conn.wait &= ~WAIT_REQUEST  # closed without a request: the server's ACK is the FIN's
+                conn.waiting = conn.wait != 0
             if h.state != RESET:
                 h.state = CLOSED
         if flags & RST:
@@ -307,9 +321,18 @@ class TcpAnalysis:
             conn.reset = True
             h.state = RESET
 
-    def _established(self, conn: Conn, pkt) -> None:
-        """The client's ACK of the SYN-ACK completes the handshake (iRTT measured here)."""
-        conn.hs_wait = False
+    def _awaited(self, conn: Conn, h: Half, pkt) -> None:
+        """An ACK (not a SYN) from a half whose ACK conn.wait awaits. The server's first one that
+        covers client data is the request's ACK (task evidence); the client's completes the
+        handshake (iRTT measured here)."""
+        if not h.is_client:
+            if 0 < (pkt.ack - conn.c.syn_seq - 1) & 0xFFFFFFFF < 0x80000000:
+                self.marks.request_acks[conn.id] = pkt.no
+                conn.wait &= ~WAIT_REQUEST
+                conn.waiting = conn.wait != 0
+            return
+        conn.wait &= ~WAIT_HANDSHAKE
+        conn.waiting = conn.wait != 0
         s = conn.s
         if s.syn_seq is not None and pkt.ack != (s.syn_seq + 1) & 0xFFFFFFFF:
             return
@@ -374,7 +397,7 @@ class TcpAnalysis:
             if conn.echo.truncated:
                 self.warnings.append(Warning("exchanges-truncated", f"connection {conn.id}: only the first "
                                              "exchanges are listed", conn.syn_frame))
-        return TcpResult(out, self.frames, self.warnings, streams)
+        return TcpResult(out, self.frames, self.warnings, streams, self.marks)
 
 def _keeping(kept: bytearray, sink):
     """A delivery callback that also keeps the delivered bytes (keep_streams=True, tests only)."""
