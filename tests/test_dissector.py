@@ -443,6 +443,10 @@ def test_display_filters_on_an_invisible_tree_match_the_report(home, sample: Pat
     assert summary_frames(sample, home, "progjar.role == \"echo\" && progjar.echo.ok == 1") == ok_echoes
     assert summary_frames(sample, home, "progjar.client == 2") == second_client
     assert summary_frames(sample, home, "progjar.role == \"request\"") == requests
+    # the protocol alone as the filter: the plugin must not take "no progjar field referenced" for
+    # "nothing referenced" and skip the subtree
+    labelled = sorted(n for n, f in frames.items() if f["role"] in ("request", "echo"))
+    assert summary_frames(sample, home, "progjar") == labelled
     queued = {c["id"] for c in report["connections"] if (c["echo"]["wait_s"] or 0) > 1}
     long_waits = summary_frames(sample, home, "progjar.wait > 1")
     assert len(long_waits) == len(queued) and {frames[n]["conn"] for n in long_waits} == queued
@@ -452,6 +456,13 @@ def test_info_column_on_summary_lines(home) -> None:
     cap = SAMPLES / "t4-serial.pcap"
     out = tshark(["-r", str(cap), *LUA, "-Y", "progjar.wait > 1"], home).stdout
     assert "Echo to #2 [0,32) ok" in out, out
+    # no filter at all: nothing refers to progjar, so the frames get no subtree, only their columns
+    plain = tshark(["-r", str(cap), *LUA], home).stdout
+    lines = [line for line in plain.splitlines() if " PROGJAR " in line]
+    roles = {int(k): v["role"] for k, v in reporter_json(cap)["frames"].items() if v.get("role") in ("request", "echo")}
+    assert [int(line.split()[0]) for line in lines] == sorted(roles), plain
+    assert sum('Client #2 request [0,46) "INI ADALAH ..."' in line for line in lines) == 1, plain
+    assert sum("Echo to #2 [0,32) ok" in line for line in lines) == 1, plain
 
 
 # ---------------------------------------------------------------------------------------------
@@ -721,8 +732,8 @@ def test_a_thousand_damaged_captures_raise_no_lua_error(tmp_path) -> None:
 
 def test_the_sharkd_harness_sees_lua_errors(tmp_path, crafted, home) -> None:
     """The robustness test above would be worthless if a failing plugin went unnoticed."""
-    broken = PLUGIN.read_text().replace("    last_shown = pinfo.number\n",
-                                        "    if m[ROLE] == 'echo' then error('boom') end\n    last_shown = pinfo.number\n", 1)
+    broken = PLUGIN.read_text().replace("    last_shown = num\n",
+                                        "    if m[ROLE] == 'echo' then error('boom') end\n    last_shown = num\n", 1)
     assert broken != PLUGIN.read_text()
     broken_home = tmp_path / "broken-home"
     _install_plugin(broken_home, broken)
