@@ -101,7 +101,7 @@ function M.preview(data, max)
     local s = data
     local cut = false
     if #s > max then s = string.sub(s, 1, max); cut = true end
-    s = string.gsub(s, "[^\32-\126]", ".")
+    if string.find(s, "[^\32-\126]") then s = string.gsub(s, "[^\32-\126]", ".") end  -- else no copy
     if cut then s = s .. "..." end
     return s
 end
@@ -598,11 +598,11 @@ local function text_preview(payload)
 end
 
 -- The full subtree: a visible tree (packet details, -V, -T fields/json) or a frame with an expert info.
-local function add_tree(tree, whole, c, m, span, text, vis)
+local function add_tree(tree, whole, c, m, payload, vis)
     local sub
-    if vis then
-        sub = tree:add(progjar, whole, "Progjar Lab, " .. (c.service or "lab") .. ", " ..
-            (m[ROLE] == "request" and "client #" or "echo to client #") .. fmt_d(c.client_no) .. " " .. span)
+    if vis then  -- one string.format: every string made per frame costs the garbage collector
+        sub = tree:add(progjar, whole, string.format("Progjar Lab, %s, %s%d [%d,%d)", c.service or "lab",
+            m[ROLE] == "request" and "client #" or "echo to client #", c.client_no, m[OFF], m[OFF] + m[LEN]))
     else
         sub = tree:add(progjar, whole)
     end
@@ -615,8 +615,8 @@ local function add_tree(tree, whole, c, m, span, text, vis)
     if m[ROLE] == "echo" then
         local it = gen(sub:add(pf.echo_ok, m[OK]), vis)
         if not m[OK] then
-            it:add_proto_expert_info(ex.mismatch, "Echo " .. span .. " differs from what client #" ..
-                fmt_d(c.client_no) .. " sent at these offsets")
+            it:add_proto_expert_info(ex.mismatch, string.format(
+                "Echo [%d,%d) differs from what client #%d sent at these offsets", m[OFF], m[OFF] + m[LEN], c.client_no))
         end
         if m[REQF] then
             gen(sub:add(pf.request_frame, m[REQF]), vis)
@@ -631,7 +631,7 @@ local function add_tree(tree, whole, c, m, span, text, vis)
             end
         end
     end
-    sub:add(pf.text, whole, text)
+    sub:add(pf.text, whole, text_preview(payload))
     if m[UNECHOED] then add_unechoed(sub, m) end
 end
 
@@ -686,7 +686,7 @@ function progjar.dissector(tvb, pinfo, tree)
     -- info always gets its subtree (the expert dialog and `-z expert` read it from there).
     local vis = tree.visible
     if vis or m[QUEUED] or m[UNECHOED] or (m[ROLE] == "echo" and not m[OK]) then
-        add_tree(tree, tvb(), c, m, "[" .. fmt_d(off) .. "," .. fmt_d(off + m[LEN]) .. ")", text_preview(payload), vis)
+        add_tree(tree, tvb(), c, m, payload, vis)
     elseif referenced(tree, progjar_handle) then
         add_referenced(tree, tvb(), c, m, payload)
     end
