@@ -206,18 +206,26 @@ local function find_chunk(d, pos)
     return nil
 end
 
+-- Where [off, off+n) starts among the stored chunks: the chunk's number and, when that one chunk
+-- holds all n bytes (the usual case), also its bytes and the 1-based position of `off` in them.
+-- nil when byte `off` is not stored.
+local function locate(d, off, n)
+    local i = find_chunk(d, off)
+    if not i then return nil end
+    local ch, b = d.ch, CH * i
+    local o = ch[b - 4]
+    if off + n <= o + ch[b - 3] then return i, ch[b - 2], off - o + 1 end
+    return i
+end
+
 --- The delivered bytes [off, off+n), or nil when not all of them were delivered (or were pruned).
 function M.dir_bytes(d, off, n)
     if n <= 0 then return "" end
     if off + n > d.next then return nil end
-    local i = find_chunk(d, off)
+    local i, data, at = locate(d, off, n)
     if not i then return nil end
-    local ch = d.ch
-    local b = CH * i
-    local o = ch[b - 4]
-    if off + n <= o + ch[b - 3] then  -- the usual case: one segment holds it all
-        return string.sub(ch[b - 2], off - o + 1, off - o + n)
-    end
+    if data then return string.sub(data, at, at + n - 1) end
+    local ch, b, o = d.ch, nil, nil
     local parts, pos, e = {}, off, off + n
     while pos < e do
         if i > d.last then return nil end
@@ -258,17 +266,10 @@ end
 function M.echo_matches(request_dir, off, echoed)
     local d, n = request_dir, #echoed
     if n > 0 and off + n <= d.next then
-        local i = find_chunk(d, off)
-        if i then
-            local b = CH * i
-            local o = d.ch[b - 4]
-            if off + n <= o + d.ch[b - 3] then
-                -- the usual case, one request segment holds it all: compare in place (a plain
-                -- find anchored where the echo should be) rather than cut a copy of the request
-                local at = off - o + 1
-                return string.find(d.ch[b - 2], echoed, at, true) == at
-            end
-        end
+        local _, data, at = locate(d, off, n)
+        -- the usual case, one request segment holds it all: compare in place (a plain find
+        -- anchored where the echo should be) rather than cut a copy of the request bytes
+        if data then return string.find(data, echoed, at, true) == at end
     end
     return M.dir_bytes(d, off, n) == echoed   -- nil (not all delivered) is never equal
 end
@@ -718,6 +719,6 @@ end
 register_postdissector(closer)
 -- Asking whether the protocol (our dissector's handle) is referenced lets a frame skip its subtree
 -- altogether when nothing (no filter, colouring rule, column or tap) refers to progjar: the tree
--- tshark builds for the field extractors is otherwise invisible work, about a third of the cost.
+-- tshark builds for the field extractors is otherwise invisible work (19.3 s -> 14.5 s on the bench).
 progjar_handle = Dissector.get("progjar")
 apply_ports(DEFAULT_PORTS)  -- after progjar.dissector exists: a table only takes a Proto with a dissector

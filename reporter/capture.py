@@ -21,7 +21,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-from reporter.decode import NO_FAST, PROBLEMS, decode_frame, fast_layout, undecoded
+from reporter.decode import NO_FAST, PROBLEMS, decode_counted, decode_frame, fast_layout, undecoded
 from reporter.model import Warning
 from reporter.packet import Packet
 from reporter.pcapng import (
@@ -270,13 +270,8 @@ def _iter_pcap(capture: Capture, probs: dict[str, list[int]], raw: bool) -> Iter
                         pk.missing = 0
                         yield pk
                         continue
-            pkt, prob = decode(linktype, buf, fs, fe, origlen - caplen if origlen > caplen else 0, no, ts, 0)
-            if prob is not None:
-                p = probs.get(prob)
-                if p is None:
-                    probs[prob] = [1, no]
-                else:
-                    p[0] += 1
+            pkt = decode_counted(decode, probs, linktype, buf, fs, fe, origlen - caplen if origlen > caplen else 0,
+                                 no, ts, 0)
             if pkt is not None:
                 yield pkt
     finally:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from typing import Any
 
 from reporter.packet import Packet
 
@@ -237,3 +238,18 @@ def undecoded(linktype: int, buf: bytes, fs: int, fe: int, cut: int, no: int, ts
     so the raw records come from the very same record loops (and their fast path stays as is).
     """
     return (linktype, iface, ts, buf[fs:fe]), None
+
+
+def decode_counted(decode: Callable[..., tuple[Any, str | None]], probs: dict[str, list[int]], linktype: int, buf: bytes, fs: int, fe: int,
+                   cut: int, no: int, ts: int, iface: int) -> Any:
+    """Both record loops' path for a frame their inlined fast path does not take: ``decode`` it
+    (``decode_frame``, or ``undecoded`` for raw records) and count its problem in ``probs`` as
+    code -> [count, first frame]. Returns what ``decode`` made, or None."""
+    pkt, prob = decode(linktype, buf, fs, fe, cut, no, ts, iface)
+    if prob is not None:
+        p = probs.get(prob)
+        if p is None:
+            probs[prob] = [1, no]
+        else:
+            p[0] += 1
+    return pkt

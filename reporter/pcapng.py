@@ -15,7 +15,7 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from reporter.decode import NO_FAST, decode_frame, fast_layout, undecoded
+from reporter.decode import NO_FAST, decode_counted, decode_frame, fast_layout, undecoded
 from reporter.packet import Packet
 
 MAX_CAPLEN = 262144 * 4  # a frame claiming more is garbage (Wireshark's own limit is 262144)
@@ -225,13 +225,8 @@ def iter_pcapng(capture, probs: dict[str, list[int]], damage: Callable[[object, 
                         pk.missing = 0
                         yield pk
                         continue
-            pkt, prob = decode(linktype, buf, fs, fe, origlen - caplen if origlen > caplen else 0, no, ts, g)
-            if prob is not None:
-                p = probs.get(prob)
-                if p is None:
-                    probs[prob] = [1, no]
-                else:
-                    p[0] += 1
+            pkt = decode_counted(decode, probs, linktype, buf, fs, fe, origlen - caplen if origlen > caplen else 0,
+                                 no, ts, g)
             if pkt is not None:
                 yield pkt
     finally:

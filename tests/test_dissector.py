@@ -459,8 +459,8 @@ def test_info_column_on_summary_lines(home) -> None:
     # no filter at all: nothing refers to progjar, so the frames get no subtree, only their columns
     plain = tshark(["-r", str(cap), *LUA], home).stdout
     lines = [line for line in plain.splitlines() if " PROGJAR " in line]
-    roles = {int(k): v["role"] for k, v in reporter_json(cap)["frames"].items() if v.get("role") in ("request", "echo")}
-    assert [int(line.split()[0]) for line in lines] == sorted(roles), plain
+    labelled = sorted(int(k) for k, v in reporter_json(cap)["frames"].items() if v.get("role") in ("request", "echo"))
+    assert [int(line.split()[0]) for line in lines] == labelled, plain
     assert sum('Client #2 request [0,46) "INI ADALAH ..."' in line for line in lines) == 1, plain
     assert sum("Echo to #2 [0,32) ok" in line for line in lines) == 1, plain
 

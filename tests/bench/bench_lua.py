@@ -74,10 +74,20 @@ def _timed(args: list[str], home: Path, out: Path) -> float:
     return dt
 
 
+def _labelled(out: Path, fields: bool) -> int:
+    """Frames the plugin labelled in tshark's output: a last -T fields column that is set, or the
+    Protocol column the plugin sets on summary lines."""
+    with open(out, "rb") as fh:
+        if fields:
+            return sum(1 for line in fh if line.rstrip(b"\n").split(b"\t")[-1])
+        return sum(1 for line in fh if b" PROGJAR " in line)
+
+
 def run(ctx) -> list[str]:
     """Time each mode with and without the plugin; lines like 'one pass, -T fields: 1.31x (...)'."""
     cap = Path(ctx.big_capture)
     lines: list[str] = []
+    n_summary = -1
     with tempfile.TemporaryDirectory(prefix="bench-lua-") as d:
         home = Path(d) / "home"
         home.mkdir()
@@ -87,14 +97,12 @@ def run(ctx) -> list[str]:
             t_plugin = _timed(["-r", str(cap), "-X", f"lua_script:{PLUGIN}", *plugin], home, out)
             labelled = ""
             if "-q" not in plugin:  # -q prints nothing to count
-                with open(out, "rb") as fh:
-                    if "fields" in plugin:
-                        n = sum(1 for line in fh if line.rstrip(b"\n").split(b"\t")[-1])
-                    else:  # summary lines: the plugin sets the Protocol column
-                        n = sum(1 for line in fh if b" PROGJAR " in line)
+                n = _labelled(out, "fields" in plugin)
                 labelled = f", {n} frames labelled"
                 if n == 0:
                     raise RuntimeError("the plugin labelled nothing: the comparison would be meaningless")
+                if not plain and not plugin:
+                    n_summary = n  # what the floor below must label too
             ratio = t_plugin / t_plain if t_plain > 0 else float("inf")
             verdict = "" if target is None else (f" (target <= {target}x: {'met' if ratio <= target else 'NOT met'})")
             line = f"{label}: plain {t_plain:.1f} s, with plugin {t_plugin:.1f} s = {ratio:.2f}x{verdict}{labelled}"
@@ -102,12 +110,11 @@ def run(ctx) -> list[str]:
             lines.append(line)
         floor = Path(d) / "floor.lua"
         floor.write_text(FLOOR_LUA)
-        t_plain = _timed(["-r", str(cap)], home, out)
+        t_plain = _timed(["-r", str(cap)], home, out)  # measured next to the floor, as each mode above
         t_floor = _timed(["-r", str(cap), "-X", f"lua_script:{floor}"], home, out)
-        with open(out, "rb") as fh:
-            n = sum(1 for line in fh if b" PROGJAR " in line)
-        if n == 0:
-            raise RuntimeError("the floor script labelled nothing: the comparison would be meaningless")
+        n = _labelled(out, False)
+        if n != n_summary:
+            raise RuntimeError(f"the floor script labelled {n} frames, the plugin {n_summary}: not the same work")
         line = (f"floor (same registration and TCP field extractors, no work), one pass, summary lines: "
                 f"plain {t_plain:.1f} s, floor {t_floor:.1f} s = {t_floor / t_plain:.2f}x, {n} frames labelled")
         print(line, flush=True)
