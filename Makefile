@@ -15,12 +15,14 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## demo: reports (HTML, PDF, JSON) for every bundled sample into reports/, and a class summary
-## that treats each sample as one student's hand-in
+ASSIGNMENTS := $(notdir $(wildcard samples/*))
+
+## demo: reports (HTML, PDF, JSON) for every bundled sample into reports/, and per assignment a
+## class summary that treats each sample as one student's hand-in
 demo: $(STAMP)
-	$(BIN)/progjar report samples/*.pcap* -o reports
-	$(BIN)/progjar batch samples -o reports/class
-	@echo "open reports/t4-serial.html (one capture) or reports/class/index.html (a class)"
+	$(BIN)/progjar report samples/*/*.pcap* -o reports
+	set -e; for a in $(ASSIGNMENTS); do $(BIN)/progjar batch samples/$$a -o reports/class/$$a --assignment $$a; done
+	@echo "open reports/t4-serial.html (one capture) or reports/class/tugas1/index.html (a class)"
 
 ## deps: system packages the tests need (tshark, tcpdump, dnsmasq, lua, poppler) when root
 deps:
@@ -32,7 +34,7 @@ test: deps $(STAMP)
 
 ## lab: rebuild the lab in network namespaces and regenerate samples/ (root)
 lab: $(STAMP)
-	$(BIN)/progjar lab --scenario all -o samples
+	$(BIN)/progjar lab --scenario all -o samples/tugas1
 
 ## bench: speed and memory figures (ratios against tshark and a bare dpkt loop)
 bench: deps $(STAMP)

@@ -8,30 +8,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
 from reporter import __version__
-
-FORMATS = ("json", "html", "pdf")
-DEFAULT_FORMATS = ("html", "pdf", "json")
-
-
-class UsageError(Exception):
-    """A problem with what the user asked for: one line on stderr, exit 2."""
-
-
-@dataclass
-class ReportOptions:
-    """What `progjar report` and `progjar batch` pass down to the analyses and renderers."""
-
-    host: str = "www.its.ac.id"
-    ports: tuple[int, ...] = (10000, 32444)
-    frames: bool = False
-    lang: str = "en"
-    formats: tuple[str, ...] = DEFAULT_FORMATS
-
+from reporter.options import DEFAULT_FORMATS, DEFAULT_HOST, DEFAULT_TZ, FORMATS, ReportOptions, Student, UsageError
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, no usage dump
@@ -56,6 +37,36 @@ def _ports(text: str) -> tuple[int, ...]:
     return ports
 
 
+def _port_override(text: str) -> tuple[str, int]:
+    """SERVICE=PORT, e.g. time=45001, checked against the catalogue's services."""
+    from reporter.assignments import all_services
+
+    name, sep, port = text.partition("=")
+    services = all_services()
+    if not sep or name.strip() not in services:
+        raise argparse.ArgumentTypeError(
+            f"--port takes SERVICE=PORT with SERVICE one of {', '.join(sorted(services))}, not {text!r}")
+    (value,) = _ports(port)
+    return name.strip(), value
+
+
+def _student(text: str) -> Student:
+    try:
+        return Student.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _zone(text: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(f"unknown time zone {text!r} (e.g. Asia/Jakarta, Asia/Makassar, UTC)") from None
+    return text
+
+
 def _jobs(text: str) -> int:
     try:
         n = int(text)
@@ -67,19 +78,37 @@ def _jobs(text: str) -> int:
 
 
 def _add_render_options(p: argparse.ArgumentParser) -> None:
+    from reporter.assignments import all_services, assignment_ids
+
     p.add_argument("--format", dest="formats", type=_formats, default=DEFAULT_FORMATS, metavar="json,html,pdf",
                    help="which reports to write (default: html,pdf,json)")
     p.add_argument("--lang", choices=("en", "id"), default="en", help="report language: English or Indonesian (default: en)")
-    p.add_argument("--host", default="www.its.ac.id", help="the name task T1 must look up (default: www.its.ac.id)")
-    p.add_argument("--ports", type=_ports, default=(10000, 32444), metavar="P1,P2",
-                   help="echo port, file-echo port (default: 10000,32444)")
+    p.add_argument("--assignment", choices=("auto", *assignment_ids()), default="auto",
+                   help="which assignment to grade (default: auto, the one whose services the capture uses)")
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"the name Tugas 1's T1 must look up (default: {DEFAULT_HOST})")
+    services = ", ".join(f"{n}={s.port}" for n, s in all_services().items() if s.transport == "tcp")
+    p.add_argument("--port", dest="port", type=_port_override, action="append", default=[], metavar="SERVICE=PORT",
+                   help=f"a service moved to another port, e.g. --port echo=5000 (repeatable; defaults: {services})")
+    p.add_argument("--ports", type=_ports, default=None, metavar="P1,P2",
+                   help="echo port, file-echo port (Tugas 1; same as --port echo=P1 --port file-echo=P2)")
+    p.add_argument("--tz", type=_zone, default=DEFAULT_TZ,
+                   help=f"time zone for wall-clock times in the report (default: {DEFAULT_TZ}, WIB)")
+
+
+def _options(args: argparse.Namespace, **extra: object) -> ReportOptions:
+    overrides: dict[str, int] = {}
+    if args.ports:
+        overrides.update(zip(("echo", "file-echo"), args.ports))
+    overrides.update(dict(args.port))
+    return ReportOptions(host=args.host, port_overrides=overrides, assignment=args.assignment, lang=args.lang,
+                         formats=args.formats, tz=args.tz, **extra)  # type: ignore[arg-type]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="progjar",
         description="progjar-lab: run the socket-programming lab, label it in Wireshark, and grade its captures.",
-        epilog="Examples:\n  progjar report samples/t2-echo.pcap -o reports\n"
+        epilog="Examples:\n  progjar report samples/tugas1/t2-echo.pcap -o reports\n"
         "  progjar report cap.pcapng --format json -o -\n  progjar batch class/ -o graded/ --lang id\n"
         "  sudo progjar lab --scenario all -o lab-out\n  progjar dissector install",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -90,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="analyse captures and write JSON/HTML/PDF reports",
                        description="Analyse each capture (pcap or pcapng) and write OUTDIR/<capture stem>.<ext>.")
     p.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
+    p.add_argument("--student", type=_student, default=None, metavar='"NAME / NRP"',
+                   help="whose hand-in this is: shown on the report and kept in the JSON")
     p.add_argument("-o", "--outdir", default="reports",
                    help="output folder (default: reports/); '-' with --format json and one capture writes to stdout")
     _add_render_options(p)
@@ -119,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    opts = ReportOptions(host=args.host, ports=args.ports, frames=args.frames, lang=args.lang, formats=args.formats)
+    opts = _options(args, frames=args.frames, student=args.student)
     if args.outdir == "-" and (len(args.captures) != 1 or opts.formats != ("json",)):
         raise UsageError("progjar report: '-o -' needs exactly one capture and --format json")
     for c in args.captures:
@@ -135,9 +166,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_batch(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.classdir):
         raise UsageError(f"progjar batch: {args.classdir}: no such folder")
-    from reporter.batch import batch_command
+    from reporter.grading.batch import batch_command
 
-    opts = ReportOptions(host=args.host, ports=args.ports, lang=args.lang, formats=args.formats)
+    opts = _options(args)
     return batch_command(Path(args.classdir), Path(args.outdir), opts, jobs=args.jobs, force=args.force)
 
 

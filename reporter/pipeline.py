@@ -1,8 +1,13 @@
 """One capture -> one report, in a single streaming pass; and the `progjar report` command.
 
+The stages, in the order data flows (docs/architecture.md): reading (frames -> packets) ->
+analyses (each consumes the packet stream once) -> the report model -> the assignment's rubric
+(from the catalogue) -> renderers. This module is the only one that knows them all.
+
 Why one pass: a class's captures can hold a million packets each, so every analysis consumes the
 same packet stream once (Zeek-style) and nothing keeps packets around. The routing loop below is
 the hot path: it touches a packet's protocol and ports only, with every method bound to a local.
+The catalogue says which TCP ports are the lab's services; the analyses get that map as data.
 
 Exit codes of `progjar report` (DESIGN.md "Command line"):
   0  every capture analysed and its reports written;
@@ -17,30 +22,21 @@ from __future__ import annotations
 
 import datetime as _dt
 import gc
-import hashlib
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
 from reporter import __version__
+from reporter import assignments
 from reporter.analyses.dns import DnsAnalysis
-from reporter.analyses.tasks import judge_tasks
 from reporter.analyses.tcp import TcpAnalysis
-from reporter.capture import NotACapture, iter_packets, open_capture
-from reporter.model import CaptureInfo, Report, Tool
+from reporter.model import AssignmentInfo, CaptureInfo, Report, StudentInfo, Tool
+from reporter.options import ReportOptions
+from reporter.reading.capture import NotACapture, file_sha256, iter_packets, open_capture
 from reporter.render import report_json, write_reports
 
 DNS_PORT = 53
 DAMAGE_CODES = frozenset({"truncated", "malformed"})  # capture problems that mean "damaged input"
-
-
-def file_sha256(path: str) -> str:
-    """Hash in 1 MiB chunks: a capture can be larger than we want in memory."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def iso_utc(ns: Optional[int]) -> Optional[str]:
@@ -58,7 +54,7 @@ def iso_utc(ns: Optional[int]) -> Optional[str]:
     return f"{base}.{frac // 1000:06d}Z" if frac % 1000 == 0 else f"{base}.{frac:09d}Z"
 
 
-def analyse(path: str, opts: object, sha256: Optional[str] = None) -> tuple[Report, bool]:
+def analyse(path: str, opts: ReportOptions, sha256: Optional[str] = None) -> tuple[Report, bool]:
     """Analyse one capture: (report, damaged). Raises NotACapture; never anything for damaged content.
 
     `sha256`: the file's hash when the caller already has it (batch hashes every capture for its
@@ -87,11 +83,12 @@ def _enable_gc_quietly() -> None:
     gc.enable()
 
 
-def _analyse(path: str, opts: object, sha256: Optional[str]) -> tuple[Report, bool]:
+def _analyse(path: str, opts: ReportOptions, sha256: Optional[str]) -> tuple[Report, bool]:
     capture = open_capture(path)
-    frames = bool(getattr(opts, "frames", False))
-    tcp = TcpAnalysis(opts, frames)
-    dns = DnsAnalysis(opts)
+    ports = assignments.service_ports(opts.port_overrides)
+    wanted = assignments.get(opts.assignment) if opts.assignment != "auto" else None
+    tcp = TcpAnalysis(assignments.tcp_services(ports, wanted), opts.frames)
+    dns = DnsAnalysis()
 
     tcp_feed, dns_feed, dns_tcp = tcp.feed, dns.feed, dns.feed_tcp
     for pkt in iter_packets(capture):
@@ -121,12 +118,15 @@ def _analyse(path: str, opts: object, sha256: Optional[str]) -> tuple[Report, bo
     report = Report(
         capture=info,
         tool=Tool(version=__version__),
+        student=StudentInfo(opts.student.name, opts.student.id) if opts.student else None,
         warnings=[*capture.problems, *dns_warnings, *tcp_res.warnings],
         dns=lookups,
         connections=tcp_res.connections,
-        frames=tcp_res.frames,  # {} with --frames (TcpAnalysis(opts, frames)), else None
+        frames=tcp_res.frames,  # {} with --frames (TcpAnalysis(services, frames)), else None
     )
-    report.tasks = judge_tasks(report, opts, tcp_res.marks)
+    chosen, by, why, seen = assignments.choose(report, opts.assignment, ports)
+    report.assignment = AssignmentInfo(chosen.id, by, why, {s.name: ports[s.name] for s in chosen.services}, seen)
+    report.tasks = chosen.rubric(report, assignments.RubricInput(opts.host, ports, tcp_res.marks))
     damaged = bool(capture.truncated) or any(w.code in DAMAGE_CODES for w in capture.problems)
     return report, damaged
 
@@ -146,15 +146,14 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
-def report_command(captures: Sequence[str], outdir: str, opts: object, quiet: bool = False) -> int:
+def report_command(captures: Sequence[str], outdir: str, opts: ReportOptions, quiet: bool = False) -> int:
     """`progjar report`: analyse each capture, write its reports; exit code as the module doc says."""
     to_stdout = outdir == "-"
     if not to_stdout and Path(outdir).exists() and not Path(outdir).is_dir():
         print(f"progjar report: {outdir}: exists and is not a folder (give -o a folder for the reports)",
               file=sys.stderr)
         return 2
-    formats = tuple(getattr(opts, "formats", ("json",)))
-    lang = getattr(opts, "lang", "en")
+    formats, lang = opts.formats, opts.lang
     used: set[str] = set()
     worst = 0
     for n, path in enumerate(captures, 1):

@@ -14,7 +14,7 @@ import random
 import struct
 from pathlib import Path
 
-from reporter.capture import iter_records, open_capture
+from reporter.reading.capture import iter_records, open_capture
 from tests import craft
 
 LAB_PORTS = {53, 10000, 32444}

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
+SAMPLES_ROOT = ROOT / "samples"  # one folder per assignment, each with its manifest
+SAMPLES = SAMPLES_ROOT / "tugas1"  # the Tugas 1 captures most tests are built on
+ALL_SAMPLES = sorted(SAMPLES_ROOT.rglob("*.pcap*"))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -60,3 +62,7 @@ def tshark_home(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     return SAMPLES
+
+
+# Tugas 1's lab ports as the catalogue gives them to the TCP analysis (port -> service)
+LAB_SERVICES = {10000: "echo", 32444: "file-echo"}

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from tests import craft
-from tests.conftest import SAMPLES
+from tests.conftest import ALL_SAMPLES
 
 KINDS = ("trunc", "flip", "reclen", "garbage", "header", "splice")
 
@@ -54,9 +54,8 @@ def crafted_sources() -> dict[str, bytes]:
 def sources() -> dict[str, bytes]:
     """The lab's sample captures (when present) plus the crafted ones, by name."""
     out = {}
-    if SAMPLES.is_dir():
-        for p in sorted(SAMPLES.glob("*.pcap*")):
-            out[p.name] = p.read_bytes()
+    for p in ALL_SAMPLES:
+        out[p.name] = p.read_bytes()
     out.update(crafted_sources())
     return out
 

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Callable
 
 from reporter.model import (
+    AssignmentInfo,
     Anomalies,
     CaptureInfo,
     Close,
@@ -137,25 +138,16 @@ def _capture(name: str, packets: int, duration: float, linktypes: list[int], fmt
                        duration_s=duration, truncated=False)
 
 
-def _tasks(report: Report, t4_verdict: str | None) -> list[Task]:
-    """Tasks as the rubric would judge this fixture (summaries in English, as the model carries them)."""
-    c = {x.id: x for x in report.connections}
-    t1 = [report.dns[0].query_frame, report.dns[1].query_frame, report.dns[0].response_frame]
-    tasks = [Task("T1", "pass", None, t1, "A and AAAA queried for www.its.ac.id; answered")]
-    if 0 in c:
-        x = c[0]
-        tasks.append(Task("T2", "pass", None, [x.handshake.syn_frame, x.exchanges[0].request_frames[0],
-                                               x.exchanges[0].echo_frames[-1]], "46 bytes echoed on port 10000"))
-    if 1 in c:
-        x = c[1]
-        tasks.append(Task("T3", "pass", None, [x.handshake.syn_frame, x.exchanges[0].request_frames[0],
-                                               x.exchanges[0].echo_frames[-1]], "file echoed on port 32444"))
-    if 2 in c and 3 in c:
-        a, b = c[2], c[3]
-        tasks.append(Task("T4", "pass", t4_verdict, [a.handshake.syn_frame, b.handshake.syn_frame,
-                                                      b.exchanges[0].request_frames[0], b.exchanges[0].echo_frames[0]],
-                          f"2 clients, {t4_verdict}"))
-    return tasks
+def _tasks(report: Report) -> list[Task]:
+    """Tasks as the Tugas 1 rubric judges this fixture (the real rubric, so reasons carry codes)."""
+    from reporter.assignments.tugas1 import judge_tasks
+
+    return judge_tasks(report)
+
+
+def _assignment() -> AssignmentInfo:
+    return AssignmentInfo("tugas1", "auto", "the capture uses echo (3), file-echo (1), dns (4)",
+                          {"dns": 53, "echo": 10000, "file-echo": 32444}, {"echo": 3, "file-echo": 1, "dns": 4})
 
 
 def lab_report(server_mode: str = "serial", frames: bool = True) -> Report:
@@ -185,7 +177,8 @@ def lab_report(server_mode: str = "serial", frames: bool = True) -> Report:
     rep = Report(capture=_capture(f"lab-all-{server_mode}.pcapng", total + 6, 12.6, [1, 1, 1]),
                  tool=Tool("progjar-lab", "0.1.0"), dns=dns, connections=conns,
                  frames=notes)
-    rep.tasks = _tasks(rep, "serial" if server_mode == "serial" else "concurrent")
+    rep.assignment = _assignment()
+    rep.tasks = _tasks(rep)
     return rep
 
 

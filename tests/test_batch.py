@@ -18,8 +18,8 @@ import jsonschema
 import pytest
 from pypdf import PdfReader
 
-from reporter.batch import safe_name
-from reporter.capture import iter_records, open_capture
+from reporter.grading.batch import safe_name
+from reporter.reading.capture import iter_records, open_capture
 from reporter.cli import main
 from tests.classgen import kernel_like_capture, variant
 from tests.conftest import IN_CI, SAMPLES, require_tool
@@ -309,16 +309,16 @@ def test_safe_names() -> None:
 def test_a_worker_killed_mid_capture_is_an_error_row_not_a_hang(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """As when the OS kills a worker for memory: the others finish, that capture says why."""
-    import reporter.batch
+    import reporter.grading.batch
 
-    real = reporter.batch.analyse
+    real = reporter.grading.batch.analyse
 
     def dies_on_mati(path, opts, **kw):  # runs in the forked worker
         if "mati" in str(path):
             os._exit(9)
         return real(path, opts, **kw)
 
-    monkeypatch.setattr(reporter.batch, "analyse", dies_on_mati)
+    monkeypatch.setattr(reporter.grading.batch, "analyse", dies_on_mati)
     cls = tmp_path / "kelas"
     cls.mkdir()
     for name in ("ani", "mati", "budi", "cici"):

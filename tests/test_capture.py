@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from reporter.capture import NotACapture, iter_packets, iter_records, open_capture
+from reporter.reading.capture import NotACapture, iter_packets, iter_records, open_capture
 from tests import craft
-from tests.conftest import SAMPLES, require_tool, tshark
+from tests.conftest import ALL_SAMPLES, require_tool, tshark
 
 T0 = 1_763_900_000_123_456_789  # ns, odd digits so rounding errors show
 
@@ -167,7 +167,7 @@ def test_pcapng_garbage_block_length_and_unknown_interface(tmp_path: Path) -> No
 
 def test_big_capture_spans_read_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Records that straddle the reader's chunk boundary are read whole (small chunk forces it)."""
-    import reporter.capture as capture_mod
+    import reporter.reading.capture as capture_mod
 
     monkeypatch.setattr(capture_mod, "CHUNK", 97)
     flows = [_flow(cport=41000 + i, t=1.0 + i * 0.0001) for i in range(20)]
@@ -219,7 +219,7 @@ def _tshark_frames(path: Path, home: Path) -> tuple[list[list[str]], str]:
 
 def test_samples_and_cut_samples_match_tshark(tmp_path: Path, tshark_home: Path) -> None:
     """The lab's real captures (and cut copies of them) read frame for frame as Wireshark reads them."""
-    samples = sorted(SAMPLES.glob("*.pcap*"))
+    samples = ALL_SAMPLES
     assert samples, "samples/ holds the lab's captures"
     cases = list(samples)
     for s in samples[:4]:

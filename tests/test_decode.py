@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from reporter.capture import iter_packets, open_capture
-from reporter.decode import decode_frame, fast_layout
+from reporter.reading.capture import iter_packets, open_capture
+from reporter.reading.decode import decode_frame, fast_layout
 from tests import craft
 from tests.craft import ACK, PSH, SYN
 
@@ -183,7 +183,7 @@ def test_udp_dns_datagram(tmp_path: Path) -> None:
 def test_fast_path_agrees_with_general_decoder(tmp_path: Path, linktype: int,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The inline fast path and decode_frame must produce identical packets."""
-    import reporter.capture as capture_mod
+    import reporter.reading.capture as capture_mod
 
     flow = craft.TcpFlow(client=C4, server=S4).handshake().echo_exchange(craft.LAB_MESSAGE * 3).close()
     recs = flow.recs(linktype)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests import craft
-from tests.conftest import IN_CI, ROOT, SAMPLES, require_root, require_tool, tshark
+from tests.conftest import ALL_SAMPLES, IN_CI, ROOT, SAMPLES, require_root, require_tool, tshark
 from tests.craft import (
     EN10MB,
     LAB_MESSAGE,
@@ -34,7 +34,7 @@ FIELDS = ["frame.number", "frame.time_relative", "progjar.role", "progjar.client
           "progjar.offset", "progjar.len", "progjar.echo.ok", "progjar.echo.request_frame", "progjar.echo.delay",
           "progjar.wait", "progjar.service", "_ws.lua.error", "tcp.analysis.retransmission",
           "tcp.analysis.out_of_order", "tcp.analysis.spurious_retransmission", "_ws.col.Protocol", "_ws.col.Info"]
-SAMPLE_FILES = sorted(p for p in SAMPLES.glob("*.pcap*")) if SAMPLES.is_dir() else []
+SAMPLE_FILES = ALL_SAMPLES
 
 
 # ---------------------------------------------------------------------------------------------

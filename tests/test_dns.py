@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reporter.analyses.dns import DnsAnalysis, parse_lenient, read_name
-from reporter.capture import iter_packets, open_capture
+from reporter.reading.capture import iter_packets, open_capture
 from tests import craft
 from tests.conftest import tshark
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from reporter.analyses.echo import EchoCheck
+from tests.conftest import LAB_SERVICES
 from tests.craft import ACK, LAB_MESSAGE, TcpFlow, merge, write_pcap
 from tests.test_reassembly import analyse
 
@@ -196,10 +197,10 @@ def test_unanswered_upload_stops_echo_checking_at_a_bound(port: int, cap_mib: fl
     """A client that sends megabytes nobody echoes: the kept bytes stay bounded (4 MiB on a lab
     port, 64 KiB elsewhere), the echo is not verified, and a lab connection says so in a warning."""
     from reporter.analyses.tcp import TcpAnalysis
-    from reporter.cli import ReportOptions
-    from reporter.packet import Packet
+    from reporter.options import ReportOptions
+    from reporter.reading.packet import Packet
 
-    tcp = TcpAnalysis(ReportOptions(), frames=False)
+    tcp = TcpAnalysis(LAB_SERVICES, frames=False)
     c, s = bytes([10, 0, 0, 2]), bytes([10, 0, 0, 1])
     tcp.feed(Packet(1, 0, 0, 4, c, s, 6, 1, 40000, port, 100, 0, 0x02))
     tcp.feed(Packet(2, 1, 0, 4, s, c, 6, 1, port, 40000, 900, 101, 0x12))

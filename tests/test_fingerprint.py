@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reporter.fingerprint import compare, fingerprint
+from reporter.grading.fingerprint import compare, fingerprint
 from tests import craft
 from tests.classgen import kernel_like_capture, variant
 from tests.conftest import require_tool
@@ -132,8 +132,8 @@ def test_damaged_and_foreign_files_give_a_reason_not_an_exception(tmp_path: Path
 
 def test_the_callers_hash_is_taken_not_recomputed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """batch hashes every capture for its cache; the fingerprint must not read the file for it again."""
-    import reporter.fingerprint as fingerprint_mod
-    from reporter.pipeline import file_sha256
+    import reporter.grading.fingerprint as fingerprint_mod
+    from reporter.reading.capture import file_sha256
 
     a = kernel_like_capture(tmp_path / "a.pcap", seed=8)
     own = fingerprint(a)

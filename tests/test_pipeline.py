@@ -12,9 +12,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from reporter.cli import ReportOptions
+from reporter.options import ReportOptions
 from reporter.pipeline import analyse, iso_utc, report_command
 from tests import craft
+from tests.conftest import ALL_SAMPLES
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "reporter" / "schema" / "report.schema.json").read_text())
@@ -70,7 +71,7 @@ def test_json_report_validates_and_describes_the_capture(tmp_path):
     assert (c["format"], c["linktypes"], c["interfaces"], c["truncated"]) == ("pcap", [1], 1, False)
     assert c["packets"] == len(lab_records())
     assert c["start"] == "1970-01-01T00:00:01.000000Z"
-    assert doc["tool"]["version"] and doc["schema"] == "progjar.report/1"
+    assert doc["tool"]["version"] and doc["schema"] == "progjar.report/2"
     tasks = {t["id"]: t for t in doc["tasks"]}
     assert tasks["T1"]["status"] == "pass"
     assert "frames" not in doc
@@ -243,7 +244,7 @@ def test_mutated_samples_never_raise_and_stay_valid(tmp_path):
     import random
 
     rng = random.Random(7)
-    sources = [p.read_bytes() for p in sorted((ROOT / "samples").glob("*.pcap*"))]
+    sources = [p.read_bytes() for p in ALL_SAMPLES]
     assert sources, "samples/ has captures"
     validator = jsonschema.Draft202012Validator(SCHEMA)
     path = tmp_path / "m.pcap"
@@ -262,7 +263,7 @@ def test_mutated_samples_never_raise_and_stay_valid(tmp_path):
         try:
             report, _ = analyse(str(path), ReportOptions(frames=bool(i % 2)))
         except Exception as e:  # NotACapture is fine: the header itself may be hit
-            from reporter.capture import NotACapture
+            from reporter.reading.capture import NotACapture
 
             assert isinstance(e, NotACapture), f"mutation {i}: {type(e).__name__}: {e}"
             continue
@@ -313,7 +314,7 @@ def test_t4_end_to_end_verdict_and_evidence(tmp_path, serial):
     first, second = sorted(report.connections, key=lambda c: c.handshake.syn_frame)
     assert {first.handshake.syn_frame, second.handshake.syn_frame} <= set(t4.evidence_frames)
     if serial:
-        from reporter.capture import iter_packets, open_capture
+        from reporter.reading.capture import iter_packets, open_capture
 
         pk = {p.no: p for p in iter_packets(open_capture(path))}
         fin = next(n for n, p in sorted(pk.items()) if p.sport == 37574 and p.flags & craft.FIN)

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from reporter.analyses.tcp import TcpAnalysis, TcpResult
-from reporter.capture import iter_packets, open_capture
-from reporter.cli import ReportOptions
+from reporter.reading.capture import iter_packets, open_capture
+from reporter.options import ReportOptions
+from tests.conftest import LAB_SERVICES
 from tests.craft import (
     ACK,
     LINUX_SLL2,
@@ -33,7 +34,7 @@ A, B, C, D = b"A" * 10, b"B" * 10, b"C" * 10, b"D" * 10
 def analyse(path: Path, frames: bool = True, keep: bool = True, ports: tuple[int, ...] = (10000, 32444)) -> TcpResult:
     """Run the TCP analysis over a capture the way the pipeline does (one pass, frame order)."""
     cap = open_capture(path)
-    tcp = TcpAnalysis(ReportOptions(ports=ports), frames, keep_streams=keep)
+    tcp = TcpAnalysis(dict(zip(ports, ("echo", "file-echo"))), frames, keep_streams=keep)
     t0 = None
     for pkt in iter_packets(cap):
         if t0 is None:
@@ -413,9 +414,9 @@ def test_production_path_keeps_no_stream(tmp_path: Path) -> None:
 def test_memory_is_bounded_by_what_is_outstanding() -> None:
     """A 40 MB stream echoed in order keeps only the comparison window, not the stream."""
     from reporter.analyses.reassembly import WINDOW2
-    from reporter.packet import Packet
+    from reporter.reading.packet import Packet
 
-    tcp = TcpAnalysis(ReportOptions(), frames=False)
+    tcp = TcpAnalysis(LAB_SERVICES, frames=False)
     c, s = bytes([10, 0, 0, 2]), bytes([10, 0, 0, 1])
     chunk = bytes(range(256)) * 16
     tcp.feed(Packet(1, 0, 0, 4, c, s, 6, 1, 40000, 10000, 100, 0, 0x02))
@@ -438,9 +439,9 @@ def test_memory_is_bounded_by_what_is_outstanding() -> None:
 def test_out_of_order_queue_is_bounded() -> None:
     """Segments behind a hole nobody ACKs past: after 4 MiB queued the hole is skipped (a gap)."""
     from reporter.analyses.reassembly import QUEUE_BYTES
-    from reporter.packet import Packet
+    from reporter.reading.packet import Packet
 
-    tcp = TcpAnalysis(ReportOptions(), frames=False)
+    tcp = TcpAnalysis(LAB_SERVICES, frames=False)
     c, s = bytes([10, 0, 0, 2]), bytes([10, 0, 0, 1])
     tcp.feed(Packet(1, 0, 0, 4, c, s, 6, 1, 40000, 10000, 100, 0, 0x02))
     chunk = b"q" * 1000

@@ -5,6 +5,8 @@ language must stay in its own words, and a busy capture must still give a short 
 """
 from __future__ import annotations
 
+from html import escape as html_escape
+
 import json
 import re
 import subprocess
@@ -15,6 +17,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from reporter.assignments import get, reason_text, task_name
 from reporter.model import Report
 from reporter.render import report_json, write_reports
 from reporter.render.html import render_html
@@ -141,12 +144,14 @@ def test_a_report_speaks_only_its_language(lang: str, other: str) -> None:
     assert CATALOGUES[lang]["checklist"] in text and CATALOGUES[lang]["glossary"] in text
 
 
-def test_task_summaries_are_composed_not_copied_from_english_model_text() -> None:
+def test_task_reasons_are_said_in_the_readers_language_not_copied_from_english_model_text() -> None:
     rep = lab_report("serial")
     html = render_html(rep, "id")
+    entry = get("tugas1")
     for t in rep.tasks:
-        assert t.summary not in html
-    assert "berurutan" in html and ID["T4_pass"] in html
+        assert t.summary not in html and t.reason not in html
+        assert html_escape(reason_text(entry, t, "id")[0]) in html
+    assert "berurutan" in html and "menunggu 5,0 detik" in html
 
 
 # --- content ------------------------------------------------------------------------------------------
@@ -160,7 +165,7 @@ def test_pdf_of_the_lab_says_the_key_facts(tmp_path: Path, lang: str) -> None:
     text = pdf_text(tmp_path / "lab.pdf")
     flat = re.sub(r"\s+", " ", text)
     for t in rep.tasks:
-        assert CATALOGUES[lang][f"{t.id}_name"] in flat
+        assert task_name(get("tugas1"), t.id, rep.assignment.services, lang) in flat
     assert flat.count(STATUS[lang]["pass"]) >= len(rep.tasks)
     assert "www.its.ac.id" in text and "103.94.189.5" in text and "2001:df0:2e8:2::5" in text
     assert LAB_MESSAGE.decode() in text
@@ -265,7 +270,7 @@ def _sample_reports() -> list[Path]:
 
 @pytest.mark.parametrize("sample", _sample_reports(), ids=lambda p: p.name)
 def test_every_sample_renders_in_both_languages(tmp_path: Path, sample: Path) -> None:
-    from reporter.cli import ReportOptions
+    from reporter.options import ReportOptions
     from reporter.pipeline import analyse
 
     rep, damaged = analyse(str(sample), ReportOptions())
@@ -320,7 +325,7 @@ def test_history_letters_are_spelled_out() -> None:
 
 def test_ladder_of_the_t2_sample_shows_the_echo_as_32_plus_14() -> None:
     """With --frames the ladder draws each echo segment, as the lab's recv(32) server sends them."""
-    from reporter.cli import ReportOptions
+    from reporter.options import ReportOptions
     from reporter.pipeline import analyse
 
     sample = next(iter(sorted(SAMPLES.glob("t2*.pcap*"))), None)

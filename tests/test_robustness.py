@@ -19,10 +19,10 @@ import jsonschema
 import pytest
 
 from reporter import pipeline
-from reporter.capture import NotACapture, iter_packets, open_capture
-from reporter.cli import ReportOptions
-from reporter.decode import PROBLEMS
-from reporter.packet import Packet
+from reporter.reading.capture import NotACapture, iter_packets, open_capture
+from reporter.options import ReportOptions
+from reporter.reading.decode import PROBLEMS
+from reporter.reading.packet import Packet
 from tests import mutants
 from tests.conftest import ROOT
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from reporter.cli import ReportOptions
+from reporter.options import ReportOptions
 from reporter.pipeline import analyse
 from tests.conftest import IN_CI, SAMPLES, tshark
 

@@ -7,14 +7,15 @@ from typing import Optional
 import pytest
 
 from reporter.analyses.conn import EvidenceFrames
-from reporter.analyses.tasks import judge_tasks
+from reporter.assignments.tugas1 import judge_tasks
 from reporter.analyses.tcp import TcpAnalysis
-from reporter.capture import iter_packets, open_capture
-from reporter.cli import ReportOptions
+from reporter.reading.capture import iter_packets, open_capture
+from reporter.options import ReportOptions
 from reporter.model import (
     CaptureInfo, Close, Connection, DnsLookup, Echo, Endpoint, Exchange, Handshake, PerDirection, Report,
 )
 from tests import craft
+from tests.conftest import LAB_SERVICES
 
 OPTS = ReportOptions()
 SRV, M2, M3 = "172.16.16.101", "172.16.16.102", "172.16.16.103"
@@ -139,7 +140,7 @@ def test_t2_absent_without_connection_to_its_port():
 
 def test_t2_best_connection_counts_and_ports_come_from_options():
     rep = report(conns=[conn(0, port=5000, sent=0), conn(1, port=5000, syn=20)])
-    t = {t.id: t for t in judge_tasks(rep, ReportOptions(ports=(5000, 6000)))}["T2"]
+    t = {t.id: t for t in judge_tasks(rep, ReportOptions(port_overrides={"echo": 5000, "file-echo": 6000}))}["T2"]
     assert t.status == "pass" and 20 in t.evidence_frames and "2 connections" in t.summary
 
 
@@ -240,7 +241,7 @@ def test_t4_open_connection_lasts_to_the_end_of_the_capture():
 def flow_marks(path) -> tuple[EvidenceFrames, list, TcpAnalysis]:
     """The TCP analysis fed as reporter.pipeline feeds it, and its side marks; also every packet,
     by frame number - 1."""
-    tcp = TcpAnalysis(OPTS, frames=False)
+    tcp = TcpAnalysis(LAB_SERVICES, frames=False)
     frames: list = []
     for pkt in iter_packets(open_capture(path)):
         frames.append(pkt)

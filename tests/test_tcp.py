@@ -11,8 +11,10 @@ import pytest
 
 from reporter.analyses.conn import iter_tcp_options
 from reporter.analyses.tcp import TcpAnalysis, parse_options
-from reporter.cli import ReportOptions
-from reporter.packet import Packet
+from reporter.options import ReportOptions
+from reporter.reading.capture import iter_packets, open_capture
+from reporter.reading.packet import Packet
+from tests.conftest import LAB_SERVICES
 from tests.craft import (
     ACK,
     FIN,
@@ -175,7 +177,7 @@ def test_feed_rate_on_lab_traffic() -> None:
             no += 1
             pkts.append(Packet(no, no * 1000, 0, 4, src, dst, 6, no & 0xFFFF, sp, dp, sq & 0xFFFFFFFF, ak & 0xFFFFFFFF,
                                fl, 512, b"", pl))
-    tcp = TcpAnalysis(ReportOptions(), frames=False)
+    tcp = TcpAnalysis(LAB_SERVICES, frames=False)
     t = time.perf_counter()
     for p in pkts:
         tcp.feed(p)
@@ -189,8 +191,8 @@ def test_finished_connections_give_back_their_windows_and_frames(tmp_path: Path)
     """Many short connections one after another: memory follows the active ones, not all of them."""
     flows = [TcpFlow(cport=20000 + i, t=1.0 + i * 0.01, step=0.0001).handshake().echo_exchange(LAB_MESSAGE).close()
              for i in range(600)]
-    tcp = TcpAnalysis(ReportOptions(), frames=False)
-    from reporter.capture import iter_packets, open_capture
+    tcp = TcpAnalysis(LAB_SERVICES, frames=False)
+    from reporter.reading.capture import iter_packets, open_capture
 
     for pkt in iter_packets(open_capture(write_pcap(tmp_path / "many.pcap", merge(*(f.recs() for f in flows))))):
         tcp.feed(pkt)
@@ -216,15 +218,21 @@ def test_retransmitted_syn_is_the_same_connection(tmp_path: Path) -> None:
     assert c.history.startswith("Sh") and c.history.count("S") == 1 and c.state == "SF"
 
 
-def test_third_lab_port_is_annotated_without_a_service(tmp_path: Path) -> None:
+def test_a_lab_port_is_annotated_with_the_service_the_catalogue_gives_it(tmp_path: Path) -> None:
     f = TcpFlow(sport=5555).handshake().echo_exchange(b"x").close()
-    res = analyse(write_pcap(tmp_path / "p3.pcap", f.recs()), ports=(10000, 32444, 5555))
-    assert res.connections[0].service is None and len(res.frames) == 2
+    cap = write_pcap(tmp_path / "p3.pcap", f.recs())
+    tcp = TcpAnalysis({10000: "echo", 5555: "time"}, frames=True)
+    for pkt in iter_packets(open_capture(cap)):
+        tcp.feed(pkt)
+    res = tcp.finish(0)
+    assert res.connections[0].service == "time" and len(res.frames) == 2
+    other = analyse(cap, ports=(10000, 32444))  # not a lab port: no service, no frame notes
+    assert other.connections[0].service is None and other.frames == {}
 
 
 def test_zero_window_counts_on_every_kind_of_packet() -> None:
     """Zeek's W/w: a zero window on an in-order data segment (the fast path) counts as on a pure ACK."""
-    tcp = TcpAnalysis(ReportOptions(), frames=False)
+    tcp = TcpAnalysis(LAB_SERVICES, frames=False)
     c, s = bytes([10, 0, 0, 2]), bytes([10, 0, 0, 1])
     tcp.feed(Packet(1, 0, 0, 4, c, s, 6, 1, 40000, 10000, 100, 0, SYN, 512))
     tcp.feed(Packet(2, 1, 0, 4, s, c, 6, 1, 10000, 40000, 900, 101, SYN | ACK, 512))

@@ -23,7 +23,7 @@ from reporter.model import (
     PerDirection,
     TcpOptions,
 )
-from reporter.packet import ip_text
+from reporter.reading.packet import ip_text
 
 # Zeek endpoint states
 INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET = range(7)

@@ -25,7 +25,7 @@ from typing import Optional
 import dpkt
 
 from reporter.model import DnsLookup, Warning
-from reporter.packet import Packet, ip_text
+from reporter.reading.packet import Packet, ip_text
 
 QTYPES = {
     1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 13: "HINFO", 15: "MX", 16: "TXT", 28: "AAAA",

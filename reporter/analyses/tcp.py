@@ -34,6 +34,7 @@ back their duplicate-detection frames, closed ones their windows (``_sweep``).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reporter.analyses.conn import (
@@ -71,9 +72,8 @@ from reporter.analyses.reassembly import (
     same_frame,
 )
 from reporter.model import Connection, FrameNote, Warning
-from reporter.packet import ACK, FIN, RST, SYN
+from reporter.reading.packet import ACK, FIN, RST, SYN
 
-SERVICES = ("echo", "file-echo")  # the services of --ports' first and second port (others: None)
 SWEEP_EVERY = 256  # new connections between sweeps of idle ones
 IDLE_NS = 200_000_000  # a connection silent this long gives back its duplicate-detection frames (dups follow within 50 ms)
 
@@ -98,8 +98,10 @@ class TcpResult:
 class TcpAnalysis:
     """Consumes every TCP packet once (``feed``) and builds connections[] and frames{} (``finish``)."""
 
-    def __init__(self, opts: object, frames: bool, keep_streams: bool = False) -> None:
-        self.ports = tuple(getattr(opts, "ports", (10000, 32444)))
+    def __init__(self, services: Mapping[int, str] | None = None, frames: bool = False,
+                 keep_streams: bool = False) -> None:
+        # lab port -> service name (the catalogue's, via the pipeline); other ports are not the lab's
+        self.ports: Mapping[int, str] = dict(services or {})
         self.table: dict[tuple, Half] = {}
         self.conns: list[Conn] = []
         self.live: list[Conn] = []  # connections whose idle memory has not been given back yet
@@ -222,10 +224,10 @@ class TcpAnalysis:
         c, s = Half(), Half()
         conn = Conn(len(self.conns), c, s, pkt.ts)
         conn.client, conn.server = client, server
-        if server[1] in self.ports:
+        service = self.ports.get(server[1])
+        if service is not None:
             conn.lab = True
-            i = self.ports.index(server[1])
-            conn.service = SERVICES[i] if i < len(SERVICES) else None
+            conn.service = service
         else:
             conn.echo.cap = OTHER_CAP
         n = self.per_server.get(server, 0) + 1

@@ -29,7 +29,7 @@ def iter_report_json(report: Report) -> Iterator[str]:
     sep = "{"
     for key in JSON_KEYS:
         value = getattr(report, key)
-        if value is None:  # frames without --frames: no key
+        if value is None and key == "frames":  # frames without --frames: no key
             continue
         if isinstance(value, list):  # warnings, dns, connections, tasks: one record a line
             yield f'{sep}"{key}":['

@@ -12,12 +12,12 @@ from collections import Counter, defaultdict
 from dataclasses import asdict
 from typing import Any
 
+from reporter.assignments import all_services, catalogue, reason_text, task_name
 from reporter.model import Connection, Report
 from reporter.render import svg
 from reporter.render.i18n import Lang
 
 LAB_MACHINES = {"172.16.16.101": "mesin-1", "172.16.16.102": "mesin-2", "172.16.16.103": "mesin-3"}
-LAB_PORTS = (10000, 32444)
 MAX_DETAILED = 20
 MAX_DNS_ROWS = 40
 MAX_WARNINGS = 40
@@ -37,7 +37,14 @@ def _host_port(ip: str, port: int) -> str:
 
 
 def _on_lab_port(c: Connection) -> bool:
-    return c.service is not None or c.server.port in LAB_PORTS
+    """A connection to one of the catalogue's services (the TCP analysis named its service)."""
+    return c.service is not None
+
+
+def _echo_service(c: Connection) -> bool:
+    """A service whose bytes must come back unchanged (framing "echo" in the catalogue)."""
+    s = all_services().get(c.service or "")
+    return s is not None and s.framing == "echo"
 
 
 def _interest(c: Connection) -> tuple:
@@ -110,7 +117,7 @@ def _connection(c: Connection, report: Report, L: Lang) -> dict[str, Any]:
             L.t("opt_sack") if o.sack_ok else None, L.t("opt_ts") if o.timestamps else None]
     an = [f"{L.num(v)} {L.t('an_' + k)}" for k, v in asdict(c.anomalies).items() if v]
     cls, sentence, diff = _echo_lines(c, L)
-    is_echo = _on_lab_port(c) or c.echo.echoed_bytes > 0
+    is_echo = _echo_service(c) or (c.service is None and c.echo.echoed_bytes > 0)
     return {
         "id": c.id,
         "title": L.t("conn_title", id=c.id, client=f"{cname}:{c.client.port}", server=f"{sname}:{c.server.port}"),
@@ -283,13 +290,19 @@ def _warnings(report: Report, L: Lang) -> list[dict[str, Any]]:
 
 
 def _tasks(report: Report, L: Lang) -> list[dict[str, Any]]:
+    """The checklist: each task's name (with its service's port), status, the specific reason and
+    fix in the reader's language (the rubric's wording, by reason code), filters and evidence."""
+    a = report.assignment
+    entry = catalogue().get(a.id) if a is not None else None
+    ports = dict(a.services) if a is not None else {}
     out = []
     for t in report.tasks:
-        known = t.id in ("T1", "T2", "T3", "T4") and t.status in ("pass", "partial", "fail", "absent")
-        out.append({"id": t.id, "name": L.t(f"{t.id}_name") if known else t.id, "status": t.status,
-                    "status_text": L.t(f"st_{t.status}") if known else t.status,
+        known = t.status in ("pass", "partial", "fail", "absent")
+        reason, fix = reason_text(entry, t, L.code)
+        out.append({"id": t.id, "name": task_name(entry, t.id, ports, L.code) if entry else t.id,
+                    "status": t.status, "status_text": L.t(f"st_{t.status}") if known else t.status,
                     "verdict": L.t(f"vd_{t.verdict}") if t.verdict in ("serial", "concurrent") else "",
-                    "finding": L.t(f"{t.id}_{t.status}") if known else "",
+                    "finding": reason or t.summary, "fix": fix, "filters": t.filters,
                     "evidence": ", ".join(str(f) for f in t.evidence_frames[:20])})
     return out
 

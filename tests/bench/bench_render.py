@@ -21,7 +21,7 @@ STAGES = r"""
 import json, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
-from reporter.cli import ReportOptions
+from reporter.options import ReportOptions
 from reporter.pipeline import analyse
 t_imp = time.perf_counter()
 rep, _ = analyse(sys.argv[1], ReportOptions())

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 READ_ONLY = """
 import sys
-from reporter.capture import open_capture, iter_packets
+from reporter.reading.capture import open_capture, iter_packets
 cap = open_capture(sys.argv[1])
 n = 0
 for p in iter_packets(cap):

@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
         t = time.perf_counter()
         n = generate(big, packets=packets)
         print(f"generated {big.name}: {n} packets in {time.perf_counter() - t:.1f} s", flush=True)
-    ctx = BenchContext(out, big, ROOT / "samples", sys.executable)
+    ctx = BenchContext(out, big, ROOT / "samples" / "tugas1", sys.executable)
     names = sorted(p.stem for p in Path(__file__).parent.glob("bench_*.py"))
     wanted = [n for n in names if not argv or n.removeprefix("bench_") in argv]
     lines: list[str] = []

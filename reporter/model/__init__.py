@@ -1,24 +1,52 @@
-"""The report model: plain dataclasses that serialise to the report JSON of DESIGN.md.
+"""The report model: plain dataclasses that serialise to the report JSON (docs/report-json.md).
 
-Analyses fill it, renderers read it; nothing else crosses that line. Field names are the
-public JSON keys ("progjar.report/1"), so renaming one is a schema change: change
-``schema/report.schema.json`` and every renderer with it.
+Analyses fill it, rubrics judge it, renderers read it; nothing else crosses that line. Field names
+are the public JSON keys ("progjar.report/2"), so renaming one is a schema change: change
+``schema/report.schema.json``, docs/report-json.md and every renderer with it. Version 2 keeps
+every key of version 1 with its meaning and adds keys (assignment, student, messages, runs, task
+reasons, warning severities, ...).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Optional
 
-SCHEMA = "progjar.report/1"
-# Top-level keys in the order DESIGN.md lists them (to_dict and the streaming JSON writer);
-# "frames" only appears with --frames.
-JSON_KEYS = ("schema", "tool", "capture", "warnings", "dns", "connections", "tasks", "frames")
+SCHEMA = "progjar.report/2"
+# Top-level keys in the order docs/report-json.md lists them (to_dict and the streaming JSON
+# writer); "frames" only appears with --frames.
+JSON_KEYS = ("schema", "tool", "assignment", "student", "capture", "warnings", "dns", "connections", "runs",
+             "tasks", "frames")
+
+# How much a warning asks of the reader: "info" describes the capture (nothing to act on),
+# "warning" may change what the report can tell, "error" means the input is damaged.
+SEVERITY = {
+    "truncated": "error",
+    "non-ip": "info",
+    "tcp-capture-duplicate": "info",
+}
 
 
 @dataclass(slots=True)
 class Tool:
     name: str = "progjar-lab"
     version: str = "0.0.0"
+
+
+@dataclass(slots=True)
+class AssignmentInfo:
+    """Which assignment the report judges, and why (--assignment, or what the capture uses)."""
+
+    id: str
+    chosen_by: str = "auto"  # "option" | "auto"
+    why: str = ""
+    services: dict[str, int] = field(default_factory=dict)  # service -> port in effect
+    seen: dict[str, int] = field(default_factory=dict)  # service -> connections (or lookups) seen
+
+
+@dataclass(slots=True)
+class StudentInfo:
+    name: str
+    id: Optional[str] = None
 
 
 @dataclass(slots=True)
@@ -32,6 +60,7 @@ class CaptureInfo:
     start: Optional[str] = None  # ISO 8601 UTC of the first frame
     duration_s: float = 0.0
     truncated: bool = False
+    timezone_hint: Optional[str] = None  # UTC offset the capture's own content shows ("+07:00"), if any
 
 
 @dataclass(slots=True)
@@ -39,6 +68,11 @@ class Warning:
     code: str
     message: str
     frame: Optional[int] = None
+    severity: str = ""  # "info" | "warning" | "error"; filled from SEVERITY when left empty
+
+    def __post_init__(self) -> None:
+        if not self.severity:
+            self.severity = SEVERITY.get(self.code, "warning")
 
 
 @dataclass(slots=True)
@@ -131,6 +165,36 @@ class Exchange:
 
 
 @dataclass(slots=True)
+class FileInfo:
+    """A file carried in a message (base64 decoded while streaming): never its bytes."""
+
+    name: Optional[str] = None
+    bytes: int = 0
+    sha256: Optional[str] = None
+
+
+@dataclass(slots=True)
+class Message:
+    """One application message reassembled from a direction of the stream (docs/report-json.md)."""
+
+    index: int
+    dir: str  # "request" | "response"
+    first_frame: int
+    last_frame: int
+    time_s: float
+    bytes: int
+    text: str = ""  # printable, bounded
+    command: Optional[str] = None
+    args: list[str] = field(default_factory=list)
+    status: Optional[str] = None
+    in_reply_to: Optional[int] = None  # index of the request this response answers
+    latency_ms: Optional[float] = None
+    file: Optional[FileInfo] = None
+    time_value: Optional[str] = None  # the time a time server's reply states
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Connection:
     id: int
     client: Endpoint
@@ -148,6 +212,22 @@ class Connection:
     exchanges: list[Exchange] = field(default_factory=list)
     sha256: PerDirection = field(default_factory=lambda: PerDirection("", ""))
     preview: PerDirection = field(default_factory=lambda: PerDirection("", ""))
+    messages: list[Message] = field(default_factory=list)  # message services only
+
+
+@dataclass(slots=True)
+class Run:
+    """One file transfer of a stress test (ets): a row of the assignment's table."""
+
+    connection: int
+    operation: str  # "upload" | "download"
+    file_bytes: int
+    start_s: float
+    end_s: Optional[float]
+    duration_s: Optional[float]
+    throughput_Bps: Optional[float]
+    ok: bool
+    reason: Optional[str] = None
 
 
 @dataclass(slots=True)
@@ -157,6 +237,11 @@ class Task:
     verdict: Optional[str] = None  # T4: "serial" | "concurrent" | None
     evidence_frames: list[int] = field(default_factory=list)
     summary: str = ""
+    reason: str = ""  # the specific fact behind the status (English; renderers translate by code)
+    fix: Optional[str] = None  # what to change, for anything short of pass
+    filters: list[str] = field(default_factory=list)  # Wireshark display filters showing the evidence
+    code: str = ""  # stable reason code (the rubric's wording table)
+    facts: dict[str, Any] = field(default_factory=dict)  # the values the reason states
 
 
 @dataclass(slots=True)
@@ -177,9 +262,12 @@ class Report:
     capture: CaptureInfo
     tool: Tool = field(default_factory=Tool)
     schema: str = SCHEMA
+    assignment: Optional[AssignmentInfo] = None
+    student: Optional[StudentInfo] = None
     warnings: list[Warning] = field(default_factory=list)
     dns: list[DnsLookup] = field(default_factory=list)
     connections: list[Connection] = field(default_factory=list)
+    runs: list[Run] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
     frames: Optional[dict[str, FrameNote]] = None  # only with --frames
 
@@ -231,16 +319,27 @@ def from_dict(d: dict) -> Report:
             exchanges=[Exchange(**e) for e in c["exchanges"]],
             sha256=PerDirection(**c["sha256"]),
             preview=PerDirection(**c["preview"]),
+            messages=[message(m) for m in c.get("messages", ())],
         )
 
+    def message(m: dict) -> Message:
+        m = dict(m)
+        if m.get("file") is not None:
+            m["file"] = FileInfo(**m["file"])
+        return Message(**m)
+
     frames = d.get("frames")
+    a, st = d.get("assignment"), d.get("student")
     return Report(
         schema=d["schema"],
         tool=Tool(**d["tool"]),
+        assignment=AssignmentInfo(**a) if a else None,
+        student=StudentInfo(**st) if st else None,
         capture=CaptureInfo(**d["capture"]),
         warnings=[Warning(**w) for w in d["warnings"]],
         dns=[DnsLookup(**x) for x in d["dns"]],
         connections=[conn(c) for c in d["connections"]],
+        runs=[Run(**r) for r in d.get("runs", ())],
         tasks=[Task(**t) for t in d["tasks"]],
         frames=None if frames is None else {k: FrameNote(**v) for k, v in frames.items()},
     )

@@ -17,7 +17,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from reporter.packet import Packet
+from reporter.reading.packet import Packet
 
 # link types (https://www.tcpdump.org/linktypes.html)
 LT_NULL, LT_EN10MB, LT_RAW, LT_LOOP, LT_LINUX_SLL, LT_LINUX_SLL2 = 0, 1, 101, 108, 113, 276

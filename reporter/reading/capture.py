@@ -12,19 +12,20 @@ single frames (non-IP, fragments, snap length, broken headers) are summarised as
 kind with its count and first frame number.
 
 ``iter_records`` gives the same frames undecoded (link type, interface, time, bytes) from the
-same loops, for the few readers that need what a ``Packet`` leaves out (reporter.fingerprint).
+same loops, for the few readers that need what a ``Packet`` leaves out (reporter.grading.fingerprint).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 from collections.abc import Iterator
 from typing import Any
 
-from reporter.decode import NO_FAST, PROBLEMS, decode_counted, decode_frame, fast_layout, undecoded
+from reporter.reading.decode import NO_FAST, PROBLEMS, decode_counted, decode_frame, fast_layout, undecoded
 from reporter.model import Warning
-from reporter.packet import Packet
-from reporter.pcapng import (
+from reporter.reading.packet import Packet
+from reporter.reading.pcapng import (
     MAX_CAPLEN,
     PCAPNG_BOM,
     PCAPNG_SHB,
@@ -42,6 +43,15 @@ PCAP_MAGIC = {  # magic as read little-endian -> (byte order, nanosecond, record
     0xA1B2CD34: ("<", False, 24),  # Kuznetsov's "modified" pcap: 8 more bytes per record
     0x34CDB2A1: (">", False, 24),
 }
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """A capture's SHA-256, hashed in 1 MiB chunks: a capture can be larger than we want in memory."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 class NotACapture(Exception):
@@ -148,7 +158,7 @@ def iter_records(capture: Capture) -> Iterator[tuple[int, int, int, bytes]]:
     """Yield every frame undecoded: (link type, interface, time in ns, frame bytes).
 
     For what lies below a ``Packet`` (link addresses, TTLs, checksums: the copy signals of
-    ``reporter.fingerprint``). The same record loops as ``iter_packets`` read it, so times,
+    ``reporter.grading.fingerprint``). The same record loops as ``iter_packets`` read it, so times,
     interfaces, frame numbering and damage handling (``truncated``, a "truncated" problem) are
     the same; frames are not decoded, so no other problem is counted.
     """

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reporter.cli import ReportOptions
+from reporter.options import ReportOptions
 from reporter.model import Report
 from reporter.render.i18n import CLASS_CATALOGUES, Lang
 
@@ -48,7 +48,7 @@ def capture_digest(report: Report, opts: ReportOptions) -> dict[str, Any]:
         "warnings": [w.code for w in report.warnings],
         "dns_a": "A" in asked,
         "dns_aaaa": "AAAA" in asked,
-        "lab_traffic": bool(asked) or any(c.server.port in opts.ports for c in conns),
+        "lab_traffic": bool(asked) or any(c.service is not None for c in conns),
         "loopback_only": bool(ips) and all(_loopback(i) for i in ips),
         "rtt_ms": [c.handshake.rtt_ms for c in conns if c.handshake.rtt_ms is not None],
         "dns_latency_ms": [d.latency_ms for d in report.dns if d.latency_ms is not None],

@@ -1,7 +1,7 @@
 """Make the README picture: page 1 (summary, checklist, T4 timeline) and the queued client's connection
 page of a report, side by side, as a small PNG.
 
-    python -m reporter.render.example samples/t4-serial.pcap reporter/render/example-report.png
+    python -m tests.tools.readme_picture samples/tugas1/t4-serial.pcap docs/img/report-example.png
 
 Needs pdftoppm (poppler) and Pillow (a WeasyPrint dependency). A developer tool, not used by `progjar`.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 def make_picture(capture: str, out: Path, lang: str = "en", dpi: int = 80) -> Path:
     from PIL import Image, ImageDraw
 
-    from reporter.cli import ReportOptions
+    from reporter.options import ReportOptions
     from reporter.pipeline import analyse
     from reporter.render.html import render_html
     from reporter.render.pdf import write_pdf_from_html

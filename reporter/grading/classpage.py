@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from reporter.classsummary import TASKS, outlier_text
+from reporter.grading.classsummary import TASKS, outlier_text
 from reporter.render.i18n import CLASS_CATALOGUES, Lang
 
 CSS = """

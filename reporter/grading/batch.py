@@ -27,18 +27,20 @@ from pathlib import Path
 from typing import Any
 
 from reporter import __version__
-from reporter.capture import NotACapture
-from reporter.classpage import render_class_page
-from reporter.classsummary import (
+from reporter.assignments import service_ports
+from reporter.reading.capture import NotACapture
+from reporter.grading.classpage import render_class_page
+from reporter.grading.classsummary import (
     capture_digest,
     pass_rates,
     student_rows,
     write_csv,
     write_json,
 )
-from reporter.cli import ReportOptions, UsageError
-from reporter.fingerprint import Fingerprint, compare, fingerprint
-from reporter.pipeline import DAMAGE_CODES, analyse, file_sha256
+from reporter.options import ReportOptions, UsageError
+from reporter.grading.fingerprint import Fingerprint, compare, fingerprint
+from reporter.pipeline import DAMAGE_CODES, analyse
+from reporter.reading.capture import file_sha256
 from reporter.render import write_reports
 
 CAPTURE_EXTS = (".pcapng", ".pcap", ".cap")
@@ -113,13 +115,14 @@ def find_jobs(classdir: Path, outdir: Path) -> list[Job]:
 
 
 def _options_key(opts: ReportOptions) -> str:
-    return json.dumps({"host": opts.host.lower(), "ports": list(opts.ports), "lang": opts.lang,
-                       "formats": sorted(opts.formats), "frames": opts.frames, "tool": __version__})
+    return json.dumps({"host": opts.host.lower(), "ports": sorted(opts.port_overrides.items()), "lang": opts.lang,
+                       "assignment": opts.assignment, "tz": opts.tz, "formats": sorted(opts.formats),
+                       "frames": opts.frames, "tool": __version__})
 
 
 def _opts_dict(opts: ReportOptions) -> dict:
-    return {"host": opts.host, "ports": list(opts.ports), "frames": opts.frames, "lang": opts.lang,
-            "formats": list(opts.formats)}
+    return {"host": opts.host, "ports": service_ports(opts.port_overrides), "assignment": opts.assignment,
+            "frames": opts.frames, "lang": opts.lang, "tz": opts.tz, "formats": list(opts.formats)}
 
 
 _started = None  # in a worker: where to say which capture it is working on

@@ -15,8 +15,8 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from reporter.decode import NO_FAST, decode_counted, decode_frame, fast_layout, undecoded
-from reporter.packet import Packet
+from reporter.reading.decode import NO_FAST, decode_counted, decode_frame, fast_layout, undecoded
+from reporter.reading.packet import Packet
 
 MAX_CAPLEN = 262144 * 4  # a frame claiming more is garbage (Wireshark's own limit is 262144)
 MAX_BLOCK = 16 << 20  # a block we would buffer whole (packet blocks are far smaller)

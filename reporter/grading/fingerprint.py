@@ -27,10 +27,10 @@ from pathlib import Path
 
 from reporter.analyses.conn import iter_tcp_options
 from reporter.analyses.dns import parse_lenient
-from reporter.capture import Capture, NotACapture, iter_records, open_capture
-from reporter.decode import LT_EN10MB, LT_LINUX_SLL, LT_LINUX_SLL2, link_ip
-from reporter.packet import ip_text
-from reporter.pipeline import file_sha256
+from reporter.reading.capture import Capture, NotACapture, iter_records, open_capture
+from reporter.reading.decode import LT_EN10MB, LT_LINUX_SLL, LT_LINUX_SLL2, link_ip
+from reporter.reading.packet import ip_text
+from reporter.reading.capture import file_sha256
 
 STRONG = ("isn", "tsval", "mac")  # random per run: one shared value is already remarkable
 WEAK = ("tuple", "dns")  # 16-bit ids and ephemeral ports collide by chance now and then

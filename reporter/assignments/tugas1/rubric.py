@@ -1,4 +1,4 @@
-"""The rubric (DESIGN.md "Rubric"): tasks T1..T4 judged from the report model, each with evidence.
+"""The Tugas 1 rubric (docs/rubrics.md): tasks T1..T4 judged from the report model, each with evidence.
 
 Why from the model: a grader (or `progjar batch` re-reading cached JSON) must get the same verdict
 from the same facts the report shows. Evidence frames are the frames a grader jumps to in
@@ -6,14 +6,18 @@ Wireshark. Two of them are not in the model (a connection's FIN and the server's
 request), so the TCP pass notes them on the side (TcpResult.marks, conn.EvidenceFrames); without
 marks (cached JSON in batch) the evidence simply leaves them out and the status is the same.
 
-Summaries are short factual English sentences; the renderers translate by task id and status.
+Every task carries a reason code with its facts (wording.py says them in English and Indonesian),
+the fix for anything short of pass, and display filters; `summary` keeps version 1's sentence.
 """
 from __future__ import annotations
 
 import bisect
-from typing import Iterable, Optional
+from typing import Any, Optional
 
 from reporter.analyses.conn import EvidenceFrames
+from reporter.assignments.judging import RANK as _RANK
+from reporter.assignments.judging import endpoint, frames as _frames, make_task
+from reporter.assignments.tugas1.wording import WORDING
 from reporter.model import Connection, DnsLookup, Report, Task
 
 LAB_MESSAGE_LEN = 46  # the fixed T2 message; T3 must send more (a file)
@@ -24,44 +28,60 @@ def _same_host(a: str, b: str) -> bool:
     return a.lower().rstrip(".") == b.lower().rstrip(".")
 
 
-def _frames(*xs: Optional[int] | Iterable[int]) -> list[int]:
-    out: set[int] = set()
-    for x in xs:
-        if x is None:
-            continue
-        if isinstance(x, int):
-            out.add(x)
-        else:
-            out.update(f for f in x if f)
-    return sorted(f for f in out if f and f > 0)
-
-
 # ---------------------------------------------------------------------------------------------
 # T1: getaddrinfo -> A and AAAA queries, no TCP handshake
 
 
 def judge_t1(report: Report, host: str) -> Task:
     mine = [d for d in report.dns if _same_host(d.name, host)]
+    facts: dict[str, Any] = {"host": host}
     if not mine:
         names = sorted({d.name for d in report.dns})
         extra = f" (the capture looks up {', '.join(names[:3])})" if names else ""
-        return Task("T1", "absent", None, [], f"no DNS query for {host}{extra}")
+        code = "t1_no_query_other" if names else "t1_no_query"
+        facts["names"] = names[:3]
+        return make_task("T1", "absent", code, facts, WORDING, summary=f"no DNS query for {host}{extra}",
+                         filters=["dns"])
     types = {d.qtype for d in mine}
     answered = [d for d in mine if d.response_frame is not None]
     evidence = _t1_evidence(mine)
     answers = list(dict.fromkeys(a for d in answered for a in d.answers))
-    follows = _tcp_after(report, mine, answers)
+    follows, then = _tcp_after(report, mine, answers)
+    facts.update(then)
+    suffix = "_then_tcp" if then else ""
+    filters = [f'dns.qry.name == "{host}"']
+    if then:
+        filters.append(f"tcp.stream eq {then['tcp_conn']}")
     if {"A", "AAAA"} <= types:
         ok = [d for d in answered if d.qtype in ("A", "AAAA")]
         if ok:
             res = ", ".join(dict.fromkeys(
                 f"{d.qtype} {d.rcode}" + (f" {' '.join(d.answers)}" if d.answers else " without data" if
                                           d.rcode == "NOERROR" else "") for d in ok))
-            return Task("T1", "pass", None, evidence, f"{host}: A and AAAA queried, answered ({res}); {follows}")
-        return Task("T1", "partial", None, evidence, f"{host}: A and AAAA queried but no response came; {follows}")
+            for qtype in ("A", "AAAA"):
+                got = [d for d in ok if d.qtype == qtype]
+                facts[qtype.lower()] = _answer_text(got)
+            return make_task("T1", "pass", "t1_answered" + suffix, facts, WORDING, evidence=evidence,
+                             summary=f"{host}: A and AAAA queried, answered ({res}); {follows}", filters=filters)
+        return make_task("T1", "partial", "t1_unanswered" + suffix, facts, WORDING, evidence=evidence,
+                         summary=f"{host}: A and AAAA queried but no response came; {follows}", filters=filters)
     have = ", ".join(sorted(types))
     missing = "AAAA" if "A" in types else "A" if "AAAA" in types else "A and AAAA"
-    return Task("T1", "partial", None, evidence, f"{host}: only {have} queried, no {missing} query; {follows}")
+    facts.update(have=sorted(types), missing="AAAA" if "A" in types else "A" if "AAAA" in types else "A, AAAA")
+    return make_task("T1", "partial", "t1_one_type" + suffix, facts, WORDING, evidence=evidence,
+                     summary=f"{host}: only {have} queried, no {missing} query; {follows}", filters=filters)
+
+
+def _answer_text(lookups: list[DnsLookup]) -> str:
+    """What the lookups of one type got, in words no language needs: 'NOERROR 103.94.189.5',
+    'NOERROR –' (an answer without address), 'NXDOMAIN', '–' (no response)."""
+    answered = [d for d in lookups if d.response_frame is not None]
+    if not answered:
+        return "–"
+    d = next((x for x in answered if x.answers), answered[0])
+    if d.answers:
+        return f"{d.rcode} {' '.join(d.answers[:4])}"
+    return f"{d.rcode} –" if d.rcode == "NOERROR" else str(d.rcode)
 
 
 def _t1_evidence(mine: list[DnsLookup]) -> list[int]:
@@ -77,57 +97,65 @@ def _t1_evidence(mine: list[DnsLookup]) -> list[int]:
     return _frames([d.query_frame for d in rows], [d.response_frame for d in rows])
 
 
-def _tcp_after(report: Report, lookups: list[DnsLookup], answers: list[str]) -> str:
-    """The lab point of T1: getaddrinfo() resolves, nothing connects. Say whether a handshake follows."""
+def _tcp_after(report: Report, lookups: list[DnsLookup], answers: list[str]) -> tuple[str, dict[str, Any]]:
+    """The lab point of T1: getaddrinfo() resolves, nothing connects. Say whether a handshake follows
+    (the v1 summary clause, and the facts of the connection that follows, if one does)."""
     t = min(d.time_s for d in lookups)
     later = [c for c in report.connections
              if c.handshake.syn_time_s is not None and c.handshake.syn_time_s >= t and c.server.ip in answers]
     if not later:
-        return "no TCP handshake to the answered address follows"
+        return "no TCP handshake to the answered address follows", {}
     c = later[0]
-    return f"a TCP connection to {c.server.ip}:{c.server.port} follows (frame {c.handshake.syn_frame})"
+    return (f"a TCP connection to {c.server.ip}:{c.server.port} follows (frame {c.handshake.syn_frame})",
+            {"tcp_server": endpoint(c.server.ip, c.server.port), "tcp_frame": c.handshake.syn_frame,
+             "tcp_conn": c.id})
 
 
 # ---------------------------------------------------------------------------------------------
 # T2 / T3: one echo connection on a lab port
 
 
-def _echo_status(c: Connection, min_request: int) -> tuple[str, str]:
-    """(status, reason) of one connection measured against the T2/T3 bar."""
+def _echo_status(c: Connection, min_request: int) -> tuple[str, str, str, dict[str, Any]]:
+    """(status, v1 reason, reason code, facts) of one connection measured against the T2/T3 bar."""
     sent = c.bytes.client_to_server
     if sent == 0:
         if not c.handshake.complete:
-            return "fail", "the handshake did not complete" if c.handshake.syn_frame else \
-                "no handshake and no data in the capture"
-        return "fail", "handshake complete but the client sent no data"
+            if c.handshake.syn_frame:
+                return "fail", "the handshake did not complete", "echo_handshake_failed", {}
+            return "fail", "no handshake and no data in the capture", "echo_no_handshake_no_data", {}
+        return "fail", "handshake complete but the client sent no data", "echo_no_data", {}
+    facts: dict[str, Any] = {"sent": sent}
     if not c.handshake.complete:
-        return "partial", f"client sent {sent} bytes, but the capture has no complete handshake"
+        return ("partial", f"client sent {sent} bytes, but the capture has no complete handshake",
+                "echo_no_complete_handshake", facts)
     if c.echo.echoed_bytes == 0:
-        return "partial", f"client sent {sent} bytes, nothing was echoed"
+        return "partial", f"client sent {sent} bytes, nothing was echoed", "echo_nothing_echoed", facts
     if not c.echo.verified:
         where = c.echo.first_mismatch_offset
-        why = f"echo differs at byte {where}" if where is not None else \
-            f"only {c.echo.echoed_bytes} of {sent} bytes echoed"
-        return "partial", why
+        if where is not None:
+            return "partial", f"echo differs at byte {where}", "echo_differs", {**facts, "offset": where}
+        return ("partial", f"only {c.echo.echoed_bytes} of {sent} bytes echoed", "echo_short",
+                {**facts, "echoed": c.echo.echoed_bytes})
     if c.close.reset:
-        return "partial", f"{sent} bytes echoed, but the connection ended with a reset"
+        return "partial", f"{sent} bytes echoed, but the connection ended with a reset", "echo_reset", facts
     if c.close.first_fin_by is None:
-        return "partial", f"{sent} bytes echoed, but the connection was not closed in the capture"
+        return ("partial", f"{sent} bytes echoed, but the connection was not closed in the capture",
+                "echo_not_closed", facts)
     if sent <= min_request:
-        return "partial", f"echo verified, but the request is only {sent} bytes (a file should be longer than {min_request})"
-    return "pass", f"{sent} bytes sent and echoed back identically, closed by the {c.close.first_fin_by}"
-
-
-_RANK = {"pass": 3, "partial": 2, "fail": 1, "absent": 0}
+        return ("partial", f"echo verified, but the request is only {sent} bytes (a file should be longer than "
+                f"{min_request})", "echo_request_short", {**facts, "min": min_request})
+    code = "echo_ok_server_closed" if c.close.first_fin_by == "server" else "echo_ok_client_closed"
+    return "pass", f"{sent} bytes sent and echoed back identically, closed by the {c.close.first_fin_by}", code, facts
 
 
 def judge_echo(report: Report, task_id: str, port: int, min_request: int, marks: Optional[EvidenceFrames]) -> Task:
     conns = [c for c in report.connections if c.server.port == port]
     if not conns:
-        return Task(task_id, "absent", None, [], f"no TCP connection to port {port}")
+        return make_task(task_id, "absent", "echo_no_connection", {"port": port}, WORDING,
+                         summary=f"no TCP connection to port {port}", filters=[f"tcp.port == {port}"])
     judged = [(c, *_echo_status(c, min_request)) for c in conns]
     best = max(judged, key=lambda x: (_RANK[x[1]], x[0].bytes.client_to_server))
-    c, status, why = best
+    c, status, why, code, facts = best
     hs = c.handshake
     ex = c.exchanges[0] if c.exchanges else None
     evidence = _frames(hs.syn_frame, hs.synack_frame, hs.ack_frame,
@@ -135,7 +163,13 @@ def judge_echo(report: Report, task_id: str, port: int, min_request: int, marks:
                        marks.fin_frame(c.id) if marks else None)
     who = f"{c.client.ip}:{c.client.port} -> {c.server.ip}:{port}"
     more = f" ({len(conns)} connections to port {port})" if len(conns) > 1 else ""
-    return Task(task_id, status, None, evidence, f"{who}: {why}{more}")
+    facts = {"conn": c.id, "client": endpoint(c.client.ip, c.client.port), "server": endpoint(c.server.ip, port),
+             "port": port, "connections": len(conns), **facts}
+    filters = [f"tcp.stream eq {c.id}"]
+    if code == "echo_differs":
+        filters.append(f"tcp.stream eq {c.id} && progjar.echo.ok == 0")
+    return make_task(task_id, status, code, facts, WORDING, evidence=evidence, summary=f"{who}: {why}{more}",
+                     filters=filters)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,7 +263,9 @@ def judge_t4(report: Report, marks: Optional[EvidenceFrames]) -> Task:
         if best is None or _RANK[task.status] > _RANK[best.status]:
             best = task
     if best is None:
-        return Task("T4", "absent", None, [], "no two connections to one server endpoint overlap in time")
+        return make_task("T4", "absent", "t4_no_overlap", {}, WORDING,
+                         summary="no two connections to one server endpoint overlap in time",
+                         filters=["tcp.flags.syn == 1 && tcp.flags.ack == 0"])
     return best
 
 
@@ -257,6 +293,12 @@ def _t4_task(g: _Group, sip: str, sport: int, marks: Optional[EvidenceFrames]) -
                 f"#{earlier.client_no} closed")
     else:
         tail = "each client was echoed while another was connected (concurrent service)"
+    facts: dict[str, Any] = {"n": len(g.overlapping), "server": endpoint(sip, sport), "hosts_n": len(hosts),
+                             "hosts": hosts[:4]}
+    if verdict == "serial":
+        facts.update(later=later.client_no, later_ip=later.client.ip, earlier=earlier.client_no,
+                     wait=later.echo.wait_s if later.echo.wait_s is not None else 0.0)
+    code = "t4_serial" if verdict == "serial" else "t4_concurrent"
     if status == "partial":
         reasons = []
         if g.cross is None:
@@ -264,19 +306,25 @@ def _t4_task(g: _Group, sip: str, sport: int, marks: Optional[EvidenceFrames]) -
         if not all_echoed:
             reasons.append("not every connection was echoed")
         tail += "; " + ", ".join(reasons)
-    return Task("T4", status, verdict, evidence, f"{head}; {tail}")
+        unechoed = [c.client_no for c in g.overlapping if not _echoed(c)]
+        code = ("t4_same_host_not_all_echoed" if g.cross is None and not all_echoed
+                else "t4_same_host" if g.cross is None else "t4_not_all_echoed")
+        facts.update(host=hosts[0], unechoed=unechoed)
+    streams = " ".join(str(i) for i in sorted({earlier.id, later.id}))
+    filters = [f"tcp.port == {sport} && tcp.flags.syn == 1 && tcp.flags.ack == 0", f"tcp.stream in {{{streams}}}"]
+    if verdict == "serial":
+        filters.append("progjar.expert.queued")
+    return make_task("T4", status, code, facts, WORDING, verdict=verdict, evidence=evidence,
+                     summary=f"{head}; {tail}", filters=filters)
 
 
-def judge_tasks(report: Report, opts: object, marks: Optional[EvidenceFrames] = None) -> list[Task]:
-    """T1..T4 for this report. `opts` gives host and ports (ReportOptions); marks add evidence frames."""
-    host = getattr(opts, "host", "www.its.ac.id")
-    ports = tuple(getattr(opts, "ports", (10000, 32444)))
-    echo_port = ports[0] if ports else 10000
-    file_port = ports[1] if len(ports) > 1 else 32444
+def judge(report: Report, inp: Any) -> list[Task]:
+    """T1..T4 for this report. `inp` (assignments.RubricInput) gives the host, the service ports in
+    effect and the TCP pass's evidence marks."""
     return [
-        judge_t1(report, host),
-        judge_echo(report, "T2", echo_port, 0, marks),
-        judge_echo(report, "T3", file_port, LAB_MESSAGE_LEN, marks),
-        judge_t4(report, marks),
+        judge_t1(report, inp.host),
+        judge_echo(report, "T2", inp.ports["echo"], 0, inp.marks),
+        judge_echo(report, "T3", inp.ports["file-echo"], LAB_MESSAGE_LEN, inp.marks),
+        judge_t4(report, inp.marks),
     ]
 

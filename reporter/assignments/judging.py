@@ -1,0 +1,46 @@
+"""What every rubric needs: a task built from a reason code and its facts, evidence frame lists,
+and the order of statuses.
+
+Why one constructor: every task must carry the specific fact behind its status (reason), what to
+change (fix, for anything short of pass) and the Wireshark filters that show the evidence; a
+rubric states the code and the facts once and the English sentences come from its wording table,
+the same table the renderers use for the reader's language.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Optional
+
+from reporter.assignments.wording import Wording, say
+from reporter.model import Task
+
+RANK = {"pass": 3, "partial": 2, "fail": 1, "absent": 0}
+
+
+def make_task(task_id: str, status: str, code: str, facts: dict[str, Any], wording: Mapping[str, Wording], *,
+              verdict: Optional[str] = None, evidence: Iterable[int] = (), summary: str = "",
+              filters: Iterable[str] = ()) -> Task:
+    """A task whose reason and fix are the wording of `code` with `facts` (English in the JSON)."""
+    w = wording[code]
+    reason = say(w.reason, facts)
+    fix = say(w.fix, facts) if w.fix is not None and status != "pass" else None
+    return Task(task_id, status, verdict, list(evidence), summary or reason, reason, fix, list(filters), code,
+                dict(facts))
+
+
+def frames(*xs: Optional[int] | Iterable[Optional[int]]) -> list[int]:
+    """Evidence frame numbers: sorted, unique, without None or 0."""
+    out: set[int] = set()
+    for x in xs:
+        if x is None:
+            continue
+        if isinstance(x, int):
+            out.add(x)
+        else:
+            out.update(f for f in x if f)
+    return sorted(f for f in out if f and f > 0)
+
+
+def endpoint(ip: str, port: int) -> str:
+    """ip:port, with brackets around an IPv6 address (as Wireshark writes it)."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
