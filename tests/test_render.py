@@ -21,7 +21,8 @@ from reporter.assignments import get, reason_text, task_name
 from reporter.model import Report
 from reporter.render import report_json, write_reports
 from reporter.render.html import render_html
-from reporter.render.i18n import CATALOGUES, CLASS_EN, CLASS_ID, EN, ID, Lang
+from reporter.grading.wording import CLASS_EN, CLASS_ID
+from reporter.render.i18n import CATALOGUES, EN, ID, Lang
 from reporter.render.view import MAX_DETAILED, machine
 from tests.conftest import ROOT, SAMPLES, require_tool
 from tests.report_fixtures import LAB_MESSAGE, big_report, lab_report

@@ -11,7 +11,8 @@ import html
 from typing import Any
 
 from reporter.grading.classsummary import TASKS, outlier_text
-from reporter.render.i18n import CLASS_CATALOGUES, Lang
+from reporter.grading.wording import CLASS_CATALOGUES
+from reporter.render.i18n import Lang
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5em;color:#1d2330}

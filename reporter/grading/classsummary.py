@@ -16,7 +16,8 @@ from typing import Any
 
 from reporter.options import ReportOptions
 from reporter.model import Report
-from reporter.render.i18n import CLASS_CATALOGUES, Lang
+from reporter.grading.wording import CLASS_CATALOGUES
+from reporter.render.i18n import Lang
 
 TASKS = ("T1", "T2", "T3", "T4")
 RANK = {"pass": 3, "partial": 2, "fail": 1, "absent": 0}
