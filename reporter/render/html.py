@@ -25,3 +25,9 @@ def _env() -> Environment:
 def render_html(report: Report, lang: str) -> str:
     """The report as one HTML page in English ("en") or Indonesian ("id")."""
     return _env().get_template("report.html.j2").render(**view.build(report, lang))
+
+
+def render_body(report: Report, lang: str) -> str:
+    """The report's body alone (no <html>/<head>): one section of a page that shows several
+    captures' reports, such as a student's combined report."""
+    return _env().get_template("report_body.html.j2").render(**view.build(report, lang))
