@@ -59,6 +59,23 @@ def answer(line: str, fmt: dict) -> Optional[str]:
     return fmt["unknown"]
 
 
+def refuse(connection: socket.socket, fmt: dict) -> None:
+    """Say the line is too long and close gently: FIN after the reply, then read (and drop) what the client
+    is still sending for a moment, so that our close() does not reset the connection before it reads why."""
+    connection.sendall((fmt["too_long"] + "\r\n").encode())
+    connection.shutdown(socket.SHUT_WR)
+    connection.settimeout(1.0)
+    dropped = 0
+    while dropped < (1 << 20):  # bounded: at most 1 MB or 1 s of silence
+        try:
+            data = connection.recv(65536)
+        except socket.timeout:
+            break
+        if not data:
+            break
+        dropped += len(data)
+
+
 def handle_client(connection: socket.socket, client_address: tuple, fmt: dict, max_line: int) -> None:
     """Read lines and answer each one until QUIT, the client closes, or a line is too long."""
     log(f"connection from {client_address}")
@@ -69,7 +86,7 @@ def handle_client(connection: socket.socket, client_address: tuple, fmt: dict, m
             if newline < 0:  # no complete line yet: read more (however small the pieces are)
                 if len(buffer) > max_line:
                     log(f"{client_address} sent {len(buffer)} bytes without a newline: closing")
-                    connection.sendall((fmt["too_long"] + "\r\n").encode())
+                    refuse(connection, fmt)
                     break
                 data = connection.recv(1024)
                 if not data:
@@ -80,7 +97,7 @@ def handle_client(connection: socket.socket, client_address: tuple, fmt: dict, m
             raw, buffer = buffer[:newline + 1], buffer[newline + 1:]
             if len(raw) > max_line + 1:
                 log(f"{client_address} sent a {len(raw)}-byte line: closing")
-                connection.sendall((fmt["too_long"] + "\r\n").encode())
+                refuse(connection, fmt)
                 break
             line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
             reply = answer(line, fmt)
