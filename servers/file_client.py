@@ -102,24 +102,26 @@ class Connection:
     def close(self) -> None:
         self.sock.close()
 
-    def send(self, *pieces: bytes) -> None:
-        """Send a request made of pieces, then the terminator (unless --no-terminator)."""
-        for piece in (*pieces, TERMINATOR if self.terminator else b""):
-            self.send_raw(piece)
+    def send(self, request: bytes) -> None:
+        """Send a short request and its terminator (unless --no-terminator) in one go, like sendall()."""
+        self.send_raw(request + (TERMINATOR if self.terminator else b""))
 
     def send_file(self, command: bytes, path: str) -> tuple[int, str]:
         """Send `command` and the file as base64, reading it piece by piece; returns its size and sha256."""
         sha, size = hashlib.sha256(), 0
-        self.send_raw(command)
         with open(path, "rb") as f:
-            while True:
-                piece = f.read(CHUNK)
-                if not piece:
-                    break
+            piece = f.read(CHUNK)
+            data = command  # the command goes out with the first piece: one segment for a small file
+            while piece:
                 sha.update(piece)
                 size += len(piece)
-                self.send_raw(base64.b64encode(piece))
-        self.send_raw(TERMINATOR if self.terminator else b"")
+                data += base64.b64encode(piece)
+                piece = f.read(CHUNK)
+                if not piece and self.terminator:
+                    data += TERMINATOR
+                self.send_raw(data)
+                data = b""
+        self.send_raw(data + (TERMINATOR if self.terminator and size == 0 else b""))
         return size, sha.hexdigest()
 
     def send_raw(self, data: bytes) -> None:
@@ -392,28 +394,36 @@ def run(args: argparse.Namespace) -> int:
     conn = Connection(args.server, args.port, args.timeout, not args.no_terminator, args.rate)
     log(f"connected to {args.server} port {args.port}")
     try:
-        if args.command == "list":
-            names = remote_list(conn)
-            print("daftar file:" if names else "daftar file: (kosong)")
-            for name in names:
-                print(f"- {name}")
-        elif args.command == "get":
-            out = args.output or os.path.basename(args.name)
-            size, sha = remote_get(conn, args.name, out)
-            log(f"received {args.name}: {size} bytes, sha256 {sha}, written to {out}")
-        elif args.command == "upload":
-            name = args.name or os.path.basename(args.path)
-            size, sha = remote_upload(conn, args.path, name)
-            log(f"uploaded {name}: {size} bytes, sha256 {sha}, confirmed by the server")
-        else:
-            remote_delete(conn, args.name)
-            log(f"deleted {args.name}")
+        try:
+            command(conn, args)
+        except ClientError as e:  # with --drain, say how many replies this one request got in all
+            extra = conn.extra_replies(args.drain) if args.drain else 0
+            raise ClientError(f"{e} (and {extra} more replies to the same request)" if extra else str(e)) from None
         extra = conn.extra_replies(args.drain) if args.drain else (1 if conn.buffer else 0)
         if extra:
             raise ClientError(f"the server sent {extra} more replies after the first to one request")
     finally:
         conn.close()
     return 0
+
+
+def command(conn: Connection, args: argparse.Namespace) -> None:
+    if args.command == "list":
+        names = remote_list(conn)
+        print("daftar file:" if names else "daftar file: (kosong)", flush=True)
+        for name in names:
+            print(f"- {name}", flush=True)
+    elif args.command == "get":
+        out = args.output or os.path.basename(args.name)
+        size, sha = remote_get(conn, args.name, out)
+        log(f"received {args.name}: {size} bytes, sha256 {sha}, written to {out}")
+    elif args.command == "upload":
+        name = args.name or os.path.basename(args.path)
+        size, sha = remote_upload(conn, args.path, name)
+        log(f"uploaded {name}: {size} bytes, sha256 {sha}, confirmed by the server")
+    else:
+        remote_delete(conn, args.name)
+        log(f"deleted {args.name}")
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -103,13 +103,15 @@ def do_get(connection: socket.socket, root: str, name: str) -> None:
         if not stat.S_ISREG(info.st_mode):
             return reply(connection, "ERROR", data=f"{name}: not a file")
         head = json.dumps(dict(status="OK", data_namafile=name, data_size=info.st_size))
-        connection.sendall(head[:-1].encode() + b', "data_file": "')  # the JSON stays open for the file
-        while True:
+        data = head[:-1].encode() + b', "data_file": "'  # the JSON stays open while the file follows
+        piece = f.read(GET_CHUNK)
+        while piece:
+            data += base64.b64encode(piece)
             piece = f.read(GET_CHUNK)
-            if not piece:
-                break
-            connection.sendall(base64.b64encode(piece))
-        connection.sendall(b'"}' + TERMINATOR)
+            if piece:
+                connection.sendall(data)
+                data = b""
+        connection.sendall(data + b'"}' + TERMINATOR)  # a small file: the whole reply in one sendall()
 
 
 def do_delete(connection: socket.socket, root: str, name: str) -> None:
