@@ -56,7 +56,7 @@ def capture_linktypes(data: bytes, name: str) -> list[int]:
 class Capture:
     """tcpdump (pcap) or dumpcap (pcapng) inside a namespace, stopped only once the traffic is over."""
 
-    def __init__(self, topo: Topology, ns: str, iface: str, path: Path) -> None:
+    def __init__(self, topo: Topology, ns: str, iface: str, path: Path, buffer_kib: Optional[int] = None) -> None:
         self.topo, self.ns, self.iface, self.path = topo, ns, iface, path
         if path.suffix == ".pcapng":
             self.argv = ["dumpcap", "-i", iface, "-w", str(path)]
@@ -66,6 +66,8 @@ class Capture:
             if iface == "any":
                 self.argv += ["-y", "LINUX_SLL2"]
             self.ready = r"listening on"
+        if buffer_kib:  # megabytes of traffic in a fraction of a second: a bigger kernel buffer drops nothing
+            self.argv += ["-B", str(buffer_kib)]
         self.proc: Optional[Proc] = None
         self.packets: Optional[int] = None
 
@@ -92,6 +94,11 @@ class Capture:
         self.packets = int(m.group(1) or m.group(2)) if m else None
         if not self.path.exists() or self.packets == 0:
             raise LabError(f"{self.argv[0]} on {self.ns} captured nothing")
+        m = re.search(r"(\d+) packets? dropped by kernel|Packets dropped: (\d+)", text)
+        dropped = int(m.group(1) or m.group(2)) if m else 0
+        if dropped:  # a sample with holes would teach the wrong thing
+            raise LabError(f"{self.argv[0]} on {self.ns} dropped {dropped} packets: the capture is incomplete "
+                           "(run again, or with smaller --sizes)")
 
     def record(self) -> dict:
         data = self.path.read_bytes()
@@ -145,9 +152,9 @@ class Lab:
         return self.finish(proc, timeout)
 
     def scenario(self, key: str, capture_file: str, ns: str, iface: str,
-                 body: Callable[[], tuple[list[dict], dict, str]]) -> dict:
+                 body: Callable[[], tuple[list[dict], dict, str]], buffer_kib: Optional[int] = None) -> dict:
         """Capture while body() runs; body returns (steps, expected facts, what the capture shows)."""
-        cap = Capture(self.topo, ns, iface, self.workdir / capture_file)
+        cap = Capture(self.topo, ns, iface, self.workdir / capture_file, buffer_kib)
         start = time.time()
         cap.start()
         steps, expected, shows = body()

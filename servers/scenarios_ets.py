@@ -75,7 +75,7 @@ def stress_run(lab: Lab, pool: str) -> dict:
             f"{clients} clients at once upload, then download, files of {sizes}; every transfer on its own "
             "connection, verified by size and sha256. With more clients than workers the extra connections are "
             "accepted at once but wait in the pool's queue for a free worker.")
-    return lab.scenario(key, CAPTURES[key], "mesin1", "eth0", body)
+    return lab.scenario(key, CAPTURES[key], "mesin1", "eth0", body, buffer_kib=65536)
 
 
 def run(lab: Lab, scenario: str, server_mode: Optional[str]) -> list[dict]:

@@ -1,7 +1,9 @@
 """Start the lab programs of servers/ on loopback for tests: any free port, logs in a file, stopped by PID."""
 from __future__ import annotations
 
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -41,9 +43,30 @@ class Program:
     def connect(self, timeout: float = 5) -> socket.socket:
         return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
 
+    def children(self) -> list[int]:
+        """PIDs of the server's own child processes (a process pool's workers)."""
+        kids = []
+        for task in Path(f"/proc/{self.proc.pid}/task").glob("*"):
+            try:
+                kids += [int(x) for x in (task / "children").read_text().split()]
+            except OSError:
+                pass
+        return kids
+
     def stop(self) -> None:
+        """SIGTERM (the server ends its pool in order); SIGKILL it and its workers, by PID, if it hangs."""
         if self.proc.poll() is None:
-            self.proc.kill()
+            kids = self.children()
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            for pid in kids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         self.proc.wait(10)
 
 

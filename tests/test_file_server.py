@@ -156,13 +156,6 @@ def vm_hwm_kb(pid: int) -> int:
     return int(m.group(1))
 
 
-def children(pid: int) -> list[int]:
-    kids = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        kids += [int(x) for x in (task / "children").read_text().split()]
-    return kids
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("pool", ["thread", "process"])
 def test_a_100_mb_file_both_ways_in_bounded_memory(start, root: Path, tmp_path: Path, pool: str) -> None:
@@ -178,12 +171,12 @@ def test_a_100_mb_file_both_ways_in_bounded_memory(start, root: Path, tmp_path: 
     p = client(server, "upload", str(src))
     assert p.returncode == 0, p.stderr
     assert f"{size} bytes, sha256 {sha.hexdigest()}, confirmed by the server" in p.stderr
-    peaks = {pid: vm_hwm_kb(pid) for pid in [server.proc.pid, *children(server.proc.pid)]}
+    peaks = {pid: vm_hwm_kb(pid) for pid in [server.proc.pid, *server.children()]}
     assert max(peaks.values()) < 60_000, f"server peak RSS (kB) during a 100 MB upload: {peaks}"
     p = client(server, "get", "big.bin", "-o", str(tmp_path / "back.bin"))
     assert p.returncode == 0, p.stderr
     assert f"{size} bytes, sha256 {sha.hexdigest()}" in p.stderr
-    peaks = {pid: vm_hwm_kb(pid) for pid in [server.proc.pid, *children(server.proc.pid)]}
+    peaks = {pid: vm_hwm_kb(pid) for pid in [server.proc.pid, *server.children()]}
     assert max(peaks.values()) < 60_000, f"server peak RSS (kB) after the 100 MB download: {peaks}"
     assert os.path.getsize(tmp_path / "back.bin") == size
 
@@ -216,7 +209,9 @@ def test_the_client_reports_extra_replies(start, root: Path, tmp_path: Path) -> 
     src.write_bytes(b"Pemrograman Jaringan, ETS. " * 11)
     p = client(server, "--no-terminator", "--drain", "1", "upload", str(src))
     assert p.returncode == 1
-    assert "UPLOAD catatan.txt: server says ERROR" in one_error_line(p.stderr, "file_client")
+    line = one_error_line(p.stderr, "file_client")
+    assert "UPLOAD catatan.txt: server says ERROR" in line
+    assert line.endswith("(and 12 more replies to the same request)"), "415 bytes: 13 chunks of 32, 13 replies"
     p = client(server, "--no-terminator", "--drain", "1", "list")
     assert p.returncode == 0, p.stderr
 
@@ -262,6 +257,19 @@ def test_process_pool_worker_sends_its_fin_while_others_are_connected(start, roo
             assert recv_all(s) == b"", "the server's FIN arrives"
     finally:
         other.close()
+
+
+def test_pool_processes_do_not_outlive_a_killed_server(start, root: Path) -> None:
+    server = start("file_server.py", "--root", str(root), "--pool", "process", "--workers", "3")
+    assert ask(server, b"LIST")["status"] == "OK"
+    workers = server.children()
+    assert workers, "the pool has started its processes"
+    server.proc.kill()  # kill -9: no chance to end the pool in order
+    server.proc.wait(5)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in workers):
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{p}").exists() for p in workers), "orphaned pool processes exit by themselves"
 
 
 def test_stress_table_and_its_files(start, root: Path, tmp_path: Path) -> None:
