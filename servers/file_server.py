@@ -207,7 +207,7 @@ class Requests:
             del self.buffer[:len(TERMINATOR)]
 
     def stream_body(self, start: int, sink) -> None:
-        """Pass everything from buffer[start] to the end of the request to sink(), bytes by bytes."""
+        """Pass everything from buffer[start] to the end of the request to sink(), piece by piece."""
         del self.buffer[:start]
         while True:
             end = self.buffer.find(TERMINATOR)

@@ -131,8 +131,8 @@ def lab_command(assignment: str, scenario: str, server_mode: Optional[str], outd
         print(f"progjar lab: unknown assignment {assignment!r} (choose {', '.join(ASSIGNMENTS)})", file=sys.stderr)
         return 2
     if scenario not in scenario_names(assignment):
-        print(f"progjar lab: {assignment} has no scenario {scenario!r} (choose {', '.join(scenario_names(assignment))})",
-              file=sys.stderr)
+        choices = ", ".join(scenario_names(assignment))
+        print(f"progjar lab: {assignment} has no scenario {scenario!r} (choose {choices})", file=sys.stderr)
         return 2
     module = assignment_module(assignment)
     try:

@@ -48,6 +48,10 @@ def stress_run(lab: Lab, pool: str) -> dict:
     clients = ",".join(str(n) for n in opts["clients"])
     key = f"ets-{pool}"
 
+    def spoken(items: str) -> str:
+        *rest, last = items.split(",")
+        return f"{', '.join(rest)} and {last}" if rest else last
+
     def body():
         progress(f"{key}: file_server.py --pool {pool} --workers {SERVER_WORKERS}; stress from mesin2: upload and "
                  f"download of {sizes} by {clients} clients")
@@ -72,9 +76,10 @@ def stress_run(lab: Lab, pool: str) -> dict:
         }
         return steps, expected, (
             f"ETS stress test against the {pool}-pool server ({SERVER_WORKERS} workers): from mesin2, "
-            f"{clients} clients at once upload, then download, files of {sizes}; every transfer on its own "
-            "connection, verified by size and sha256. With more clients than workers the extra connections are "
-            "accepted at once but wait in the pool's queue for a free worker.")
+            f"{spoken(clients)} clients at once upload, then download, files of {spoken(sizes)}; every transfer "
+            "on its own connection, verified by size and sha256. With more clients than workers, a connection "
+            "that arrives while every worker is busy is accepted at once but waits in the pool's queue (files "
+            "this small take about a millisecond, so that is rare here; bigger --sizes show it).")
     return lab.scenario(key, CAPTURES[key], "mesin1", "eth0", body, buffer_kib=65536)
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from servers.netlab import MACHINES
 from servers.scenarios_tugas3 import text_file
-from tests.conftest import require_root, require_tool
+from tests.conftest import SAMPLES, require_root, require_tool
 from tests.test_lab import LAB_TOOLS, assert_nothing_left, fields, lab_namespaces, pcap_linktypes, progjar_lab
 
 SERVER, M2, M3 = MACHINES["mesin1"], MACHINES["mesin2"], MACHINES["mesin3"]
@@ -90,7 +90,8 @@ def run_lab(tmp_path_factory, assignment: str, *extra: str):
     took = time.monotonic() - t0
     assert p.returncode == 0, f"progjar lab failed: {p.stderr.strip()}\n{p.stdout}"
     manifest = json.loads((out / "manifest.json").read_text())
-    pids = [s["pid"] for c in manifest["captures"] for s in c["steps"]] + [c["capture_pid"] for c in manifest["captures"]]
+    pids = [s["pid"] for c in manifest["captures"] for s in c["steps"]]
+    pids += [c["capture_pid"] for c in manifest["captures"]]
     assert_nothing_left(pids)
     return out, manifest, took
 
@@ -284,3 +285,33 @@ def test_ets_knob_makes_bigger_runs(tmp_path_factory, home: Path) -> None:
                == hashlib.sha256(base64.b64decode(replies(gets[0].data("s2c"))[0]["data_file"])).hexdigest()
                for s in gets)
     assert took < 60
+
+
+# --- committed samples (no root needed) ------------------------------------------------------------------
+
+@pytest.mark.parametrize("assignment, files", [
+    ("tugas2", ["tugas2-thread.pcap", "tugas2-serial.pcap"]),
+    ("tugas3", ["tugas3-commands.pcap", "tugas3-concurrent.pcap", "tugas3-legacy.pcap"]),
+    ("ets", ["ets-thread.pcap", "ets-process.pcap"]),
+])
+def test_committed_samples_agree_with_their_manifest(assignment: str, files: list[str]) -> None:
+    folder = SAMPLES / assignment
+    manifest = json.loads((folder / "manifest.json").read_text())
+    check_manifest(folder, manifest, assignment, files)
+    readme = (folder / "README.md").read_text()
+    assert all(f in readme for f in files)
+    for c in manifest["captures"]:
+        assert all(s["exit_code"] in (0, 1) for s in c["steps"]) and c["expected"]["assignment"] == assignment
+    if assignment == "tugas3":
+        uploaded = entry(manifest, "tugas3-commands")["expected"]["files"]["uploaded"]
+        assert uploaded["sha256"] == hashlib.sha256(text_file("laporan yang diunggah", 3000)).hexdigest()
+    if assignment == "ets":
+        for pool in ("thread", "process"):
+            with open(folder / f"ets-{pool}.csv") as f:
+                rows = list(csv.DictReader(f))
+            assert [int(r["failures"]) for r in rows] == [0] * 8 and readme.count(f"ets-{pool}.csv")
+
+
+def test_new_samples_stay_small() -> None:
+    total = sum(p.stat().st_size for a in ("tugas2", "tugas3", "ets") for p in (SAMPLES / a).iterdir())
+    assert total < 300_000, f"samples of tugas2, tugas3 and ets: {total} bytes"
