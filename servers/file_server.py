@@ -343,14 +343,15 @@ def serve_legacy(connection: socket.socket, address: tuple, root: str) -> None:
 
 # --- the pool ------------------------------------------------------------------------------------
 
-def _worker_init(server_pid: int) -> None:
+def _worker_init() -> None:
     """Pool processes leave Ctrl-C and SIGTERM to the main process, which ends them in order; if the main
     process is killed outright (kill -9), they notice within a second and exit instead of living on alone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    parent = os.getppid()  # the server (or, with the forkserver start method, the fork server, which dies with it)
 
     def watch() -> None:
-        while os.getppid() == server_pid:
+        while os.getppid() == parent:  # an orphan is adopted by another process
             time.sleep(1)
         os._exit(1)
 
@@ -360,7 +361,7 @@ def _worker_init(server_pid: int) -> None:
 def serve(sock: socket.socket, pool: str, workers: int, max_clients: Optional[int], args: tuple) -> None:
     """Accept clients and hand each one to the pool; on exit, end open connections and wait for the pool."""
     if pool == "process":
-        executor = ProcessPoolExecutor(workers, initializer=_worker_init, initargs=(os.getpid(),))
+        executor = ProcessPoolExecutor(workers, initializer=_worker_init)
     else:
         executor = ThreadPoolExecutor(workers)
     live: dict[Future, socket.socket] = {}
