@@ -34,7 +34,7 @@ test: deps $(STAMP)
 
 ## lab: rebuild the lab in network namespaces and regenerate samples/ (root)
 lab: $(STAMP)
-	$(BIN)/progjar lab --scenario all -o samples/tugas1
+	set -e; for a in tugas1 tugas2 tugas3 ets; do $(BIN)/progjar lab --assignment $$a --scenario all -o samples/$$a; done
 
 ## bench: speed and memory figures (ratios against tshark and a bare dpkt loop)
 bench: deps $(STAMP)

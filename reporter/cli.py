@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="progjar-lab: run the socket-programming lab, label it in Wireshark, and grade its captures.",
         epilog="Examples:\n  progjar report samples/tugas1/t2-echo.pcap -o reports\n"
         "  progjar report cap.pcapng --format json -o -\n  progjar batch class/ -o graded/ --lang id\n"
-        "  sudo progjar lab --scenario all -o lab-out\n  progjar dissector install",
+        "  sudo progjar lab --assignment tugas2 -o lab-out\n  progjar dissector install",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"progjar-lab {__version__}")
@@ -135,11 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rebuild reports even when they are up to date")
     _add_render_options(p)
 
+    from servers.lab import ASSIGNMENTS, scenario_names
+
     p = sub.add_parser("lab", help="rebuild the lab in network namespaces and capture every task (root)",
                        description="Creates namespaces mesin1/mesin2/mesin3/dns on a bridge, runs the scenarios, captures them, removes everything.")
-    p.add_argument("--scenario", choices=("t1", "t2", "t3", "t4", "all"), default="all")
+    p.add_argument("--assignment", choices=ASSIGNMENTS, default="tugas1", help="whose scenarios to run (default: tugas1)")
+    p.add_argument("--scenario", choices=list(dict.fromkeys(n for a in ASSIGNMENTS for n in scenario_names(a))),
+                   default="all", metavar="NAME|all", help="; ".join(f"{a}: {', '.join(scenario_names(a))}" for a in ASSIGNMENTS))
     p.add_argument("--server-mode", choices=("serial", "thread"), default=None,
-                   help="t4 server mode (default: t4 runs serial; 'all' captures both)")
+                   help="tugas1 t4 server mode (default: t4 runs serial; 'all' captures both)")
+    p.add_argument("--sizes", default=None, metavar="1MB,5MB", help="ets: file sizes (default: the small sample matrix)")
+    p.add_argument("--clients", default=None, metavar="1,5", help="ets: concurrent client counts")
     p.add_argument("-o", "--outdir", required=True)
     p.add_argument("--force-clean", action="store_true", help="remove leftovers of a crashed earlier run, then go on")
 
@@ -175,7 +181,9 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 def _cmd_lab(args: argparse.Namespace) -> int:
     from servers.lab import lab_command
 
-    return lab_command(args.scenario, args.server_mode, Path(args.outdir), force_clean=args.force_clean)
+    options = {k: v for k, v in (("sizes", args.sizes), ("clients", args.clients)) if v is not None}
+    return lab_command(args.assignment, args.scenario, args.server_mode, Path(args.outdir),
+                       force_clean=args.force_clean, options=options)
 
 
 def _cmd_dissector(args: argparse.Namespace) -> int:

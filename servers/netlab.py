@@ -225,12 +225,14 @@ class Topology:
         return p
 
     # --- processes --------------------------------------------------------------------------
-    def spawn(self, name: str, ns: str, argv: list[str]) -> Proc:
-        """Start a program inside namespace `ns` (ip netns exec keeps the PID, so we can stop it by PID)."""
+    def spawn(self, name: str, ns: str, argv: list[str], cwd: Optional[Path] = None) -> Proc:
+        """Start a program inside namespace `ns` (ip netns exec keeps the PID, so we can stop it by PID).
+
+        `cwd` is the machine's working folder (where a student would run the program from)."""
         log = self.workdir / f"{name}-{ns}-{len(self.procs)}.log"
         with open(log, "wb") as out:
             popen = subprocess.Popen(["ip", "netns", "exec", ns, *argv], stdin=subprocess.DEVNULL, stdout=out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True, cwd=cwd)
         proc = Proc(name, ns, argv, popen, log)
         self.procs.append(proc)
         return proc

@@ -280,9 +280,47 @@ def test_non_root_gets_one_line_and_exit_2(tmp_path: Path, monkeypatch, capsys) 
     import servers.lab as lab
 
     monkeypatch.setattr(lab.os, "geteuid", lambda: 1000)
-    assert lab.lab_command("all", None, tmp_path / "o", force_clean=False) == 2
+    assert lab.lab_command("tugas1", "all", None, tmp_path / "o", force_clean=False) == 2
     assert capsys.readouterr().err == "progjar lab: needs root (it creates network namespaces); run it with sudo\n"
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (("tugas2", "t1", None), "progjar lab: tugas2 has no scenario 't1' (choose tugas2-thread, tugas2-serial, all)"),
+    (("tugas5", "all", None), "progjar lab: unknown assignment 'tugas5' (choose tugas1, tugas2, tugas3, ets)"),
+])
+def test_scenario_must_belong_to_the_assignment(tmp_path: Path, capsys, args, message) -> None:
+    import servers.lab as lab
+
+    assert lab.lab_command(*args, tmp_path / "o", force_clean=False) == 2
+    assert capsys.readouterr().err == message + "\n"
+    assert not (tmp_path / "o").exists()
+
+
+def test_only_the_ets_takes_sizes_and_clients(tmp_path: Path, capsys) -> None:
+    import servers.lab as lab
+
+    assert lab.lab_command("tugas2", "all", None, tmp_path / "o", False, options={"sizes": "1MB"}) == 2
+    assert capsys.readouterr().err == "progjar lab: tugas2 takes no --sizes\n"
+    assert lab.lab_command("ets", "all", None, tmp_path / "o", False, options={"clients": "1,x"}) == 2
+    assert "--clients: cannot read '1,x'" in capsys.readouterr().err
+    from servers.scenarios_ets import parse_options
+
+    assert parse_options({"sizes": "1MB,5MB", "clients": "1,5"}) == {"sizes": [1 << 20, 5 << 20], "clients": [1, 5]}
+
+
+def test_every_assignment_lists_its_scenarios_for_the_cli() -> None:
+    from reporter.cli import build_parser
+    from servers.lab import scenario_names
+
+    assert scenario_names("tugas1") == ["t1", "t2", "t3", "t4", "all"]
+    assert scenario_names("tugas2") == ["tugas2-thread", "tugas2-serial", "all"]
+    assert scenario_names("tugas3") == ["tugas3-commands", "tugas3-concurrent", "tugas3-legacy", "all"]
+    assert scenario_names("ets") == ["ets-thread", "ets-process", "all"]
+    args = build_parser().parse_args(["lab", "-o", "x"])
+    assert (args.assignment, args.scenario) == ("tugas1", "all"), "today's behaviour stays the default"
+    args = build_parser().parse_args(["lab", "--assignment", "ets", "--sizes", "1MB", "-o", "x"])
+    assert (args.assignment, args.sizes, args.clients) == ("ets", "1MB", None)
 
 
 def test_committed_samples_agree_with_their_manifest() -> None:
