@@ -150,22 +150,30 @@ def _x(v: float | None) -> str:
     return f"{v:.2f}x" if v is not None else "-"
 
 
+COLUMNS = [  # (title, width); one header line, so the table pastes into a note as it is
+    ("shape", 6), ("packets", 9), ("conns", 6), ("MB", 4), ("rep. s", 7), ("rep. pkt/s", 10), ("tshark s", 8),
+    ("tshark pkt/s", 12), ("ratio", 6), ("rep. RSS MB", 11), ("tshark RSS MB", 13), ("read s", 6),
+    ("read ratio", 10), ("dpkt ratio", 10), ("load", 4),
+]
+
+
 def shape_table(rows: list[dict]) -> list[str]:
-    head = (f"{'shape':<6} {'packets':>9} {'conns':>6} {'MB':>5} | {'reporter':>16} | {'tshark conv,tcp':>16} | "
-            f"{'ratio':>5} | {'peak RSS MB':>14} | {'read ceiling':>12} {'ratio':>5} | {'dpkt':>5} | load")
-    sub = (f"{'':<6} {'':>9} {'':>6} {'':>5} | {'s':>6} {'pkt/s':>9} | {'s':>6} {'pkt/s':>9} | "
-           f"{'':>5} | {'rep.':>6} {'tshark':>7} | {'s':>12} {'':>5} | {'ratio':>5} |")
-    lines = [head, sub, "-" * len(head)]
+    """The reporter table: one row per shape, with the checks that failed under it."""
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if k else c.ljust(w) for k, (c, (_, w)) in enumerate(zip(cells, COLUMNS)))
+
+    lines = [line([t for t, _ in COLUMNS])]
+    lines.append("-" * len(lines[0]))
     for r in rows:
         rep, tsh, rd = r["reporter"], r["tshark"], r["read_ceiling"]
-        lines.append(
-            f"{r['shape']:<6} {r['packets']:>9,} {r['connections']:>6,} {r['capture_mb']:>5.0f} | "
-            f"{rep['s']:>6.2f} {_k(rep['pps']):>9} | {tsh['s']:>6.2f} {_k(tsh['pps']):>9} | "
-            f"{_x(r['ratio']):>5} | {rep['rss_mb']:>6} {tsh['rss_mb']:>7} | {rd['s']:>12.2f} {_x(r['read_ratio']):>5} | "
-            f"{_x(r['dpkt_ratio']):>5} | {r['load_1min']:.1f}")
-    lines.append("ratio = reporter packets/s / tshark packets/s (above 1 = faster than tshark); read ceiling = the "
-                 "reporter's reader alone, no analysis; dpkt = a bare dpkt decode loop; load = 1-min load average "
-                 "before the shape's runs")
+        lines.append(line([
+            r["shape"], f"{r['packets']:,}", f"{r['connections']:,}", f"{r['capture_mb']:.0f}",
+            f"{rep['s']:.2f}", _k(rep["pps"]), f"{tsh['s']:.2f}", _k(tsh["pps"]), _x(r["ratio"]),
+            str(rep["rss_mb"]), str(tsh["rss_mb"]), f"{rd['s']:.2f}", _x(r["read_ratio"]), _x(r["dpkt_ratio"]),
+            f"{r['load_1min']:.1f}"]))
+    lines.append("ratio = reporter pkt/s / tshark pkt/s (above 1: faster than `tshark -q -z conv,tcp`); read = the "
+                 "reporter's own reader with no analysis (its ceiling); dpkt = a bare dpkt decode loop; "
+                 "load = 1-min load average before the shape's runs")
     for r in rows:
         for problem in r["checks"]:
             lines.append(f"CHECK FAILED ({r['shape']}): {problem}")
@@ -175,15 +183,24 @@ def shape_table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _size_label(shape: str, size: dict) -> str:
+    if shape == "short":
+        return f"short, {size['connections']:,} connections"
+    if shape == "bulk":
+        b = size["transfer_bytes"]
+        return f"one GET, {b / 1e6:g} MB" if b >= 1_000_000 else f"one GET, {b / 1e3:g} kB"
+    return f"one echo connection, {size['packets']:,} packets"
+
+
 def memory_runs(ctx, scale: float) -> list[dict]:
     """Peak RSS of `--format json` as connections grow and as one connection's bytes grow."""
-    runs = [(f"short, {n:,} connections", "short", {"connections": max(10, round(n * scale))}) for n in (10_000, 35_000, 70_000)]
-    runs += [(f"one GET, {mb} MB", "bulk", {"transfer_bytes": max(30_000, round(mb * 1_000_000 * scale)),
-                                            "downloads": 1, "uploads": 0}) for mb in (100, 400)]
-    runs += [(f"one echo connection, {n // 1000}k packets", "one_echo", {"packets": max(100, round(n * scale))})
-             for n in (20_000, 200_000)]
+    runs = [("short", {"connections": max(10, round(n * scale))}) for n in (10_000, 35_000, 70_000)]
+    runs += [("bulk", {"transfer_bytes": max(30_000, round(mb * 1_000_000 * scale)), "downloads": 1, "uploads": 0})
+             for mb in (100, 400)]
+    runs += [("one_echo", {"packets": max(100, round(n * scale))}) for n in (20_000, 200_000)]
     out = []
-    for label, shape, size in runs:
+    for shape, size in runs:
+        label = _size_label(shape, size)
         with _capture(ctx, shape, size, label) as (path, m, gen_s):
             r, counted = _reporter(ctx, path)
         out.append({"what": label, "shape": shape, "size": size, "packets": m.packets,
@@ -201,14 +218,17 @@ def memory_table(rows: list[dict]) -> list[str]:
         note = "" if r["exit"] == 0 else f"  (exit {r['exit']})"
         lines.append(f"{r['what']:<38} {r['packets']:>9,} {r['capture_mb']:>10.0f} {r['reporter_s']:>7.2f} "
                      f"{r['rss_mb']:>11}{note}")
-    by = {r["what"]: r for r in rows}
-    a, b = by.get("short, 10,000 connections"), by.get("short, 70,000 connections")
-    if a and b and b["connections"] > a["connections"]:
+    short = [r for r in rows if r["shape"] == "short"]
+    if len(short) >= 2 and short[-1]["connections"] > short[0]["connections"]:
+        a, b = short[0], short[-1]
         per = (b["rss_mb"] - a["rss_mb"]) * 1024 / (b["connections"] - a["connections"])
-        lines.append(f"growth with connections: {per:.1f} KiB per short connection")
-    a, b = by.get("one GET, 100 MB"), by.get("one GET, 400 MB")
-    if a and b:
-        lines.append(f"growth with bytes in one connection: {b['rss_mb'] - a['rss_mb']:+d} MB for 4x the bytes")
+        lines.append(f"growth with connections: {per:.1f} KiB per short connection "
+                     f"({a['connections']:,} -> {b['connections']:,})")
+    gets = [r for r in rows if r["shape"] == "bulk"]
+    if len(gets) >= 2:
+        a, b = gets[0], gets[-1]
+        lines.append(f"growth with bytes in one connection: {b['rss_mb'] - a['rss_mb']:+d} MB from {a['what'][9:]} "
+                     f"to {b['what'][9:]}")
     return lines
 
 
