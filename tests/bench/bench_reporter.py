@@ -71,10 +71,11 @@ def _capture(ctx, shape: str, size: dict, label: str) -> Iterator[tuple[Path, Ma
 
 
 def _best(runs: list[Run]) -> Run:
-    """The fastest successful run (each command is measured BENCH_REPEAT times), peak RSS the highest."""
+    """The fastest successful run (each command is measured BENCH_REPEAT times): least wall and CPU
+    time, highest peak RSS."""
     good = [r for r in runs if r.ok] or runs
     best = min(good, key=lambda r: r.wall)
-    return Run(best.wall, max(r.rss_mb for r in good), best.rc, best.out, best.err)
+    return Run(best.wall, max(r.rss_mb for r in good), min(r.cpu for r in good), best.rc, best.out, best.err)
 
 
 def _reporter(ctx, path: Path) -> tuple[Run, dict]:
@@ -114,7 +115,8 @@ def measure_shape(ctx, shape: str, path: Path, m: Manifest, repeat: int) -> dict
     n = m.packets
 
     def fig(r: Run) -> dict:
-        return {"s": round(r.wall, 3), "pps": round(n / r.wall) if r.ok else None, "rss_mb": r.rss_mb,
+        return {"s": round(r.wall, 3), "cpu_s": round(r.cpu, 3), "pps": round(n / r.wall) if r.ok else None,
+                "rss_mb": r.rss_mb,
                 "exit": r.rc, "error": None if r.ok else r.err.strip()[-300:]}
 
     row = {"shape": shape, "packets": n, "connections": m.connections, "capture_mb": round(m.file_bytes / 1e6, 1),
@@ -123,6 +125,7 @@ def measure_shape(ctx, shape: str, path: Path, m: Manifest, repeat: int) -> dict
            "reporter_counted": counted, "tshark_conversations": conversations, "manifest": m.to_json()}
     for key, r in (("ratio", rep), ("read_ratio", read), ("dpkt_ratio", dp)):
         row[key] = round(tsh.wall / r.wall, 2) if r.ok and tsh.ok else None
+        row["cpu_" + key] = round(tsh.cpu / r.cpu, 2) if r.ok and tsh.ok and r.cpu > 0 else None
     row["checks"] = _checks(row, m)
     return row
 
@@ -152,7 +155,7 @@ def _x(v: float | None) -> str:
 
 COLUMNS = [  # (title, width); one header line, so the table pastes into a note as it is
     ("shape", 6), ("packets", 9), ("conns", 6), ("MB", 4), ("rep. s", 7), ("rep. pkt/s", 10), ("tshark s", 8),
-    ("tshark pkt/s", 12), ("ratio", 6), ("rep. RSS MB", 11), ("tshark RSS MB", 13), ("read s", 6),
+    ("tshark pkt/s", 12), ("ratio", 6), ("cpu ratio", 9), ("rep. RSS MB", 11), ("tshark RSS MB", 13), ("read s", 6),
     ("read ratio", 10), ("dpkt ratio", 10), ("load", 4),
 ]
 
@@ -168,11 +171,12 @@ def shape_table(rows: list[dict]) -> list[str]:
         rep, tsh, rd = r["reporter"], r["tshark"], r["read_ceiling"]
         lines.append(line([
             r["shape"], f"{r['packets']:,}", f"{r['connections']:,}", f"{r['capture_mb']:.0f}",
-            f"{rep['s']:.2f}", _k(rep["pps"]), f"{tsh['s']:.2f}", _k(tsh["pps"]), _x(r["ratio"]),
+            f"{rep['s']:.2f}", _k(rep["pps"]), f"{tsh['s']:.2f}", _k(tsh["pps"]), _x(r["ratio"]), _x(r["cpu_ratio"]),
             str(rep["rss_mb"]), str(tsh["rss_mb"]), f"{rd['s']:.2f}", _x(r["read_ratio"]), _x(r["dpkt_ratio"]),
             f"{r['load_1min']:.1f}"]))
-    lines.append("ratio = reporter pkt/s / tshark pkt/s (above 1: faster than `tshark -q -z conv,tcp`); read = the "
-                 "reporter's own reader with no analysis (its ceiling); dpkt = a bare dpkt decode loop; "
+    lines.append("ratio = reporter pkt/s / tshark pkt/s by wall time (above 1: faster than `tshark -q -z conv,tcp`); "
+                 "cpu ratio = the same by CPU time (user+system), steadier when other work shares the cores; "
+                 "read = the reporter's own reader with no analysis (its ceiling); dpkt = a bare dpkt decode loop; "
                  "load = 1-min load average before the shape's runs")
     for r in rows:
         for problem in r["checks"]:
@@ -206,18 +210,20 @@ def memory_runs(ctx, scale: float) -> list[dict]:
         out.append({"what": label, "shape": shape, "size": size, "packets": m.packets,
                     "connections": m.connections, "capture_mb": round(m.file_bytes / 1e6, 1),
                     "generate_s": None if gen_s is None else round(gen_s, 2),
-                    "reporter_s": round(r.wall, 2), "rss_mb": r.rss_mb, "exit": r.rc,
+                    "reporter_s": round(r.wall, 2), "reporter_cpu_s": round(r.cpu, 2), "rss_mb": r.rss_mb,
+                    "exit": r.rc,
                     "reporter_connections": counted.get("connections")})
         _say(f"    reporter {r.wall:.2f} s, peak RSS {r.rss_mb} MB" + ("" if r.ok else f" (exit {r.rc})"))
     return out
 
 
 def memory_table(rows: list[dict]) -> list[str]:
-    lines = [f"{'memory scaling (reporter --format json)':<38} {'packets':>9} {'capture MB':>10} {'time s':>7} {'peak RSS MB':>11}"]
+    lines = [f"{'memory scaling (reporter --format json)':<38} {'packets':>9} {'capture MB':>10} {'time s':>7} "
+             f"{'cpu s':>6} {'peak RSS MB':>11}"]
     for r in rows:
         note = "" if r["exit"] == 0 else f"  (exit {r['exit']})"
         lines.append(f"{r['what']:<38} {r['packets']:>9,} {r['capture_mb']:>10.0f} {r['reporter_s']:>7.2f} "
-                     f"{r['rss_mb']:>11}{note}")
+                     f"{r['reporter_cpu_s']:>6.2f} {r['rss_mb']:>11}{note}")
     short = [r for r in rows if r["shape"] == "short"]
     if len(short) >= 2 and short[-1]["connections"] > short[0]["connections"]:
         a, b = short[0], short[-1]
@@ -262,5 +268,5 @@ def run(ctx) -> list[str]:
         _say()
         _say("\n".join(mlines))
         lines += [""] + mlines
-    ctx.results["reporter"] = {"scale": scale, "repeat": repeat, "shapes": rows, "memory": mem}
+    ctx.results["reporter"] = {"scale": scale, "repeat": repeat, "shapes": rows, "memory": mem, "table": lines}
     return lines

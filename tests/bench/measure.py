@@ -1,7 +1,7 @@
 """Measuring one command: wall time and the peak RSS of exactly that process; the baselines' scripts.
 
 Why a launcher: the measured command runs as the only child of a small Python process, which
-reads its peak RSS with getrusage(RUSAGE_CHILDREN) and times it around Popen/wait. Measuring from
+reads its peak RSS and CPU time with getrusage(RUSAGE_CHILDREN) and times it around Popen/wait. Measuring from
 the bench process itself would be inflated: Linux carries the pre-exec RSS high-water mark of a
 forked process across exec, and the bench holds manifests and tables.
 """
@@ -26,7 +26,8 @@ except subprocess.TimeoutExpired:
     p.kill()
     rc = p.wait()
 wall = time.perf_counter() - t
-open(sys.argv[1], "w").write(f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss} {wall}")
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write(f"{ru.ru_maxrss} {wall} {ru.ru_utime + ru.ru_stime}")
 sys.exit(rc if rc >= 0 else 128 - rc)
 """
 
@@ -64,6 +65,7 @@ print(n)
 class Run:
     wall: float  # seconds, from the launcher's Popen to the child's exit
     rss_mb: int  # peak resident set of the child, MiB
+    cpu: float  # user + system seconds of the child: barely moved by other work on the machine
     rc: int
     out: str
     err: str
@@ -87,8 +89,10 @@ def measure(cmd: list[str], env: dict | None = None, timeout: float = 900, keep_
         out.seek(0)
         err.seek(0)
         fields = stat.read().split()
-        kb, wall = (int(fields[0]), float(fields[1])) if len(fields) == 2 else (0, float("nan"))
-        return Run(wall, kb // 1024, rc, out.read().decode(errors="replace"), err.read().decode(errors="replace"))
+        kb, wall, cpu = (int(fields[0]), float(fields[1]), float(fields[2])) if len(fields) == 3 \
+            else (0, float("nan"), float("nan"))
+        return Run(wall, kb // 1024, cpu, rc, out.read().decode(errors="replace"),
+                   err.read().decode(errors="replace"))
 
 
 def python_env() -> dict:
