@@ -1,150 +1,272 @@
-"""Reporter speed and memory against tshark, measured in the same run on the same capture.
+"""The reporter on every shape of capture, against tshark and the bare-read ceiling, in one table;
+then how its peak memory grows with connections and with bytes in one connection.
 
-Why ratios: the machine's speed varies, so every figure is set against `tshark -q -z conv,tcp`
-(the baseline a teaching assistant would otherwise use) and a bare dpkt decode loop, each run as
-its own process and measured with os.wait4 (wall time, peak RSS of exactly that process).
+Why ratios: the machine's speed varies (and on this 2-core machine other work runs), so each
+figure is set against `tshark -q -z conv,tcp` (what a teaching assistant would otherwise run)
+measured in the same run on the same file, each command in its own process (measure.py). The
+ceiling is the reporter's own reader with no analysis: what the reporter could reach at most.
+
+Shapes (tests/bench/shapes.py): `long` (the original lab-like capture), `short` (many 14-frame echo
+connections), `dns` (a third DNS), `bulk` (100 MB file-server transfers). Captures other than
+`long` are generated into a temporary folder and deleted after use; BENCH_KEEP=1 keeps them in
+bench-out/captures/ for the next run. BENCH_SCALE=0.05 runs everything at a twentieth of the size
+(a smoke test); BENCH_REPEAT=3 keeps the best of three runs of each command; BENCH_SHAPES=short,bulk
+picks shapes; BENCH_MEMORY=0 skips the memory runs.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
-from tests.bench.gen import one_connection
+from tests.bench.measure import DPKT_LOOP, READ_ONLY, Run, measure, python_env, tshark_conv
+from tests.bench.shapes import Manifest, make
 
-ROOT = Path(__file__).resolve().parents[2]
-
-READ_ONLY = """
-import sys
-from reporter.reading.capture import open_capture, iter_packets
-cap = open_capture(sys.argv[1])
-n = 0
-for p in iter_packets(cap):
-    n += 1
-print(cap.packets, n)
-"""
-
-DPKT_LOOP = """
-import sys, dpkt
-n = 0
-with open(sys.argv[1], 'rb') as f:
-    for ts, buf in dpkt.pcap.Reader(f):
-        eth = dpkt.ethernet.Ethernet(buf)
-        ip = eth.data
-        if isinstance(ip, dpkt.ip.IP) and isinstance(ip.data, dpkt.tcp.TCP):
-            tcp = ip.data
-            n += len(tcp.data) + tcp.sport + tcp.seq + tcp.flags
-print(n)
-"""
+SHAPE_ORDER = ("long", "short", "dns", "bulk")
 
 
-# The measured command runs under this small launcher, so its peak RSS is not inflated by the
-# bench process it was forked from (Linux carries the pre-exec RSS high-water mark across exec).
-LAUNCH = """
-import resource, subprocess, sys
-p = subprocess.Popen(sys.argv[3:])
-try:
-    rc = p.wait(timeout=float(sys.argv[2]))
-except subprocess.TimeoutExpired:
-    p.kill()
-    rc = p.wait()
-open(sys.argv[1], "w").write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
-sys.exit(rc if rc >= 0 else 128 - rc)
-"""
+def _sizes(scale: float) -> dict[str, dict]:
+    """Each shape's full size, times ``scale``."""
+    return {
+        "short": {"connections": max(10, round(71_429 * scale))},
+        "dns": {"packets": max(300, round(1_000_000 * scale))},
+        "bulk": {"transfer_bytes": max(30_000, round(100_000_000 * scale)), "downloads": 2, "uploads": 1},
+    }
 
 
-def _measure(cmd: list[str], env: dict | None = None, timeout: float = 900) -> tuple[float, int, int, str, str]:
-    """Run one command; (wall seconds, peak RSS in MB, exit status, stdout, stderr)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.NamedTemporaryFile("r") as rss:
+def _say(line: str = "") -> None:
+    print(line, flush=True)
+
+
+@contextlib.contextmanager
+def _capture(ctx, shape: str, size: dict, label: str) -> Iterator[tuple[Path, Manifest, float | None]]:
+    """A generated capture of ``shape`` at ``size``: (path, manifest, seconds to generate or None
+    when reused). Deleted afterwards unless BENCH_KEEP=1."""
+    keep = os.environ.get("BENCH_KEEP") == "1"
+    tag = "-".join(f"{k}{v}" for k, v in sorted(size.items()))
+    with contextlib.ExitStack() as stack:
+        if keep:
+            folder = Path(ctx.outdir) / "captures"
+            folder.mkdir(exist_ok=True)
+        else:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=ctx.outdir, prefix="capture-")))
+        path = folder / f"{shape}-{tag}.pcap"
+        mpath = path.with_suffix(".json")
+        if keep and path.exists() and mpath.exists():
+            m = Manifest(**json.loads(mpath.read_text()))
+            _say(f"  {label}: reusing {path.name} ({m.packets:,} packets)")
+            yield path, m, None
+            return
+        _say(f"  {label}: generating ...")
         t = time.perf_counter()
-        try:
-            p = subprocess.run([sys.executable, "-c", LAUNCH, rss.name, str(timeout), *cmd], stdout=out,
-                               stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=ROOT, timeout=timeout + 30,
-                               check=False)
-            rc = p.returncode
-        except subprocess.TimeoutExpired:
-            rc = -9
-        wall = time.perf_counter() - t
-        out.seek(0)
-        err.seek(0)
-        kb = rss.read().strip()
-        return (wall, int(kb) // 1024 if kb else 0, rc, out.read().decode(errors="replace"),
-                err.read().decode(errors="replace"))
+        m = make(shape, path, **size)
+        took = time.perf_counter() - t
+        mpath.write_text(json.dumps(m.to_json()))
+        _say(f"  {label}: generated {m.packets:,} packets, {m.file_bytes / 1e6:,.0f} MB in {took:.1f} s")
+        yield path, m, took
+
+
+def _best(runs: list[Run]) -> Run:
+    """The fastest successful run (each command is measured BENCH_REPEAT times): least wall and CPU
+    time, highest peak RSS."""
+    good = [r for r in runs if r.ok] or runs
+    best = min(good, key=lambda r: r.wall)
+    return Run(best.wall, max(r.rss_mb for r in good), min(r.cpu for r in good), best.rc, best.out, best.err)
+
+
+def _reporter(ctx, path: Path) -> tuple[Run, dict]:
+    """`python -m reporter report FILE --format json -o DIR`: the run and what its report counted."""
+    with tempfile.TemporaryDirectory(dir=ctx.outdir, prefix="report-") as outdir:
+        run = measure([ctx.python, "-m", "reporter", "report", str(path), "--format", "json", "-o", outdir],
+                      python_env(), timeout=3600)
+        found = list(Path(outdir).glob("*.json"))
+        counted: dict = {}
+        if found:
+            doc = json.loads(found[0].read_text())
+            counted = {"packets": doc["capture"]["packets"], "connections": len(doc["connections"]),
+                       "dns": len(doc["dns"]),
+                       "dns_answered": sum(1 for d in doc["dns"] if d.get("response_frame") is not None)}
+    return run, counted
+
+
+def measure_shape(ctx, shape: str, path: Path, m: Manifest, repeat: int) -> dict:
+    """Reporter, tshark, reader ceiling and dpkt loop on one capture, interleaved ``repeat`` times."""
+    rep_runs, tsh_runs, read_runs, dpkt_runs = [], [], [], []
+    counted: dict = {}
+    conversations = -1
+    load = os.getloadavg()[0]
+    env = python_env()
+    with tempfile.TemporaryDirectory(prefix="bench-tshark-") as home:
+        for _ in range(repeat):
+            r, counted = _reporter(ctx, path)
+            rep_runs.append(r)
+            _say(f"    reporter {r.wall:.2f} s, {r.rss_mb} MB" + ("" if r.ok else f" (exit {r.rc})"))
+            t, conversations = tshark_conv(path, Path(home))
+            tsh_runs.append(t)
+            _say(f"    tshark   {t.wall:.2f} s, {t.rss_mb} MB" + ("" if t.ok else f" (exit {t.rc})"))
+            read_runs.append(measure([ctx.python, "-c", READ_ONLY, str(path)], env))
+            dpkt_runs.append(measure([ctx.python, "-c", DPKT_LOOP, str(path)], env))
+            _say(f"    reader   {read_runs[-1].wall:.2f} s, dpkt loop {dpkt_runs[-1].wall:.2f} s")
+    rep, tsh, read, dp = (_best(x) for x in (rep_runs, tsh_runs, read_runs, dpkt_runs))
+    n = m.packets
+
+    def fig(r: Run) -> dict:
+        return {"s": round(r.wall, 3), "cpu_s": round(r.cpu, 3), "pps": round(n / r.wall) if r.ok else None,
+                "rss_mb": r.rss_mb,
+                "exit": r.rc, "error": None if r.ok else r.err.strip()[-300:]}
+
+    row = {"shape": shape, "packets": n, "connections": m.connections, "capture_mb": round(m.file_bytes / 1e6, 1),
+           "load_1min": round(load, 2), "runs": repeat,
+           "reporter": fig(rep), "tshark": fig(tsh), "read_ceiling": fig(read), "dpkt_loop": fig(dp),
+           "reporter_counted": counted, "tshark_conversations": conversations, "manifest": m.to_json()}
+    for key, r in (("ratio", rep), ("read_ratio", read), ("dpkt_ratio", dp)):
+        row[key] = round(tsh.wall / r.wall, 2) if r.ok and tsh.ok else None
+        row["cpu_" + key] = round(tsh.cpu / r.cpu, 2) if r.ok and tsh.ok and r.cpu > 0 else None
+    row["checks"] = _checks(row, m)
+    return row
+
+
+def _checks(row: dict, m: Manifest) -> list[str]:
+    """Disagreements between the generator, the reporter and tshark: each would make a figure suspect."""
+    bad = []
+    c = row["reporter_counted"]
+    if c.get("packets") != m.packets:
+        bad.append(f"reporter read {c.get('packets')} packets, generator wrote {m.packets}")
+    if c.get("connections") != m.connections:
+        bad.append(f"reporter found {c.get('connections')} connections, generator made {m.connections}")
+    if row["tshark_conversations"] != m.connections:
+        bad.append(f"tshark found {row['tshark_conversations']} conversations, generator made {m.connections}")
+    if m.dns_queries and c.get("dns") != m.dns_queries:
+        bad.append(f"reporter listed {c.get('dns')} DNS queries, generator sent {m.dns_queries}")
+    return bad
+
+
+def _k(pps: int | None) -> str:
+    return f"{pps / 1000:,.0f}k/s" if pps else "failed"
+
+
+def _x(v: float | None) -> str:
+    return f"{v:.2f}x" if v is not None else "-"
+
+
+COLUMNS = [  # (title, width); one header line, so the table pastes into a note as it is
+    ("shape", 6), ("packets", 9), ("conns", 6), ("MB", 4), ("rep. s", 7), ("rep. pkt/s", 10), ("tshark s", 8),
+    ("tshark pkt/s", 12), ("ratio", 6), ("cpu ratio", 9), ("rep. RSS MB", 11), ("tshark RSS MB", 13), ("read s", 6),
+    ("read ratio", 10), ("dpkt ratio", 10), ("load", 4),
+]
+
+
+def shape_table(rows: list[dict]) -> list[str]:
+    """The reporter table: one row per shape, with the checks that failed under it."""
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if k else c.ljust(w) for k, (c, (_, w)) in enumerate(zip(cells, COLUMNS)))
+
+    lines = [line([t for t, _ in COLUMNS])]
+    lines.append("-" * len(lines[0]))
+    for r in rows:
+        rep, tsh, rd = r["reporter"], r["tshark"], r["read_ceiling"]
+        lines.append(line([
+            r["shape"], f"{r['packets']:,}", f"{r['connections']:,}", f"{r['capture_mb']:.0f}",
+            f"{rep['s']:.2f}", _k(rep["pps"]), f"{tsh['s']:.2f}", _k(tsh["pps"]), _x(r["ratio"]), _x(r["cpu_ratio"]),
+            str(rep["rss_mb"]), str(tsh["rss_mb"]), f"{rd['s']:.2f}", _x(r["read_ratio"]), _x(r["dpkt_ratio"]),
+            f"{r['load_1min']:.1f}"]))
+    lines.append("ratio = reporter pkt/s / tshark pkt/s by wall time (above 1: faster than `tshark -q -z conv,tcp`); "
+                 "cpu ratio = the same by CPU time (user+system), steadier when other work shares the cores; "
+                 "read = the reporter's own reader with no analysis (its ceiling); dpkt = a bare dpkt decode loop; "
+                 "load = 1-min load average before the shape's runs")
+    for r in rows:
+        for problem in r["checks"]:
+            lines.append(f"CHECK FAILED ({r['shape']}): {problem}")
+        for who in ("reporter", "tshark", "read_ceiling", "dpkt_loop"):
+            if r[who]["error"] is not None or r[who]["exit"] != 0:
+                lines.append(f"{who} on {r['shape']}: exit {r[who]['exit']}: {r[who]['error']}")
+    return lines
+
+
+def _size_label(shape: str, size: dict) -> str:
+    if shape == "short":
+        return f"short, {size['connections']:,} connections"
+    if shape == "bulk":
+        b = size["transfer_bytes"]
+        return f"one GET, {b / 1e6:g} MB" if b >= 1_000_000 else f"one GET, {b / 1e3:g} kB"
+    return f"one echo connection, {size['packets']:,} packets"
+
+
+def memory_runs(ctx, scale: float) -> list[dict]:
+    """Peak RSS of `--format json` as connections grow and as one connection's bytes grow."""
+    runs = [("short", {"connections": max(10, round(n * scale))}) for n in (10_000, 35_000, 70_000)]
+    runs += [("bulk", {"transfer_bytes": max(30_000, round(mb * 1_000_000 * scale)), "downloads": 1, "uploads": 0})
+             for mb in (100, 400)]
+    runs += [("one_echo", {"packets": max(100, round(n * scale))}) for n in (20_000, 200_000)]
+    out = []
+    for shape, size in runs:
+        label = _size_label(shape, size)
+        with _capture(ctx, shape, size, label) as (path, m, gen_s):
+            r, counted = _reporter(ctx, path)
+        out.append({"what": label, "shape": shape, "size": size, "packets": m.packets,
+                    "connections": m.connections, "capture_mb": round(m.file_bytes / 1e6, 1),
+                    "generate_s": None if gen_s is None else round(gen_s, 2),
+                    "reporter_s": round(r.wall, 2), "reporter_cpu_s": round(r.cpu, 2), "rss_mb": r.rss_mb,
+                    "exit": r.rc,
+                    "reporter_connections": counted.get("connections")})
+        _say(f"    reporter {r.wall:.2f} s, peak RSS {r.rss_mb} MB" + ("" if r.ok else f" (exit {r.rc})"))
+    return out
+
+
+def memory_table(rows: list[dict]) -> list[str]:
+    lines = [f"{'memory scaling (reporter --format json)':<38} {'packets':>9} {'capture MB':>10} {'time s':>7} "
+             f"{'cpu s':>6} {'peak RSS MB':>11}"]
+    for r in rows:
+        note = "" if r["exit"] == 0 else f"  (exit {r['exit']})"
+        lines.append(f"{r['what']:<38} {r['packets']:>9,} {r['capture_mb']:>10.0f} {r['reporter_s']:>7.2f} "
+                     f"{r['reporter_cpu_s']:>6.2f} {r['rss_mb']:>11}{note}")
+    short = [r for r in rows if r["shape"] == "short"]
+    if len(short) >= 2 and short[-1]["connections"] > short[0]["connections"]:
+        a, b = short[0], short[-1]
+        per = (b["rss_mb"] - a["rss_mb"]) * 1024 / (b["connections"] - a["connections"])
+        lines.append(f"growth with connections: {per:.1f} KiB per short connection "
+                     f"({a['connections']:,} -> {b['connections']:,})")
+    gets = [r for r in rows if r["shape"] == "bulk"]
+    if len(gets) >= 2:
+        a, b = gets[0], gets[-1]
+        lines.append(f"growth with bytes in one connection: {b['rss_mb'] - a['rss_mb']:+d} MB from {a['what'][9:]} "
+                     f"to {b['what'][9:]}")
+    return lines
 
 
 def run(ctx) -> list[str]:
-    lines: list[str] = []
-    big = str(ctx.big_capture)
-    py = ctx.python
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-
-    def say(line: str) -> None:
-        print(line, flush=True)
-        lines.append(line)
-
-    wall, rss, rc, out, err = _measure([py, "-c", READ_ONLY, big], env)
-    if rc != 0:
-        say(f"read+decode FAILED: {err.strip().splitlines()[-1:]}")
-        return lines
-    frames, decoded = (int(x) for x in out.split())
-    read_pps = frames / wall
-    say(f"read+decode only: {frames} frames ({decoded} packets) in {wall:.2f} s = {read_pps:,.0f} pps, "
-        f"peak RSS {rss} MB")
-
-    with tempfile.TemporaryDirectory() as home:
-        tenv = dict(os.environ, HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"))
-        twall, trss, trc, _, terr = _measure(["tshark", "-q", "-z", "conv,tcp", "-r", big], tenv)
-    if trc != 0:
-        say(f"tshark FAILED: {terr.strip()[-200:]}")
-        tshark_pps = None
-    else:
-        tshark_pps = frames / twall
-        say(f"tshark -q -z conv,tcp: {twall:.2f} s = {tshark_pps:,.0f} pps, peak RSS {trss} MB")
-
-    dwall, _, drc, _, derr = _measure([py, "-c", DPKT_LOOP, big], env)
-    dpkt_pps = frames / dwall if drc == 0 else None
-    say(f"bare dpkt Ethernet/IP/TCP loop: {dwall:.2f} s = {frames / dwall:,.0f} pps" if drc == 0
-        else f"dpkt loop FAILED: {derr.strip()[-200:]}")
-
-    if tshark_pps:
-        say(f"ratio read+decode/tshark = {read_pps / tshark_pps:.2f}x")
-        if dpkt_pps:
-            say(f"ratio dpkt/tshark = {dpkt_pps / tshark_pps:.2f}x")
-
-    with tempfile.TemporaryDirectory() as outdir:
-        rwall, rrss, rrc, _, rerr = _measure([py, "-m", "reporter", "report", big, "--format", "json",
-                                              "-o", outdir], env)
-        reports = list(Path(outdir).glob("*.json"))
-        doc = json.loads(reports[0].read_text()) if reports else {}
-    if rrc not in (0, 1) or not doc:
-        say(f"progjar report FAILED (exit {rrc}): {rerr.strip()[-300:]}")
-        return lines
-    rep_pps = frames / rwall
-    say(f"progjar report --format json: {rwall:.2f} s = {rep_pps:,.0f} pps, peak RSS {rrss} MB "
-        f"({len(doc.get('connections', []))} connections, {len(doc.get('dns', []))} DNS lookups in the report)")
-    if tshark_pps:
-        verdict = "OK" if rep_pps >= 3 * tshark_pps and rrss <= 200 else "BELOW TARGET"
-        say(f"ratio reporter/tshark = {rep_pps / tshark_pps:.2f}x (target >= 3x, RSS <= 200 MB): {verdict}")
-
-    # Memory must not grow with one connection's packet count (streams are hashed, not kept).
-    rss_by_size = {}
-    for n in (20_000, 200_000):
-        path = Path(ctx.outdir) / f"one-conn-{n}.pcap"
-        if not path.exists():
-            one_connection(path, n)
-        with tempfile.TemporaryDirectory() as outdir:
-            _, r, rc, _, _ = _measure([py, "-m", "reporter", "report", str(path), "--format", "json",
-                                       "-o", outdir], env)
-        rss_by_size[n] = r if rc in (0, 1) else None
-    a, b = rss_by_size[20_000], rss_by_size[200_000]
-    if a and b:
-        say(f"one connection: 20k packets peak RSS {a} MB, 200k packets {b} MB "
-            f"(growth {b - a:+d} MB for 10x the packets)")
-    else:
-        say(f"one-connection memory check FAILED: {rss_by_size}")
+    scale = float(os.environ.get("BENCH_SCALE", "1"))
+    repeat = max(1, int(os.environ.get("BENCH_REPEAT", "1")))
+    wanted = [s for s in os.environ.get("BENCH_SHAPES", ",".join(SHAPE_ORDER)).split(",") if s]
+    sizes = _sizes(scale)
+    rows = []
+    for shape in wanted:
+        _say(f"shape {shape}:")
+        if shape == "long":
+            m = Manifest(**ctx.big_manifest)
+            rows.append(measure_shape(ctx, shape, Path(ctx.big_capture), m, repeat))
+            rows[-1]["generate_s"] = ctx.big_generate_s
+            continue
+        with _capture(ctx, shape, sizes[shape], shape) as (path, m, gen_s):
+            rows.append(measure_shape(ctx, shape, path, m, repeat))
+            rows[-1]["generate_s"] = None if gen_s is None else round(gen_s, 2)
+    lines = shape_table(rows)
+    lines.append("generated in: " + ", ".join(
+        f"{r['shape']} {r['generate_s']:.1f} s" if r.get("generate_s") is not None else f"{r['shape']} (reused)"
+        for r in rows))
+    _say()
+    _say("\n".join(lines))
+    mem: list[dict] = []
+    if os.environ.get("BENCH_MEMORY", "1") != "0":
+        _say("\nmemory scaling:")
+        mem = memory_runs(ctx, scale)
+        mlines = memory_table(mem)
+        _say()
+        _say("\n".join(mlines))
+        lines += [""] + mlines
+    ctx.results["reporter"] = {"scale": scale, "repeat": repeat, "shapes": rows, "memory": mem, "table": lines}
     return lines
