@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from reporter.model import JSON_KEYS, Report, _plain
+from reporter.model.jsonenc import dumps as record_json
 
 ORDER = ("json", "html", "pdf")
 
@@ -34,12 +35,12 @@ def iter_report_json(report: Report) -> Iterator[str]:
         if isinstance(value, list):  # warnings, dns, connections, tasks: one record a line
             yield f'{sep}"{key}":['
             for i, item in enumerate(value):
-                yield ("\n" if i == 0 else ",\n") + dumps(_plain(item))
+                yield ("\n" if i == 0 else ",\n") + record_json(item)
             yield "\n]" if value else "]"
         elif isinstance(value, dict):  # frames: one note a line
             yield f'{sep}"{key}":{{'
             for i, (no, note) in enumerate(value.items()):
-                yield ("\n" if i == 0 else ",\n") + f"{dumps(no)}:{dumps(_plain(note))}"
+                yield ("\n" if i == 0 else ",\n") + f"{dumps(no)}:{record_json(note)}"
             yield "\n}" if value else "}"
         else:
             yield f'{sep}"{key}":{dumps(_plain(value))}'
