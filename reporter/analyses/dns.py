@@ -151,8 +151,115 @@ def parse_lenient(buf: bytes) -> Optional[_Message]:
     return msg
 
 
+_PLAIN_TYPES = frozenset((_TYPE_A, _TYPE_CNAME, _TYPE_AAAA, 41))  # 41: OPT, which dpkt skips
+_HDR = struct.Struct("!HHHHHH")
+_RR = struct.Struct("!HHIH")
+_QT = struct.Struct("!H")
+
+
+def _plain_name(buf: bytes, off: int, n: int) -> tuple[Optional[str], int]:
+    """dpkt.dns.unpack_name for a name dpkt reads without complaint, else (None, 0).
+
+    Same walk (a pointer must point before the label run it ends, at most 255 bytes of labels),
+    same text (the labels joined with dots, decoded as UTF-8); whatever would make dpkt raise
+    gives None here, and the caller leaves the message to dpkt."""
+    labels = []
+    start = off
+    end = 0
+    total = 0
+    while off < n:
+        k = buf[off]
+        if k == 0:
+            if not end:
+                end = off + 1
+            try:
+                return b".".join(labels).decode("utf-8"), end
+            except UnicodeDecodeError:
+                return None, 0
+        if k >= 0xC0:
+            if off + 2 > n:
+                return None, 0
+            ptr = ((k & 0x3F) << 8) | buf[off + 1]
+            if ptr >= start:
+                return None, 0
+            if not end:
+                end = off + 2
+            start = off = ptr
+            continue
+        if k & 0xC0:
+            return None, 0
+        total += k + 1
+        if total > 255:
+            return None, 0
+        labels.append(buf[off + 1:off + 1 + k])
+        off += 1 + k
+    return None, 0
+
+
+def parse_plain(buf: bytes) -> Optional[_Message]:
+    """The common message (questions, and A/AAAA/CNAME/OPT records) without dpkt, ~4x faster.
+
+    Gives exactly what ``parse_message`` gets from dpkt for such a message, and None for
+    anything else (another record type, a cut field, a name dpkt would refuse), which then goes
+    the usual way: dpkt, and our lenient parser when dpkt gives up. tests/test_dns.py compares
+    the two on every message of the corpus and on mutated ones."""
+    n = len(buf)
+    if n < 12:
+        return None
+    mid, op, qd, an, ns, ar = _HDR.unpack_from(buf)
+    off = 12
+    name = qtype = None
+    qname_at = -1
+    for i in range(qd):
+        qn, after = _plain_name(buf, off, n)
+        if qn is None or after + 4 > n:
+            return None
+        if i == 0:
+            name, qtype, qname_at = qn, _QT.unpack_from(buf, after)[0], off
+        off = after + 4
+    answers: list[str] = []
+    complete = True
+    for i in range(an + ns + ar):
+        if off + 1 < n and buf[off] == 0xC0 and buf[off + 1] == qname_at == 12:
+            off += 2  # a pointer to the first question's name, already read: the usual case
+        else:
+            rn, off = _plain_name(buf, off, n)
+            if rn is None:
+                return None
+        if off + 10 > n:
+            return None
+        rtype, _cls, _ttl, rdlen = _RR.unpack_from(buf, off)
+        off += 10
+        if rtype not in _PLAIN_TYPES:
+            return None
+        if off + rdlen > n:
+            complete = False
+        if i < an:
+            if rtype == _TYPE_CNAME:
+                cname = _plain_name(buf, off, n)[0]
+                if cname is None:
+                    return None
+                answers.append(cname)
+            elif rtype != 41:
+                rdata = buf[off:off + rdlen]
+                if _ADDRESS_LEN[rtype] == len(rdata):
+                    answers.append(ip_text(rdata))
+        elif rtype == _TYPE_CNAME and _plain_name(buf, off, n)[0] is None:
+            return None
+        off += rdlen
+    return _Message(mid, bool(op & 0x8000), op & 0xF, name, qtype, answers, complete)
+
+
 def parse_message(buf: bytes) -> Optional[_Message]:
-    """dpkt first (the common case); our lenient parser when dpkt gives up on the message."""
+    """The common message by parse_plain; dpkt for others; our lenient parser when dpkt gives up."""
+    msg = parse_plain(buf)
+    if msg is not None:
+        return msg
+    return parse_dpkt(buf)
+
+
+def parse_dpkt(buf: bytes) -> Optional[_Message]:
+    """dpkt (the reference for parse_plain); our lenient parser when dpkt gives up on the message."""
     try:
         d = dpkt.dns.DNS(buf)
     except Exception:  # dpkt raises UnpackError, NeedData, struct.error, UnicodeDecodeError...
