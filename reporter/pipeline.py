@@ -28,6 +28,7 @@ from typing import Optional, Sequence
 
 from reporter import __version__
 from reporter import assignments
+from reporter.analyses import fastpath
 from reporter.analyses.dns import DnsAnalysis
 from reporter.analyses.tcp import TcpAnalysis
 from reporter.model import AssignmentInfo, CaptureInfo, Report, StudentInfo, Tool
@@ -87,18 +88,23 @@ def _analyse(path: str, opts: ReportOptions, sha256: Optional[str]) -> tuple[Rep
     capture = open_capture(path)
     ports = assignments.service_ports(opts.port_overrides)
     wanted = assignments.get(opts.assignment) if opts.assignment != "auto" else None
-    tcp = TcpAnalysis(assignments.tcp_services(ports, wanted), opts.frames)
+    services = assignments.tcp_services(ports, wanted)
+    tcp = TcpAnalysis(services, opts.frames)
     dns = DnsAnalysis()
-
-    tcp_feed, dns_feed, dns_tcp = tcp.feed, dns.feed, dns.feed_tcp
-    for pkt in iter_packets(capture):
-        proto = pkt.proto
-        if proto == 6:
-            tcp_feed(pkt)
-            if pkt.sport == DNS_PORT or pkt.dport == DNS_PORT:
-                dns_tcp(pkt)
-        elif proto == 17 and (pkt.sport == DNS_PORT or pkt.dport == DNS_PORT):
-            dns_feed(pkt)
+    try:
+        fast = fastpath.run(capture, tcp, dns)  # the plain connections compiled, the rest as below
+    except fastpath.Mismatch:  # a bug of the fast path: the reference alone, from the start
+        tcp, dns, fast = TcpAnalysis(services, opts.frames), DnsAnalysis(), False
+    if not fast:
+        tcp_feed, dns_feed, dns_tcp = tcp.feed, dns.feed, dns.feed_tcp
+        for pkt in iter_packets(capture):
+            proto = pkt.proto
+            if proto == 6:
+                tcp_feed(pkt)
+                if pkt.sport == DNS_PORT or pkt.dport == DNS_PORT:
+                    dns_tcp(pkt)
+            elif proto == 17 and (pkt.sport == DNS_PORT or pkt.dport == DNS_PORT):
+                dns_feed(pkt)
 
     t0, t_end = capture.first_ts, capture.last_ts
     tcp_res = tcp.finish(t0 if t0 is not None else 0)

@@ -112,6 +112,13 @@ class TcpAnalysis:
         self.warnings: list[Warning] = []
         self.events: dict[str, list[int]] = {}  # warning code -> [count, first frame]
         self.marks = EvidenceFrames()  # task evidence frames the model has no field for
+        # Set by fastpath.run when its compiled pass analysed the plain connections: their records
+        # (fastpath tuples), and for the connections this analysis gets, the id and client number
+        # the whole capture gives them (opening frame -> (id, client_no)) and the frames whose
+        # opening sweeps idle connections (every SWEEP_EVERY-th connection of the capture).
+        self.plain: list[tuple] = []
+        self.assigned: dict[int, tuple[int, int]] | None = None
+        self.sweep_frames: set[int] | None = None
 
     # -- per packet ------------------------------------------------------------------------------
 
@@ -222,7 +229,13 @@ class TcpAnalysis:
             src_is_client = pkt.sport >= pkt.dport
         client, server = (a, b) if src_is_client else (b, a)
         c, s = Half(), Half()
-        conn = Conn(len(self.conns), c, s, pkt.ts)
+        if self.assigned is None:
+            cid = len(self.conns)
+            n = self.per_server.get(server, 0) + 1
+            self.per_server[server] = n
+        else:
+            cid, n = self.assigned[pkt.no]
+        conn = Conn(cid, c, s, pkt.ts)
         conn.client, conn.server = client, server
         service = self.ports.get(server[1])
         if service is not None:
@@ -230,8 +243,6 @@ class TcpAnalysis:
             conn.service = service
         else:
             conn.echo.cap = OTHER_CAP
-        n = self.per_server.get(server, 0) + 1
-        self.per_server[server] = n
         conn.client_no = n
         for half, is_client in ((c, True), (s, False)):
             half.conn = conn
@@ -249,7 +260,7 @@ class TcpAnalysis:
         self.table[(server[0], server[1], client[0], client[1])] = s
         self.conns.append(conn)
         self.live.append(conn)
-        if len(self.conns) % SWEEP_EVERY == 0:
+        if (len(self.conns) % SWEEP_EVERY == 0) if self.sweep_frames is None else pkt.no in self.sweep_frames:
             self._sweep(pkt.ts)
         return c if src_is_client else s
 
@@ -387,7 +398,12 @@ class TcpAnalysis:
             for half in (conn.c, conn.s):
                 half.finish()
             out.append(connection(conn, t0_ns))
-        queued_behind(self.conns, out)
+        if self.plain:  # the fast path's plain connections join the reference's, in id order
+            from reporter.analyses.fastpath import merge_plain
+
+            merge_plain(self, out, t0_ns)
+        else:
+            queued_behind(self.conns, out)
         streams = None if self.kept is None else {cid: (bytes(a), bytes(b)) for cid, (a, b) in self.kept.items()}
         for code, (n, first) in self.events.items():
             self.warnings.append(Warning(code, EVENT_TEXT[code].format(n=n), first))

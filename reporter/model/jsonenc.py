@@ -104,6 +104,9 @@ class _Gen:
             return f"('true' if {x} is True else 'false' if {x} is False else _g({x}))"
         if tp is float:
             return f"(_f({x}) if type({x}) is float and -_INF < {x} < _INF else _g({x}))"
+        if tp is Any:  # PerDirection: ints or strings, whichever a field pairs
+            return (f"(_i({x}) if type({x}) is int else _s({x}) if type({x}) is str else "
+                    f"'null' if {x} is None else _g({x}))")
         if isinstance(tp, type) and is_dataclass(tp):  # an Optional record: its own function
             self.env[f"_e_{tp.__name__}"] = encoder(tp)
             self.env[f"_T_{tp.__name__}"] = tp

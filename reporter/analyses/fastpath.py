@@ -1,0 +1,209 @@
+"""The compiled fast path for plain TCP connections, and what the Python analyses still do around it.
+
+Why: the Python TCP analysis (tcp.py with reassembly.py and echo.py) costs ~4 us a packet, so a
+capture of a million packets takes longer than `tshark -z conv,tcp`. Most connections of such a
+capture are plain (a handshake, bytes in order both ways, an echo, a close), and for them the
+analysis always takes the same few branches. ``_fasttcp.c`` takes exactly those branches, in C,
+for every connection until one of its packets would take another branch; that connection is then
+*tainted* and the Python analysis, which stays the reference, analyses it whole. So:
+
+1. pass 1 (``_fasttcp.analyse``) reads a pcap file once: every connection is opened as tcp.py
+   opens it (ids, client numbers, port reuse) and the plain ones are analysed; out come their
+   records (one tuple each, FIELDS), the tainted connections' ids, the frames at which tcp.py
+   sweeps idle connections, and the capture's counters;
+2. pass 2 (``_fasttcp.replay``) reads the file again and hands the Python analyses, in frame
+   order, exactly what they would have taken from the full packet stream: the tainted
+   connections' packets (TcpAnalysis, and the DNS analysis for port 53), plain UDP DNS datagrams,
+   and every frame outside the reader's fast layout (decoded by ``decode_frame``, problems
+   counted as the reader counts them). It is skipped when there is nothing to hand.
+3. TcpAnalysis.finish merges the plain records (``merge_plain``) with its own by id.
+
+The module declines a capture (returns False before touching the analyses) when it cannot vouch
+for it: no compiled module (a machine without a C compiler: everything stays correct, only
+slower), pcapng, a link type without a fast layout, a damaged file, or a frame that might be TCP
+outside the fast layout (IPv6, VLAN, IP options, a frame cut by the snap length). Frame notes
+(--frames) and the tests' kept streams also use the reference alone.
+
+tests/test_fastpath.py proves the two paths write the same report on the snapshot corpus (samples,
+crafted edge cases, mutants) and on the bench's shapes.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from reporter.analyses import echo as _echo
+from reporter.analyses import reassembly as _reassembly
+from reporter.analyses import tcp as _tcp
+from reporter.analyses.conn import _printable, queued_behind_of, zeek_state
+from reporter.model import (
+    Anomalies,
+    Close,
+    Connection,
+    Echo,
+    Endpoint,
+    Exchange,
+    Handshake,
+    PerDirection,
+    TcpOptions,
+    Warning,
+)
+from reporter.reading import capture as _capture
+from reporter.reading.decode import PROBLEMS, decode_counted, decode_frame
+from reporter.reading.packet import Packet, ip_text
+
+try:
+    from reporter.analyses import _fasttcp
+except ImportError:  # not compiled (no C compiler where it was installed): the reference does all
+    _fasttcp = None  # type: ignore[assignment]
+
+API_VERSION = 1
+ENABLED = os.environ.get("PROGJAR_FASTPATH", "1") != "0"  # PROGJAR_FASTPATH=0: the reference alone
+K_OTHER, K_DNS, K_TCP, K_SWEEP = 0, 1, 2, 3
+FAST_LINKTYPES = (1, 113, 276)  # Ethernet, Linux cooked v1 and v2: decode.fast_layout's
+DNS_PORT = 53
+
+# the fields of a plain connection's tuple, in order (see conn_tuple in _fasttcp.c)
+FIELDS = ("id", "client_ip", "client_port", "server_ip", "server_port", "service", "client_no",
+          "syn_frame", "syn_ts", "synack_frame", "ack_frame", "ack_ts", "rtt_from",
+          "mss", "wscale", "sack_ok", "timestamps", "first_fin_by", "reset", "last_ts", "close_ts",
+          "client_state", "server_state", "history", "client_bytes", "server_bytes", "client_segments",
+          "server_segments", "echoed", "mismatch", "first_req_ts", "first_echo_ts", "exchanges",
+          "client_sha256", "server_sha256", "client_preview", "server_preview", "fin_frame", "request_ack_frame")
+
+
+class Mismatch(Exception):
+    """Pass 2 met something pass 1 promised it would not (a bug): the caller starts over with the
+    reference alone."""
+
+
+def available() -> bool:
+    """The compiled module is there and is the one this file was written for."""
+    return ENABLED and _fasttcp is not None and getattr(_fasttcp, "API_VERSION", None) == API_VERSION
+
+
+def _constants(capture: _capture.Capture) -> dict[str, int]:
+    """Every limit the C code needs, from the Python modules that define it (one source of truth)."""
+    return {
+        "chunk": _capture.CHUNK, "max_caplen": _capture.MAX_CAPLEN, "preview": _reassembly.PREVIEW,
+        "exchange_gap_ns": _echo.EXCHANGE_GAP_NS, "max_exchanges": _echo.MAX_EXCHANGES,
+        "max_frames": _echo.MAX_FRAMES, "lead_cap": _echo.LEAD_CAP, "other_cap": _echo.OTHER_CAP,
+        "idle_ns": _tcp.IDLE_NS, "sweep_every": _tcp.SWEEP_EVERY, "dup_ns": _reassembly.DUP_NS,
+        "linktype": capture.linktypes[0], "hsize": capture._rec_size,
+    }
+
+
+def run(capture: _capture.Capture, tcp: Any, dns: Any) -> bool:
+    """Analyse the capture's packets into ``tcp`` (a TcpAnalysis) and ``dns`` (a DnsAnalysis), and
+    fill the capture's counters, as ``pipeline``'s packet loop would; False (nothing touched)
+    when the fast path declines the capture. Raises Mismatch when pass 2 contradicts pass 1."""
+    if (not available() or capture.format != "pcap" or len(capture.linktypes) != 1
+            or capture.linktypes[0] not in FAST_LINKTYPES or tcp.frames is not None or tcp.kept is not None):
+        return False
+    params = (capture.path, capture._data_start, capture._size, capture._order == ">", capture._nano,
+              dict(tcp.ports), _constants(capture))
+    res = _fasttcp.analyse(*params)
+    if res["verdict"] != "ok":
+        return False
+    capture.packets = res["packets"]
+    capture.first_ts = res["first_ts"] if res["has_frames"] else None
+    capture.last_ts = res["last_ts"] if res["has_frames"] else None
+    capture.truncated = False
+    capture.problems = []
+    tcp.plain = res["connections"]
+    fins, acks = tcp.marks.fins, tcp.marks.request_acks
+    for t in tcp.plain:
+        if t[37] is not None:
+            fins[t[0]] = t[37]
+        if t[38] is not None:
+            acks[t[0]] = t[38]
+    tainted = res["tainted"]
+    tcp.assigned = {frame: (cid, client_no) for frame, cid, client_no in tainted}
+    tcp.sweep_frames = {frame for frame, _ in res["sweeps"]}
+    if tainted or res["python_frames"]:
+        _replay(capture, params, [cid for _, cid, _ in tainted], tcp, dns)
+    return True
+
+
+def _replay(capture: _capture.Capture, params: tuple, ids: list[int], tcp: Any, dns: Any) -> None:
+    """Pass 2: the frames the Python analyses need, fed as pipeline's loop feeds them."""
+    probs: dict[str, list[int]] = {}
+    linktype = capture.linktypes[0]
+    tcp_feed, dns_feed, dns_tcp, sweep = tcp.feed, dns.feed, dns.feed_tcp, tcp._sweep
+    P = Packet
+    for item in _fasttcp.replay(params, ids):
+        kind = item[0]
+        if kind == K_TCP:
+            _, no, ts, src, dst, ipid, sport, dport, seq, ack, flags, win, opts, payload = item
+            pkt = P(no, ts, 0, 4, src, dst, 6, ipid, sport, dport, seq, ack, flags, win, opts, payload, 0)
+            tcp_feed(pkt)
+            if sport == DNS_PORT or dport == DNS_PORT:
+                dns_tcp(pkt)
+        elif kind == K_DNS:
+            _, no, ts, src, dst, ipid, sport, dport, payload = item
+            dns_feed(P(no, ts, 0, 4, src, dst, 17, ipid, sport, dport, payload=payload))
+        elif kind == K_OTHER:
+            _, no, ts, frame, cut = item
+            pkt = decode_counted(decode_frame, probs, linktype, frame, 0, len(frame), cut, no, ts, 0)
+            if pkt is None:
+                continue
+            if pkt.proto == 6:
+                raise Mismatch(f"frame {no}: TCP outside the fast layout")
+            if pkt.proto == 17 and (pkt.sport == DNS_PORT or pkt.dport == DNS_PORT):
+                dns_feed(pkt)
+        else:  # K_SWEEP: a connection the fast path analyses opened, and tcp.py would sweep here
+            sweep(item[2])
+    capture.problems = [Warning(code, PROBLEMS[code].format(n=n, f=f), f) for code, (n, f) in probs.items()]
+
+
+def plain_connection(t: tuple, t0: int) -> Connection:
+    """A plain connection's record, as conn.connection() makes it from a Conn."""
+    (cid, cip, cport, sip, sport, service, client_no, syn_frame, syn_ts, synack_frame, ack_frame, ack_ts, rtt_from,
+     mss, wscale, sack_ok, timestamps, fin_by, reset, last_ts, _close_ts, cstate, sstate, hist,
+     cbytes, sbytes, csegs, ssegs, echoed, mismatch, first_req_ts, first_echo_ts, exchanges,
+     csha, ssha, cprev, sprev, _fin_frame, _req_ack) = t
+
+    def rel(ts: int | None) -> float | None:
+        return None if ts is None else round((ts - t0) / 1e9, 6)
+
+    hs = Handshake(syn_frame, synack_frame, ack_frame, rel(syn_ts),
+                   None if ack_ts is None else round((ack_ts - rtt_from) / 1e6, 3), ack_frame is not None,
+                   TcpOptions(mss, wscale, sack_ok, timestamps))
+    wait = None
+    if first_echo_ts is not None and syn_ts is not None:
+        wait = round((first_echo_ts - syn_ts) / 1e9, 6)
+    verified = echoed > 0 and mismatch is None and echoed == cbytes
+    echo = Echo(verified, echoed, mismatch, rel(first_req_ts), rel(first_echo_ts), wait, None)
+    return Connection(
+        id=cid,
+        client=Endpoint(ip_text(cip), cport),
+        server=Endpoint(ip_text(sip), sport),
+        service=service,
+        client_no=client_no,
+        handshake=hs,
+        close=Close(fin_by, reset, rel(last_ts)),
+        state=zeek_state(cstate, sstate, cbytes, sbytes, hist),
+        history=hist,
+        bytes=PerDirection(cbytes, sbytes),
+        segments=PerDirection(csegs, ssegs),
+        anomalies=Anomalies(0, 0, 0, 0, 0),
+        echo=echo,
+        exchanges=[Exchange(req, echo_frames, round((req_ts - t0) / 1e9, 6),
+                            None if echo_ts is None else round((echo_ts - t0) / 1e9, 6), n)
+                   for req, echo_frames, req_ts, echo_ts, n in exchanges],
+        sha256=PerDirection(csha, ssha),
+        preview=PerDirection(_printable(cprev), _printable(sprev)),
+    )
+
+
+def merge_plain(tcp: Any, out: list[Connection], t0: int) -> None:
+    """TcpAnalysis.finish with plain records: ``out`` (the reference's records, in its order)
+    becomes every connection in id order, and queued_behind is judged over all of them."""
+    records = {c.id: c for c in out}
+    rows = [(c.id, c.server, c.close_ts, c.echo.first_req_ts, c.echo.first_echo_ts) for c in tcp.conns]
+    for t in tcp.plain:
+        records[t[0]] = plain_connection(t, t0)
+        rows.append((t[0], (t[3], t[4]), t[20], t[30], t[31]))
+    out[:] = [records[i] for i in range(len(records))]
+    for cid, behind in queued_behind_of(rows).items():
+        out[cid].echo.queued_behind = behind
