@@ -12,6 +12,10 @@ command -v ip        >/dev/null || need+=(iproute2)
 command -v ethtool   >/dev/null || need+=(ethtool)
 ls /usr/lib/*/libpango-1.0.so.0 >/dev/null 2>&1 || need+=(libpango-1.0-0 libpangoft2-1.0-0)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+# the reporter's compiled fast path (optional: without them the pure-Python analysis does all)
+command -v gcc       >/dev/null || need+=(gcc)
+inc=$("${PY:-python3}" -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null || true)
+[ -n "$inc" ] && [ -e "$inc/Python.h" ] || need+=(python3-dev)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ]; then
   echo "deps: missing ${need[*]} (not root: install them yourself; tests that need them will skip)" >&2

@@ -77,9 +77,24 @@ class Mismatch(Exception):
     reference alone."""
 
 
+def _built_from_current_source() -> bool:
+    """False when the C source next to the compiled module is newer than it (an editable install
+    whose source changed since `make` built it): a stale module must not speak for the source."""
+    if _fasttcp is None:
+        return False
+    src = os.path.join(os.path.dirname(__file__), "_fasttcp.c")
+    try:
+        return os.path.getmtime(src) <= os.path.getmtime(_fasttcp.__file__)
+    except (OSError, TypeError):  # no source shipped (a wheel): the module is what was installed
+        return True
+
+
+_CURRENT = _built_from_current_source()
+
+
 def available() -> bool:
-    """The compiled module is there and is the one this file was written for."""
-    return ENABLED and _fasttcp is not None and getattr(_fasttcp, "API_VERSION", None) == API_VERSION
+    """The compiled module is there, built from this source, for this file's API."""
+    return ENABLED and _CURRENT and getattr(_fasttcp, "API_VERSION", None) == API_VERSION
 
 
 def _constants(capture: _capture.Capture) -> dict[str, int]:
