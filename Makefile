@@ -22,7 +22,8 @@ demo: $(STAMP)
 	$(BIN)/progjar batch samples -o reports/class
 	@echo "open reports/t4-serial.html (one capture) or reports/class/index.html (a class)"
 
-## deps: system packages the tests need (tshark, tcpdump, dnsmasq, lua, poppler) when root
+## deps: system packages the tests need (tshark, tcpdump, dnsmasq, lua, poppler) when root, and
+## Wireshark 4.0/4.4/4.6 chroots for the plugin tests (cached in /var/cache/progjar-lab/wireshark)
 deps:
 	@bash .ci/deps.sh
 
