@@ -178,6 +178,8 @@ class Stage:
         if home.exists():
             shutil.rmtree(home)
         if self.ws.home is not None and self.ws.home.exists():
+            if self.dir.resolve().is_relative_to(self.ws.home.resolve()):
+                raise ValueError(f"HOME {self.ws.home} holds the stage folder: give a private folder")
             shutil.copytree(self.ws.home, home, symlinks=True)
         else:
             home.mkdir()
