@@ -57,9 +57,9 @@ def as_bool(text: str) -> bool | None:
     """A boolean field as tshark prints it: `1`/`0` up to 4.2, `True`/`False` from 4.4 (also in
     sharkd's filter strings); empty when the field is absent."""
     t = text.strip()
-    if t in ("1", "True", "true"):
+    if t in ("1", "True"):
         return True
-    if t in ("0", "False", "false"):
+    if t in ("0", "False"):
         return False
     if t == "":
         return None
@@ -90,10 +90,6 @@ class Wireshark:
     root: Path | None = None   # chroot folder, None = this machine
     home: Path | None = field(default=None, compare=False)  # the HOME tests prepare (plugins, profiles)
     keep_root: bool = False    # run as root even when we are (only to show what that does)
-
-    @property
-    def lua(self) -> str:
-        return "Lua 5.2" if self.version.startswith(("4.0.", "4.2.")) else "Lua 5.4"
 
     @property
     def unprivileged(self) -> bool:

@@ -92,8 +92,7 @@ def run(ctx) -> list[str]:
     if ws is None:
         raise RuntimeError("no tshark on this machine")
     with ws.stage() as st:
-        d = st.dir
-        out = Path(d) / "out.txt"
+        out = st.dir / "out.txt"
         for label, plain, plugin, target in MODES:
             t_plain = _timed(st, ["-r", str(cap), *plain], out)
             t_plugin = _timed(st, ["-r", str(cap), "-X", f"lua_script:{PLUGIN}", *plugin], out)
@@ -110,7 +109,7 @@ def run(ctx) -> list[str]:
             line = f"{label}: plain {t_plain:.1f} s, with plugin {t_plugin:.1f} s = {ratio:.2f}x{verdict}{labelled}"
             print(line, flush=True)
             lines.append(line)
-        floor = Path(d) / "floor.lua"
+        floor = st.dir / "floor.lua"
         floor.write_text(FLOOR_LUA)
         t_plain = _timed(st, ["-r", str(cap)], out)  # measured next to the floor, as each mode above
         t_floor = _timed(st, ["-r", str(cap), "-X", f"lua_script:{floor}"], out)
