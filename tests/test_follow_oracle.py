@@ -93,13 +93,13 @@ def test_frame_notes_agree_with_tcp_analysis(name: str, tmp_path: Path, tshark_h
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_wireshark_plugin_agrees_on_edge_cases(name: str, tmp_path: Path, tshark_home: Path) -> None:
+def test_wireshark_plugin_agrees_on_edge_cases(name: str, tmp_path: Path, ws) -> None:
     """The Lua plugin (dissector/progjar.lua) labels every edge-case frame as our `frames` does:
     role, client, stream, offset, len, echo.ok, and the wait within 1 ms (tests/test_dissector.py's
-    frame-by-frame rule, here on the reassembly edge cases)."""
+    frame-by-frame rule, here on the reassembly edge cases), on each Wireshark version."""
     from tests.test_dissector import assert_agreement
 
-    assert_agreement(CASES[name](tmp_path), tshark_home)
+    assert_agreement(CASES[name](tmp_path), ws)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
