@@ -192,7 +192,7 @@ def report_command(captures: Sequence[str], outdir: str, opts: ReportOptions, qu
                 written: list[Path] = []
             else:
                 stem = _unique_stem(path, used)
-                written = write_reports(report, Path(outdir), stem, formats, lang)
+                written = write_reports(report, Path(outdir), stem, formats, lang, opts.tz)
         except BrokenPipeError:
             raise
         except OSError as e:
