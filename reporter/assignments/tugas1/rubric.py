@@ -63,7 +63,8 @@ def judge_t1(report: Report, host: str) -> Task:
                 facts[qtype.lower()] = _answer_text(got)
             return make_task("T1", "pass", "t1_answered" + suffix, facts, WORDING, evidence=evidence,
                              summary=f"{host}: A and AAAA queried, answered ({res}); {follows}", filters=filters)
-        return make_task("T1", "partial", "t1_unanswered" + suffix, facts, WORDING, evidence=evidence,
+        # no answer, so no answered address a connection could follow: never "_then_tcp"
+        return make_task("T1", "partial", "t1_unanswered", facts, WORDING, evidence=evidence,
                          summary=f"{host}: A and AAAA queried but no response came; {follows}", filters=filters)
     have = ", ".join(sorted(types))
     missing = "AAAA" if "A" in types else "A" if "AAAA" in types else "A and AAAA"

@@ -85,10 +85,6 @@ WORDING: dict[str, Wording] = {
     "t1_unanswered": Wording(Say("{host}: an A query and an AAAA query were sent, but no response came back.",
                                  "{host}: kueri A dan kueri AAAA dikirim, tetapi tidak ada jawaban yang kembali."),
                              _FIX_DNS_SERVER),
-    "t1_unanswered_then_tcp": Wording(_then_tcp(Say("{host}: an A query and an AAAA query were sent, but no "
-                                                    "response came back.",
-                                                    "{host}: kueri A dan kueri AAAA dikirim, tetapi tidak ada "
-                                                    "jawaban yang kembali.")), _FIX_DNS_SERVER),
     "t1_one_type": Wording(Say("{host}: only {have} was queried, with no {missing} query.",
                                "{host}: hanya kueri {have} yang dikirim, tanpa kueri {missing}."), _FIX_BOTH_TYPES),
     "t1_one_type_then_tcp": Wording(_then_tcp(Say("{host}: only {have} was queried, with no {missing} query.",
