@@ -72,13 +72,13 @@ def _data_arrows(frames: list[int], notes: dict[str, FrameNote], c2s: bool, offs
     if frames:
         label += "  " + _frames_label(frames[:3]) + (f"… ({len(frames)})" if len(frames) > 3 else "")
     if bad:
-        label += f"  {bad}"
+        label += f"  {bad}" + (f" (#{bad_frame})" if bad_frame else "")
     return [_Arrow(c2s, label, colour, time)]
 
 
 def _echo_colour(conn: Connection, lo: int, hi: int, lang: Lang) -> tuple[str, str]:
     """(colour, note) of the echo of request bytes [lo, hi): green when it came back the same, red with
-    "differs at byte N (#frame)" for the part holding the first wrong byte, grey after it (the
+    "differs at byte N" for the part holding the first wrong byte, grey after it (the
     check stops at the first difference, so later bytes are not known to be right)."""
     off = conn.echo.first_mismatch_offset
     if off is None or hi <= lo:
@@ -86,8 +86,7 @@ def _echo_colour(conn: Connection, lo: int, hi: int, lang: Lang) -> tuple[str, s
     if off < lo:
         return C_CTRL, ""
     if off < hi:
-        frame = conn.echo.first_mismatch_frame
-        return C_BAD, lang.t("ladder_bad", off=off) + (f" (#{frame})" if frame else "")
+        return C_BAD, lang.t("ladder_bad", off=off)
     return C_ECHO, ""
 
 
