@@ -261,7 +261,7 @@ def test_loopback_only_says_which_ports_with_counts(tmp_path: Path) -> None:
     assert (w.facts["kind"], w.facts["ports"], w.facts["tcp"]) == ("loopback", ["8888 (2)", "5353 (1)"], 3)
     en, id_ = warning_text(w, "en"), warning_text(w, "id")
     assert "all stay on the loopback interface (127.0.0.1 or ::1), to server port(s) 8888 (2), 5353 (1)" in en
-    assert "none goes to 10000, 32444" in en and "capture ran on lo" in en
+    assert "none goes to the lab's ports (10000, 32444)" in en and "capture ran on lo" in en
     assert "semuanya berada di antarmuka loopback (127.0.0.1 atau ::1), ke port server 8888 (2), 5353 (1)" in id_
 
 
@@ -271,7 +271,8 @@ def test_other_ports_on_the_lan_say_which_and_suggest_the_port_option(tmp_path: 
     flows.append(craft.TcpFlow(client=M3, server=SRV, sport=443, cport=50009, t=5.0).handshake().close())
     w = _warning(run(tmp_path, craft.merge(*(f.recs() for f in flows))))
     assert (w.facts["kind"], w.facts["ports"]) == ("other-ports", ["80 (2)", "443 (1)"])
-    assert "go to server port(s) 80 (2), 443 (1) (port and number of connections), none to 10000, 32444" in \
+    assert "go to server port(s) 80 (2), 443 (1) (port and number of connections), none to the lab's ports " \
+        "(10000, 32444)" in \
         warning_text(w, "en")
     assert "--port LAYANAN=PORT" in warning_text(w, "id")
 

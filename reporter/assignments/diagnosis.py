@@ -36,29 +36,29 @@ WORDING: dict[str, Say] = {
         "berjalan."),
     "loopback": Say(
         "The capture holds no lab traffic: its {tcp:,} TCP connection(s) all stay on the loopback interface "
-        "(127.0.0.1 or ::1), to server port(s) {ports} (port and number of connections); none goes to {lab_ports}. "
+        "(127.0.0.1 or ::1), to server port(s) {ports} (port and number of connections); none goes to the lab's ports ({lab_ports}). "
         "Likely cause: the capture ran on lo while the lab programs talk over the network. Capture on eth0 (or on "
         "any) instead, and check the port the server listens on.",
         "Tangkapan ini tidak memuat lalu lintas praktikum: {tcp:,} koneksi TCP di dalamnya semuanya berada di "
         "antarmuka loopback (127.0.0.1 atau ::1), ke port server {ports} (port dan jumlah koneksi); tidak ada yang "
-        "menuju {lab_ports}. Kemungkinan penyebabnya: paket ditangkap pada lo, padahal program praktikum "
+        "menuju port praktikum ({lab_ports}). Kemungkinan penyebabnya: paket ditangkap pada lo, padahal program praktikum "
         "berkomunikasi lewat jaringan. Tangkap paket pada eth0 (atau any), dan periksa port yang dipakai server."),
     "other-ports": Say(
         "The capture holds no lab traffic: its {tcp:,} TCP connection(s) go to server port(s) {ports} (port and "
-        "number of connections), none to {lab_ports}. Likely cause: the server listens on another port, or the "
+        "number of connections), none to the lab's ports ({lab_ports}). Likely cause: the server listens on another port, or the "
         "capture holds other programs' traffic. If your server ran on one of these ports, make the report again with "
         "--port SERVICE=PORT.",
         "Tangkapan ini tidak memuat lalu lintas praktikum: {tcp:,} koneksi TCP di dalamnya menuju port server "
-        "{ports} (port dan jumlah koneksi), tidak ada yang ke {lab_ports}. Kemungkinan penyebabnya: server "
+        "{ports} (port dan jumlah koneksi), tidak ada yang ke port praktikum ({lab_ports}). Kemungkinan penyebabnya: server "
         "mendengarkan pada port lain, atau tangkapan ini berisi lalu lintas program lain. Jika server Anda berjalan "
         "pada salah satu port tersebut, buat ulang laporan dengan --port LAYANAN=PORT."),
     "service-elsewhere": Say(
         "The capture holds no connection to the lab's ports ({lab_ports}), but the lab's service was seen on another "
         "port: {seen}. Likely cause: the server ran on that port. Make the report again with {options} to judge it "
-        "there; the assignment itself asks for {lab_ports}.",
+        "there; the assignment itself asks for port(s) {lab_ports}.",
         "Tangkapan ini tidak memuat koneksi ke port praktikum ({lab_ports}), tetapi layanan praktikum terlihat di "
         "port lain: {seen}. Kemungkinan penyebabnya: server berjalan pada port itu. Buat ulang laporan dengan "
-        "{options} agar dinilai di sana; tugas ini sendiri meminta {lab_ports}."),
+        "{options} agar dinilai di sana; tugas ini sendiri meminta port {lab_ports}."),
 }
 
 
