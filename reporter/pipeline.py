@@ -30,6 +30,7 @@ from reporter import __version__
 from reporter import assignments
 from reporter.analyses.dns import DnsAnalysis
 from reporter.analyses.tcp import TcpAnalysis
+from reporter.assignments.diagnosis import diagnose
 from reporter.model import AssignmentInfo, CaptureInfo, Report, StudentInfo, Tool
 from reporter.options import ReportOptions
 from reporter.reading.capture import NotACapture, file_sha256, iter_packets, open_capture
@@ -127,6 +128,9 @@ def _analyse(path: str, opts: ReportOptions, sha256: Optional[str]) -> tuple[Rep
     chosen, by, why, seen = assignments.choose(report, opts.assignment, ports)
     report.assignment = AssignmentInfo(chosen.id, by, why, {s.name: ports[s.name] for s in chosen.services}, seen)
     report.tasks = chosen.rubric(report, assignments.RubricInput(opts.host, ports, tcp_res.marks))
+    none_seen = diagnose(report, chosen, ports, opts.host)  # a capture without the assignment's traffic
+    if none_seen is not None:
+        report.warnings.insert(0, none_seen)
     damaged = bool(capture.truncated) or any(w.code in DAMAGE_CODES for w in capture.problems)
     return report, damaged
 
@@ -188,7 +192,7 @@ def report_command(captures: Sequence[str], outdir: str, opts: ReportOptions, qu
                 written: list[Path] = []
             else:
                 stem = _unique_stem(path, used)
-                written = write_reports(report, Path(outdir), stem, formats, lang)
+                written = write_reports(report, Path(outdir), stem, formats, lang, opts.tz)
         except BrokenPipeError:
             raise
         except OSError as e:

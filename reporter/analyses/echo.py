@@ -47,6 +47,7 @@ class EchoCheck:
         "first_req_ts",
         "lead",
         "mismatch",
+        "mismatch_frame",
         "open",
         "overflow",
         "stopped",
@@ -62,6 +63,7 @@ class EchoCheck:
         self.unknown: list[tuple[int, int]] = []  # gap ranges inside buf (absolute offsets)
         self.echoed = 0
         self.mismatch: int | None = None
+        self.mismatch_frame: int | None = None  # the echo segment that carried the first wrong byte
         self.stopped = False
         self.overflow = False
         self.first_req_ts: int | None = None
@@ -141,8 +143,13 @@ class EchoCheck:
             head = bytes(buf[:n])
             del buf[:n]
             self._compare(off, data, head, 1)
-            return
-        self._add(1, off, data, 0)
+        else:
+            found = self.mismatch is not None
+            self._add(1, off, data, 0)
+            if found:
+                return
+        if self.mismatch is not None:  # found in this segment: it carries the first wrong byte
+            self.mismatch_frame = pkt.no  # type: ignore[attr-defined]
 
     def _echo_frames(self, openx: list[Exchange], off: int, end: int, pkt: object) -> None:
         """Echo bytes [off, end) answer the open exchanges they overlap; fully answered ones close."""

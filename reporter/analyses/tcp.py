@@ -295,7 +295,7 @@ class TcpAnalysis:
                     h.state = SYN_SENT
             else:
                 if conn.synack_frame is None:
-                    conn.synack_frame = pkt.no
+                    conn.synack_frame, conn.synack_ts = pkt.no, pkt.ts
                     if conn.syn_frame is not None:
                         conn.wait |= WAIT_HANDSHAKE
                         conn.waiting = True
@@ -308,6 +308,10 @@ class TcpAnalysis:
             if conn.mark(H_FIN << shift, "F" if up else "f") and h.hist_fin != end:
                 conn.hist.append("F" if up else "f")
             h.hist_fin = end
+            if conn.fins is None:
+                conn.fins = [(up, pkt.no, pkt.ts)]
+            elif len(conn.fins) == 1 and conn.fins[0][0] != up:
+                conn.fins.append((up, pkt.no, pkt.ts))
             if conn.first_fin_by is None:
                 conn.first_fin_by = "client" if up else "server"
                 self.marks.fins[conn.id] = pkt.no
