@@ -37,7 +37,10 @@ from reporter.reading.capture import NotACapture, file_sha256, iter_packets, ope
 from reporter.render import report_json, write_reports
 
 DNS_PORT = 53
-DAMAGE_CODES = frozenset({"truncated", "malformed"})  # capture problems that mean "damaged input"
+# capture problems that mean "damaged input" (exit code 1): cut or broken records and frames, and file
+# headers or record fields that break the format's rules (each read on as described in its warning)
+DAMAGE_CODES = frozenset({"truncated", "malformed", "unsupported-version", "option-overrun",
+                          "linktype-reserved-bits", "timestamp-overflow"})
 
 
 def iso_utc(ns: Optional[int]) -> Optional[str]:
@@ -109,7 +112,7 @@ def _analyse(path: str, opts: ReportOptions, sha256: Optional[str]) -> tuple[Rep
         path=str(path),
         sha256=sha256 or file_sha256(path),
         format=capture.format,
-        linktypes=list(capture.linktypes),
+        linktypes=list(dict.fromkeys(capture.linktypes)),  # each once; per interface: `interfaces`
         interfaces=capture.interfaces,
         packets=capture.packets,
         start=iso_utc(t0),

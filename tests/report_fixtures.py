@@ -137,8 +137,8 @@ def _dns(fr: _Frames, client: str, t: float, qid: int, qtype: str, answers: list
 
 
 def _capture(name: str, packets: int, duration: float, linktypes: list[int], fmt: str = "pcapng") -> CaptureInfo:
-    return CaptureInfo(path=f"samples/{name}", sha256=_sha(name.encode()), format=fmt, linktypes=linktypes,
-                       interfaces=len(linktypes), packets=packets, start="2026-11-23T09:15:02.123456Z",
+    return CaptureInfo(path=f"samples/{name}", sha256=_sha(name.encode()), format=fmt,
+                       linktypes=list(dict.fromkeys(linktypes)), interfaces=len(linktypes), packets=packets, start="2026-11-23T09:15:02.123456Z",
                        duration_s=duration, truncated=False)
 
 

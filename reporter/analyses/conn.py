@@ -56,8 +56,10 @@ class Conn:
         "server",
         "service",
         "syn_frame",
+        "syn_rexmits",
         "syn_ts",
         "synack_frame",
+        "synack_rexmits",
         "synack_ts",
         "wait",
         "waiting",
@@ -73,7 +75,8 @@ class Conn:
         self.lab = False
         self.noted = False  # frame notes wanted for this connection (--frames and a lab port)
         self.syn_frame = self.syn_ts = self.synack_frame = self.synack_ts = None
-        self.rtt_from: int | None = None  # time of the last SYN before the SYN-ACK
+        self.syn_rexmits = self.synack_rexmits = 0  # SYNs / SYN-ACKs sent again with the same ISN
+        self.rtt_from: int | None = None  # time of the latest SYN before the handshake's ACK
         self.ack_frame = self.ack_ts = None
         self.options = TcpOptions()
         self.wait = 0  # the ACKs still awaited: WAIT_HANDSHAKE | WAIT_REQUEST bits
@@ -149,12 +152,13 @@ def connection(conn: Conn, t0: int) -> Connection:
 
     hs = Handshake(conn.syn_frame, conn.synack_frame, conn.ack_frame, rel(conn.syn_ts),
                    None if conn.ack_ts is None else round((conn.ack_ts - conn.rtt_from) / 1e6, 3),
-                   conn.ack_frame is not None, conn.options, rel(conn.synack_ts))
+                   conn.ack_frame is not None, conn.options, syn_retransmissions=conn.syn_rexmits,
+                   synack_retransmissions=conn.synack_rexmits, synack_time_s=rel(conn.synack_ts))
     wait = None
     if e.first_echo_ts is not None and conn.syn_ts is not None:
         wait = round((e.first_echo_ts - conn.syn_ts) / 1e9, 6)
     echo = Echo(e.verified(c.bytes), e.echoed, e.mismatch, rel(e.first_req_ts), rel(e.first_echo_ts), wait, None,
-                e.mismatch_frame)
+                e.mismatch_frame, unverified_bytes=e.unverified)
     # rel() written out: a connection can have thousands of exchanges and this is most of finish()
     exchanges = [Exchange(list(x.req_frames), list(x.echo_frames), round((x.req_ts - t0) / 1e9, 6),
                           None if x.echo_ts is None else round((x.echo_ts - t0) / 1e9, 6), x.end - x.start)

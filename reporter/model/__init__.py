@@ -120,6 +120,8 @@ class Handshake:
     rtt_ms: Optional[float] = None  # SYN -> handshake ACK, as seen at the capture point
     complete: bool = False
     options: TcpOptions = field(default_factory=TcpOptions)
+    syn_retransmissions: int = 0  # the client's SYN sent again (same ISN): it waited for an answer
+    synack_retransmissions: int = 0  # the server's SYN-ACK sent again (its ACK did not come)
     synack_time_s: Optional[float] = None  # time of synack_frame
 
 
@@ -172,6 +174,9 @@ class Echo:
     wait_s: Optional[float] = None  # client SYN -> first echoed byte
     queued_behind: Optional[int] = None  # id of the connection whose close preceded service
     first_mismatch_frame: Optional[int] = None  # the echo segment carrying the first differing byte
+    # request/echo bytes that could not be compared because one side of them was never captured
+    # (a capture gap); verified is False while this is not 0, apart from a mismatch
+    unverified_bytes: int = 0
 
 
 @dataclass(slots=True)

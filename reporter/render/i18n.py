@@ -52,6 +52,11 @@ EN: dict[str, str] = {
     "c2s": "client → server", "s2c": "server → client", "both": "client → server and back (identical bytes)",
     "none": "none",
     "incomplete_hs": "The handshake is not complete in this capture.",
+    "sent_again": "Sent again",
+    "syn_again": "the client sent its SYN {n} more time(s) before the handshake went on: it was waiting for the "
+                 "server (a full backlog, or a lost SYN)",
+    "synack_again": "the server sent its SYN/ACK {n} more time(s): the client's ACK did not reach it in time",
+    "ladder_again": "(+{n} again)",
     "opt_mss": "MSS {v}", "opt_ws": "window scale {v}", "opt_sack": "SACK permitted", "opt_ts": "timestamps",
     "an_retransmissions": "retransmissions", "an_out_of_order": "out of order", "an_overlap_conflicts":
     "overlap conflicts", "an_gaps": "gaps (missing bytes)", "an_capture_duplicates": "captured twice",
@@ -66,6 +71,8 @@ EN: dict[str, str] = {
     "echo_bad": "The echo differs from the request at byte {off} (frame {frame}).",
     "echo_bad_nf": "The echo differs from the request at byte {off}.",
     "echo_partial": "Only {n} of {m} bytes came back.", "echo_none": "Nothing was echoed.",
+    "echo_unverified": "{u} bytes of the request or the echo were not captured, so the echo cannot be verified "
+                       "({n} bytes compared equal).",
     "echo_diff_req": "request", "echo_diff_echo": "echo", "wait": "Wait for first echo",
     "queued": "Waited in the server's backlog behind client #{n} (tcp.stream {id}).",
     "timeline": "Timeline per client", "timeline_all": "All connections on the capture's time axis.",
@@ -171,6 +178,11 @@ ID: dict[str, str] = {
     "c2s": "klien → server", "s2c": "server → klien", "both": "klien → server dan kembali (byte identik)",
     "none": "tidak ada",
     "incomplete_hs": "Handshake tidak lengkap dalam tangkapan ini.",
+    "sent_again": "Dikirim ulang",
+    "syn_again": "klien mengirim ulang SYN-nya {n} kali sebelum handshake berlanjut: klien menunggu server "
+                 "(backlog penuh, atau SYN hilang)",
+    "synack_again": "server mengirim ulang SYN/ACK-nya {n} kali: ACK dari klien tidak sampai tepat waktu",
+    "ladder_again": "(+{n} kali ulang)",
     "opt_mss": "MSS {v}", "opt_ws": "window scale {v}", "opt_sack": "SACK diizinkan", "opt_ts": "timestamp",
     "an_retransmissions": "retransmisi", "an_out_of_order": "tidak berurutan", "an_overlap_conflicts":
     "konflik tumpang-tindih", "an_gaps": "celah (byte hilang)", "an_capture_duplicates": "tertangkap dua kali",
@@ -185,6 +197,8 @@ ID: dict[str, str] = {
     "echo_bad": "Echo berbeda dari permintaan pada posisi byte {off} (frame {frame}).",
     "echo_bad_nf": "Echo berbeda dari permintaan pada posisi byte {off}.",
     "echo_partial": "Hanya {n} dari {m} byte yang kembali.", "echo_none": "Tidak ada yang dikembalikan.",
+    "echo_unverified": "{u} byte permintaan atau echo tidak terekam, sehingga echo tidak dapat diverifikasi "
+                       "({n} byte yang dibandingkan sama).",
     "echo_diff_req": "permintaan", "echo_diff_echo": "echo", "wait": "Waktu tunggu echo pertama",
     "queued": "Menunggu di antrean (backlog) server di belakang klien #{n} (tcp.stream {id}).",
     "timeline": "Lini masa per klien", "timeline_all": "Semua koneksi pada sumbu waktu tangkapan.",

@@ -97,9 +97,11 @@ def ladder(conn: Connection, notes: dict[str, FrameNote] | None, lang: Lang, cli
     hs = conn.handshake
     rows: list[_Arrow | tuple[str, str]] = []
     if hs.syn_frame:
-        rows.append(_Arrow(True, f"SYN  #{hs.syn_frame}", C_CTRL, hs.syn_time_s))
+        again = f"  {lang.t('ladder_again', n=hs.syn_retransmissions)}" if hs.syn_retransmissions else ""
+        rows.append(_Arrow(True, f"SYN  #{hs.syn_frame}{again}", C_CTRL, hs.syn_time_s))
     if hs.synack_frame:
-        rows.append(_Arrow(False, f"SYN, ACK  #{hs.synack_frame}", C_CTRL, hs.synack_time_s))
+        again = f"  {lang.t('ladder_again', n=hs.synack_retransmissions)}" if hs.synack_retransmissions else ""
+        rows.append(_Arrow(False, f"SYN, ACK  #{hs.synack_frame}{again}", C_CTRL, hs.synack_time_s))
     if hs.ack_frame:
         t = None if hs.syn_time_s is None or hs.rtt_ms is None else hs.syn_time_s + hs.rtt_ms / 1000
         rows.append(_Arrow(True, f"ACK  #{hs.ack_frame}", C_CTRL, t))

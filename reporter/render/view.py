@@ -101,6 +101,8 @@ def _echo_lines(c: Connection, L: Lang) -> tuple[str, str, dict | None]:
         return "bad", L.t("echo_bad_nf", off=L.num(off)), diff
     if e.verified and e.echoed_bytes >= sent:
         return "ok", L.t("echo_ok", n=L.num(e.echoed_bytes)), None
+    if e.unverified_bytes:
+        return "warn", L.t("echo_unverified", u=L.num(e.unverified_bytes), n=L.num(e.echoed_bytes)), None
     if e.echoed_bytes:
         return "warn", L.t("echo_partial", n=L.num(e.echoed_bytes), m=L.num(sent)), None
     return "warn", L.t("echo_none"), None
@@ -145,6 +147,8 @@ def _connection(c: Connection, report: Report, L: Lang, by_id: dict[int, Connect
         "client_addr": _host_port(c.client.ip, c.client.port), "server_addr": _host_port(c.server.ip, c.server.port),
         "ladder": svg.ladder(c, report.frames, L, f"{cname}:{c.client.port}", f"{sname}:{c.server.port}"),
         "complete": c.handshake.complete, "rtt": L.ms(c.handshake.rtt_ms),
+        "sent_again": [L.t(key, n=L.num(n)) for key, n in (("syn_again", c.handshake.syn_retransmissions),
+                                                            ("synack_again", c.handshake.synack_retransmissions)) if n],
         "options": ", ".join(x for x in opts if x) or L.t("none"),
         "state": c.state, "history": c.history or "–", "history_words": history_words(c.history, L),
         "bytes": (L.num(c.bytes.client_to_server), L.num(c.bytes.server_to_client)),

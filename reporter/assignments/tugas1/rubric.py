@@ -119,7 +119,8 @@ def _tcp_after(report: Report, lookups: list[DnsLookup], answers: list[str]) -> 
 def _echo_status(c: Connection, min_request: int) -> tuple[str, str, str, dict[str, Any]]:
     """(status, v1 reason, reason code, facts) of one connection measured against the T2/T3 bar."""
     sent = c.bytes.client_to_server
-    if sent == 0:
+    missing = c.echo.unverified_bytes  # request/echo bytes the capture lost: no verdict on them
+    if sent == 0 and not missing:
         if not c.handshake.complete:
             if c.handshake.syn_frame:
                 return "fail", "the handshake did not complete", "echo_handshake_failed", {}
@@ -129,7 +130,7 @@ def _echo_status(c: Connection, min_request: int) -> tuple[str, str, str, dict[s
     if not c.handshake.complete:
         return ("partial", f"client sent {sent} bytes, but the capture has no complete handshake",
                 "echo_no_complete_handshake", facts)
-    if c.echo.echoed_bytes == 0 and c.echo.first_mismatch_offset is None:
+    if c.echo.echoed_bytes == 0 and c.echo.first_mismatch_offset is None and not missing:
         return "partial", f"client sent {sent} bytes, nothing was echoed", "echo_nothing_echoed", facts
     if not c.echo.verified:
         where = c.echo.first_mismatch_offset
@@ -140,6 +141,9 @@ def _echo_status(c: Connection, min_request: int) -> tuple[str, str, str, dict[s
                 return "partial", f"echo differs at byte {where}", "echo_differs", facts
             facts["sent_byte"], facts["echo_byte"] = byte
             return "partial", f"echo differs at byte {where}", "echo_differs_byte", facts
+        if missing:
+            return ("partial", f"{missing} bytes of the request or the echo were not captured, so the echo cannot "
+                    "be verified", "echo_unverifiable", {**facts, "missing": missing})
         return ("partial", f"only {c.echo.echoed_bytes} of {sent} bytes echoed", "echo_short",
                 {**facts, "echoed": c.echo.echoed_bytes})
     if c.close.reset:
