@@ -25,7 +25,8 @@ demo: $(STAMP)
 	set -e; for a in $(ASSIGNMENTS); do $(BIN)/progjar batch samples/$$a -o reports/class/$$a --assignment $$a; done
 	@echo "open reports/t4-serial.html (one capture) or reports/class/tugas1/index.html (a class)"
 
-## deps: system packages the tests need (tshark, tcpdump, dnsmasq, lua, poppler) when root
+## deps: system packages the tests need (tshark, tcpdump, dnsmasq, lua, poppler) when root, and
+## Wireshark 4.0/4.4/4.6 chroots for the plugin tests (cached in /var/cache/progjar-lab/wireshark)
 deps:
 	@PY=$(PY) bash .ci/deps.sh
 

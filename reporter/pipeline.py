@@ -31,13 +31,17 @@ from reporter import assignments
 from reporter.analyses import fastpath
 from reporter.analyses.dns import DnsAnalysis
 from reporter.analyses.tcp import TcpAnalysis
+from reporter.assignments.diagnosis import diagnose
 from reporter.model import AssignmentInfo, CaptureInfo, Report, StudentInfo, Tool
 from reporter.options import ReportOptions
 from reporter.reading.capture import NotACapture, file_sha256, iter_packets, open_capture
 from reporter.render import report_json, write_reports
 
 DNS_PORT = 53
-DAMAGE_CODES = frozenset({"truncated", "malformed"})  # capture problems that mean "damaged input"
+# capture problems that mean "damaged input" (exit code 1): cut or broken records and frames, and file
+# headers or record fields that break the format's rules (each read on as described in its warning)
+DAMAGE_CODES = frozenset({"truncated", "malformed", "unsupported-version", "option-overrun",
+                          "linktype-reserved-bits", "timestamp-overflow"})
 
 
 def iso_utc(ns: Optional[int]) -> Optional[str]:
@@ -114,7 +118,7 @@ def _analyse(path: str, opts: ReportOptions, sha256: Optional[str]) -> tuple[Rep
         path=str(path),
         sha256=sha256 or file_sha256(path),
         format=capture.format,
-        linktypes=list(capture.linktypes),
+        linktypes=list(dict.fromkeys(capture.linktypes)),  # each once; per interface: `interfaces`
         interfaces=capture.interfaces,
         packets=capture.packets,
         start=iso_utc(t0),
@@ -133,6 +137,9 @@ def _analyse(path: str, opts: ReportOptions, sha256: Optional[str]) -> tuple[Rep
     chosen, by, why, seen = assignments.choose(report, opts.assignment, ports)
     report.assignment = AssignmentInfo(chosen.id, by, why, {s.name: ports[s.name] for s in chosen.services}, seen)
     report.tasks = chosen.rubric(report, assignments.RubricInput(opts.host, ports, tcp_res.marks))
+    none_seen = diagnose(report, chosen, ports, opts.host)  # a capture without the assignment's traffic
+    if none_seen is not None:
+        report.warnings.insert(0, none_seen)
     damaged = bool(capture.truncated) or any(w.code in DAMAGE_CODES for w in capture.problems)
     return report, damaged
 
@@ -194,7 +201,7 @@ def report_command(captures: Sequence[str], outdir: str, opts: ReportOptions, qu
                 written: list[Path] = []
             else:
                 stem = _unique_stem(path, used)
-                written = write_reports(report, Path(outdir), stem, formats, lang)
+                written = write_reports(report, Path(outdir), stem, formats, lang, opts.tz)
         except BrokenPipeError:
             raise
         except OSError as e:

@@ -96,6 +96,34 @@ def ethernet(ip: bytes, vlan: Optional[int] = None, src_mac: bytes = b"\x02\0\0\
     return frame
 
 
+def ethernet_encap(ip: bytes, encap: str, src_mac: bytes = b"\x02\0\0\0\0\x02",
+                   dst_mac: bytes = b"\x02\0\0\0\0\x01", pad_to: int = 60) -> bytes:
+    """An IP packet inside an Ethernet frame by way of another header: "mpls" (two labels, the
+    second with the bottom-of-stack bit), "pppoe" (PPPoE session, PPP protocol IPv4/IPv6),
+    "llc-snap" (an 802.3 length field, 802.2 LLC AA-AA-03 and SNAP OUI 00-00-00 with the IP
+    EtherType: RFC 1042), or "pppoe-lcp" / "mpls-pw" (encapsulations with no IP packet to read:
+    an LCP echo, a pseudowire control word)."""
+    v4 = ip[0] >> 4 == 4
+    etype_ip = 0x0800 if v4 else 0x86DD
+    if encap == "mpls":
+        body, etype = struct.pack("!II", 100 << 12 | 64, 200 << 12 | 1 << 8 | 64) + ip, 0x8847
+    elif encap == "mpls-pw":
+        body, etype = struct.pack("!II", 100 << 12 | 1 << 8 | 64, 0) + ip, 0x8847
+    elif encap == "pppoe":
+        ppp = struct.pack("!H", 0x0021 if v4 else 0x0057) + ip
+        body, etype = struct.pack("!BBHH", 0x11, 0, 0x1234, len(ppp)) + ppp, 0x8864
+    elif encap == "pppoe-lcp":
+        ppp = struct.pack("!HBBHI", 0xC021, 9, 1, 8, 0x11223344)
+        body, etype = struct.pack("!BBHH", 0x11, 0, 0x1234, len(ppp)) + ppp, 0x8864
+    elif encap == "llc-snap":
+        body = b"\xaa\xaa\x03\0\0\0" + struct.pack("!H", etype_ip) + ip
+        etype = len(body)
+    else:
+        raise ValueError(encap)
+    frame = dst_mac + src_mac + struct.pack("!H", etype) + body
+    return frame + b"\0" * max(0, pad_to - len(frame))
+
+
 def sll(ip: bytes, pkttype: int = 0) -> bytes:
     etype = 0x0800 if ip[0] >> 4 == 4 else 0x86DD
     return struct.pack("!HHH8sH", pkttype, 1, 6, b"\x02\0\0\0\0\x02\0\0", etype) + ip
@@ -311,14 +339,18 @@ def ipv4_custom(src: str, dst: str, proto: int, l4: bytes, ip_id: int = 0, optio
     return hdr[:10] + struct.pack("!H", _csum(hdr)) + hdr[12:] + l4
 
 
-def ipv6_ext(src: str, dst: str, proto: int, l4: bytes, exts: Sequence[int] = (0, 60), hop_limit: int = 64) -> bytes:
-    """IPv6 with a chain of 8-byte extension headers (0 hop-by-hop, 43 routing, 60 dest, 44 fragment)."""
+def ipv6_ext(src: str, dst: str, proto: int, l4: bytes, exts: Sequence[int] = (0, 60), hop_limit: int = 64,
+             frag_offset: int = 0, more_fragments: bool = True) -> bytes:
+    """IPv6 with a chain of 8-byte extension headers (0 hop-by-hop, 43 routing, 60 dest, 44 fragment).
+
+    A fragment header (44) carries ``frag_offset`` (in 8-byte units) and the M flag; offset 0
+    without M is an atomic fragment (RFC 6946): the whole packet behind a fragment header."""
     chain = b""
     types = list(exts)
     for i, t in enumerate(types):
         nxt = types[i + 1] if i + 1 < len(types) else proto
         if t == 44:
-            chain += struct.pack("!BBHI", nxt, 0, 1, 0x1234)  # offset 0, more fragments
+            chain += struct.pack("!BBHI", nxt, 0, frag_offset << 3 | int(more_fragments), 0x1234)
         else:
             chain += struct.pack("!BB6x", nxt, 0)
     first = types[0] if types else proto

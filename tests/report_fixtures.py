@@ -19,6 +19,7 @@ from reporter.model import (
     Echo,
     Endpoint,
     Exchange,
+    Fin,
     FrameNote,
     Handshake,
     PerDirection,
@@ -86,6 +87,7 @@ def echo_connection(fr: _Frames, notes: dict | None, cid: int, client: str, cpor
     hs.options = TcpOptions(mss=1460, wscale=7, sack_ok=True, timestamps=True)
     fr.book(syn_t, lambda n: setattr(hs, "syn_frame", n))
     fr.book(syn_t + rtt / 2, lambda n: setattr(hs, "synack_frame", n))
+    hs.synack_time_s = round(syn_t + rtt / 2, 6)
     fr.book(syn_t + rtt, lambda n: setattr(hs, "ack_frame", n))
 
     def segments(frames: list[int], role: str, t: float, off: int, size: int, step: int, spacing: float) -> float:
@@ -111,8 +113,10 @@ def echo_connection(fr: _Frames, notes: dict | None, cid: int, client: str, cpor
         c2s += data
     end = last + 0.0004
     c.close = Close(first_fin_by="client", reset=False, end_time_s=round(end, 6))
-    for k in range(3):
-        fr.book(last + 0.0001 * (k + 1), lambda n: None)  # FIN, FIN/ACK, ACK
+    for k, by in enumerate(("client", "server")):  # FIN, FIN/ACK, then the last ACK
+        t_fin = round(last + 0.0001 * (k + 1), 6)
+        fr.book(t_fin, lambda n, by=by, t_fin=t_fin: c.close.fins.append(Fin(by, n, t_fin)))
+    fr.book(last + 0.0003, lambda n: None)
     c.bytes = PerDirection(len(c2s), len(c2s))
     c.segments = PerDirection(sum(-(-len(d) // mss_chunk) for _, d in sends), sum(-(-len(d) // chunk) for _, d in sends))
     first_echo = c.exchanges[0].echo_time_s
@@ -133,8 +137,8 @@ def _dns(fr: _Frames, client: str, t: float, qid: int, qtype: str, answers: list
 
 
 def _capture(name: str, packets: int, duration: float, linktypes: list[int], fmt: str = "pcapng") -> CaptureInfo:
-    return CaptureInfo(path=f"samples/{name}", sha256=_sha(name.encode()), format=fmt, linktypes=linktypes,
-                       interfaces=len(linktypes), packets=packets, start="2026-11-23T09:15:02.123456Z",
+    return CaptureInfo(path=f"samples/{name}", sha256=_sha(name.encode()), format=fmt,
+                       linktypes=list(dict.fromkeys(linktypes)), interfaces=len(linktypes), packets=packets, start="2026-11-23T09:15:02.123456Z",
                        duration_s=duration, truncated=False)
 
 

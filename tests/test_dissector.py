@@ -3,6 +3,7 @@ edge case (one pass and `-2`), labels what the report says frame by frame, raise
 honours its port preference, and installs/uninstalls cleanly into a private HOME."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import craft
+from tests import craft, wireshark
 from tests.conftest import ALL_SAMPLES, IN_CI, ROOT, SAMPLES, require_root, require_tool, tshark
 from tests.craft import (
     EN10MB,
@@ -27,13 +28,15 @@ from tests.craft import (
     write_pcap,
     write_pcapng,
 )
+from tests.wireshark import Wireshark, as_bool
 
 PLUGIN = ROOT / "dissector" / "progjar.lua"
 LUA = ["-X", f"lua_script:{PLUGIN}"]
 FIELDS = ["frame.number", "frame.time_relative", "progjar.role", "progjar.client", "progjar.stream",
           "progjar.offset", "progjar.len", "progjar.echo.ok", "progjar.echo.request_frame", "progjar.echo.delay",
           "progjar.wait", "progjar.service", "_ws.lua.error", "tcp.analysis.retransmission",
-          "tcp.analysis.out_of_order", "tcp.analysis.spurious_retransmission", "_ws.col.Protocol", "_ws.col.Info"]
+          "tcp.analysis.out_of_order", "tcp.analysis.spurious_retransmission", "tcp.analysis.fast_retransmission",
+          "_ws.col.Protocol", "_ws.col.Info"]
 SAMPLE_FILES = ALL_SAMPLES
 
 
@@ -125,28 +128,29 @@ def crafted(tmp_path_factory) -> dict[str, Path]:
     return build_crafted(tmp_path_factory.mktemp("crafted"))
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("home")
-
-
 # ---------------------------------------------------------------------------------------------
-# running tshark with the plugin
+# running tshark with the plugin: every test that runs it takes the `ws` fixture (tests/conftest.py),
+# so it runs on Wireshark 4.0, 4.4 and 4.6
 
 _cache: dict[tuple, list[dict]] = {}
+BOOL_FIELDS = ("progjar.echo.ok",)  # FT_BOOLEAN: 1/0 up to Wireshark 4.2, True/False from 4.4
 
 
-def labels(cap: Path, home: Path, two_pass: bool = False, extra: tuple = ()) -> list[dict]:
-    """One row per frame: the plugin's fields (and tshark's own TCP analysis flags)."""
-    key = (str(cap), str(home), two_pass, extra)  # everything the tshark run below depends on
+def labels(cap: Path, ws: Wireshark, two_pass: bool = False, extra: tuple = ()) -> list[dict]:
+    """One row per frame: the plugin's fields (and tshark's own TCP analysis flags), as text but
+    booleans as True / False / None (absent), whatever the version prints."""
+    key = (ws.id, str(cap), str(ws.home), two_pass, extra)  # everything the tshark run below depends on
     if key not in _cache:
         args = ["-r", str(cap), *LUA, *extra, "-T", "fields", "-E", "occurrence=f", "-E", "separator=\t"]
         if two_pass:
             args.insert(0, "-2")
         for f in FIELDS:
             args += ["-e", f]
-        out = tshark(args, home).stdout
+        out = tshark(args, ws).stdout
         rows = [dict(zip(FIELDS, line.split("\t"))) for line in out.splitlines()]
+        for r in rows:
+            for f in BOOL_FIELDS:
+                r[f] = as_bool(r[f])
         assert [r["_ws.lua.error"] for r in rows if r["_ws.lua.error"]] == [], f"Lua error frames in {cap.name}"
         _cache[key] = rows
     return _cache[key]
@@ -156,14 +160,14 @@ def labelled(rows: list[dict]) -> dict[int, dict]:
     return {int(r["frame.number"]): r for r in rows if r["progjar.role"]}
 
 
-def frames_matching(cap: Path, home: Path, dfilter: str, extra: tuple = ()) -> list[int]:
-    p = tshark(["-r", str(cap), *LUA, *extra, "-Y", dfilter, "-T", "fields", "-e", "frame.number"], home)
+def frames_matching(cap: Path, ws: Wireshark, dfilter: str, extra: tuple = ()) -> list[int]:
+    p = tshark(["-r", str(cap), *LUA, *extra, "-Y", dfilter, "-T", "fields", "-e", "frame.number"], ws)
     return [int(x) for x in p.stdout.split()]
 
 
-def expert_messages(cap: Path, home: Path, name: str) -> dict[int, str]:
+def expert_messages(cap: Path, ws: Wireshark, name: str) -> dict[int, str]:
     p = tshark(["-r", str(cap), *LUA, "-Y", name, "-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message",
-                "-E", "occurrence=a", "-E", "aggregator=|"], home)
+                "-E", "occurrence=a", "-E", "aggregator=|"], ws)
     out = {}
     for line in p.stdout.splitlines():
         num, _, msgs = line.partition("\t")
@@ -184,22 +188,42 @@ CRAFTED_NAMES = ["t2", "retransmission", "out_of_order", "overlap", "wraparound"
 
 
 @pytest.mark.parametrize("name", CRAFTED_NAMES)
-def test_crafted_capture_loads_without_lua_error_in_one_and_two_passes(crafted, home, name) -> None:
-    one = labels(crafted[name], home)
-    two = labels(crafted[name], home, two_pass=True)
+def test_crafted_capture_loads_without_lua_error_in_one_and_two_passes(crafted, ws, name) -> None:
+    one = labels(crafted[name], ws)
+    two = labels(crafted[name], ws, two_pass=True)
     assert labelled(one), f"the plugin labelled nothing in {name}"
     assert labelled(one) == labelled(two), "tshark -2 must show the same labels as one pass"
-    assert frames_matching(crafted[name], home, "_ws.lua.error") == []
+    assert frames_matching(crafted[name], ws, "_ws.lua.error") == []
 
 
 @pytest.mark.parametrize("sample", SAMPLE_FILES, ids=[p.name for p in SAMPLE_FILES])
-def test_sample_loads_without_lua_error_in_one_and_two_passes(home, sample: Path) -> None:
-    one = labels(sample, home)
+def test_sample_loads_without_lua_error_in_one_and_two_passes(ws, sample: Path) -> None:
+    one = labels(sample, ws)
     # positive control: every sample with TCP is a lab conversation the plugin must label
     assert bool(labelled(one)) == any(r["_ws.col.Protocol"] in ("TCP", "PROGJAR") for r in one), sample.name
-    assert labelled(one) == labelled(labels(sample, home, two_pass=True))
-    assert frames_matching(sample, home, "_ws.lua.error") == []
-    assert frames_matching(sample, home, "_ws.lua.error", extra=("-2",)) == []
+    assert labelled(one) == labelled(labels(sample, ws, two_pass=True))
+    assert frames_matching(sample, ws, "_ws.lua.error") == []
+    assert frames_matching(sample, ws, "_ws.lua.error", extra=("-2",)) == []
+
+
+def test_a_plugin_wireshark_did_not_load_fails_the_run(crafted, ws, tmp_path) -> None:
+    """As root, Wireshark 4.2+ skip `-X lua_script:` and personal plugins without a word unless the
+    global init.lua allows them (4.0 ships one that does); tshark still exits 0, and a test that
+    expects no Lua error or an empty filter would pass. The harness must refuse such a run."""
+    require_root()
+    as_root = dataclasses.replace(ws, keep_root=True)
+    args = ["-r", str(crafted["t2"]), *LUA, "-T", "fields", "-e", "frame.number"]
+    if ws.version.startswith("4.0."):
+        assert tshark(args, as_root).stdout.split() == ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
+        return
+    with pytest.raises(AssertionError, match="did not run the user's Lua scripts"):
+        tshark(args, as_root)
+    h = tmp_path / "h"
+    _install_plugin(h, PLUGIN.read_text())
+    with pytest.raises(AssertionError, match="did not run the user's Lua scripts"):
+        tshark(args[:2] + args[4:], as_root.with_home(h), plugins=True)
+    # the same run as nobody loads it
+    assert labelled(labels(crafted["t2"], ws))
 
 
 def test_samples_are_there() -> None:
@@ -213,8 +237,8 @@ def test_samples_are_there() -> None:
 # the public surface: fields and expert infos exactly as DESIGN.md's table
 
 
-def test_fields_and_expert_infos_are_registered_as_designed(home) -> None:
-    out = tshark(["-G", "fields", *LUA], home).stdout
+def test_fields_and_expert_infos_are_registered_as_designed(ws) -> None:
+    out = tshark(["-G", "fields", *LUA], ws).stdout
     types = {parts[2]: parts[3] for parts in (l.split("\t") for l in out.splitlines())
              if len(parts) > 4 and parts[0] == "F" and parts[4] == "progjar"}
     assert types == {
@@ -224,20 +248,20 @@ def test_fields_and_expert_infos_are_registered_as_designed(home) -> None:
         "progjar.echo.delay": "FT_RELATIVE_TIME", "progjar.wait": "FT_RELATIVE_TIME", "progjar.text": "FT_STRING",
         "progjar.expert.mismatch": "FT_NONE", "progjar.expert.queued": "FT_NONE", "progjar.expert.unechoed": "FT_NONE",
     }
-    protos = tshark(["-G", "protocols", *LUA], home).stdout
-    assert "Progjar Lab\tPROGJAR\tprogjar" in protos
+    protos = tshark(["-G", "protocols", *LUA], ws).stdout
+    assert ("Progjar Lab", "PROGJAR", "progjar") in wireshark.protocols(protos)
 
 
 # ---------------------------------------------------------------------------------------------
 # what the labels say, checked against the capture's own construction
 
 
-def test_t2_request_and_echo_labels(crafted, home) -> None:
-    rows = labels(crafted["t2"], home)
+def test_t2_request_and_echo_labels(crafted, ws) -> None:
+    rows = labels(crafted["t2"], ws)
     got = {n: (r["progjar.role"], r["progjar.client"], r["progjar.offset"], r["progjar.len"], r["progjar.echo.ok"],
                r["progjar.service"]) for n, r in labelled(rows).items()}
-    assert got == {4: ("request", "1", "0", "46", "", "echo"), 5: ("echo", "1", "0", "32", "1", "echo"),
-                   6: ("echo", "1", "32", "14", "1", "echo")}
+    assert got == {4: ("request", "1", "0", "46", None, "echo"), 5: ("echo", "1", "0", "32", True, "echo"),
+                   6: ("echo", "1", "32", "14", True, "echo")}
     lab = labelled(rows)
     assert lab[4]["_ws.col.Info"] == 'Client #1 request [0,46) "INI ADALAH ..."'
     assert lab[5]["_ws.col.Info"] == "Echo to #1 [0,32) ok"
@@ -250,58 +274,58 @@ def test_t2_request_and_echo_labels(crafted, home) -> None:
     assert all(r["_ws.col.Protocol"] == "PROGJAR" for r in lab.values())
 
 
-def test_port_10000_is_ours_not_ndmp(crafted, home) -> None:
-    assert frames_matching(crafted["t2"], home, "ndmp") == []
-    assert frames_matching(crafted["t2"], home, "progjar") == [4, 5, 6]
+def test_port_10000_is_ours_not_ndmp(crafted, ws) -> None:
+    assert frames_matching(crafted["t2"], ws, "ndmp") == []
+    assert frames_matching(crafted["t2"], ws, "progjar") == [4, 5, 6]
 
 
 @pytest.mark.parametrize("name", ["t2", "wraparound", "ipv6", "sll2"])
-def test_same_labels_whatever_the_isn_address_family_or_link_type(crafted, home, name) -> None:
+def test_same_labels_whatever_the_isn_address_family_or_link_type(crafted, ws, name) -> None:
     base = {n: (r["progjar.role"], r["progjar.offset"], r["progjar.len"], r["progjar.echo.ok"])
-            for n, r in labelled(labels(crafted["t2"], home)).items()}
+            for n, r in labelled(labels(crafted["t2"], ws)).items()}
     got = {n: (r["progjar.role"], r["progjar.offset"], r["progjar.len"], r["progjar.echo.ok"])
-           for n, r in labelled(labels(crafted[name], home)).items()}
+           for n, r in labelled(labels(crafted[name], ws)).items()}
     assert got == base
 
 
-def test_retransmissions_are_not_labelled_and_do_not_disturb_the_echo(crafted, home) -> None:
-    rows = labels(crafted["retransmission"], home)
+def test_retransmissions_are_not_labelled_and_do_not_disturb_the_echo(crafted, ws) -> None:
+    rows = labels(crafted["retransmission"], ws)
     lab = labelled(rows)
     retrans = {int(r["frame.number"]) for r in rows if r["tcp.analysis.retransmission"]}
     assert retrans and not retrans & lab.keys()  # TCP does not hand retransmissions to the plugin
     assert [(r["progjar.role"], r["progjar.offset"], r["progjar.echo.ok"]) for r in lab.values()] == [
-        ("request", "0", ""), ("echo", "0", "1"), ("echo", "32", "1")]
+        ("request", "0", None), ("echo", "0", True), ("echo", "32", True)]
 
 
-def test_out_of_order_request_is_reassembled_for_the_echo_check(crafted, home) -> None:
-    lab = labelled(labels(crafted["out_of_order"], home))
+def test_out_of_order_request_is_reassembled_for_the_echo_check(crafted, ws) -> None:
+    lab = labelled(labels(crafted["out_of_order"], ws))
     # frame 4 = bytes [20,46) first; frame 5 (the first half, flagged out-of-order) is not passed
     # to the plugin but its bytes are used: both echoes match and point at the right request frame
     assert (lab[4]["progjar.role"], lab[4]["progjar.offset"], lab[4]["progjar.len"]) == ("request", "20", "26")
     assert 5 not in lab
     assert [(n, r["progjar.echo.ok"], r["progjar.echo.request_frame"]) for n, r in lab.items() if r["progjar.role"] == "echo"] \
-        == [(6, "1", "5"), (7, "1", "4")]
+        == [(6, True, "5"), (7, True, "4")]
 
 
-def test_overlap_keeps_the_bytes_delivered_first(crafted, home) -> None:
-    lab = labelled(labels(crafted["overlap"], home))
+def test_overlap_keeps_the_bytes_delivered_first(crafted, ws) -> None:
+    lab = labelled(labels(crafted["overlap"], ws))
     echoes = [(r["progjar.offset"], r["progjar.echo.ok"]) for r in lab.values() if r["progjar.role"] == "echo"]
     # [0,30) came first; the overlapping copy only adds [30,46) = "X" * 16 after the original bytes
-    assert echoes == [("0", "0"), ("32", "1")]
+    assert echoes == [("0", False), ("32", True)]
 
 
-def test_duplicates_on_two_interfaces_are_labelled_once(crafted, home) -> None:
-    rows = labels(crafted["duplicates"], home)
+def test_duplicates_on_two_interfaces_are_labelled_once(crafted, ws) -> None:
+    rows = labels(crafted["duplicates"], ws)
     lab = labelled(rows)
     assert [(r["progjar.role"], r["progjar.offset"]) for r in lab.values()] == [("request", "0"), ("echo", "0"), ("echo", "32")]
     assert all(int(n) % 2 == 1 for n in lab), "only the first copy of each frame is labelled"
 
 
-def test_serial_server_second_client_is_queued(crafted, home) -> None:
-    rows = labels(crafted["serial"], home)
+def test_serial_server_second_client_is_queued(crafted, ws) -> None:
+    rows = labels(crafted["serial"], ws)
     lab = labelled(rows)
     first_echo_b = min(n for n, r in lab.items() if r["progjar.role"] == "echo" and r["progjar.client"] == "2")
-    notes = expert_messages(crafted["serial"], home, "progjar.expert.queued")
+    notes = expert_messages(crafted["serial"], ws, "progjar.expert.queued")
     assert list(notes) == [first_echo_b]
     assert "client #2 waited 3.7 s, served after client #1 closed" in notes[first_echo_b]
     syn_b = next(r for r in rows if r["_ws.col.Info"].startswith("40002 → 10000 [SYN]"))
@@ -310,50 +334,50 @@ def test_serial_server_second_client_is_queued(crafted, home) -> None:
     assert {r["progjar.client"] for r in lab.values() if r["progjar.stream"] == "0"} == {"1"}
 
 
-def test_corrupted_echo_raises_the_mismatch_error(crafted, home) -> None:
-    lab = labelled(labels(crafted["corrupt"], home))
+def test_corrupted_echo_raises_the_mismatch_error(crafted, ws) -> None:
+    lab = labelled(labels(crafted["corrupt"], ws))
     assert [(r["progjar.offset"], r["progjar.echo.ok"]) for r in lab.values() if r["progjar.role"] == "echo"] == [
-        ("0", "1"), ("32", "0")]
-    errors = expert_messages(crafted["corrupt"], home, "progjar.expert.mismatch")
-    bad = next(n for n, r in lab.items() if r["progjar.echo.ok"] == "0")
+        ("0", True), ("32", False)]
+    errors = expert_messages(crafted["corrupt"], ws, "progjar.expert.mismatch")
+    bad = next(n for n, r in lab.items() if r["progjar.echo.ok"] is False)
     assert list(errors) == [bad] and "differs" in errors[bad]
     assert lab[bad]["_ws.col.Info"] == "Echo to #1 [32,46) MISMATCH"
-    assert expert_messages(crafted["t2"], home, "progjar.expert.mismatch") == {}
+    assert expert_messages(crafted["t2"], ws, "progjar.expert.mismatch") == {}
 
 
-def test_close_with_bytes_not_echoed_is_warned_on_the_closing_frame(crafted, home) -> None:
-    rows = labels(crafted["unechoed"], home)
-    warned = expert_messages(crafted["unechoed"], home, "progjar.expert.unechoed")
+def test_close_with_bytes_not_echoed_is_warned_on_the_closing_frame(crafted, ws) -> None:
+    rows = labels(crafted["unechoed"], ws)
+    warned = expert_messages(crafted["unechoed"], ws, "progjar.expert.unechoed")
     assert len(warned) == 1
     (num, msg), = warned.items()
     assert rows[num - 1]["_ws.col.Info"].startswith("10000 → 40000 [FIN, ACK]")  # the server's FIN, no payload
     assert "14 request bytes not echoed" in msg
-    assert expert_messages(crafted["t2"], home, "progjar.expert.unechoed") == {}
+    assert expert_messages(crafted["t2"], ws, "progjar.expert.unechoed") == {}
 
 
-def test_file_echo_service_on_the_second_port(crafted, home) -> None:
-    lab = labelled(labels(crafted["file_echo"], home))
+def test_file_echo_service_on_the_second_port(crafted, ws) -> None:
+    lab = labelled(labels(crafted["file_echo"], ws))
     assert {r["progjar.service"] for r in lab.values()} == {"file-echo"}
-    assert all(r["progjar.echo.ok"] == "1" for r in lab.values() if r["progjar.role"] == "echo")
+    assert all(r["progjar.echo.ok"] is True for r in lab.values() if r["progjar.role"] == "echo")
     assert sum(int(r["progjar.len"]) for r in lab.values() if r["progjar.role"] == "request") == 95 * 30
 
 
-def test_midstream_capture_counts_from_the_first_segment(crafted, home) -> None:
-    lab = labelled(labels(crafted["midstream"], home))
+def test_midstream_capture_counts_from_the_first_segment(crafted, ws) -> None:
+    lab = labelled(labels(crafted["midstream"], ws))
     assert [(r["progjar.role"], r["progjar.offset"], r["progjar.echo.ok"], r["progjar.wait"]) for r in lab.values()] == [
-        ("request", "0", "", ""), ("echo", "0", "1", ""), ("echo", "32", "1", "")]
+        ("request", "0", None, ""), ("echo", "0", True, ""), ("echo", "32", True, "")]
 
 
-def test_port_preference_moves_the_plugin(tmp_path, home) -> None:
+def test_port_preference_moves_the_plugin(tmp_path, ws) -> None:
     a = TcpFlow(sport=12345, cport=40001).handshake().echo_exchange(LAB_MESSAGE).close()
     b = TcpFlow(sport=10000, cport=40002, t=2.0).handshake().echo_exchange(LAB_MESSAGE).close()
     cap = write_pcap(tmp_path / "ports.pcap", merge(a.recs(), b.recs()))
-    default = labelled(labels(cap, home))
+    default = labelled(labels(cap, ws))
     assert {r["progjar.stream"] for r in default.values()} == {"1"}  # only the 10000 connection
-    moved = labelled(labels(cap, home, extra=("-o", "progjar.ports:12345")))
+    moved = labelled(labels(cap, ws, extra=("-o", "progjar.ports:12345")))
     assert {r["progjar.stream"] for r in moved.values()} == {"0"}
     assert {r["progjar.service"] for r in moved.values()} == {"echo"}
-    both = labelled(labels(cap, home, extra=("-o", "progjar.ports:12345,10000")))
+    both = labelled(labels(cap, ws, extra=("-o", "progjar.ports:12345,10000")))
     assert {(r["progjar.stream"], r["progjar.service"]) for r in both.values()} == {("0", "echo"), ("1", "file-echo")}
 
 
@@ -380,22 +404,26 @@ def _need_tcp_analysis() -> None:
 WS_FLAGS = ("tcp.analysis.retransmission", "tcp.analysis.out_of_order", "tcp.analysis.spurious_retransmission")
 
 
-def assert_agreement(cap: Path, home: Path) -> None:
+def assert_agreement(cap: Path, ws: Wireshark) -> None:
     """The plugin's labels equal the report's `frames` on every frame, with one explicit rule:
     a frame the reporter marks `tcp_analysis` (retransmission, out-of-order, capture duplicate) is
     one Wireshark's TCP also flags, and TCP does not hand such segments to a subdissector, so the
-    plugin shows no label there. Everything else must be identical."""
+    plugin shows no label there; except a fast retransmission, which Wireshark 4.0's TCP does hand
+    on (its flag is not among those tcp_no_subdissector_on_error stops), so the plugin labels it
+    like any other segment. Everything else must be identical."""
     report = reporter_json(cap)
-    rows = labels(cap, home)
+    rows = labels(cap, ws)
     by_num = {int(r["frame.number"]): r for r in rows}
     lab = labelled(rows)
     frames = {int(k): v for k, v in (report.get("frames") or {}).items()}
     flagged = {n for n, f in frames.items() if f.get("tcp_analysis")}
     for n in flagged:
         assert any(by_num[n][k] for k in WS_FLAGS), f"{cap.name} frame {n}: reporter says {frames[n]['tcp_analysis']}, Wireshark does not flag it"
+    flagged = {n for n in flagged if not by_num[n]["tcp.analysis.fast_retransmission"]}
+    for n in flagged:
         assert n not in lab, f"{cap.name} frame {n}: TCP passed a flagged segment to the plugin"
     want = {n: (f["role"], str(f["client_no"]), str(f["conn"]), str(f["offset"]), str(f["len"]),
-                "" if f.get("echo_ok") is None else ("1" if f["echo_ok"] else "0"))
+                f.get("echo_ok"))
             for n, f in frames.items() if n not in flagged}
     got = {n: (r["progjar.role"], r["progjar.client"], r["progjar.stream"], r["progjar.offset"], r["progjar.len"],
                r["progjar.echo.ok"]) for n, r in lab.items()}
@@ -412,27 +440,27 @@ def assert_agreement(cap: Path, home: Path) -> None:
 
 
 @pytest.mark.parametrize("name", CRAFTED_NAMES)
-def test_crafted_labels_agree_with_the_report(crafted, home, name) -> None:
+def test_crafted_labels_agree_with_the_report(crafted, ws, name) -> None:
     _need_tcp_analysis()
-    assert_agreement(crafted[name], home)
+    assert_agreement(crafted[name], ws)
 
 
 @pytest.mark.parametrize("sample", SAMPLE_FILES, ids=[p.name for p in SAMPLE_FILES])
-def test_sample_labels_agree_with_the_report(home, sample: Path) -> None:
+def test_sample_labels_agree_with_the_report(ws, sample: Path) -> None:
     _need_tcp_analysis()
-    assert_agreement(sample, home)
+    assert_agreement(sample, ws)
 
 
-def summary_frames(cap: Path, home: Path, dfilter: str) -> list[int]:
+def summary_frames(cap: Path, ws: Wireshark, dfilter: str) -> list[int]:
     """Frame numbers of tshark's summary lines (no -T fields). There the tree is invisible and the
     plugin adds only the fields a filter refers to (TreeItem:referenced): this is the path the GUI's
     packet list, display filters and colouring rules take, which -T fields never exercises."""
-    out = tshark(["-r", str(cap), *LUA, "-Y", dfilter], home).stdout
+    out = tshark(["-r", str(cap), *LUA, "-Y", dfilter], ws).stdout
     return [int(line.split()[0]) for line in out.splitlines() if line.strip()]
 
 
 @pytest.mark.parametrize("sample", SAMPLE_FILES, ids=[p.name for p in SAMPLE_FILES])
-def test_display_filters_on_an_invisible_tree_match_the_report(home, sample: Path) -> None:
+def test_display_filters_on_an_invisible_tree_match_the_report(ws, sample: Path) -> None:
     _need_tcp_analysis()
     report = reporter_json(sample)
     frames = {int(k): v for k, v in (report.get("frames") or {}).items() if not v.get("tcp_analysis")}
@@ -440,24 +468,24 @@ def test_display_filters_on_an_invisible_tree_match_the_report(home, sample: Pat
     second_client = sorted(n for n, f in frames.items() if f["client_no"] == 2)
     requests = sorted(n for n, f in frames.items() if f["role"] == "request")
     assert requests or not report["connections"], "a sample with lab connections must have frames to filter"
-    assert summary_frames(sample, home, "progjar.role == \"echo\" && progjar.echo.ok == 1") == ok_echoes
-    assert summary_frames(sample, home, "progjar.client == 2") == second_client
-    assert summary_frames(sample, home, "progjar.role == \"request\"") == requests
+    assert summary_frames(sample, ws, "progjar.role == \"echo\" && progjar.echo.ok == 1") == ok_echoes
+    assert summary_frames(sample, ws, "progjar.client == 2") == second_client
+    assert summary_frames(sample, ws, "progjar.role == \"request\"") == requests
     # the protocol alone as the filter: the plugin must not take "no progjar field referenced" for
     # "nothing referenced" and skip the subtree
     labelled = sorted(n for n, f in frames.items() if f["role"] in ("request", "echo"))
-    assert summary_frames(sample, home, "progjar") == labelled
+    assert summary_frames(sample, ws, "progjar") == labelled
     queued = {c["id"] for c in report["connections"] if (c["echo"]["wait_s"] or 0) > 1}
-    long_waits = summary_frames(sample, home, "progjar.wait > 1")
+    long_waits = summary_frames(sample, ws, "progjar.wait > 1")
     assert len(long_waits) == len(queued) and {frames[n]["conn"] for n in long_waits} == queued
 
 
-def test_info_column_on_summary_lines(home) -> None:
+def test_info_column_on_summary_lines(ws) -> None:
     cap = SAMPLES / "t4-serial.pcap"
-    out = tshark(["-r", str(cap), *LUA, "-Y", "progjar.wait > 1"], home).stdout
+    out = tshark(["-r", str(cap), *LUA, "-Y", "progjar.wait > 1"], ws).stdout
     assert "Echo to #2 [0,32) ok" in out, out
     # no filter at all: nothing refers to progjar, so the frames get no subtree, only their columns
-    plain = tshark(["-r", str(cap), *LUA], home).stdout
+    plain = tshark(["-r", str(cap), *LUA], ws).stdout
     lines = [line for line in plain.splitlines() if " PROGJAR " in line]
     labelled = sorted(int(k) for k, v in reporter_json(cap)["frames"].items() if v.get("role") in ("request", "echo"))
     assert [int(line.split()[0]) for line in lines] == labelled, plain
@@ -475,7 +503,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_live_corrupted_echo_on_loopback_raises_mismatch(tmp_path, home) -> None:
+def test_live_corrupted_echo_on_loopback_raises_mismatch(tmp_path, ws) -> None:
     require_root()
     require_tool("dumpcap")
     port = _free_port()
@@ -516,11 +544,11 @@ def test_live_corrupted_echo_on_loopback_raises_mismatch(tmp_path, home) -> None
                     p.kill()
                     p.wait(timeout=5)
     extra = ("-o", f"progjar.ports:{port}")
-    lab = labelled(labels(cap, home, extra=extra))
-    bad = [n for n, r in lab.items() if r["progjar.echo.ok"] == "0"]
+    lab = labelled(labels(cap, ws, extra=extra))
+    bad = [n for n, r in lab.items() if r["progjar.echo.ok"] is False]
     assert len(bad) == 1, f"expected exactly one mismatching echo segment, got {lab}"
     assert int(lab[bad[0]]["progjar.offset"]) <= 40 < int(lab[bad[0]]["progjar.offset"]) + int(lab[bad[0]]["progjar.len"])
-    assert frames_matching(cap, home, "progjar.expert.mismatch", extra=extra) == bad
+    assert frames_matching(cap, ws, "progjar.expert.mismatch", extra=extra) == bad
 
 
 # ---------------------------------------------------------------------------------------------
@@ -541,8 +569,8 @@ def _progjar(home: Path, *args: str) -> subprocess.CompletedProcess:
                           timeout=60, cwd=ROOT, env=_env(home), check=False)
 
 
-def test_install_puts_plugin_and_profile_where_tshark_finds_them(tmp_path, crafted) -> None:
-    require_tool("tshark")
+def test_install_puts_plugin_and_profile_where_tshark_finds_them(tmp_path, crafted, ws) -> None:
+    require_tool("tshark")  # `progjar dissector install` asks this machine's tshark for its folders
     h = tmp_path / "h"
     h.mkdir()
     assert "not installed" in _progjar(h, "path").stdout
@@ -554,8 +582,9 @@ def test_install_puts_plugin_and_profile_where_tshark_finds_them(tmp_path, craft
     for name in ("colorfilters", "preferences", "recent"):
         assert f"profile: {profile / name}" in p.stdout and (profile / name).is_file()
     assert plugin.read_bytes() == PLUGIN.read_bytes()
-    # tshark loads the installed plugin by itself, and the profile without complaint
-    t = tshark(["-r", str(crafted["t2"]), "-C", "progjar", "-T", "fields", "-e", "progjar.role"], h)
+    # tshark (each version) loads the installed plugin by itself, and the profile without complaint
+    t = tshark(["-r", str(crafted["t2"]), "-C", "progjar", "-T", "fields", "-e", "progjar.role"], ws.with_home(h),
+               plugins=True)
     assert t.stdout.split() == ["request", "echo", "echo"]
     assert "warn" not in t.stderr.lower() and "No such preference" not in t.stderr
     assert "(installed)" in _progjar(h, "path").stdout
@@ -612,10 +641,14 @@ def _install_plugin(home: Path, plugin_text: str) -> None:
     (d / "progjar.lua").write_text(plugin_text)
 
 
-def _sharkd(reqs: list[dict], home: Path, timeout: float) -> tuple[dict[int, dict], str]:
-    """Send JSON-RPC requests to one `sharkd -` with a private HOME; returns {id: answer}, stderr."""
-    p = subprocess.run(["sharkd", "-"], input="\n".join(json.dumps(r) for r in reqs) + "\n", capture_output=True,
-                       text=True, timeout=timeout, env=_env(home), check=False)
+def _sharkd(reqs: list[dict], ws: Wireshark, timeout: float) -> tuple[dict[int, dict], str]:
+    """Send JSON-RPC requests to one `sharkd -` of that version with its HOME (the plugin installed
+    there, proven loaded); returns {id: answer}, stderr. Files to `load` are copied where it reads them."""
+    with ws.stage() as st:
+        reqs = [dict(r, params=dict(r["params"], file=st.file(r["params"]["file"])))
+                if r["method"] == "load" else r for r in reqs]
+        p = st.run("sharkd", ["-"], input="\n".join(json.dumps(r) for r in reqs) + "\n", timeout=timeout,
+                   plugins=True)
     answers = {}
     for line in p.stdout.splitlines():
         try:
@@ -627,7 +660,7 @@ def _sharkd(reqs: list[dict], home: Path, timeout: float) -> tuple[dict[int, dic
     return answers, p.stderr
 
 
-def _sharkd_batch(files: list[Path], home: Path, timeout: float) -> tuple[dict[int, list], dict[int, int], str]:
+def _sharkd_batch(files: list[Path], ws: Wireshark, timeout: float) -> tuple[dict[int, list], dict[int, int], str]:
     """Load each file in one sharkd; return {index: lua-error frames}, {index: labelled frames}, stderr.
     A file whose answers are missing (sharkd died on it) is left out of both dicts."""
     reqs = []
@@ -637,7 +670,7 @@ def _sharkd_batch(files: list[Path], home: Path, timeout: float) -> tuple[dict[i
         never = f"frame.number != {4000000000 - i}"
         reqs.append({"jsonrpc": "2.0", "id": 3 * i + 2, "method": "frames", "params": {"filter": f"_ws.lua.error && {never}"}})
         reqs.append({"jsonrpc": "2.0", "id": 3 * i + 3, "method": "frames", "params": {"filter": f"progjar && {never}"}})
-    answers, stderr = _sharkd(reqs, home, timeout)
+    answers, stderr = _sharkd(reqs, ws, timeout)
     errors, seen = {}, {}
     for i in range(len(files)):
         # a damaged file may get no answer to `load` (sharkd says why on stderr) but still has
@@ -650,19 +683,18 @@ def _sharkd_batch(files: list[Path], home: Path, timeout: float) -> tuple[dict[i
     return errors, seen, "\n".join(l for l in stderr.splitlines() if "lua" in l.lower())
 
 
-def run_sharkd(files: list[Path], home: Path, workers: int = 2, batch: int = 150) -> tuple[dict[Path, list], int, list[Path], str]:
+def run_sharkd(files: list[Path], ws: Wireshark, workers: int = 2, batch: int = 150) -> tuple[dict[Path, list], int, list[Path], str]:
     """All files through sharkd, `workers` processes at a time; a file that kills sharkd is retried
     alone once and, if it kills it again, reported as crashed (Wireshark's problem, not a Lua error)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    require_tool("sharkd")
     chunks = [files[i:i + batch] for i in range(0, len(files), batch)]
     lua_errors: dict[Path, list] = {}
     labelled_total, crashed, stderr_all = 0, [], []
     todo = chunks
     for attempt in range(3):
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(lambda c: (c, *_sharkd_batch(c, home, timeout=240)), todo))
+            results = list(pool.map(lambda c: (c, *_sharkd_batch(c, ws, timeout=240)), todo))
         todo = []
         for chunk, errors, seen, stderr in results:
             if stderr:
@@ -716,30 +748,31 @@ def tcp_header_mutants(out: Path, n: int, seed: int = 6) -> list[Path]:
 
 
 @pytest.mark.slow
-def test_a_thousand_damaged_captures_raise_no_lua_error(tmp_path) -> None:
-    require_tool("sharkd")
+def test_a_thousand_damaged_captures_raise_no_lua_error(tmp_path, ws) -> None:
+    ws.require("sharkd")
     from tests.mutants import make_mutants
 
     files = make_mutants(tmp_path / "mutants", 1000, 3) + tcp_header_mutants(tmp_path / "tcp", 200)
     home = tmp_path / "home"
     _install_plugin(home, PLUGIN.read_text())
-    lua_errors, labelled_total, crashed, stderr = run_sharkd(files, home)
+    lua_errors, labelled_total, crashed, stderr = run_sharkd(files, ws.with_home(home))
     assert "Lua" not in stderr and "lua" not in stderr, stderr[:2000]
     assert lua_errors == {}, f"Lua errors in {len(lua_errors)} captures, e.g. {list(lua_errors.items())[:5]}"
     assert labelled_total > 1000, "the plugin must actually have dissected the mutants"
     assert len(crashed) <= len(files) // 100, f"sharkd died on {crashed[:10]}"
 
 
-def test_the_sharkd_harness_sees_lua_errors(tmp_path, crafted, home) -> None:
+def test_the_sharkd_harness_sees_lua_errors(tmp_path, crafted, ws) -> None:
     """The robustness test above would be worthless if a failing plugin went unnoticed."""
     broken = PLUGIN.read_text().replace("    last_shown = num\n",
                                         "    if m[ROLE] == 'echo' then error('boom') end\n    last_shown = num\n", 1)
     assert broken != PLUGIN.read_text()
     broken_home = tmp_path / "broken-home"
     _install_plugin(broken_home, broken)
-    lua_errors, _, crashed, _ = run_sharkd([crafted["t2"], crafted["serial"]], broken_home, workers=1)
+    ws.require("sharkd")
+    lua_errors, _, crashed, _ = run_sharkd([crafted["t2"], crafted["serial"]], ws.with_home(broken_home), workers=1)
     assert not crashed
-    echoes = {c: sorted(n for n, r in labelled(labels(c, home)).items() if r["progjar.role"] == "echo")
+    echoes = {c: sorted(n for n, r in labelled(labels(c, ws)).items() if r["progjar.role"] == "echo")
               for c in (crafted["t2"], crafted["serial"])}
     assert lua_errors == echoes and echoes[crafted["t2"]] == [5, 6]
 
@@ -759,15 +792,15 @@ def _frame_facts(node_list: list, out: dict) -> dict:
 
 
 @pytest.mark.parametrize("name", ["serial", "out_of_order", "corrupt"])
-def test_clicking_frames_in_random_order_shows_the_same_labels(crafted, home, tmp_path, name) -> None:
+def test_clicking_frames_in_random_order_shows_the_same_labels(crafted, ws, tmp_path, name) -> None:
     """sharkd (Wireshark's engine behind a GUI) loads the file, shows the packet list with a filter
     on progjar (in frame order, like the GUI's first pass with the progjar profile), then opens
     frames in a shuffled order: every frame must show what one-pass tshark shows."""
     import random
 
-    require_tool("sharkd")
+    ws.require("sharkd")
     cap = crafted[name]
-    want = labelled(labels(cap, home))
+    want = labelled(labels(cap, ws))
     order = list(want) * 2
     random.Random(7).shuffle(order)
     reqs = [{"jsonrpc": "2.0", "id": 1, "method": "load", "params": {"file": str(cap)}},
@@ -776,13 +809,13 @@ def test_clicking_frames_in_random_order_shows_the_same_labels(crafted, home, tm
              for i, n in enumerate(order)]
     shome = tmp_path / "sharkd-home"
     _install_plugin(shome, PLUGIN.read_text())
-    answers, _ = _sharkd(reqs, shome, timeout=120)
+    answers, _ = _sharkd(reqs, ws.with_home(shome), timeout=120)
     assert [f["num"] for f in answers[2]["result"]] == sorted(want)
     for i, n in enumerate(order):
         facts = _frame_facts(answers[100 + i]["result"]["tree"], {})
         r = want[n]
         got = (facts.get("progjar.role"), facts.get("progjar.client"), facts.get("progjar.offset"),
-               facts.get("progjar.len"), facts.get("progjar.echo.ok", ""), facts.get("progjar.echo.request_frame", ""),
+               facts.get("progjar.len"), as_bool(facts.get("progjar.echo.ok", "")), facts.get("progjar.echo.request_frame", ""),
                float(facts.get("progjar.wait", "-1")))
         assert got == (r["progjar.role"], r["progjar.client"], r["progjar.offset"], r["progjar.len"],
                        r["progjar.echo.ok"], r["progjar.echo.request_frame"],

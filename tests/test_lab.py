@@ -20,6 +20,7 @@ import pytest
 from servers.lab import t3_file_bytes
 from servers.netlab import BRIDGE, MACHINES, NAMESPACES, NETNS_ETC
 from tests.conftest import ROOT, SAMPLES, require_root, require_tool, tshark
+from tests.wireshark import as_bool  # tshark 4.4+ print booleans as True/False, 4.0 as 1/0
 from tests.craft import LAB_MESSAGE
 
 LAB_TOOLS = ("ip", "tcpdump", "dumpcap", "dnsmasq", "ethtool", "tshark")
@@ -127,9 +128,9 @@ def test_t1_both_machines_ask_a_and_aaaa(lab_run, home: Path) -> None:
     rows = fields(cap, home, "dns", "ip.src", "ip.dst", "dns.flags.response", "dns.qry.name", "dns.qry.type",
                   "dns.flags.rcode", "dns.count.answers", "dns.a")
     for client in (MACHINES["mesin1"], MACHINES["mesin2"]):
-        queries = {r[4] for r in rows if r[0] == client and r[2] == "0" and r[3] == "www.its.ac.id"}
+        queries = {r[4] for r in rows if r[0] == client and as_bool(r[2]) is False and r[3] == "www.its.ac.id"}
         assert queries == {"1", "28"}, f"{client} asks A and AAAA"
-        answers = {r[4]: r for r in rows if r[1] == client and r[2] == "1"}
+        answers = {r[4]: r for r in rows if r[1] == client and as_bool(r[2]) is True}
         assert answers["1"][5] == "0" and answers["1"][7] == "103.94.189.5"
         assert answers["28"][5] == "0" and answers["28"][6] == "0", "AAAA: NOERROR without data"
 
@@ -179,9 +180,9 @@ def _t4_timeline(cap: Path, home: Path) -> dict[str, dict[str, float]]:
         ts = float(ts)
         if src != SERVER:
             d = t.setdefault(src, {})
-            if syn == "1" and ack == "0":
+            if as_bool(syn) and as_bool(ack) is False:
                 d.setdefault("syn", ts)
-            if fin == "1":
+            if as_bool(fin):
                 d.setdefault("fin", ts)
         elif int(ln) > 0:
             t.setdefault(dst, {}).setdefault("echo", ts)

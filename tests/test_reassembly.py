@@ -233,6 +233,67 @@ def case_before_first_byte(tmp: Path) -> Path:
     return _write(tmp, "before-first", f)
 
 
+def case_fast_retransmission(tmp: Path) -> Path:
+    """Segment [10,20) lost past the capture point; two duplicate ACKs ask for it and it is sent
+    again at once, within the out-of-order time (the iRTT): Wireshark calls it a (fast)
+    retransmission, checking that before out-of-order (tcp_analyze_sequence_number)."""
+    f = _flow()
+    f.data("c", 0, A).ack("s")
+    f.data("c", 10, B, dt=0.0002).data("c", 20, C, dt=0.0002).data("c", 30, D, dt=0.0002)
+    for _ in range(2):
+        f._emit("s", f.isn_s + 1, ACK, ack=f.isn_c + 11, dt=0.0001)  # duplicate ACKs for offset 10
+    f.data("c", 10, B, dt=0.0005)
+    f.ack("s").close()
+    return _write(tmp, "fast-rexmit", f)
+
+
+def case_one_dup_ack_is_out_of_order(tmp: Path) -> Path:
+    """As fast_retransmission with a single duplicate ACK: not enough, so out-of-order (Wireshark)."""
+    f = _flow()
+    f.data("c", 0, A).ack("s")
+    f.data("c", 10, B, dt=0.0002).data("c", 20, C, dt=0.0002)
+    f._emit("s", f.isn_s + 1, ACK, ack=f.isn_c + 11, dt=0.0001)
+    f.data("c", 10, B, dt=0.0005)
+    f.ack("s").close()
+    return _write(tmp, "one-dup-ack", f)
+
+
+def case_fast_retransmission_too_late(tmp: Path) -> Path:
+    """Two duplicate ACKs, but the copy comes 25 ms after the last one (Wireshark's bound is 20 ms)
+    and within the out-of-order time (an iRTT of 60 ms): out-of-order."""
+    f = TcpFlow(step=0.03)
+    f.handshake()
+    f.step = 0.001
+    f.data("c", 0, A).ack("s")
+    f.data("c", 10, B, dt=0.0002).data("c", 20, C, dt=0.0002).data("c", 30, D, dt=0.0002)
+    for _ in range(2):
+        f._emit("s", f.isn_s + 1, ACK, ack=f.isn_c + 11, dt=0.0001)
+    f.data("c", 10, B, dt=0.025)
+    f.ack("s").close()
+    return _write(tmp, "fast-too-late", f)
+
+
+def case_synack_written_first(tmp: Path) -> Path:
+    """Two capture buffers: the SYN-ACK was written to the file before the SYN (times unchanged)."""
+    f = _flow()
+    f.echo_exchange(b"two buffers").close()
+    recs = f.recs()
+    recs[0], recs[1] = recs[1], recs[0]
+    return write_pcap(tmp / "synack-first.pcap", recs)
+
+
+def case_synack_with_data(tmp: Path) -> Path:
+    """A SYN-ACK that carries data (a server greeting sent with TCP Fast Open); the client's ACK
+    acknowledges the SYN and those bytes."""
+    f = TcpFlow()
+    f._emit("c", f.isn_c, SYN, options=tcp_options())
+    f._emit("s", f.isn_s, SYN | ACK | PSH, payload=b"220 ready\r\n", options=tcp_options(), ack=f.isn_c + 1)
+    f.sent["s"] = 11
+    f._emit("c", f.isn_c + 1, ACK)
+    f.data("c", 0, b"hello").data("s", 11, b"hello").ack("c").close()
+    return _write(tmp, "synack-data", f)
+
+
 CASES: dict[str, Callable[[Path], Path]] = {
     "retransmission": case_retransmission,
     "conflicting_retransmission": case_conflicting_retransmission,
@@ -254,6 +315,11 @@ CASES: dict[str, Callable[[Path], Path]] = {
     "syn_retransmission": case_syn_retransmission,
     "keepalive": case_keepalive,
     "before_first_byte": case_before_first_byte,
+    "fast_retransmission": case_fast_retransmission,
+    "one_dup_ack": case_one_dup_ack_is_out_of_order,
+    "fast_retransmission_too_late": case_fast_retransmission_too_late,
+    "synack_written_first": case_synack_written_first,
+    "synack_with_data": case_synack_with_data,
 }
 
 

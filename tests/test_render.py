@@ -29,7 +29,7 @@ from tests.report_fixtures import LAB_MESSAGE, big_report, lab_report
 
 SCHEMA = json.loads((ROOT / "reporter/schema/report.schema.json").read_text())
 STATUS = {"en": {"pass": "pass", "partial": "partial", "fail": "fail", "absent": "absent"},
-          "id": {"pass": "lulus", "partial": "sebagian", "fail": "gagal", "absent": "tidak ada"}}
+          "id": {"pass": "terpenuhi", "partial": "sebagian", "fail": "gagal", "absent": "tidak ditemukan"}}
 
 
 class _Doc(HTMLParser):
@@ -110,15 +110,41 @@ def test_both_catalogues_have_the_same_keys_and_placeholders(en: dict[str, str],
 
 def test_numbers_follow_the_language() -> None:
     en, id_ = Lang("en"), Lang("id")
-    assert en.sec(0.25) == "0.250 s" and id_.sec(0.25) == "0,250 s"
+    assert en.sec(0.25) == "0.250 s" and id_.sec(0.25) == "0,250 detik"
     assert en.num(1234567) == "1,234,567" and id_.num(1234567) == "1.234.567"
-    assert en.sec(5.00329) == "5.00 s" and id_.sec(5.00329) == "5,00 s"
-    assert id_.ms(0.59) == "0,590 ms" and id_.sec(12.5) == "12,5 s"
+    assert en.sec(5.00329) == "5.00 s" and id_.sec(5.00329) == "5,00 detik"
+    assert id_.ms(0.59) == "0,590 ms" and id_.sec(12.5) == "12,5 detik"
     assert id_.join(["mesin-2", "mesin-3"]) == "mesin-2 dan mesin-3"
     assert en.fmt(1234.5, ",.1f") == "1,234.5" and id_.fmt(1234.5, ",.1f") == "1.234,5"
     assert en.fmt(-7.5, "+g") == "-7.5" and id_.fmt(0.213, ".3g") == "0,213"
     with pytest.raises(ValueError):
         Lang("fr")
+
+
+def vocabulary(lang: str) -> dict[str, str]:
+    """Every sentence a report can say in `lang`: the renderer's catalogue, and each assignment's
+    task names, reasons, fixes and title, and the diagnosis (the same keys in both languages)."""
+    from reporter.assignments import catalogue
+    from reporter.assignments.diagnosis import WORDING as DIAGNOSIS
+
+    out = dict(CATALOGUES[lang])
+    for a in catalogue().values():
+        out[f"{a.id}/title"] = getattr(a.title, lang)
+        for tid, name in a.task_names.items():
+            out[f"{a.id}/{tid}"] = getattr(name, lang)
+        for code, w in a.wording.items():
+            out[f"{a.id}/{code}"] = getattr(w.reason, lang)
+            if w.fix is not None:
+                out[f"{a.id}/{code}/fix"] = getattr(w.fix, lang)
+    for kind, text in DIAGNOSIS.items():
+        out[f"diagnosis/{kind}"] = getattr(text, lang)
+    return out
+
+
+def leaks_of(other: str, lang: str, text: str) -> list[str]:
+    """Fragments of the other language's sentences that appear in a report's own words."""
+    return [f for f in _distinctive(vocabulary(other), vocabulary(lang))
+            if re.search(rf"(?<!\w){re.escape(f)}(?!\w)", text)]
 
 
 def _distinctive(cat: dict[str, str], other: dict[str, str]) -> list[str]:
@@ -138,8 +164,7 @@ def _distinctive(cat: dict[str, str], other: dict[str, str]) -> list[str]:
 def test_a_report_speaks_only_its_language(lang: str, other: str) -> None:
     text = " ".join(parse(render_html(lab_report("serial"), lang)).ui)
     text = re.sub(r"\s+", " ", text)
-    leaks = [f for f in _distinctive(CATALOGUES[other], CATALOGUES[lang])
-             if re.search(rf"(?<!\w){re.escape(f)}(?!\w)", text)]
+    leaks = leaks_of(other, lang, text)
     assert not leaks, leaks
     # and it does use its own words
     assert CATALOGUES[lang]["checklist"] in text and CATALOGUES[lang]["glossary"] in text
@@ -152,7 +177,8 @@ def test_task_reasons_are_said_in_the_readers_language_not_copied_from_english_m
     for t in rep.tasks:
         assert t.summary not in html and t.reason not in html
         assert html_escape(reason_text(entry, t, "id")[0]) in html
-    assert "berurutan" in html and "menunggu 5,0 detik" in html
+    assert "serial (server melayani satu klien dalam satu waktu)" in html and "menunggu 5,00 detik" in html
+    assert "Kesimpulan" in html and "Penilaian" not in html
 
 
 # --- content ------------------------------------------------------------------------------------------
@@ -172,7 +198,7 @@ def test_pdf_of_the_lab_says_the_key_facts(tmp_path: Path, lang: str) -> None:
     assert LAB_MESSAGE.decode() in text
     queued = next(c for c in rep.connections if c.echo.queued_behind is not None)
     assert L.sec(queued.echo.wait_s) in text  # 5.00 s / 5,00 s
-    assert ("5.00 s" if lang == "en" else "5,00 s") in text
+    assert ("5.00 s" if lang == "en" else "5,00 detik") in text
     assert f"{L.t('page')} 1 {L.t('of')} {pdf_pages(tmp_path / 'lab.pdf')}" in text
     # evidence frames a grader can jump to
     for t in rep.tasks:
@@ -191,7 +217,8 @@ def test_timeline_reading_explains_the_queued_client(lang: str) -> None:
     assert expect in text
     # the same sentence written out, so the formatter is not its own oracle
     literal = {"en": "mesin-3 connected at 6.00 s but was served only at 11.0 s, right after mesin-2 closed",
-               "id": "mesin-3 terhubung pada 6,00 s tetapi baru dilayani pada 11,0 s, tepat setelah mesin-2 menutup"}
+               "id": "mesin-3 terhubung pada 6,00 detik, tetapi baru dilayani pada 11,0 detik, tepat setelah mesin-2 "
+                     "menutup"}
     assert literal[lang] in text
 
 
@@ -214,7 +241,23 @@ def test_ladder_draws_segments_in_capture_order() -> None:
     # T2: the echo of 46 bytes comes back as 32 + 14, with offsets
     t2 = svgs[0]
     assert "46 B [0,46)" in t2 and "32 B [0,32)" in t2 and "14 B [32,46)" in t2
-    assert t2.count(">SYN") == 2 and "FIN, ACK" in t2
+    assert t2.count(">SYN") == 2
+    c = rep.connections[0]
+    fins = [f.frame for f in c.close.fins]
+    assert len(fins) == 2 and re.findall(r">FIN  #(\d+)</text>", t2) == [str(f) for f in fins]
+    # the SYN/ACK and both FINs carry their time in the time column, on their own row
+    for label, t in ((f"SYN, ACK  #{c.handshake.synack_frame}", c.handshake.synack_time_s),
+                     *((f"FIN  #{f.frame}", f.time_s) for f in c.close.fins)):
+        assert t is not None and _time_beside(t2, label) == f"{t:.6f}", label
+
+
+def _time_beside(svg_text: str, label: str) -> str | None:
+    """The time-column text drawn on the same ladder row as the arrow labelled `label`."""
+    m = re.search(r'<text x="[\d.]+" y="([\d.]+)"[^>]*>' + re.escape(label) + "</text>", svg_text)
+    assert m, label
+    y = float(m.group(1)) + 9  # labels sit 6 above the arrow, times 3 below it
+    t = re.search(rf'<text x="14.0" y="{y:.1f}"[^>]*>([^<]*)</text>', svg_text)
+    return t.group(1) if t else None
 
 
 def test_html_is_one_self_contained_file() -> None:
@@ -259,7 +302,7 @@ def test_five_thousand_connections_give_a_short_report_quickly(tmp_path: Path) -
     assert pdf_pages(tmp_path / "big.pdf") <= 40
     assert took < 30, f"5,000 connections took {took:.1f} s"
     # lab connections are among the detailed ones, whatever their order
-    assert "Connection #3: mesin-3:51944" in html
+    assert "Connection (tcp.stream 3): mesin-3:51944" in html
     assert_self_contained(html)
 
 
@@ -287,8 +330,7 @@ def test_every_sample_renders_in_both_languages(tmp_path: Path, sample: Path) ->
             assert STATUS[lang][t.status] in flat, (t.id, t.status)
         ui = re.sub(r"\s+", " ", " ".join(parse((tmp_path / f"{sample.stem}-{lang}.html").read_text()).ui))
         other = "id" if lang == "en" else "en"
-        leaks = [f for f in _distinctive(CATALOGUES[other], CATALOGUES[lang])
-                 if re.search(rf"(?<!\w){re.escape(f)}(?!\w)", ui)]
+        leaks = leaks_of(other, lang, ui)
         assert not leaks, leaks
         for d in rep.dns[:5]:
             assert d.name in text and all(a in text for a in d.answers)
@@ -303,17 +345,43 @@ def test_every_sample_renders_in_both_languages(tmp_path: Path, sample: Path) ->
             assert L.sec(c.echo.wait_s) in flat
 
 
-def test_a_wrong_echo_says_where_it_differs() -> None:
-    rep = lab_report("serial")
+def wrong_echo_report(frames: bool) -> Report:
+    """The lab's T2 connection whose echo carries 'X' at byte 30 in its first echo segment."""
+    from reporter.assignments.tugas1 import judge_tasks
+
+    rep = lab_report("serial", frames=frames)
     c = rep.connections[0]
     c.preview.server_to_client = c.preview.client_to_server[:30] + "X" + c.preview.client_to_server[31:]
     c.sha256.server_to_client = "0" * 64
-    c.echo.verified, c.echo.first_mismatch_offset = False, 30
+    bad = c.exchanges[0].echo_frames[0]  # [0,32): holds byte 30
+    c.echo.verified, c.echo.first_mismatch_offset, c.echo.first_mismatch_frame = False, 30, bad
+    c.echo.echoed_bytes = 30
+    if rep.frames is not None:
+        rep.frames[str(bad)].echo_ok = False
+    rep.tasks = judge_tasks(rep)
+    return rep
+
+
+@pytest.mark.parametrize("frames", [True, False], ids=["frame-notes", "no-frame-notes"])
+def test_a_wrong_echo_says_where_it_differs(frames: bool) -> None:
+    rep = wrong_echo_report(frames)
+    c = rep.connections[0]
+    bad = c.echo.first_mismatch_frame
     for lang in ("en", "id"):
         html = render_html(rep, lang)
-        assert Lang(lang).t("echo_bad", off=30) in html
+        assert Lang(lang).t("echo_bad", off=30, frame=bad) in html
         assert "<mark>X</mark>" in html and "<mark>" + LAB_MESSAGE.decode()[30] + "</mark>" in html
         assert CATALOGUES[lang]["s2c"] in html  # both directions shown when they differ
+        # the ladder draws that echo red with where it differs, never as a green (ok) arrow
+        ladder = re.findall(r'<svg[^>]*class="ladder".*?</svg>', html, re.DOTALL)[0]
+        note = Lang(lang).t("ladder_bad", off=30)
+        arrow = re.search(r'<line [^>]*stroke="(#[0-9a-f]+)"[^>]*/><text [^>]*fill="(#[0-9a-f]+)"[^>]*>([^<]*'
+                          + re.escape(note) + r"[^<]*)</text>", ladder)
+        assert arrow and arrow.group(1) == arrow.group(2) == "#c0392b", arrow and arrow.groups()
+        # the frame that carried the wrong byte is named once: its own arrow (frame notes), else in the note
+        label = arrow.group(3)
+        assert (f"#{bad}  " in label) if frames else label.endswith(f"{note} (#{bad})"), label
+        assert label.count(f"#{bad}") == 1 or not frames, label
 
 
 def test_history_letters_are_spelled_out() -> None:

@@ -19,7 +19,7 @@ import jsonschema
 import pytest
 
 from reporter import pipeline
-from reporter.reading.capture import NotACapture, iter_packets, open_capture
+from reporter.reading.capture import HEADER_PROBLEMS, NotACapture, iter_packets, open_capture
 from reporter.options import ReportOptions
 from reporter.reading.decode import PROBLEMS
 from reporter.reading.packet import Packet
@@ -81,7 +81,7 @@ def _read_checked(path: Path) -> tuple[object | None, list[Packet]]:
         assert 0 <= p.iface < max(1, cap.interfaces)
     codes = [w.code for w in cap.problems]
     assert len(codes) == len(set(codes)), "one warning per kind"
-    assert set(codes) <= set(PROBLEMS) | {"truncated"}
+    assert set(codes) <= set(PROBLEMS) | {"truncated"} | set(HEADER_PROBLEMS)
     assert cap.truncated == ("truncated" in codes)
     if cap.packets:
         assert cap.first_ts is not None and cap.last_ts is not None

@@ -25,7 +25,7 @@
 #include <stdio.h>
 #include <errno.h>
 
-#define API_VERSION 1
+#define API_VERSION 2
 
 #define M32 0xFFFFFFFFu
 #define HALF 0x80000000u
@@ -135,9 +135,13 @@ typedef struct {
     uint32_t seen;
     int64_t fin_frame, request_ack_frame;
     int has_fin_frame, has_request_ack;
+    int64_t syn_rexmits, synack_rexmits, synack_ts;
+    int fin_n, fin_up[2];  /* each side's first FIN: (by client, frame, time), in frame order */
+    int64_t fin_no[2], fin_ts[2];
     /* echo.EchoCheck */
     int64_t cap, end0, end1, echoed, mismatch, first_req_ts, first_echo_ts;
-    int lead, has_mismatch, stopped, has_first_req, has_first_echo;
+    int lead, has_mismatch, stopped, has_first_req, has_first_echo, has_mismatch_frame;
+    int64_t mismatch_frame;
     Bytes buf;
     Exchange *ex;
     Py_ssize_t nex, excap, open_lo;
@@ -286,6 +290,7 @@ static int reader_next(Reader *r, Rec *rec) {
             if (!got) { r->eof = 1; r->damaged = 1; return 0; }
             continue;
         }
+        if (frac >= (r->nano ? 1000000000LL : 1000000LL)) { r->damaged = 1; return 0; }  /* "timestamp-overflow": the reference's */
         r->pos = fe;
         r->no++;
         int64_t ts = sec * 1000000000LL + frac * (r->nano ? 1 : 1000);
@@ -604,6 +609,7 @@ static int echo_answer(Tracker *t, Conn *conn, int64_t off, const uint8_t *data,
         while (head[i] == data[i]) i++;
         a->echoed += i;
         a->mismatch = off + i; a->has_mismatch = 1;
+        a->mismatch_frame = no; a->has_mismatch_frame = 1;
         a->stopped = 1;
         bytes_free(&a->buf);
         return 0;
@@ -677,13 +683,20 @@ static void control(Tracker *t, Conn *conn, int side, const Rec *rec, const Pkt 
                     i += ln;
                 }
                 if (up) { a->wait |= WAIT_REQUEST; a->waiting = 1; }
+            } else if (p->seq == h->syn_seq) {
+                a->syn_rexmits++;  /* the client asked again */
             }
-            if (!a->has_synack) { a->has_rtt_from = 1; a->rtt_from = rec->ts; }
+            if (!a->has_ack) {  /* the iRTT counts from the latest SYN before the handshake's ACK */
+                a->has_rtt_from = 1; a->rtt_from = rec->ts;
+                if (a->has_synack) { a->wait |= WAIT_HANDSHAKE; a->waiting = 1; }
+            }
             if (h->state == INACTIVE || h->state == PARTIAL) h->state = SYN_SENT;
         } else {
             if (!a->has_synack) {
-                a->has_synack = 1; a->synack_frame = rec->no;
+                a->has_synack = 1; a->synack_frame = rec->no; a->synack_ts = rec->ts;
                 if (a->has_syn) { a->wait |= WAIT_HANDSHAKE; a->waiting = 1; }
+            } else if (p->seq == h->syn_seq) {
+                a->synack_rexmits++;
             }
             if (h->state == INACTIVE || h->state == PARTIAL) h->state = SYN_ACK_SENT;
         }
@@ -697,6 +710,10 @@ static void control(Tracker *t, Conn *conn, int side, const Rec *rec, const Pkt 
         }
         if (!conn->a) return;
         h->has_hist_fin = 1; h->hist_fin = end;
+        if (a->fin_n == 0 || (a->fin_n == 1 && a->fin_up[0] != up)) {
+            a->fin_up[a->fin_n] = up; a->fin_no[a->fin_n] = rec->no; a->fin_ts[a->fin_n] = rec->ts;
+            a->fin_n++;
+        }
         if (!a->first_fin_by) {
             a->first_fin_by = up ? 1 : 2;
             a->has_fin_frame = 1; a->fin_frame = rec->no;
@@ -732,7 +749,8 @@ static void awaited(Conn *conn, int side, const Rec *rec, const Pkt *p) {
     }
     a->wait &= ~(uint32_t)WAIT_HANDSHAKE;
     a->waiting = a->wait != 0;
-    if (a->s.has_syn_seq && p->ack != ((a->s.syn_seq + 1) & M32)) return;
+    /* not an ACK of the SYN-ACK (and the data it may carry): damage, not an answer */
+    if (a->s.has_syn_seq && (int64_t)((p->ack - a->s.syn_seq - 1) & M32) > a->s.top) return;
     a->has_ack = 1; a->ack_frame = rec->no; a->ack_ts = rec->ts;
     HalfA *hs[2] = {&a->c, &a->s};
     for (int i = 0; i < 2; i++) {
@@ -869,6 +887,18 @@ static PyObject *boolean(int v) { return PyBool_FromLong(v); }
 
 static PyObject *i64(int64_t v) { return PyLong_FromLongLong(v); }
 
+static PyObject *fin_list(const Analysis *a) {
+    PyObject *l = PyList_New(a->fin_n);
+    if (!l) return NULL;
+    for (int i = 0; i < a->fin_n; i++) {
+        PyObject *x = Py_BuildValue("(OLL)", a->fin_up[i] ? Py_True : Py_False, (long long)a->fin_no[i],
+                                    (long long)a->fin_ts[i]);
+        if (!x) { Py_DECREF(l); return NULL; }
+        PyList_SET_ITEM(l, i, x);
+    }
+    return l;
+}
+
 /* The tuple fastpath.py turns into a connections[] record (fields in fastpath.FIELDS order). */
 static PyObject *conn_tuple(Tracker *t, Conn *conn) {
     Analysis *a = conn->a;
@@ -907,6 +937,8 @@ static PyObject *conn_tuple(Tracker *t, Conn *conn) {
         PyBytes_FromStringAndSize((const char *)a->c.preview.v, a->c.preview.n),
         PyBytes_FromStringAndSize((const char *)a->s.preview.v, a->s.preview.n),
         opt_i64(a->has_fin_frame, a->fin_frame), opt_i64(a->has_request_ack, a->request_ack_frame),
+        i64(a->syn_rexmits), i64(a->synack_rexmits), opt_i64(a->has_synack, a->synack_ts), fin_list(a),
+        opt_i64(a->has_mismatch_frame, a->mismatch_frame),
     };
     Py_ssize_t n = (Py_ssize_t)(sizeof(vals) / sizeof(vals[0]));
     PyObject *tup = PyTuple_New(n);

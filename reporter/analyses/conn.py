@@ -19,6 +19,7 @@ from reporter.model import (
     Echo,
     Endpoint,
     Exchange,
+    Fin,
     Handshake,
     PerDirection,
     TcpOptions,
@@ -40,6 +41,7 @@ class Conn:
         "client_no",
         "close_ts",
         "echo",
+        "fins",
         "first_fin_by",
         "hist",
         "id",
@@ -54,8 +56,11 @@ class Conn:
         "server",
         "service",
         "syn_frame",
+        "syn_rexmits",
         "syn_ts",
         "synack_frame",
+        "synack_rexmits",
+        "synack_ts",
         "wait",
         "waiting",
     )
@@ -69,14 +74,16 @@ class Conn:
         self.client_no = 1
         self.lab = False
         self.noted = False  # frame notes wanted for this connection (--frames and a lab port)
-        self.syn_frame = self.syn_ts = self.synack_frame = None
-        self.rtt_from: int | None = None  # time of the last SYN before the SYN-ACK
+        self.syn_frame = self.syn_ts = self.synack_frame = self.synack_ts = None
+        self.syn_rexmits = self.synack_rexmits = 0  # SYNs / SYN-ACKs sent again with the same ISN
+        self.rtt_from: int | None = None  # time of the latest SYN before the handshake's ACK
         self.ack_frame = self.ack_ts = None
         self.options = TcpOptions()
         self.wait = 0  # the ACKs still awaited: WAIT_HANDSHAKE | WAIT_REQUEST bits
         self.waiting = False  # wait != 0, kept as a bool for speed: feed() tests it on every ACK, and
         # Python 3.11 jumps on a bool without the PyObject_IsTrue call an int costs
         self.first_fin_by: str | None = None
+        self.fins: list[tuple[bool, int, int]] | None = None  # (by client, frame, ts): each side's first FIN
         self.close_ts: int | None = None  # first FIN or RST, either side
         self.reset = False
         self.last_ts = ts
@@ -145,11 +152,13 @@ def connection(conn: Conn, t0: int) -> Connection:
 
     hs = Handshake(conn.syn_frame, conn.synack_frame, conn.ack_frame, rel(conn.syn_ts),
                    None if conn.ack_ts is None else round((conn.ack_ts - conn.rtt_from) / 1e6, 3),
-                   conn.ack_frame is not None, conn.options)
+                   conn.ack_frame is not None, conn.options, syn_retransmissions=conn.syn_rexmits,
+                   synack_retransmissions=conn.synack_rexmits, synack_time_s=rel(conn.synack_ts))
     wait = None
     if e.first_echo_ts is not None and conn.syn_ts is not None:
         wait = round((e.first_echo_ts - conn.syn_ts) / 1e9, 6)
-    echo = Echo(e.verified(c.bytes), e.echoed, e.mismatch, rel(e.first_req_ts), rel(e.first_echo_ts), wait, None)
+    echo = Echo(e.verified(c.bytes), e.echoed, e.mismatch, rel(e.first_req_ts), rel(e.first_echo_ts), wait, None,
+                e.mismatch_frame, unverified_bytes=e.unverified)
     # rel() written out: a connection can have thousands of exchanges and this is most of finish()
     exchanges = [Exchange(list(x.req_frames), list(x.echo_frames), round((x.req_ts - t0) / 1e9, 6),
                           None if x.echo_ts is None else round((x.echo_ts - t0) / 1e9, 6), x.end - x.start)
@@ -161,7 +170,8 @@ def connection(conn: Conn, t0: int) -> Connection:
         service=conn.service,
         client_no=conn.client_no,
         handshake=hs,
-        close=Close(conn.first_fin_by, conn.reset, rel(conn.last_ts)),
+        close=Close(conn.first_fin_by, conn.reset, rel(conn.last_ts),
+                    [Fin("client" if up else "server", no, rel(ts)) for up, no, ts in conn.fins or ()]),
         state=conn_state(conn),
         history="".join(conn.hist),
         bytes=PerDirection(c.bytes, s.bytes),

@@ -47,11 +47,13 @@ class EchoCheck:
         "first_req_ts",
         "lead",
         "mismatch",
+        "mismatch_frame",
         "open",
         "overflow",
         "stopped",
         "truncated",
         "unknown",
+        "unverified",
     )
 
     def __init__(self, cap: int = LEAD_CAP) -> None:
@@ -61,7 +63,9 @@ class EchoCheck:
         self.buf = bytearray()  # lead side's bytes [min(end), max(end))
         self.unknown: list[tuple[int, int]] = []  # gap ranges inside buf (absolute offsets)
         self.echoed = 0
+        self.unverified = 0  # offsets compared where a side's byte was never captured (a gap)
         self.mismatch: int | None = None
+        self.mismatch_frame: int | None = None  # the echo segment that carried the first wrong byte
         self.stopped = False
         self.overflow = False
         self.first_req_ts: int | None = None
@@ -141,8 +145,13 @@ class EchoCheck:
             head = bytes(buf[:n])
             del buf[:n]
             self._compare(off, data, head, 1)
-            return
-        self._add(1, off, data, 0)
+        else:
+            found = self.mismatch is not None
+            self._add(1, off, data, 0)
+            if found:
+                return
+        if self.mismatch is not None:  # found in this segment: it carries the first wrong byte
+            self.mismatch_frame = pkt.no  # type: ignore[attr-defined]
 
     def _echo_frames(self, openx: list[Exchange], off: int, end: int, pkt: object) -> None:
         """Echo bytes [off, end) answer the open exchanges they overlap; fully answered ones close."""
@@ -212,7 +221,8 @@ class EchoCheck:
     def _compare(self, at: int, mine: bytes | None, head: bytes, side: int) -> None:
         """Compare [at, at+len(head)): this side's bytes with the lead's; gaps compare as unknown."""
         k = len(head)
-        if mine is None:
+        if mine is None:  # this side's bytes were never captured: nothing to compare them with
+            self.unverified += k
             self._forget(at + k)
             return
         unknown = self.unknown
@@ -232,6 +242,7 @@ class EchoCheck:
                 cur = max(cur, b)
             if cur < at + k:
                 ranges.append((cur, at + k))
+            self.unverified += k - sum(b - a for a, b in ranges)  # the lead's bytes there were never captured
             self._forget(at + k)
         for a, b in ranges:
             x, y = mine[a - at:b - at], head[a - at:b - at]
@@ -252,5 +263,9 @@ class EchoCheck:
     # -- results -----------------------------------------------------------------------------
 
     def verified(self, client_bytes: int) -> bool:
-        """Everything the client sent (client_bytes delivered) came back unchanged, and something did."""
-        return self.echoed > 0 and self.mismatch is None and not self.overflow and self.echoed == client_bytes
+        """Everything the client sent (client_bytes delivered) came back unchanged, and something did.
+
+        Not when some request or echo bytes were never captured (``unverified``): the delivered
+        bytes leave gaps out, so without this a capture that lost part of the request would pass."""
+        return (self.echoed > 0 and self.mismatch is None and not self.overflow and self.unverified == 0
+                and self.echoed == client_bytes)

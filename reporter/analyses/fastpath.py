@@ -43,6 +43,7 @@ from reporter.model import (
     Echo,
     Endpoint,
     Exchange,
+    Fin,
     Handshake,
     PerDirection,
     TcpOptions,
@@ -57,7 +58,7 @@ try:
 except ImportError:  # not compiled (no C compiler where it was installed): the reference does all
     _fasttcp = None  # type: ignore[assignment]
 
-API_VERSION = 1
+API_VERSION = 2
 ENABLED = os.environ.get("PROGJAR_FASTPATH", "1") != "0"  # PROGJAR_FASTPATH=0: the reference alone
 K_OTHER, K_DNS, K_TCP, K_SWEEP = 0, 1, 2, 3
 FAST_LINKTYPES = (1, 113, 276)  # Ethernet, Linux cooked v1 and v2: decode.fast_layout's
@@ -69,7 +70,8 @@ FIELDS = ("id", "client_ip", "client_port", "server_ip", "server_port", "service
           "mss", "wscale", "sack_ok", "timestamps", "first_fin_by", "reset", "last_ts", "close_ts",
           "client_state", "server_state", "history", "client_bytes", "server_bytes", "client_segments",
           "server_segments", "echoed", "mismatch", "first_req_ts", "first_echo_ts", "exchanges",
-          "client_sha256", "server_sha256", "client_preview", "server_preview", "fin_frame", "request_ack_frame")
+          "client_sha256", "server_sha256", "client_preview", "server_preview", "fin_frame", "request_ack_frame",
+          "syn_retransmissions", "synack_retransmissions", "synack_ts", "fins", "mismatch_frame")
 
 
 class Mismatch(Exception):
@@ -124,7 +126,7 @@ def run(capture: _capture.Capture, tcp: Any, dns: Any) -> bool:
     capture.first_ts = res["first_ts"] if res["has_frames"] else None
     capture.last_ts = res["last_ts"] if res["has_frames"] else None
     capture.truncated = False
-    capture.problems = []
+    capture.problems = list(capture.header_problems)
     tcp.plain = res["connections"]
     fins, acks = tcp.marks.fins, tcp.marks.request_acks
     for t in tcp.plain:
@@ -168,7 +170,8 @@ def _replay(capture: _capture.Capture, params: tuple, ids: list[int], tcp: Any, 
                 dns_feed(pkt)
         else:  # K_SWEEP: a connection the fast path analyses opened, and tcp.py would sweep here
             sweep(item[2])
-    capture.problems = [Warning(code, PROBLEMS[code].format(n=n, f=f), f) for code, (n, f) in probs.items()]
+    capture.problems = [*capture.header_problems,
+                        *(Warning(code, PROBLEMS[code].format(n=n, f=f), f) for code, (n, f) in probs.items())]
 
 
 def plain_connection(t: tuple, t0: int) -> Connection:
@@ -176,19 +179,22 @@ def plain_connection(t: tuple, t0: int) -> Connection:
     (cid, cip, cport, sip, sport, service, client_no, syn_frame, syn_ts, synack_frame, ack_frame, ack_ts, rtt_from,
      mss, wscale, sack_ok, timestamps, fin_by, reset, last_ts, _close_ts, cstate, sstate, hist,
      cbytes, sbytes, csegs, ssegs, echoed, mismatch, first_req_ts, first_echo_ts, exchanges,
-     csha, ssha, cprev, sprev, _fin_frame, _req_ack) = t
+     csha, ssha, cprev, sprev, _fin_frame, _req_ack, syn_rexmits, synack_rexmits, synack_ts, fins,
+     mismatch_frame) = t
 
     def rel(ts: int | None) -> float | None:
         return None if ts is None else round((ts - t0) / 1e9, 6)
 
     hs = Handshake(syn_frame, synack_frame, ack_frame, rel(syn_ts),
                    None if ack_ts is None else round((ack_ts - rtt_from) / 1e6, 3), ack_frame is not None,
-                   TcpOptions(mss, wscale, sack_ok, timestamps))
+                   TcpOptions(mss, wscale, sack_ok, timestamps), syn_retransmissions=syn_rexmits,
+                   synack_retransmissions=synack_rexmits, synack_time_s=rel(synack_ts))
     wait = None
     if first_echo_ts is not None and syn_ts is not None:
         wait = round((first_echo_ts - syn_ts) / 1e9, 6)
     verified = echoed > 0 and mismatch is None and echoed == cbytes
-    echo = Echo(verified, echoed, mismatch, rel(first_req_ts), rel(first_echo_ts), wait, None)
+    echo = Echo(verified, echoed, mismatch, rel(first_req_ts), rel(first_echo_ts), wait, None, mismatch_frame,
+                unverified_bytes=0)
     return Connection(
         id=cid,
         client=Endpoint(ip_text(cip), cport),
@@ -196,7 +202,8 @@ def plain_connection(t: tuple, t0: int) -> Connection:
         service=service,
         client_no=client_no,
         handshake=hs,
-        close=Close(fin_by, reset, rel(last_ts)),
+        close=Close(fin_by, reset, rel(last_ts),
+                    [Fin("client" if up else "server", no, rel(ts)) for up, no, ts in fins]),
         state=zeek_state(cstate, sstate, cbytes, sbytes, hist),
         history=hist,
         bytes=PerDirection(cbytes, sbytes),

@@ -45,6 +45,7 @@ DUP_SAME_IFACE_NS = 1_000_000  # ... and within 1 ms when nothing but time tells
 QUEUE_SEGMENTS = 4096  # out-of-order segments queued per direction before the hole is skipped
 QUEUE_BYTES = 4 << 20  # ... or out-of-order bytes
 OOO_DEFAULT_NS = 3_000_000  # Wireshark's out-of-order threshold before the first RTT is known
+FAST_RETRANSMISSION_NS = 20_000_000  # ... and its longest time from the last duplicate ACK to a fast retransmission
 
 RETRANSMISSION, OUT_OF_ORDER, DUPLICATE = "retransmission", "out_of_order", "duplicate"
 KEEPALIVE = "keep_alive"  # internal: Wireshark flags it and hands it to no dissector, so no frame note
@@ -73,7 +74,7 @@ class Half:
     __slots__ = (  # noqa: RUF023 - grouped by meaning
         "conn", "peer", "is_client",  # owner links (set by tcp.py)
         "base", "next", "nseq", "queue", "qbytes", "hasher", "preview", "bytes", "segments", "win", "win_base",
-        "top", "top_ts", "ack_raw", "ooo_ns", "gaps", "conflicts", "retrans", "ooo", "dups",
+        "top", "top_ts", "ack_raw", "ooo_ns", "gaps", "conflicts", "retrans", "ooo", "dups", "dupacks", "dupack_of",
         "sink", "recent", "ri", "last", "syn_seq", "state",
         "bD", "cD", "bA", "cA",  # Zeek history bits/letters for data and pure ACK
         "hist_syn", "hist_fin", "hist_rst", "g_count", "w_count",
@@ -94,6 +95,8 @@ class Half:
         self.top = 0  # highest sequence end seen (Wireshark's nextseq), as an offset
         self.top_ts = 0
         self.ack_raw: int | None = None  # last ACK number the receiver sent for this direction
+        self.dupacks = 0  # duplicate ACKs the receiver sent in a row for ACK number dupack_of
+        self.dupack_of: int | None = None
         self.ooo_ns = OOO_DEFAULT_NS
         self.gaps = self.conflicts = self.retrans = self.ooo = self.dups = 0
         # called with (offset, bytes, packet) for delivered bytes and (offset, None, length) for a gap
@@ -153,7 +156,9 @@ class Half:
         return off, label
 
     def _label(self, off: int, n: int, end: int, pkt) -> str | None:
-        """Wireshark 4.0's classification of a segment that does not advance the sequence."""
+        """Wireshark 4.0's classification of a segment that does not advance the sequence
+        (tcp_analyze_sequence_number): a spurious retransmission (the receiver had ACKed it), a fast
+        retransmission (checked before out-of-order), out-of-order, else a retransmission."""
         top = self.top
         if off == top - 1 and n > 1:
             return None  # new data right after a zero-window probe's byte (keep-alives left earlier)
@@ -162,12 +167,42 @@ class Half:
             if acked > 0 and end <= acked:
                 self.retrans += 1
                 return RETRANSMISSION  # spurious: the receiver had ACKed it already
+            if self.dupacks >= 2 and pkt.seq == self.ack_raw == self.dupack_of and self._acked_lately(pkt.ts):
+                self.retrans += 1  # fast retransmission: what two or more duplicate ACKs asked for
+                return RETRANSMISSION
         fin = 1 if pkt.flags & 0x01 else 0
         if pkt.ts - self.top_ts < self.ooo_ns and top != end + fin:
             self.ooo += 1
             return OUT_OF_ORDER
         self.retrans += 1
         return RETRANSMISSION
+
+    def dup_ack(self, rx: "Half", pkt) -> None:
+        """The receiver's half ``rx`` sent pure ACK ``pkt`` with the ACK number of its previous
+        payload-less packet (tcp.py's cheap test): count it when Wireshark calls it a duplicate ACK,
+        i.e. it repeats the ACK number and the nonzero window of rx's previous packet (of any kind)
+        and sends no new sequence number. A new ACK number starts the count again."""
+        prev = rx.last
+        latest = rx.recent[(rx.ri - 1) & RING_MASK]
+        if latest is not None and (prev is None or latest.no > prev.no):
+            prev = latest  # a data segment came after the last pure ACK
+        if (prev is None or not pkt.window or pkt.window != prev.window or pkt.ack != prev.ack
+                or rx.base is None):
+            return
+        at = rx.offset(pkt.seq)
+        if at != rx.top and (rx.hist_fin is None or at != rx.hist_fin + 1):  # not rx's next sequence number
+            return
+        if self.dupack_of != pkt.ack:
+            self.dupack_of = pkt.ack
+            self.dupacks = 0
+        self.dupacks += 1
+
+    def _acked_lately(self, ts: int) -> bool:
+        """The receiver sent its latest packet less than 20 ms before ``ts`` (Wireshark's bound
+        between the last duplicate ACK and a fast retransmission)."""
+        rx = self.peer
+        times = [p.ts for p in (rx.last, rx.recent[(rx.ri - 1) & RING_MASK]) if p is not None]
+        return bool(times) and ts - max(times) < FAST_RETRANSMISSION_NS
 
     def _segment(self, off: int, payload: bytes, pkt) -> None:
         """Slow path: overlap with delivered bytes, or ahead of a hole (queued)."""

@@ -11,15 +11,21 @@ Definitions the report relies on:
   whose sequence number differs from the first one seen in that direction starts a new connection
   on the same 4-tuple (port reuse), as Wireshark 4.0 does.
 - client: the SYN sender; without a SYN, the side not on a lab port, else the higher port.
-- ``handshake.rtt_ms``: SYN -> the client's ACK of the SYN-ACK, at the capture point, counted from
-  the last SYN before the SYN-ACK when the SYN was retransmitted (Wireshark's
-  tcp.analysis.initial_rtt). It is also the out-of-order threshold, as in Wireshark.
+- ``handshake``: complete when the client's first ACK (not a SYN) after SYN and SYN-ACK
+  acknowledges the SYN-ACK (and the data it may carry), in whatever order the three were
+  written to the file (two capture buffers can put the SYN-ACK first). ``rtt_ms``: the latest SYN
+  before that ACK -> the ACK, at the capture point (Wireshark's tcp.analysis.initial_rtt, which
+  counts from its ts_mru_syn; Wireshark takes the first non-SYN ACK of either side, we the
+  client's). It is also the out-of-order threshold, as in Wireshark. ``syn_retransmissions`` /
+  ``synack_retransmissions``: SYNs / SYN-ACKs sent again with the same ISN (a copy captured
+  twice is a capture duplicate, not a retransmission).
 - ``state``/``history``: Zeek's conn_state and history letters (S H A D F R T G W; upper case =
   client). The ``^`` (direction flipped), ``C`` (bad checksum), ``I``/``Q`` (odd flag mixes) letters
   are not produced.
 - ``frames`` (``--frames``): every payload segment on a lab port but keep-alives (whose filler
   byte Wireshark hands to no dissector, so the plugin never labels it), with ``tcp_analysis`` as
-  Wireshark's tcp.analysis flags it ("retransmission" includes spurious retransmissions), except
+  Wireshark's tcp.analysis flags it ("retransmission" includes spurious and fast retransmissions;
+  a fast one is what two or more duplicate ACKs asked for, checked before out-of-order), except
   that the second copy of a frame captured twice is "duplicate" (Wireshark calls it a
   retransmission). ``len`` is the captured payload length and ``echo_ok`` compares an echo
   segment's bytes with the client bytes delivered so far at the same offsets (False when they are
@@ -161,6 +167,9 @@ class TcpAnalysis:
         if not payload and not pkt.missing:
             if not conn.seen & h.bA and not flags & 0x07 and flags & ACK:  # rarely true: tested first
                 conn.mark(h.bA, h.cA)
+            last = h.last
+            if last is not None and pkt.ack == last.ack and not flags & 0x07:  # rare: the ACK number stood still
+                h.peer.dup_ack(h, pkt)
             h.last = pkt
             return
         if not flags & 0x07 and not h.queue and not pkt.missing:
@@ -300,16 +309,25 @@ class TcpAnalysis:
                     if up:
                         conn.wait |= WAIT_REQUEST
                         conn.waiting = True
-                if conn.synack_frame is None:
-                    conn.rtt_from = pkt.ts  # the iRTT counts from the SYN that was answered (the last)
+                elif pkt.seq == h.syn_seq:
+                    conn.syn_rexmits += 1  # the client asked again: it waited (a full backlog, a lost SYN)
+                if conn.ack_frame is None:
+                    # the iRTT counts from the latest SYN before the handshake's ACK (Wireshark's
+                    # ts_mru_syn), also when the SYN-ACK was written to the file first (two capture buffers)
+                    conn.rtt_from = pkt.ts
+                    if conn.synack_frame is not None:
+                        conn.wait |= WAIT_HANDSHAKE
+                        conn.waiting = True
                 if h.state in (INACTIVE, PARTIAL):
                     h.state = SYN_SENT
             else:
                 if conn.synack_frame is None:
-                    conn.synack_frame = pkt.no
+                    conn.synack_frame, conn.synack_ts = pkt.no, pkt.ts
                     if conn.syn_frame is not None:
                         conn.wait |= WAIT_HANDSHAKE
                         conn.waiting = True
+                elif pkt.seq == h.syn_seq:
+                    conn.synack_rexmits += 1
                 if h.state in (INACTIVE, PARTIAL):
                     h.state = SYN_ACK_SENT
         if flags & (FIN | RST) and conn.close_ts is None:
@@ -319,6 +337,10 @@ class TcpAnalysis:
             if conn.mark(H_FIN << shift, "F" if up else "f") and h.hist_fin != end:
                 conn.hist.append("F" if up else "f")
             h.hist_fin = end
+            if conn.fins is None:
+                conn.fins = [(up, pkt.no, pkt.ts)]
+            elif len(conn.fins) == 1 and conn.fins[0][0] != up:
+                conn.fins.append((up, pkt.no, pkt.ts))
             if conn.first_fin_by is None:
                 conn.first_fin_by = "client" if up else "server"
                 self.marks.fins[conn.id] = pkt.no
@@ -347,7 +369,9 @@ class TcpAnalysis:
         conn.wait &= ~WAIT_HANDSHAKE
         conn.waiting = conn.wait != 0
         s = conn.s
-        if s.syn_seq is not None and pkt.ack != (s.syn_seq + 1) & 0xFFFFFFFF:
+        if s.syn_seq is not None and (pkt.ack - s.syn_seq - 1) & 0xFFFFFFFF > s.top:
+            # it does not acknowledge the SYN-ACK: the SYN-ACK may carry data (the ACK then covers
+            # those bytes too), but an ACK of bytes the server never sent is damage, not an answer
             return
         conn.ack_frame, conn.ack_ts = pkt.no, pkt.ts
         irtt = pkt.ts - conn.rtt_from

@@ -179,8 +179,23 @@ def grade_capture(job: dict, opts: ReportOptions, outdir: str) -> dict:
             why = [w.message for w in report.warnings if w.code in DAMAGE_CODES]  # as `progjar report` says it
             res.update(damaged=True, error="damaged: " + ("; ".join(why)[:300] or "see the report's warnings"))
     except Exception as e:  # noqa: BLE001 - one bad capture must not stop a class of 40
-        res.update(error=f"{type(e).__name__}: {e}".replace(job["path"], job["file"])[:300], damaged=True)
+        res.update(error=_no_folders(f"{type(e).__name__}: {e}", job, outdir)[:300], damaged=True)
     return res
+
+
+_ABSOLUTE = re.compile(r"(?<![\w.~-])/(?:[^/\s'\"]+/)+(?=[^/\s'\"])")  # the folders of an absolute path
+
+
+def _no_folders(text: str, job: dict, outdir: str) -> str:
+    """An error message as the class summary may show it: the capture named by its class-relative
+    name, the output folder as OUTDIR, and no other absolute folder of this machine (an OSError
+    names the full path of the file it failed on)."""
+    forms = [(str(Path(job["path"]).resolve()), job["file"]), (job["path"], job["file"]),
+             (str(Path(outdir).resolve()), "OUTDIR"), (os.path.abspath(outdir), "OUTDIR")]
+    for form, name in forms:
+        if form and form != ".":
+            text = text.replace(form, name)
+    return _ABSOLUTE.sub("", text)
 
 
 def _load_cache(outdir: Path) -> dict:
@@ -346,7 +361,10 @@ def batch_command(classdir: Path, outdir: Path, opts: ReportOptions, jobs: int |
             results[res["key"]] = res
     finally:
         progress.close()
-    _save_cache(outdir, {k: {"sha256": r["sha256"], "options": okey, "result": r}
+    # without "path" (this machine's path: the cache lives in OUTDIR, which may be shared; a cached
+    # result gets the current path back from its job when read)
+    _save_cache(outdir, {k: {"sha256": r["sha256"], "options": okey,
+                             "result": {f: v for f, v in r.items() if f != "path"}}
                          for k, r in results.items() if r.get("sha256")})
     ordered = [results[j.key] for j in capture_jobs] + [_result(asdict(j)) for j in all_jobs if not j.path]
     sims = compare((r["student"], r["key"], Fingerprint.from_dict(r["fingerprint"]))

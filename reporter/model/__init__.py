@@ -17,12 +17,18 @@ SCHEMA = "progjar.report/2"
 JSON_KEYS = ("schema", "tool", "assignment", "student", "capture", "warnings", "dns", "connections", "runs",
              "tasks", "frames")
 
-# How much a warning asks of the reader: "info" describes the capture (nothing to act on),
-# "warning" may change what the report can tell, "error" means the input is damaged.
+# How much a warning asks of the reader: "info" describes the capture (nothing for a student or a
+# grader to act on: ordinary ARP, a resolver's retry, a listing cut for length), "warning" may
+# change what the report can tell or asks someone to do something (missing bytes, a capture of
+# the wrong interface or port), "error" means the input is damaged. Codes not listed are warnings.
 SEVERITY = {
     "truncated": "error",
+    "malformed": "error",
     "non-ip": "info",
+    "other-ip": "info",
     "tcp-capture-duplicate": "info",
+    "dns-retransmission": "info",
+    "exchanges-truncated": "info",
 }
 
 
@@ -66,9 +72,10 @@ class CaptureInfo:
 @dataclass(slots=True)
 class Warning:
     code: str
-    message: str
+    message: str  # English, for the JSON reader; renderers say it from code and facts
     frame: Optional[int] = None
     severity: str = ""  # "info" | "warning" | "error"; filled from SEVERITY when left empty
+    facts: dict[str, Any] = field(default_factory=dict)  # the values the message states (plain JSON)
 
     def __post_init__(self) -> None:
         if not self.severity:
@@ -113,6 +120,18 @@ class Handshake:
     rtt_ms: Optional[float] = None  # SYN -> handshake ACK, as seen at the capture point
     complete: bool = False
     options: TcpOptions = field(default_factory=TcpOptions)
+    syn_retransmissions: int = 0  # the client's SYN sent again (same ISN): it waited for an answer
+    synack_retransmissions: int = 0  # the server's SYN-ACK sent again (its ACK did not come)
+    synack_time_s: Optional[float] = None  # time of synack_frame
+
+
+@dataclass(slots=True)
+class Fin:
+    """One side's first FIN: the frame and time a ladder diagram labels its close with."""
+
+    by: str  # "client" | "server"
+    frame: int
+    time_s: float
 
 
 @dataclass(slots=True)
@@ -120,6 +139,7 @@ class Close:
     first_fin_by: Optional[str] = None  # "client" | "server" | None
     reset: bool = False
     end_time_s: Optional[float] = None
+    fins: list[Fin] = field(default_factory=list)  # each side's first FIN, in frame order
 
 
 @dataclass(slots=True)
@@ -153,6 +173,10 @@ class Echo:
     first_echo_time_s: Optional[float] = None
     wait_s: Optional[float] = None  # client SYN -> first echoed byte
     queued_behind: Optional[int] = None  # id of the connection whose close preceded service
+    first_mismatch_frame: Optional[int] = None  # the echo segment carrying the first differing byte
+    # request/echo bytes that could not be compared because one side of them was never captured
+    # (a capture gap); verified is False while this is not 0, apart from a mismatch
+    unverified_bytes: int = 0
 
 
 @dataclass(slots=True)
@@ -309,7 +333,7 @@ def from_dict(d: dict) -> Report:
             service=c.get("service"),
             client_no=c["client_no"],
             handshake=Handshake(**hs),
-            close=Close(**c["close"]),
+            close=close(c["close"]),
             state=c["state"],
             history=c["history"],
             bytes=PerDirection(**c["bytes"]),
@@ -321,6 +345,11 @@ def from_dict(d: dict) -> Report:
             preview=PerDirection(**c["preview"]),
             messages=[message(m) for m in c.get("messages", ())],
         )
+
+    def close(cl: dict) -> Close:
+        cl = dict(cl)
+        cl["fins"] = [Fin(**f) for f in cl.get("fins", ())]
+        return Close(**cl)
 
     def message(m: dict) -> Message:
         m = dict(m)

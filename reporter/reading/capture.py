@@ -8,8 +8,11 @@ one ``struct.unpack_from`` each, and only unusual frames go to ``decode.decode_f
 
 Damage never escapes as an exception: a cut or garbage record ends the iteration, everything
 read before stays valid, ``Capture.truncated`` is set and a warning says where. Problems with
-single frames (non-IP, fragments, snap length, broken headers) are summarised as one warning per
-kind with its count and first frame number.
+single frames (non-IP, fragments, snap length, broken headers, a sub-second time field of a
+second or more) are summarised as one warning per kind with its count and first frame number.
+A file header that breaks its format's rules (a pcap version other than 2.4, reserved bits in
+pcap's link-type field, a pcapng version other than 1.0, an option running past its block) is
+said in one warning per kind too, and reading goes on as the warning says.
 
 ``iter_records`` gives the same frames undecoded (link type, interface, time, bytes) from the
 same loops, for the few readers that need what a ``Packet`` leaves out (reporter.grading.fingerprint).
@@ -34,6 +37,13 @@ from reporter.reading.pcapng import (
 )
 
 CHUNK = 4 << 20  # bytes read at a time: big enough to amortise, small enough for bounded memory
+PCAP_VERSION = (2, 4)  # the only pcap format version written since 1998 (libpcap 0.4)
+# The pcap header's 32-bit link-type field (draft-ietf-opsawg-pcap): FCS len (4 bits), R, P,
+# Reserved3 (10 bits), link type (16 bits). FCS len and P say how long a frame check sequence
+# ends each frame (meaningful only when P is set: no warning); R and Reserved3 must be zero.
+LINKTYPE_RESERVED = 0x0BFF0000
+# codes of the file-header problems (one warning each, whatever the count; reading goes on)
+HEADER_PROBLEMS = ("unsupported-version", "option-overrun", "linktype-reserved-bits")
 
 PCAP_MAGIC = {  # magic as read little-endian -> (byte order, nanosecond, record header size)
     0xA1B2C3D4: ("<", False, 16),
@@ -78,6 +88,8 @@ class Capture:
         self.last_ts: int | None = None  # ns, latest time seen
         self.truncated = False
         self.problems: list[Warning] = []
+        # what the file header itself gets wrong (found by open_capture; every read reports it)
+        self.header_problems: list[Warning] = []
         # reader settings found in the file header
         self._order = "<"
         self._nano = False
@@ -117,7 +129,18 @@ def open_capture(path: str | os.PathLike[str]) -> Capture:
     order, nano, rec = PCAP_MAGIC[magic]
     cap = Capture(p, "pcap")
     cap._order, cap._nano, cap._rec_size, cap._data_start, cap._size = order, nano, rec, 24, size
-    linktype = struct.unpack_from(order + "I", head, 20)[0] & 0x0FFFFFFF  # high bits: FCS info
+    major, minor = struct.unpack_from(order + "HH", head, 4)
+    if (major, minor) != PCAP_VERSION:
+        cap.header_problems.append(Warning(
+            "unsupported-version", f"the pcap file header says format version {major}.{minor}, not "
+            f"{PCAP_VERSION[0]}.{PCAP_VERSION[1]}; the records were read as version "
+            f"{PCAP_VERSION[0]}.{PCAP_VERSION[1]}", None))
+    field = struct.unpack_from(order + "I", head, 20)[0]
+    linktype = field & 0xFFFF  # the link type is the low 16 bits (draft-ietf-opsawg-pcap)
+    if field & LINKTYPE_RESERVED:
+        cap.header_problems.append(Warning(
+            "linktype-reserved-bits", f"the pcap file header's link-type field {field} ({field:#010x}) has "
+            f"reserved bits set; its low 16 bits, link type {linktype}, were used", None))
     cap.linktypes = [linktype]
     cap.interfaces = 1
     return cap
@@ -167,19 +190,41 @@ def iter_records(capture: Capture) -> Iterator[tuple[int, int, int, bytes]]:
 
 def _read(capture: Capture, raw: bool) -> Iterator[Any]:
     probs: dict[str, list[int]] = {}
+    notes: dict[str, list] = {}  # header problems met while reading: code -> [first message, count]
     capture.problems = []
     capture.truncated = False
     capture.packets = 0
+
+    def note(code: str, message: str) -> None:
+        n = notes.get(code)
+        if n is None:
+            notes[code] = [message, 1]
+        else:
+            n[1] += 1
+
     try:
         if capture.format == "pcap":
             yield from _iter_pcap(capture, probs, raw)
         else:
-            yield from iter_pcapng(capture, probs, _damage, CHUNK, raw)
+            yield from iter_pcapng(capture, probs, _damage, note, CHUNK, raw)
     except OSError as e:  # the file vanished or became unreadable mid-way: keep what was read
-        capture.truncated = True
-        capture.problems.append(Warning("truncated", f"reading stopped after frame {capture.packets}: {e}", None))
+        capture.truncated = True  # strerror, not str(e): that names the file by its full path
+        capture.problems.append(Warning("truncated", f"reading stopped after frame {capture.packets}: "
+                                                     f"{e.strerror or type(e).__name__}", None))
     finally:
-        capture.problems[:0] = [Warning(code, PROBLEMS[code].format(n=n, f=f), f) for code, (n, f) in probs.items()]
+        capture.problems[:0] = [*capture.header_problems,
+                                *(Warning(code, msg if n == 1 else f"{msg} ({n} such headers in this file)", None)
+                                  for code, (msg, n) in notes.items()),
+                                *(Warning(code, PROBLEMS[code].format(n=n, f=f), f) for code, (n, f) in probs.items())]
+
+
+def _count(probs: dict[str, list[int]], code: str, no: int) -> None:
+    """One more frame with problem ``code`` (count, first frame), as decode_counted counts them."""
+    p = probs.get(code)
+    if p is None:
+        probs[code] = [1, no]
+    else:
+        p[0] += 1
 
 
 def _damage(capture: Capture, no: int, why: str) -> None:
@@ -199,6 +244,7 @@ def _iter_pcap(capture: Capture, probs: dict[str, list[int]], raw: bool) -> Iter
     rec_unpack = struct.Struct(capture._order + "IIII").unpack_from
     hsize = capture._rec_size
     mult = 1 if capture._nano else 1000
+    second = 1_000_000_000 // mult  # the sub-second field counts up to this, exclusive
     linktype = capture.linktypes[0]
     funpack, foff, ipoff, fmin = (None if raw else fast_layout(linktype)) or NO_FAST
     P = Packet
@@ -246,7 +292,9 @@ def _iter_pcap(capture: Capture, probs: dict[str, list[int]], raw: bool) -> Iter
                 continue
             pos = fe
             no += 1
-            ts = sec * 1_000_000_000 + frac * mult
+            ts = sec * 1_000_000_000 + frac * mult  # a fraction of a second or more carries into the seconds
+            if frac >= second:
+                _count(probs, "timestamp-overflow", no)
             if ts > last_ts:  # not max(): a call per frame costs more
                 last_ts = ts
                 if first_ts is None:  # only the first frame is ever later than -2**80

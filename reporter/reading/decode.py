@@ -4,10 +4,12 @@ Why two paths: the common lab frame (Ethernet or Linux cooked, IPv4 without opti
 decoded inline by the record readers (``capture.py``, ``pcapng.py``) with a single
 ``struct.unpack_from`` (see ``fast_layout``) because a million frames a run leaves no room for
 per-layer function calls.
-Everything else — VLAN tags, BSD loopback, raw IP, IPv6 and its extension headers, UDP, IP
-options, frames cut by the snap length, broken headers — comes here, to ``decode_frame``, which
-is slower but handles every case and says *why* a frame was not decoded (a problem code the
-reader turns into one summarised warning per kind).
+Everything else — VLAN tags, MPLS labels, PPPoE sessions, 802.2 LLC/SNAP, BSD loopback, raw IP,
+IPv6 and its extension headers (an atomic fragment included), UDP, IP options, frames cut by the
+snap length, broken headers — comes here, to ``decode_frame``, which is slower but handles every
+case and says *why* a frame was not decoded (a problem code the reader turns into one summarised
+warning per kind): "non-ip" only for frames that carry no IP packet, "encapsulation" for a
+wrapping that may hold one this decoder does not open.
 
 Other IP protocols (ICMP, ESP, ...) are not yielded: they are counted under "other-ip".
 """
@@ -26,6 +28,11 @@ LT_IPV4, LT_IPV6 = 228, 229
 
 ETH_IPV4, ETH_IPV6 = 0x0800, 0x86DD
 ETH_VLAN_TAGS = (0x8100, 0x88A8, 0x9100)
+ETH_MPLS = (0x8847, 0x8848)  # MPLS unicast, multicast: a label stack, then (usually) IP
+ETH_PPPOE_SESSION = 0x8864  # PPPoE session stage: 6-byte PPPoE header, 2-byte PPP protocol, then IP
+PPP_IPV4, PPP_IPV6 = 0x0021, 0x0057
+SLL_802_2 = 0x0004  # Linux cooked capture's protocol for 802.2 LLC frames (no Ethernet type)
+LLC_SNAP = b"\xaa\xaa\x03"  # DSAP, SSAP, control of an 802.2 LLC header followed by SNAP
 # BSD address families for IPv4 / IPv6 in the NULL/LOOP header (IPv6 differs per OS)
 AF_INET_VALUES = (2,)
 AF_INET6_VALUES = (10, 23, 24, 28, 30)
@@ -43,6 +50,12 @@ PROBLEMS = {
                "(first: frame {f})",
     "malformed": "{n} frame(s) have broken or inconsistent headers and were skipped or shortened (first: frame {f})",
     "linktype": "{n} frame(s) use a link type this tool does not decode (first: frame {f})",
+    "timestamp-overflow": "{n} frame(s) have a sub-second time field of a whole second or more (pcap: "
+                          "microseconds >= 1,000,000 or nanoseconds >= 1,000,000,000); it was taken as is, "
+                          "the excess counted as seconds (first: frame {f})",
+    "encapsulation": "{n} frame(s) may carry IP inside an encapsulation this tool does not decode (an MPLS "
+                     "pseudowire, a PPP protocol other than IP, an 802.2 SNAP frame of another "
+                     "organisation, ...) and were not analysed (first: frame {f})",
 }
 
 # The fast path's one unpack: IPv4 header without options followed by the fixed TCP header.
@@ -85,7 +98,9 @@ _UDP = struct.Struct("!HHH")
 
 
 def _ethertype_ip(buf: bytes, etype: int, off: int, fe: int) -> tuple[int, int] | str:
-    """Step over VLAN tags; return (IP offset, version) or a problem code."""
+    """Step over VLAN tags, MPLS labels and a PPPoE session header; return (IP offset, version)
+    or a problem code ("non-ip" only for what carries no IP; "encapsulation" when IP may be inside
+    something this decoder does not open)."""
     tags = 0
     while etype in ETH_VLAN_TAGS:
         if off + 4 > fe or tags > 4:
@@ -97,7 +112,47 @@ def _ethertype_ip(buf: bytes, etype: int, off: int, fe: int) -> tuple[int, int] 
         return off, 4
     if etype == ETH_IPV6:
         return off, 6
+    if etype in ETH_MPLS:
+        return _mpls_ip(buf, off, fe)
+    if etype == ETH_PPPOE_SESSION:
+        if off + 8 > fe:
+            return "malformed"
+        proto = _H.unpack_from(buf, off + 6)[0]
+        if proto == PPP_IPV4:
+            return off + 8, 4
+        if proto == PPP_IPV6:
+            return off + 8, 6
+        return "non-ip" if proto >= 0x8000 else "encapsulation"  # LCP, IPCP, PAP, CHAP, ...: no IP packet
     return "non-ip"
+
+
+def _mpls_ip(buf: bytes, off: int, fe: int) -> tuple[int, int] | str:
+    """An MPLS label stack: 4 bytes a label up to the one with the bottom-of-stack bit; the payload
+    has no type field, so (as Wireshark does) its first nibble tells IPv4 from IPv6. Anything else
+    (a pseudowire's control word, Ethernet over MPLS) is not decoded here."""
+    for _ in range(16):
+        if off + 4 > fe:
+            return "malformed"
+        bottom = buf[off + 2] & 1
+        off += 4
+        if bottom:
+            if off >= fe:
+                return "malformed"
+            v = buf[off] >> 4
+            return (off, v) if v in (4, 6) else "encapsulation"
+    return "malformed"
+
+
+def _llc_ip(buf: bytes, off: int, fe: int) -> tuple[int, int] | str:
+    """An 802.2 LLC frame: IP only with a SNAP header (AA AA 03, OUI 00-00-00, an IP EtherType:
+    RFC 1042); other LLC frames (spanning tree, NetBIOS, ...) carry no IP."""
+    if off + 3 > fe or buf[off:off + 3] != LLC_SNAP:
+        return "non-ip"
+    if off + 8 > fe:
+        return "malformed"
+    if buf[off + 3:off + 6] != b"\0\0\0":
+        return "encapsulation"  # SNAP of another organisation (Cisco CDP, ...): not ours to read
+    return _ethertype_ip(buf, _H.unpack_from(buf, off + 6)[0], off + 8, fe)
 
 
 def link_ip(linktype: int, buf: bytes, fs: int, fe: int) -> tuple[int, int] | str:
@@ -107,17 +162,23 @@ def link_ip(linktype: int, buf: bytes, fs: int, fe: int) -> tuple[int, int] | st
         if size < 14:
             return "malformed"
         etype = _H.unpack_from(buf, fs + 12)[0]
-        if etype <= 1500:  # 802.3 length field: LLC/SNAP, STP, ... never IP in a lab capture
-            return "non-ip"
+        if etype <= 1500:  # an 802.3 length field: an 802.2 LLC frame follows
+            return _llc_ip(buf, fs + 14, fe)
         return _ethertype_ip(buf, etype, fs + 14, fe)
     if linktype == LT_LINUX_SLL:
         if size < 16:
             return "malformed"
-        return _ethertype_ip(buf, _H.unpack_from(buf, fs + 14)[0], fs + 16, fe)
+        etype = _H.unpack_from(buf, fs + 14)[0]
+        if etype == SLL_802_2:
+            return _llc_ip(buf, fs + 16, fe)
+        return _ethertype_ip(buf, etype, fs + 16, fe)
     if linktype == LT_LINUX_SLL2:
         if size < 20:
             return "malformed"
-        return _ethertype_ip(buf, _H.unpack_from(buf, fs)[0], fs + 20, fe)
+        etype = _H.unpack_from(buf, fs)[0]
+        if etype == SLL_802_2:
+            return _llc_ip(buf, fs + 20, fe)
+        return _ethertype_ip(buf, etype, fs + 20, fe)
     if linktype in (LT_NULL, LT_LOOP):
         if size < 4:
             return "malformed"
@@ -191,7 +252,17 @@ def decode_frame(linktype: int, buf: bytes, fs: int, fe: int, cut: int, no: int,
         hops = 0
         while proto in IPV6_EXT or proto == IPV6_AH or proto == IPV6_FRAGMENT:
             if proto == IPV6_FRAGMENT:
-                return None, "fragment"
+                if l4 + 8 > fe:
+                    return None, short
+                if _H.unpack_from(buf, l4 + 2)[0] & 0xFFF9:  # fragment offset or more-fragments set
+                    return None, "fragment"
+                # offset 0 and M = 0: an atomic fragment (RFC 6946), the whole packet: step over it
+                proto = buf[l4]
+                l4 += 8
+                hops += 1
+                if hops > 16 or l4 > end:
+                    return None, "malformed"
+                continue
             if l4 + 2 > fe:
                 return None, short
             nxt, hlen = buf[l4], buf[l4 + 1]

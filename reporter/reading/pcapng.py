@@ -48,17 +48,35 @@ def leading_linktypes(head: bytes, order: str) -> list[int]:
     return linktypes
 
 
-def _iface_info(order: str, body: bytes, off: int, end: int) -> tuple[int, int, int, int, int, int]:
-    """(linktype, mult, div, shift, offset_ns, snaplen) of an Interface Description Block body."""
+def iter_options(order: str, buf: bytes, o: int, end: int) -> Iterator[tuple[int, int, int]]:
+    """(code, value offset, value length) of each option in buf[o:end], up to opt_endofopt.
+
+    An option whose length runs past the block's end (or a cut option header) stops the walk and
+    comes out as code -1, so the caller can say the block is damaged instead of reading on."""
+    while o + 4 <= end:
+        code, length = struct.unpack_from(order + "HH", buf, o)
+        o += 4
+        if code == 0:
+            return
+        if o + length > end:
+            yield -1, o, length
+            return
+        yield code, o, length
+        o += length + (-length % 4)
+    if o != end:
+        yield -1, o, end - o
+
+
+def _iface_info(order: str, body: bytes, off: int, end: int) -> tuple[int, int, int, int, int, int, bool]:
+    """(linktype, mult, div, shift, offset_ns, snaplen, options overrun) of an Interface Description
+    Block body."""
     linktype, snaplen = struct.unpack_from(order + "H2xI", body, off)
     mult, div, shift, offset_ns = 1000, 1, 0, 0  # default resolution: microseconds
-    o = off + 8
-    while o + 4 <= end:
-        code, length = struct.unpack_from(order + "HH", body, o)
-        o += 4
-        if code == 0 or o + length > end:
-            break
-        if code == OPT_TSRESOL and length >= 1:
+    overrun = False
+    for code, o, length in iter_options(order, body, off + 8, end):
+        if code == -1:
+            overrun = True
+        elif code == OPT_TSRESOL and length >= 1:
             r = body[o]
             if r & 0x80:  # power of two: units of 2^-k s
                 k = r & 0x7F
@@ -69,17 +87,35 @@ def _iface_info(order: str, body: bytes, off: int, end: int) -> tuple[int, int, 
                 mult, div, shift = 1, 10 ** min(r - 9, 30), 0
         elif code == OPT_TSOFFSET and length >= 8:
             offset_ns = struct.unpack_from(order + "q", body, o)[0] * 1_000_000_000
-        o += length + (-length % 4)
-    return linktype, mult, div, shift, offset_ns, snaplen
+    return linktype, mult, div, shift, offset_ns, snaplen, overrun
 
 
-def _iface_entry(g: int, info: tuple[int, int, int, int, int, int], raw: bool) -> tuple:
+def _iface_entry(g: int, info: tuple[int, int, int, int, int, int, bool], raw: bool) -> tuple:
     """Everything the packet loop needs about one interface, flat, for one tuple unpack per frame."""
-    return (g, *info, *((None if raw else fast_layout(info[0])) or NO_FAST))
+    return (g, *info[:6], *((None if raw else fast_layout(info[0])) or NO_FAST))
+
+
+def _section_header(order: str, buf: bytes, bs: int, blen: int, note: Callable[[str, str], None]) -> None:
+    """Say what a Section Header Block gets wrong; the section is read on as pcapng 1.0 either way.
+
+    Major version 1 is the only one there is (a reader must not read another, says the pcapng
+    draft, but what follows is almost always still 1.0 blocks: we read on and say so); minor 0,
+    or 2 as a few early writers put it, are the same format."""
+    if blen < 28:
+        note("unsupported-version", "a pcapng section header block is too short to hold its version")
+        return
+    major, minor = struct.unpack_from(order + "HH", buf, bs + 12)
+    if major != 1 or minor not in (0, 2):
+        note("unsupported-version", f"a pcapng section header says format version {major}.{minor}, not 1.0; "
+                                    "its blocks were read as version 1.0")
+    for code, _o, length in iter_options(order, buf, bs + 24, bs + blen - 4):
+        if code == -1:
+            note("option-overrun", f"a pcapng section header's option claims {length} bytes, more than its block "
+                                   "holds; the options after it were ignored")
 
 
 def iter_pcapng(capture, probs: dict[str, list[int]], damage: Callable[[object, int, str], None],
-                chunk: int, raw: bool) -> Iterator[Any]:
+                note: Callable[[str, str], None], chunk: int, raw: bool) -> Iterator[Any]:
     """The pcapng record loop behind ``capture.iter_packets`` / ``iter_records`` (same contract,
     same fast path; ``raw``: records, no fast path, ``undecoded`` instead of ``decode_frame``)."""
     P = Packet
@@ -184,11 +220,16 @@ def iter_pcapng(capture, probs: dict[str, list[int]], damage: Callable[[object, 
                         damage(capture, no, "an interface block is too short")
                         break
                     info = _iface_info(order, buf, bs + 8, bs + blen - 4)
+                    if info[6]:
+                        note("option-overrun", "a pcapng interface description's option claims more bytes than "
+                                               "its block holds; the options after it were ignored")
                     section.append(_iface_entry(n_global, info, raw))
                     n_global += 1
                     if seen_ifaces >= len(capture.linktypes):
                         capture.linktypes.append(info[0])
                     seen_ifaces += 1
+                elif btype == PCAPNG_SHB:
+                    _section_header(order, buf, bs, blen, note)
                 continue  # name resolution, statistics, custom, unknown blocks: skipped
             no += 1
             fe = fs + caplen

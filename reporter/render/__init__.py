@@ -12,6 +12,7 @@ from pathlib import Path
 
 from reporter.model import JSON_KEYS, Report, _plain
 from reporter.model.jsonenc import dumps as record_json
+from reporter.options import DEFAULT_TZ
 
 ORDER = ("json", "html", "pdf")
 
@@ -65,8 +66,12 @@ def write_json(report: Report, path: Path) -> None:
             gc.enable()
 
 
-def write_reports(report: Report, outdir: Path, stem: str, formats: Iterable[str], lang: str) -> list[Path]:
-    """Write OUTDIR/<stem>.json|.html|.pdf for the asked formats; returns the paths written."""
+def write_reports(report: Report, outdir: Path, stem: str, formats: Iterable[str], lang: str,
+                  tz: str = DEFAULT_TZ) -> list[Path]:
+    """Write OUTDIR/<stem>.json|.html|.pdf for the asked formats; returns the paths written.
+
+    `tz` (ReportOptions.tz, --tz) is the zone of the wall-clock times HTML and PDF show beside UTC;
+    it is a rendering choice, so the JSON (times in UTC and relative seconds) does not carry it."""
     wanted = {f.lower() for f in formats}
     unknown = wanted - set(ORDER)
     if unknown:
@@ -85,7 +90,7 @@ def write_reports(report: Report, outdir: Path, stem: str, formats: Iterable[str
             if html is None:
                 from reporter.render.html import render_html
 
-                html = render_html(report, lang)
+                html = render_html(report, lang, tz)
             if fmt == "html":
                 path.write_text(html, encoding="utf-8")
             else:

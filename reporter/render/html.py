@@ -11,6 +11,7 @@ from functools import lru_cache
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from reporter.model import Report
+from reporter.options import DEFAULT_TZ
 from reporter.render import view
 
 
@@ -22,12 +23,13 @@ def _env() -> Environment:
     return env
 
 
-def render_html(report: Report, lang: str) -> str:
-    """The report as one HTML page in English ("en") or Indonesian ("id")."""
-    return _env().get_template("report.html.j2").render(**view.build(report, lang))
+def render_html(report: Report, lang: str, tz: str = DEFAULT_TZ) -> str:
+    """The report as one HTML page in English ("en") or Indonesian ("id"), wall-clock times in `tz`
+    (an IANA zone name; --tz, Asia/Jakarta by default)."""
+    return _env().get_template("report.html.j2").render(**view.build(report, lang, tz))
 
 
-def render_body(report: Report, lang: str) -> str:
+def render_body(report: Report, lang: str, tz: str = DEFAULT_TZ) -> str:
     """The report's body alone (no <html>/<head>): one section of a page that shows several
     captures' reports, such as a student's combined report."""
-    return _env().get_template("report_body.html.j2").render(**view.build(report, lang))
+    return _env().get_template("report_body.html.j2").render(**view.build(report, lang, tz))

@@ -46,17 +46,23 @@ def _frames_label(frames: list[int]) -> str:
 
 
 def _data_arrows(frames: list[int], notes: dict[str, FrameNote], c2s: bool, offset: int, nbytes: int,
-                 colour: str, time: float | None) -> list[_Arrow]:
-    """One arrow per segment when the frame notes say each segment's offset and length; else one summary arrow."""
+                 colour: str, time: float | None, bad: str = "", mismatch: int | None = None,
+                 bad_frame: int | None = None) -> list[_Arrow]:
+    """One arrow per segment when the frame notes say each segment's offset and length; else one summary
+    arrow. `bad` (an echo that differs from the request) is added to the arrow of the differing segment;
+    echo segments after the first difference (`mismatch`, a stream offset) were not checked: grey."""
     known = [notes.get(str(f)) for f in frames]
     if frames and all(known):
         out = []
         shown = frames[:MAX_FRAMES_PER_SIDE]
         for i, f in enumerate(shown):
             n = known[i]
-            bad = n.echo_ok is False
-            out.append(_Arrow(c2s, f"{n.len} B [{n.offset},{n.offset + n.len})  #{f}", C_BAD if bad else colour,
-                              time if i == 0 else None))
+            wrong = n.echo_ok is False or (f == bad_frame and not c2s)
+            label = f"{n.len} B [{n.offset},{n.offset + n.len})  #{f}" + (f"  {bad}" if wrong and bad else "")
+            tint = colour
+            if mismatch is not None and not c2s:
+                tint = C_BAD if wrong else C_ECHO if n.offset + n.len <= mismatch else C_CTRL
+            out.append(_Arrow(c2s, label, tint, time if i == 0 else None))
         if len(frames) > len(shown):
             rest = known[len(shown):]
             lo, hi = rest[0].offset, rest[-1].offset + rest[-1].len
@@ -65,7 +71,23 @@ def _data_arrows(frames: list[int], notes: dict[str, FrameNote], c2s: bool, offs
     label = f"{nbytes} B [{offset},{offset + nbytes})"
     if frames:
         label += "  " + _frames_label(frames[:3]) + (f"… ({len(frames)})" if len(frames) > 3 else "")
+    if bad:
+        label += f"  {bad}" + (f" (#{bad_frame})" if bad_frame else "")
     return [_Arrow(c2s, label, colour, time)]
+
+
+def _echo_colour(conn: Connection, lo: int, hi: int, lang: Lang) -> tuple[str, str]:
+    """(colour, note) of the echo of request bytes [lo, hi): green when it came back the same, red with
+    "differs at byte N" for the part holding the first wrong byte, grey after it (the
+    check stops at the first difference, so later bytes are not known to be right)."""
+    off = conn.echo.first_mismatch_offset
+    if off is None or hi <= lo:
+        return C_ECHO, ""
+    if off < lo:
+        return C_CTRL, ""
+    if off < hi:
+        return C_BAD, lang.t("ladder_bad", off=off)
+    return C_ECHO, ""
 
 
 def ladder(conn: Connection, notes: dict[str, FrameNote] | None, lang: Lang, client_name: str,
@@ -75,9 +97,11 @@ def ladder(conn: Connection, notes: dict[str, FrameNote] | None, lang: Lang, cli
     hs = conn.handshake
     rows: list[_Arrow | tuple[str, str]] = []
     if hs.syn_frame:
-        rows.append(_Arrow(True, f"SYN  #{hs.syn_frame}", C_CTRL, hs.syn_time_s))
+        again = f"  {lang.t('ladder_again', n=hs.syn_retransmissions)}" if hs.syn_retransmissions else ""
+        rows.append(_Arrow(True, f"SYN  #{hs.syn_frame}{again}", C_CTRL, hs.syn_time_s))
     if hs.synack_frame:
-        rows.append(_Arrow(False, f"SYN, ACK  #{hs.synack_frame}", C_CTRL))
+        again = f"  {lang.t('ladder_again', n=hs.synack_retransmissions)}" if hs.synack_retransmissions else ""
+        rows.append(_Arrow(False, f"SYN, ACK  #{hs.synack_frame}{again}", C_CTRL, hs.synack_time_s))
     if hs.ack_frame:
         t = None if hs.syn_time_s is None or hs.rtt_ms is None else hs.syn_time_s + hs.rtt_ms / 1000
         rows.append(_Arrow(True, f"ACK  #{hs.ack_frame}", C_CTRL, t))
@@ -87,7 +111,9 @@ def ladder(conn: Connection, notes: dict[str, FrameNote] | None, lang: Lang, cli
     offset, waited_shown = 0, False
     for k, ex in enumerate(conn.exchanges[:MAX_EXCHANGES]):
         req = _data_arrows(ex.request_frames, notes, True, offset, ex.bytes, C_REQ, ex.request_time_s)
-        echo = _data_arrows(ex.echo_frames, notes, False, offset, ex.bytes, C_ECHO, ex.echo_time_s)
+        colour, bad = _echo_colour(conn, offset, offset + ex.bytes, lang)
+        echo = _data_arrows(ex.echo_frames, notes, False, offset, ex.bytes, colour, ex.echo_time_s, bad,
+                            conn.echo.first_mismatch_offset, conn.echo.first_mismatch_frame)
         rkey = ex.request_frames[0] if ex.request_frames else k * 1e6
         ekey = ex.echo_frames[0] if ex.echo_frames else rkey + 0.5
         data += [(rkey, i, a) for i, a in enumerate(req)]
@@ -100,15 +126,7 @@ def ladder(conn: Connection, notes: dict[str, FrameNote] | None, lang: Lang, cli
     rows += [a for _, _, a in sorted(data, key=lambda d: (d[0], d[1]))]
     if len(conn.exchanges) > MAX_EXCHANGES:
         rows.append(("note", lang.t("ladder_more", n=len(conn.exchanges) - MAX_EXCHANGES)))
-    cl = conn.close
-    if cl.reset:
-        by_client = "R" in conn.history or "r" not in conn.history
-        rows.append(_Arrow(by_client, "RST", C_BAD, cl.end_time_s))
-    elif cl.first_fin_by:
-        first = cl.first_fin_by == "client"
-        rows.append(_Arrow(first, "FIN, ACK", C_CTRL))
-        rows.append(_Arrow(not first, "FIN, ACK", C_CTRL))
-        rows.append(_Arrow(first, "ACK", C_CTRL, cl.end_time_s))
+    rows += _close_rows(conn)
 
     width, xl, xr, top, step = 640, 180, 545, 46, 24
     height = top + step * len(rows) + 18
@@ -122,7 +140,9 @@ def ladder(conn: Connection, notes: dict[str, FrameNote] | None, lang: Lang, cli
         out.append(_t(x, 21, name, 10, weight="bold"))
         out.append(f'<line x1="{x}" y1="28" x2="{x}" y2="{height - 6}" stroke="#9aa8b8" stroke-width="1.5" '
                    f'stroke-dasharray="4,3"/>')
-    out.append(_t(14, 21, lang.t("time"), 9, anchor="start", fill="#666"))
+    out.append(_t(14, 21, f"{lang.t('time')} ({lang.seconds})", 9, anchor="start", fill="#666"))
+    times = [r.time for r in rows if isinstance(r, _Arrow) and r.time is not None]
+    digits = 6 if max(times, default=0.0) < 1000 else 3  # microseconds, as Wireshark shows times; one for the column
     y = top
     wait_from = top
     for r in rows:
@@ -142,10 +162,33 @@ def ladder(conn: Connection, notes: dict[str, FrameNote] | None, lang: Lang, cli
         if r.left_to_right and r.colour == C_REQ and wait_from == top:
             wait_from = y - 6
         if r.time is not None:
-            out.append(_t(14, y + 3, lang.sec(r.time, 4 if r.time < 100 else 3), 9, anchor="start", fill="#444"))
+            out.append(_t(14, y + 3, lang.num(r.time, digits), 9, anchor="start", fill="#444"))
         y += step
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def _close_rows(conn: Connection) -> list[_Arrow]:
+    """The close as the capture shows it: each side's FIN with its frame and time, then the last
+    ACK at the connection's last frame time; a reset as one RST arrow. Reports made before FIN
+    frames were recorded (cached JSON) draw the usual FIN, FIN, ACK without numbers."""
+    cl = conn.close
+    if cl.reset and not cl.fins:
+        by_client = "R" in conn.history or "r" not in conn.history
+        return [_Arrow(by_client, "RST", C_BAD, cl.end_time_s)]
+    if cl.fins:
+        rows = [_Arrow(f.by == "client", f"FIN  #{f.frame}", C_CTRL, f.time_s) for f in cl.fins]
+        if cl.reset:
+            by_client = "R" in conn.history or "r" not in conn.history
+            rows.append(_Arrow(by_client, "RST", C_BAD, cl.end_time_s))
+        elif len(cl.fins) == 2 and cl.end_time_s is not None and cl.end_time_s > cl.fins[-1].time_s:
+            rows.append(_Arrow(cl.fins[-1].by != "client", "ACK", C_CTRL, cl.end_time_s))
+        return rows
+    if cl.first_fin_by:
+        first = cl.first_fin_by == "client"
+        return [_Arrow(first, "FIN, ACK", C_CTRL), _Arrow(not first, "FIN, ACK", C_CTRL),
+                _Arrow(first, "ACK", C_CTRL, cl.end_time_s)]
+    return []
 
 
 @dataclass
@@ -189,9 +232,11 @@ def gantt(rows: list[GanttRow], t0: float, t1: float, lang: Lang) -> Markup:
         return left + (min(max(t, t0), t1) - t0) / (t1 - t0) * plot
 
     out = [_svg_open(width, height, "gantt")]
-    lx = left
-    for colour, key, shape in ((C_WAIT, "lg_wait", "bar"), (C_SERVED, "lg_served", "bar"), (C_REQ, "lg_req", "tick"),
-                               (C_ECHO, "lg_echo", "tick"), ("#222", "lg_syn", "dot")):
+    legend = ((C_WAIT, "lg_wait", "bar"), (C_SERVED, "lg_served", "bar"), (C_REQ, "lg_req", "tick"),
+              (C_ECHO, "lg_echo", "tick"), ("#222", "lg_syn", "dot"))
+    need = sum(30 + 5.6 * len(lang.t(key)) for _, key, _ in legend)
+    lx = max(4.0, min(left, width - need))  # a longer language's legend starts further left, never cut off
+    for colour, key, shape in legend:
         if shape == "bar":
             out.append(f'<rect x="{lx}" y="8" width="14" height="9" fill="{colour}" rx="2"/>')
         elif shape == "tick":
@@ -211,7 +256,7 @@ def gantt(rows: list[GanttRow], t0: float, t1: float, lang: Lang) -> Markup:
         out.append(f'<line x1="{xv:.1f}" y1="{top - 4}" x2="{xv:.1f}" y2="{top + rh * len(rows)}" stroke="#e3e7ec"/>')
         out.append(_t(xv, top + rh * len(rows) + 14, lang.num(tv, digits), 9, fill="#444"))
         k += 1
-    out.append(_t(left + plot / 2, height - 6, f"{lang.t('axis')} (s)", 9, fill="#444"))
+    out.append(_t(left + plot / 2, height - 6, f"{lang.t('axis')} ({lang.seconds})", 9, fill="#444"))
     for i, r in enumerate(rows):
         yc = top + rh * i + rh / 2
         if i % 2 == 0:

@@ -7,24 +7,26 @@ are summed per server endpoint; the JSON keeps everything.
 """
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from dataclasses import asdict
 from typing import Any
 
 from reporter.assignments import all_services, catalogue, reason_text, task_name
+from reporter.assignments.wording import say
 from reporter.model import Connection, Report
+from reporter.options import DEFAULT_TZ
 from reporter.render import svg
-from reporter.render.i18n import Lang
+from reporter.render.capture_view import Clock, warnings as capture_warnings
+from reporter.render.i18n import Lang, ms_digits
 
 LAB_MACHINES = {"172.16.16.101": "mesin-1", "172.16.16.102": "mesin-2", "172.16.16.103": "mesin-3"}
 MAX_DETAILED = 20
 MAX_DNS_ROWS = 40
-MAX_WARNINGS = 40
 MAX_ENDPOINTS = 25
 PREVIEW_CHARS = 1500
 HEX_BYTES = 256
-GLOSSARY = ("g_dns", "g_handshake", "g_rtt", "g_offset", "g_echo", "g_backlog", "g_state", "g_history", "g_fin")
+GLOSSARY = ("g_dns", "g_stream", "g_client", "g_handshake", "g_rtt", "g_offset", "g_echo", "g_backlog", "g_state",
+            "g_history", "g_fin")
 
 
 def machine(ip: str) -> str:
@@ -76,10 +78,14 @@ def _printable(text: str) -> str:
     return "".join(ch if ch in "\n\t" or (ord(ch) >= 32 and ord(ch) != 127) else "·" for ch in text)
 
 
-def _payload(text: str) -> dict[str, Any]:
+def _payload(text: str, total: int, L: Lang) -> dict[str, Any]:
+    """The preview of one direction, and how much of the stream it is: the model keeps the first
+    bytes only, so a file's preview ends mid-word unless the reader is told "first 512 of 4,920"."""
     raw = text.encode("utf-8", "replace")
-    return {"text": _printable(text[:PREVIEW_CHARS]), "cut": len(text) > PREVIEW_CHARS,
-            "hex": hexdump(raw[:HEX_BYTES]), "hex_n": min(len(raw), HEX_BYTES), "empty": not text}
+    shown = min(len(text), PREVIEW_CHARS)
+    part = L.t("preview_part", shown=L.num(shown), total=L.num(total)) if total > shown else ""
+    return {"text": _printable(text[:PREVIEW_CHARS]), "cut": bool(part),
+            "part": part, "hex": hexdump(raw[:HEX_BYTES]), "hex_n": min(len(raw), HEX_BYTES), "empty": not text}
 
 
 def _echo_lines(c: Connection, L: Lang) -> tuple[str, str, dict | None]:
@@ -90,9 +96,13 @@ def _echo_lines(c: Connection, L: Lang) -> tuple[str, str, dict | None]:
         lo = max(0, off - 12)
         diff = {"req": _printable(c.preview.client_to_server[lo:off + 20]),
                 "echo": _printable(c.preview.server_to_client[lo:off + 20]), "mark": off - lo}
-        return "bad", L.t("echo_bad", off=L.num(off)), diff
+        if e.first_mismatch_frame:
+            return "bad", L.t("echo_bad", off=L.num(off), frame=e.first_mismatch_frame), diff
+        return "bad", L.t("echo_bad_nf", off=L.num(off)), diff
     if e.verified and e.echoed_bytes >= sent:
         return "ok", L.t("echo_ok", n=L.num(e.echoed_bytes)), None
+    if e.unverified_bytes:
+        return "warn", L.t("echo_unverified", u=L.num(e.unverified_bytes), n=L.num(e.echoed_bytes)), None
     if e.echoed_bytes:
         return "warn", L.t("echo_partial", n=L.num(e.echoed_bytes), m=L.num(sent)), None
     return "warn", L.t("echo_none"), None
@@ -110,7 +120,16 @@ def history_words(history: str, L: Lang) -> str:
     return " · ".join(parts) + (" …" if len(history) > 16 else "")
 
 
-def _connection(c: Connection, report: Report, L: Lang) -> dict[str, Any]:
+def _service(c: Connection, L: Lang) -> str:
+    if c.service is None:
+        return L.t("service_none")
+    key = f"service_{c.service}"
+    return L.t(key) if key in L.cat else L.t("service_other", name=c.service)
+
+
+def _connection(c: Connection, report: Report, L: Lang, by_id: dict[int, Connection]) -> dict[str, Any]:
+    """One connection's page, named as Wireshark and the plugin name it: tcp.stream N (the
+    connection id) and client #N (the plugin's client number on that server)."""
     cname, sname = machine(c.client.ip), machine(c.server.ip)
     o = c.handshake.options
     opts = [L.t("opt_mss", v=o.mss) if o.mss else None, L.t("opt_ws", v=o.wscale) if o.wscale is not None else None,
@@ -118,24 +137,30 @@ def _connection(c: Connection, report: Report, L: Lang) -> dict[str, Any]:
     an = [f"{L.num(v)} {L.t('an_' + k)}" for k, v in asdict(c.anomalies).items() if v]
     cls, sentence, diff = _echo_lines(c, L)
     is_echo = _echo_service(c) or (c.service is None and c.echo.echoed_bytes > 0)
+    ahead = by_id.get(c.echo.queued_behind) if c.echo.queued_behind is not None else None
     return {
         "id": c.id,
-        "title": L.t("conn_title", id=c.id, client=f"{cname}:{c.client.port}", server=f"{sname}:{c.server.port}"),
-        "service": L.t(f"service_{c.service}" if c.service in ("echo", "file-echo") else "service_none"),
-        "client_no": L.t("client_no", n=c.client_no),
+        "title": L.t("conn_title", id=c.id, client=f"{cname}:{c.client.port}", server=f"{sname}:{c.server.port}",
+                     n=c.client_no),
+        "service": _service(c, L),
+        "client_no": L.t("client_no", n=c.client_no, server=f"{sname}:{c.server.port}"),
         "client_addr": _host_port(c.client.ip, c.client.port), "server_addr": _host_port(c.server.ip, c.server.port),
         "ladder": svg.ladder(c, report.frames, L, f"{cname}:{c.client.port}", f"{sname}:{c.server.port}"),
         "complete": c.handshake.complete, "rtt": L.ms(c.handshake.rtt_ms),
+        "sent_again": [L.t(key, n=L.num(n)) for key, n in (("syn_again", c.handshake.syn_retransmissions),
+                                                            ("synack_again", c.handshake.synack_retransmissions)) if n],
         "options": ", ".join(x for x in opts if x) or L.t("none"),
         "state": c.state, "history": c.history or "–", "history_words": history_words(c.history, L),
         "bytes": (L.num(c.bytes.client_to_server), L.num(c.bytes.server_to_client)),
         "segments": (L.num(c.segments.client_to_server), L.num(c.segments.server_to_client)),
         "anomalies": ", ".join(an) or L.t("none"),
-        "c2s": _payload(c.preview.client_to_server), "s2c": _payload(c.preview.server_to_client),
+        "c2s": _payload(c.preview.client_to_server, c.bytes.client_to_server, L),
+        "s2c": _payload(c.preview.server_to_client, c.bytes.server_to_client, L),
         "echo_cls": cls, "echo_text": sentence, "diff": diff,
         "is_echo": is_echo,
         "wait": L.sec(c.echo.wait_s) if is_echo and c.echo.wait_s is not None else None,
-        "queued": L.t("queued", id=c.echo.queued_behind) if c.echo.queued_behind is not None else None,
+        "queued": L.t("queued", id=c.echo.queued_behind, n=ahead.client_no if ahead else "?")
+        if c.echo.queued_behind is not None else None,
         "sha": (c.sha256.client_to_server, c.sha256.server_to_client),
         "same": bool(c.preview.client_to_server) and c.preview.client_to_server == c.preview.server_to_client
         and c.sha256.client_to_server == c.sha256.server_to_client,
@@ -143,11 +168,13 @@ def _connection(c: Connection, report: Report, L: Lang) -> dict[str, Any]:
     }
 
 
-def _dns(report: Report, L: Lang) -> dict[str, Any]:
-    rows = [{"time": L.sec(d.time_s, 3), "client": machine(d.client), "client_ip": d.client, "server": d.server,
-             "name": d.name, "qtype": d.qtype, "answers": d.answers[:8],
-             "rcode": d.rcode or L.t("no_answer"), "latency": L.ms(d.latency_ms), "frame": d.query_frame,
-             "rframe": d.response_frame} for d in report.dns[:MAX_DNS_ROWS]]
+def _dns(report: Report, L: Lang, clock: "Clock") -> dict[str, Any]:
+    shown = report.dns[:MAX_DNS_ROWS]
+    digits = ms_digits([d.latency_ms for d in shown if d.latency_ms is not None])  # one for the whole column
+    rows = [{"time": L.num(d.time_s, 3), "wall": clock.wall(d.time_s, L), "client": machine(d.client),
+             "client_ip": d.client, "server": d.server, "name": d.name, "qtype": d.qtype, "answers": d.answers[:8],
+             "rcode": d.rcode or L.t("no_answer"), "latency": L.ms(d.latency_ms, digits), "frame": d.query_frame,
+             "rframe": d.response_frame} for d in shown]
     by_name: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
     answers: dict[str, set] = defaultdict(set)
     empty: dict[tuple[str, str], bool] = defaultdict(bool)  # NOERROR without any answer
@@ -171,13 +198,17 @@ def _dns(report: Report, L: Lang) -> dict[str, Any]:
         for qtype in ("A", "AAAA"):
             if empty[(name, qtype)] and not answered[(name, qtype)]:
                 explain.append(L.t("dns_explain_empty", qtype=qtype, name=name))
-    return {"rows": rows, "more": max(0, len(report.dns) - MAX_DNS_ROWS), "explain": explain}
+    return {"rows": rows, "more": max(0, len(report.dns) - MAX_DNS_ROWS), "explain": explain,
+            "time_hint": L.t("dns_time_hint", zone=clock.zone) if clock.start is not None else ""}
 
 
-def _row(c: Connection, L: Lang) -> svg.GanttRow:
+def _row(c: Connection, L: Lang, one_server: bool = True) -> svg.GanttRow:
+    """A client's bar, labelled with the plugin's client number; on the chart of every connection,
+    where numbers of several servers meet, with the server port too."""
     e = c.echo
     served = e.first_echo_time_s if e.queued_behind is not None else None
-    label = f"#{c.id} {machine(c.client.ip)}:{c.client.port}"
+    who = f"{machine(c.client.ip)}:{c.client.port}" if one_server else f"{machine(c.client.ip)} → :{c.server.port}"
+    label = L.t("gantt_label", n=c.client_no, who=who)
     return svg.GanttRow(label, c.handshake.syn_time_s, served, c.close.end_time_s,
                         [x.request_time_s for x in c.exchanges if x.request_time_s is not None],
                         [x.echo_time_s for x in c.exchanges if x.echo_time_s is not None],
@@ -238,7 +269,8 @@ def _readings(group: list[Connection], L: Lang) -> list[str]:
 
 def _timeline(report: Report, shown: list[Connection], L: Lang) -> dict[str, Any]:
     dur = report.capture.duration_s
-    rows = [_row(c, L) for c in shown if c.handshake.syn_time_s is not None]
+    servers = {(c.server.ip, c.server.port) for c in shown}
+    rows = [_row(c, L, len(servers) == 1) for c in shown if c.handshake.syn_time_s is not None]
     overview = svg.gantt(rows, 0.0, max(dur, max((r.end or 0) for r in rows) if rows else 1.0), L) if rows else None
     clusters = _clusters(shown)
     groups = []
@@ -272,23 +304,6 @@ def _aggregate(report: Report, L: Lang) -> list[dict[str, Any]]:
     return rows
 
 
-def _warnings(report: Report, L: Lang) -> list[dict[str, Any]]:
-    """Warnings in the reader's language: known codes from the catalogue (with the count the model's
-    message starts with), unknown ones as the model's English text only in an English report."""
-    out = []
-    for w in report.warnings[:MAX_WARNINGS]:
-        key = f"w_{w.code}"
-        if key in L.cat:
-            text = L.t(key)
-            m = re.match(r"\s*(\d+)\b", w.message)
-            if m and int(m.group(1)) > 1:
-                text += f" ({L.num(int(m.group(1)))}×)"
-        else:
-            text = w.message if L.code == "en" else L.t("w_other", code=w.code)
-        out.append({"frame": w.frame, "code": w.code, "text": text})
-    return out
-
-
 def _tasks(report: Report, L: Lang) -> list[dict[str, Any]]:
     """The checklist: each task's name (with its service's port), status, the specific reason and
     fix in the reader's language (the rubric's wording, by reason code), filters and evidence."""
@@ -307,27 +322,48 @@ def _tasks(report: Report, L: Lang) -> list[dict[str, Any]]:
     return out
 
 
-def build(report: Report, lang: str) -> dict[str, Any]:
-    """Everything the template needs, in the reader's language."""
+def _glossary(report: Report, conns: list[dict[str, Any]], L: Lang) -> list[str]:
+    """Only the terms this report uses: a DNS-only report explains DNS, not backlogs and FINs."""
+    used = set()
+    if report.dns:
+        used.add("g_dns")
+    if conns:
+        used |= {"g_stream", "g_client", "g_handshake", "g_rtt", "g_offset", "g_state", "g_history", "g_fin"}
+    if any(c["is_echo"] for c in conns):
+        used.add("g_echo")
+    if any(c["queued"] for c in conns) or any(t.verdict == "serial" for t in report.tasks):
+        used.add("g_backlog")
+    return [L.t(k) for k in GLOSSARY if k in used]
+
+
+def build(report: Report, lang: str, tz: str = DEFAULT_TZ) -> dict[str, Any]:
+    """Everything the template needs, in the reader's language, with wall-clock times in `tz`."""
     L = Lang(lang)
     cap = report.capture
+    clock = Clock(cap.start, tz)
     shown = select_connections(report)
     agg = len(report.connections) > len(shown)
     endpoints = _aggregate(report, L) if agg else []
+    by_id = {c.id: c for c in report.connections}
+    connections = [_connection(c, report, L, by_id) for c in shown]
+    warnings, notes, warnings_more = capture_warnings(report, L)
+    a = report.assignment
+    entry = catalogue().get(a.id) if a is not None else None
     return {
         "L": L, "t": L.t, "lang": lang, "tool": report.tool,
+        "assignment": say(entry.title, {}, lang) if entry is not None else "",
         "capture": {"file": cap.path, "sha256": cap.sha256, "format": cap.format,
                     "linktypes": ", ".join(dict.fromkeys(L.linktype(x) for x in cap.linktypes)) or "–",
                     "interfaces": L.num(cap.interfaces), "packets": L.num(cap.packets),
-                    "start": (cap.start or "–").replace("T", " ").replace("Z", ""),
-                    "duration": L.sec(cap.duration_s), "truncated": cap.truncated},
+                    "start": clock.start_text(L), "duration": L.sec(cap.duration_s), "truncated": cap.truncated},
         "tasks": _tasks(report, L),
-        "warnings": _warnings(report, L), "warnings_more": max(0, len(report.warnings) - MAX_WARNINGS),
-        "dns": _dns(report, L),
-        "connections": [_connection(c, report, L) for c in shown],
+        "warnings": warnings, "notes": notes,
+        "warnings_more": warnings_more,
+        "dns": _dns(report, L, clock),
+        "connections": connections,
         "timeline": _timeline(report, shown, L),
         "aggregated": agg,
         "aggregate_note": L.t("aggregate_note", n=L.num(len(report.connections)), k=len(shown)) if agg else "",
         "endpoints": endpoints[:MAX_ENDPOINTS], "endpoints_more": max(0, len(endpoints) - MAX_ENDPOINTS),
-        "glossary": [L.t(k) for k in GLOSSARY],
+        "glossary": _glossary(report, connections, L),
     }

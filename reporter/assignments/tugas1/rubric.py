@@ -41,7 +41,7 @@ def judge_t1(report: Report, host: str) -> Task:
         code = "t1_no_query_other" if names else "t1_no_query"
         facts["names"] = names[:3]
         return make_task("T1", "absent", code, facts, WORDING, summary=f"no DNS query for {host}{extra}",
-                         filters=["dns"])
+                         filters=["dns"] + [f'dns.qry.name == "{n}"' for n in names[:1]])
     types = {d.qtype for d in mine}
     answered = [d for d in mine if d.response_frame is not None]
     evidence = _t1_evidence(mine)
@@ -63,7 +63,8 @@ def judge_t1(report: Report, host: str) -> Task:
                 facts[qtype.lower()] = _answer_text(got)
             return make_task("T1", "pass", "t1_answered" + suffix, facts, WORDING, evidence=evidence,
                              summary=f"{host}: A and AAAA queried, answered ({res}); {follows}", filters=filters)
-        return make_task("T1", "partial", "t1_unanswered" + suffix, facts, WORDING, evidence=evidence,
+        # no answer, so no answered address a connection could follow: never "_then_tcp"
+        return make_task("T1", "partial", "t1_unanswered", facts, WORDING, evidence=evidence,
                          summary=f"{host}: A and AAAA queried but no response came; {follows}", filters=filters)
     have = ", ".join(sorted(types))
     missing = "AAAA" if "A" in types else "A" if "AAAA" in types else "A and AAAA"
@@ -118,7 +119,8 @@ def _tcp_after(report: Report, lookups: list[DnsLookup], answers: list[str]) -> 
 def _echo_status(c: Connection, min_request: int) -> tuple[str, str, str, dict[str, Any]]:
     """(status, v1 reason, reason code, facts) of one connection measured against the T2/T3 bar."""
     sent = c.bytes.client_to_server
-    if sent == 0:
+    missing = c.echo.unverified_bytes  # request/echo bytes the capture lost: no verdict on them
+    if sent == 0 and not missing:
         if not c.handshake.complete:
             if c.handshake.syn_frame:
                 return "fail", "the handshake did not complete", "echo_handshake_failed", {}
@@ -128,12 +130,20 @@ def _echo_status(c: Connection, min_request: int) -> tuple[str, str, str, dict[s
     if not c.handshake.complete:
         return ("partial", f"client sent {sent} bytes, but the capture has no complete handshake",
                 "echo_no_complete_handshake", facts)
-    if c.echo.echoed_bytes == 0:
+    if c.echo.echoed_bytes == 0 and c.echo.first_mismatch_offset is None and not missing:
         return "partial", f"client sent {sent} bytes, nothing was echoed", "echo_nothing_echoed", facts
     if not c.echo.verified:
         where = c.echo.first_mismatch_offset
         if where is not None:
-            return "partial", f"echo differs at byte {where}", "echo_differs", {**facts, "offset": where}
+            facts["offset"] = where
+            byte = _differing_byte(c, where)
+            if byte is None:
+                return "partial", f"echo differs at byte {where}", "echo_differs", facts
+            facts["sent_byte"], facts["echo_byte"] = byte
+            return "partial", f"echo differs at byte {where}", "echo_differs_byte", facts
+        if missing:
+            return ("partial", f"{missing} bytes of the request or the echo were not captured, so the echo cannot "
+                    "be verified", "echo_unverifiable", {**facts, "missing": missing})
         return ("partial", f"only {c.echo.echoed_bytes} of {sent} bytes echoed", "echo_short",
                 {**facts, "echoed": c.echo.echoed_bytes})
     if c.close.reset:
@@ -148,28 +158,126 @@ def _echo_status(c: Connection, min_request: int) -> tuple[str, str, str, dict[s
     return "pass", f"{sent} bytes sent and echoed back identically, closed by the {c.close.first_fin_by}", code, facts
 
 
-def judge_echo(report: Report, task_id: str, port: int, min_request: int, marks: Optional[EvidenceFrames]) -> Task:
+def _differing_byte(c: Connection, offset: int) -> Optional[tuple[str, str]]:
+    """The request's and the echo's character at the first differing offset, quoted, when both
+    previews reach it and show a difference (previews print unprintable bytes as '.')."""
+    req, echo = c.preview.client_to_server, c.preview.server_to_client
+    if offset >= len(req) or offset >= len(echo) or req[offset] == echo[offset]:
+        return None
+    return _quoted(req[offset]), _quoted(echo[offset])
+
+
+def _quoted(ch: str) -> str:
+    return {"\r": "CR", "\n": "LF", "\t": "TAB"}.get(ch, f"'{ch}'")
+
+
+def _conn_facts(c: Connection) -> dict[str, Any]:
+    """How every reason names a connection: the plugin's client number on its server endpoint,
+    the two endpoints, and Wireshark's tcp.stream (the connection id)."""
+    return {"conn": c.id, "client_no": c.client_no, "client": endpoint(c.client.ip, c.client.port),
+            "server": endpoint(c.server.ip, c.server.port)}
+
+
+def _echo_evidence(c: Connection, marks: Optional[EvidenceFrames]) -> list[int]:
+    hs = c.handshake
+    ex = c.exchanges[0] if c.exchanges else None
+    return _frames(hs.syn_frame, hs.synack_frame, hs.ack_frame,
+                   ex.request_frames[:1] if ex else None, ex.echo_frames[:1] if ex else None,
+                   c.echo.first_mismatch_frame, marks.fin_frame(c.id) if marks else None)
+
+
+ECHO_SERVICES = ("echo", "file-echo")
+
+
+def _echo_seen(c: Connection) -> bool:
+    """Bytes came back unchanged so far: an echo server, whatever port it listens on."""
+    return c.echo.echoed_bytes > 0 and c.echo.first_mismatch_offset is None
+
+
+def echo_elsewhere(report: Report, ports: dict[str, int]) -> dict[int, list[Connection]]:
+    """Echo connections on ports that are no lab service's port in effect, by server port: a
+    connection recognised by content as an echo service, or one whose bytes came back unchanged.
+    A student whose server listens on 5000 has these and nothing on the assignment's port."""
+    lab = set(ports.values())
+    out: dict[int, list[Connection]] = {}
+    for c in report.connections:
+        if c.server.port in lab:
+            continue
+        if c.service in ECHO_SERVICES or (c.service is None and _echo_seen(c)):
+            out.setdefault(c.server.port, []).append(c)
+    return out
+
+
+def _claimed_port(elsewhere: dict[int, list[Connection]], service: str, min_request: int) -> Optional[int]:
+    """Which of those ports `service` most likely runs on: one whose connections were recognised
+    as that service; else, for the file echo, the port that carried the largest request (longer
+    than the lab message), and for the echo the port with the smallest requests (a file echo on
+    another port is T3's). One port only: both may claim it, each with its own suggestion."""
+    named = {p for p, cs in elsewhere.items() if any(c.service == service for c in cs)}
+    if named:
+        return min(named, key=lambda p: (-len(elsewhere[p]), p))
+    free = {p: max(c.bytes.client_to_server for c in cs) for p, cs in elsewhere.items()
+            if not any(c.service in ECHO_SERVICES for c in cs)}
+    if not free:
+        return None
+    if min_request > 0:
+        files = [p for p, most in free.items() if most > min_request]
+        return max(files, key=lambda p: (free[p], -p)) if files else None
+    if len(free) > 1:
+        files = [p for p, most in free.items() if most > LAB_MESSAGE_LEN]
+        if files and len(files) < len(free):
+            free = {p: m for p, m in free.items() if p not in files}
+    return min(free, key=lambda p: (free[p], p))
+
+
+def judge_echo(report: Report, task_id: str, service: str, ports: dict[str, int], min_request: int,
+               marks: Optional[EvidenceFrames]) -> Task:
+    """T2 (service "echo") or T3 ("file-echo"): the best connection to the service's port in
+    effect; without one, an echo seen on another port (partial, with the --port to use)."""
+    port = ports[service]
     conns = [c for c in report.connections if c.server.port == port]
     if not conns:
-        return make_task(task_id, "absent", "echo_no_connection", {"port": port}, WORDING,
-                         summary=f"no TCP connection to port {port}", filters=[f"tcp.port == {port}"])
+        return _echo_absent(report, task_id, service, ports, min_request, marks)
     judged = [(c, *_echo_status(c, min_request)) for c in conns]
     best = max(judged, key=lambda x: (_RANK[x[1]], x[0].bytes.client_to_server))
     c, status, why, code, facts = best
-    hs = c.handshake
-    ex = c.exchanges[0] if c.exchanges else None
-    evidence = _frames(hs.syn_frame, hs.synack_frame, hs.ack_frame,
-                       ex.request_frames[:1] if ex else None, ex.echo_frames[:1] if ex else None,
-                       marks.fin_frame(c.id) if marks else None)
     who = f"{c.client.ip}:{c.client.port} -> {c.server.ip}:{port}"
     more = f" ({len(conns)} connections to port {port})" if len(conns) > 1 else ""
-    facts = {"conn": c.id, "client": endpoint(c.client.ip, c.client.port), "server": endpoint(c.server.ip, port),
-             "port": port, "connections": len(conns), **facts}
+    facts = {**_conn_facts(c), "port": port, "connections": len(conns), **facts}
     filters = [f"tcp.stream eq {c.id}"]
-    if code == "echo_differs":
+    if code.startswith("echo_differs"):
         filters.append(f"tcp.stream eq {c.id} && progjar.echo.ok == 0")
-    return make_task(task_id, status, code, facts, WORDING, evidence=evidence, summary=f"{who}: {why}{more}",
-                     filters=filters)
+        if c.echo.first_mismatch_frame:
+            filters.append(f"frame.number == {c.echo.first_mismatch_frame}")
+    elif code in ("echo_handshake_failed", "echo_no_handshake_no_data"):
+        filters = [f"tcp.port == {port}", *filters]
+    return make_task(task_id, status, code, facts, WORDING, evidence=_echo_evidence(c, marks),
+                     summary=f"{who}: {why}{more}", filters=filters)
+
+
+def _echo_absent(report: Report, task_id: str, service: str, ports: dict[str, int], min_request: int,
+                 marks: Optional[EvidenceFrames]) -> Task:
+    port = ports[service]
+    elsewhere = echo_elsewhere(report, ports)
+    seen = _claimed_port(elsewhere, service, min_request)
+    if seen is None:
+        facts: dict[str, Any] = {"port": port}
+        code = "echo_no_connection"
+        if elsewhere and min_request > 0:  # echoes elsewhere, all no longer than the lab message: T2's
+            other, most = max(((p, max(c.bytes.client_to_server for c in cs)) for p, cs in elsewhere.items()),
+                              key=lambda x: (x[1], -x[0]))
+            code = "echo_no_file_elsewhere"
+            facts.update(seen_port=other, most=most, min=min_request)
+        return make_task(task_id, "absent", code, facts, WORDING,
+                         summary=f"no TCP connection to port {port}", filters=[f"tcp.port == {port}"])
+    c = max(elsewhere[seen], key=lambda x: (x.service == service, x.echo.verified, x.bytes.client_to_server, -x.id))
+    facts = {**_conn_facts(c), "port": port, "seen_port": seen, "service": service,
+             "sent": c.bytes.client_to_server, "echoed": c.echo.echoed_bytes, "connections": len(elsewhere[seen])}
+    code = "echo_other_port" if c.echo.echoed_bytes >= c.bytes.client_to_server else "echo_other_port_short"
+    return make_task(task_id, "partial", code, facts, WORDING, evidence=_echo_evidence(c, marks),
+                     summary=f"no TCP connection to port {port}; an echo was seen on port {seen} "
+                             f"(connection {c.id}); try --port {service}={seen}",
+                     filters=[f"tcp.port == {seen}", f"tcp.stream eq {c.id}"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,14 +414,14 @@ def _t4_task(g: _Group, sip: str, sport: int, marks: Optional[EvidenceFrames]) -
         if not all_echoed:
             reasons.append("not every connection was echoed")
         tail += "; " + ", ".join(reasons)
-        unechoed = [c.client_no for c in g.overlapping if not _echoed(c)]
+        unechoed = [f"#{c.client_no}" for c in g.overlapping if not _echoed(c)]
         code = ("t4_same_host_not_all_echoed" if g.cross is None and not all_echoed
                 else "t4_same_host" if g.cross is None else "t4_not_all_echoed")
         facts.update(host=hosts[0], unechoed=unechoed)
     streams = " ".join(str(i) for i in sorted({earlier.id, later.id}))
     filters = [f"tcp.port == {sport} && tcp.flags.syn == 1 && tcp.flags.ack == 0", f"tcp.stream in {{{streams}}}"]
     if verdict == "serial":
-        filters.append("progjar.expert.queued")
+        filters += [f"progjar.wait > {SERIAL_MIN_WAIT_S}", "progjar.expert.queued"]
     return make_task("T4", status, code, facts, WORDING, verdict=verdict, evidence=evidence,
                      summary=f"{head}; {tail}", filters=filters)
 
@@ -323,8 +431,8 @@ def judge(report: Report, inp: Any) -> list[Task]:
     effect and the TCP pass's evidence marks."""
     return [
         judge_t1(report, inp.host),
-        judge_echo(report, "T2", inp.ports["echo"], 0, inp.marks),
-        judge_echo(report, "T3", inp.ports["file-echo"], LAB_MESSAGE_LEN, inp.marks),
+        judge_echo(report, "T2", "echo", inp.ports, 0, inp.marks),
+        judge_echo(report, "T3", "file-echo", inp.ports, LAB_MESSAGE_LEN, inp.marks),
         judge_t4(report, inp.marks),
     ]
 
