@@ -223,6 +223,12 @@ def _scenarios(tmp: Path) -> list[Path]:
         f.data("c", off, big[off % 40000:off % 40000 + 40], dt=0.0001)
     f.data("s", 0, bytes(f.sent["c"])).ack("c").close()  # an echo that differs
     save("many-request-frames", f.recs())
+    # stream lengths at SHA-256's block and padding edges, and around where hashing moves to hashlib
+    recs = []
+    for k, n in enumerate((1, 55, 56, 63, 64, 65, 119, 120, 128, 16383, 16384, 16385, 40000)):
+        f = craft.TcpFlow(client="172.16.16.109", server="172.16.16.101", cport=41000 + k, t=1.0 + k)
+        recs += f.handshake().echo_exchange(bytes((i * 7 + k) & 255 for i in range(n)), chunk=1448).close().recs()
+    save("digest-lengths", recs)
     # more unanswered bytes than an other port's echo check keeps; a banner before the request
     f = craft.TcpFlow(client="172.16.16.106", server="172.16.16.101", sport=8080).handshake()
     for off in range(0, 70_000, 1400):

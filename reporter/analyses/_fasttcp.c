@@ -24,8 +24,9 @@
 #include <string.h>
 #include <stdio.h>
 #include <errno.h>
+#include <unistd.h>
 
-#define API_VERSION 2
+#define API_VERSION 6
 
 #define M32 0xFFFFFFFFu
 #define HALF 0x80000000u
@@ -55,7 +56,7 @@ enum { K_OTHER = 0, K_DNS = 1, K_TCP = 2, K_SWEEP = 3, K_UDP_SKIP = 10, K_TCP_FA
 
 typedef struct {
     int64_t chunk, max_caplen, preview, exchange_gap_ns, max_exchanges, max_frames, lead_cap, other_cap;
-    int64_t idle_ns, sweep_every, dup_ns;
+    int64_t idle_ns, sweep_every, dup_ns, quiet_ns;
 } Consts;
 
 /* ---- growable arrays --------------------------------------------------------------------- */
@@ -75,8 +76,19 @@ static int i64_push(I64Vec *a, int64_t x) {
 
 typedef struct { uint8_t *v; Py_ssize_t lo, n, cap; } Bytes;  /* bytes [lo, n) are live */
 
-static int bytes_add(Bytes *b, const uint8_t *p, Py_ssize_t k) {
-    if (b->n + k > b->cap) {
+static int bytes_grow(Bytes *b, const uint8_t *p, Py_ssize_t k);
+
+static inline int bytes_add(Bytes *b, const uint8_t *p, Py_ssize_t k) {
+    if (b->n + k <= b->cap) {
+        memcpy(b->v + b->n, p, (size_t)k);
+        b->n += k;
+        return 0;
+    }
+    return bytes_grow(b, p, k);
+}
+
+static int bytes_grow(Bytes *b, const uint8_t *p, Py_ssize_t k) {
+    {
         if (b->lo > 0 && b->lo >= (b->n - b->lo)) {  /* compact before growing */
             memmove(b->v, b->v + b->lo, (size_t)(b->n - b->lo));
             b->n -= b->lo; b->lo = 0;
@@ -154,7 +166,7 @@ typedef struct Conn {
     uint16_t cport, sport;
     uint8_t has_base[2];  /* per half: 0 client, 1 server */
     uint32_t base[2];
-    uint8_t tainted, in_live;
+    uint8_t tainted, in_live, emitted;  /* emitted: its record is written; a later packet taints it */
     Analysis *a;  /* NULL once tainted (or never analysed, in Replay) */
 } Conn;
 
@@ -377,7 +389,71 @@ static int classify(const Reader *r, const Rec *rec, Pkt *p) {
     return K_ABORT;  /* VLAN, MPLS, PPPoE, anything unknown: maybe IP inside */
 }
 
+/* ---- SHA-256 (FIPS 180-4) for short streams: hashlib's call would cost more than the hash ------ */
+
+static const uint32_t SHA_K[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void sha_block(uint32_t *h, const uint8_t *p) {
+    uint32_t w[64];
+    for (int i = 0; i < 16; i++) w[i] = be32(p + 4 * i);
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = k + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + SHA_K[i] + w[i];
+        uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        k = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
+}
+
+/* the hex digest of p[0:n] into out[64] */
+static void sha256_hex(const uint8_t *p, Py_ssize_t n, char *out) {
+    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    Py_ssize_t i = 0;
+    for (; i + 64 <= n; i += 64) sha_block(h, p + i);
+    uint8_t last[128];
+    Py_ssize_t r = n - i;
+    memcpy(last, p + i, (size_t)r);
+    last[r] = 0x80;
+    Py_ssize_t total = r + 9 <= 64 ? 64 : 128;
+    memset(last + r + 1, 0, (size_t)(total - r - 1));
+    uint64_t bits = (uint64_t)n * 8;
+    for (int j = 0; j < 8; j++) last[total - 1 - j] = (uint8_t)(bits >> (8 * j));
+    sha_block(h, last);
+    if (total == 128) sha_block(h, last + 64);
+    static const char hex[] = "0123456789abcdef";
+    for (int j = 0; j < 32; j++) {
+        uint8_t byte = (uint8_t)(h[j / 4] >> (24 - 8 * (j % 4)));
+        out[2 * j] = hex[byte >> 4];
+        out[2 * j + 1] = hex[byte & 15];
+    }
+}
+
 /* ---- the tracker: connections as tcp.py opens them -------------------------------------------- */
+
+/* a JSON template: literal pieces, each followed by the value of a code, then a tail */
+typedef struct { Bytes *lit; int *code; int n; Bytes tail; } Template;
+
+/* a model class and the descriptors of its slots, in the order emit() fills them (plain.KINDS) */
+enum { KIND_PLAIN, KIND_ENDPOINT, KIND_HANDSHAKE, KIND_OPTIONS, KIND_CLOSE, KIND_FIN, KIND_PERDIR, KIND_ANOMALIES,
+       KIND_ECHO, K_NKINDS };
+#define KIND_MAX_FIELDS 32
+typedef struct { PyTypeObject *cls; PyObject *d[KIND_MAX_FIELDS]; int n; } Kind;
 
 typedef struct {
     Consts k;
@@ -394,9 +470,24 @@ typedef struct {
     PyObject *sweeps;  /* list of (frame, ts) */
     int64_t opened_at_no, opened_at_ts;  /* the frame that opened the latest connection */
     int sweep_due;
+    /* emitting plain connections (pass 1) */
+    int has_t0;
+    int64_t t0;  /* the first frame's time: report times are relative to it */
+    Template tpl_conn, tpl_ex, tpl_fin;
+    PyObject *service_json[65536];  /* owned: port -> the service's name as JSON text */
+    Bytes blob;  /* JSON lines of the batch, written to the spool at its end */
+    PyObject *rows;  /* the batch's PlainConnection objects */
+    int spool_fd;
+    int64_t spool_off;  /* bytes written to the spool before this batch */
+    PyObject *spool;  /* the Spool object each PlainConnection refers to */
+    Kind kinds[K_NKINDS];
+    PyObject *ips;  /* address -> its text, shared by every connection that has it */
+    PyObject *shared;  /* server endpoints and TCP options, one object per value (read-only model) */
+    PyObject *zero_anomalies, *empty_tuple;
+    PyObject *str_client, *str_server, *states[12];
 } Tracker;
 
-typedef struct { int64_t count; } ServerCount;
+static int emit(Tracker *t, Conn *conn, int64_t t0);
 
 static void analysis_free(Analysis *a) {
     if (!a) return;
@@ -409,6 +500,13 @@ static void analysis_free(Analysis *a) {
     for (Py_ssize_t i = 0; i < a->nex; i++) { PyMem_Free(a->ex[i].req.v); PyMem_Free(a->ex[i].echo.v); }
     PyMem_Free(a->ex);
     PyMem_Free(a);
+}
+
+static void template_free(Template *tp) {
+    for (int i = 0; tp->lit && i < tp->n; i++) bytes_free(&tp->lit[i]);
+    PyMem_Free(tp->lit); PyMem_Free(tp->code);
+    bytes_free(&tp->tail);
+    memset(tp, 0, sizeof(*tp));
 }
 
 static void taint(Conn *conn) {
@@ -494,20 +592,32 @@ static Conn *open_conn(Tracker *t, const Rec *rec, const Pkt *p, int *half_out) 
     return conn;
 }
 
-/* tcp._sweep: idle connections give back the frames kept to recognise capture duplicates */
-static void sweep(Tracker *t, int64_t now) {
+/* tcp._sweep: idle connections give back the frames kept to recognise capture duplicates; here
+ * also, a plain connection closed and quiet for quiet_ns is written out and its state freed (a
+ * packet that still comes for it taints it: the reference then analyses it, its record dropped) */
+static int sweep(Tracker *t, int64_t now) {
     Py_ssize_t keep = 0;
+    int rc = 0;
     for (Py_ssize_t i = 0; i < t->nlive; i++) {
         Conn *conn = t->live[i];
         Analysis *a = conn->a;
-        if (!a) { conn->in_live = 0; continue; }  /* tainted: the reference sweeps it itself */
+        if (!a || rc < 0) {  /* tainted: the reference sweeps it itself */
+            if (a) t->live[keep++] = conn;
+            else conn->in_live = 0;
+            continue;
+        }
         if (now - a->last_ts < t->k.idle_ns) { t->live[keep++] = conn; continue; }
         int closed = a->reset || (a->c.state == CLOSED && a->s.state == CLOSED);
         a->c.has_last = a->s.has_last = 0;
-        if (!closed) t->live[keep++] = conn;
-        else conn->in_live = 0;
+        if (closed && now - a->last_ts >= t->k.quiet_ns && t->has_t0) {
+            rc = emit(t, conn, t->t0);
+            conn->in_live = 0;
+            continue;
+        }
+        t->live[keep++] = conn;
     }
     t->nlive = keep;
+    return rc;
 }
 
 /* ---- echo.EchoCheck, the branches plain connections take ------------------------------------- */
@@ -780,6 +890,7 @@ static int feed(Tracker *t, const Rec *rec, const Pkt *p, Conn **conn_out, int *
     *conn_out = conn;
     Analysis *a = conn->a;
     if (!a) {  /* tracking only: the sequence base, which port reuse is judged by */
+        if (conn->emitted) conn->tainted = 1;  /* a packet after its record was written */
         if (!conn->has_base[side]) {
             conn->has_base[side] = 1;
             conn->base[side] = (flags & F_SYN) ? (p->seq + 1) & M32 : p->seq;
@@ -841,26 +952,155 @@ static int feed(Tracker *t, const Rec *rec, const Pkt *p, Conn **conn_out, int *
     return 0;
 }
 
-/* ---- results ----------------------------------------------------------------------------------- */
+/* ---- writing a plain connection: its JSON line (from the model's template) and its row ------- */
 
-static PyObject *opt_i64(int has, int64_t v) {
-    if (!has) Py_RETURN_NONE;
-    return PyLong_FromLongLong(v);
+/* value codes of the templates fastpath.py builds from the model's fields (fastpath.CONN_CODES...) */
+enum {
+    V_ID = 1, V_CIP, V_CPORT, V_SIP, V_SPORT, V_SERVICE, V_CLIENT_NO,
+    V_SYN_FRAME, V_SYNACK_FRAME, V_ACK_FRAME, V_SYN_TIME, V_RTT_MS, V_COMPLETE, V_MSS, V_WSCALE, V_SACK_OK,
+    V_TIMESTAMPS, V_SYN_REXMITS, V_SYNACK_REXMITS, V_SYNACK_TIME,
+    V_FIRST_FIN_BY, V_RESET, V_END_TIME, V_FINS, V_STATE, V_HISTORY,
+    V_CBYTES, V_SBYTES, V_CSEGS, V_SSEGS, V_ZERO, V_VERIFIED, V_ECHOED, V_MISMATCH, V_FIRST_REQ, V_FIRST_ECHO,
+    V_WAIT, V_QUEUED_BEHIND, V_MISMATCH_FRAME, V_EXCHANGES, V_CSHA, V_SSHA, V_CPREVIEW, V_SPREVIEW, V_EMPTY_LIST,
+    V_LAST
+};
+enum { X_REQ = 1, X_ECHO, X_REQ_TIME, X_ECHO_TIME, X_BYTES };  /* an exchange's */
+enum { F_BY = 1, F_FRAME, F_TIME };  /* a FIN's */
+
+static int out_str(Bytes *o, const char *s) { return bytes_add(o, (const uint8_t *)s, (Py_ssize_t)strlen(s)); }
+
+static int out_i64(Bytes *o, int64_t v) {
+    char b[24];
+    int n = 24;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do { b[--n] = (char)('0' + u % 10); u /= 10; } while (u);
+    if (v < 0) b[--n] = '-';
+    return bytes_add(o, (const uint8_t *)b + n, 24 - n);
 }
 
-static PyObject *i64_list(const I64Vec *a) {
-    PyObject *l = PyList_New(a->n);
-    if (!l) return NULL;
-    for (Py_ssize_t i = 0; i < a->n; i++) {
-        PyObject *x = PyLong_FromLongLong(a->v[i]);
-        if (!x) { Py_DECREF(l); return NULL; }
-        PyList_SET_ITEM(l, i, x);
+static int out_opt(Bytes *o, int has, int64_t v) { return has ? out_i64(o, v) : out_str(o, "null"); }
+
+/* round(x, nd) as Python computes it (correctly rounded, ties to even), then repr(): glibc's
+ * printf and strtod are exact, PyOS_double_to_string is float.__repr__ (tests/test_fastpath.py) */
+static int out_round(Bytes *o, double x, int nd) {
+    char b[64];
+    snprintf(b, sizeof b, "%.*f", nd, x);
+    double r = strtod(b, NULL);
+    char *s = PyOS_double_to_string(r, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    if (!s) return -1;
+    int rc = out_str(o, s);
+    PyMem_Free(s);
+    return rc;
+}
+
+/* repr(round(d / 10**(3 + nd), nd)) for d in ns (nd 6: seconds, nd 3: milliseconds). When d is a
+ * whole number of microseconds, that is the decimal d/1000 * 10**-nd itself: the double nearest
+ * to it rounds to it, and a decimal of at most 15 digits is the shortest text of its double, so
+ * repr writes it, trailing zeros dropped (out_round does the general case; fixed notation only
+ * from 1e-4 up, as repr). */
+static int out_scaled(Bytes *o, int64_t d, int nd) {
+    int64_t unit = nd == 6 ? 1000000 : 1000;
+    if (d >= 0 && d % 1000 == 0 && (d == 0 || d / 1000 >= unit / 10000) && d / 1000 < 100000000000000LL) {
+        int64_t k = d / 1000, ip = k / unit, fp = k % unit;
+        char b[48];
+        int n = snprintf(b, sizeof b, "%lld.", (long long)ip);
+        if (fp == 0) {
+            b[n++] = '0';
+        } else {
+            char f[8];
+            snprintf(f, sizeof f, "%0*lld", nd, (long long)fp);
+            int len = nd;
+            while (f[len - 1] == '0') len--;
+            memcpy(b + n, f, (size_t)len);
+            n += len;
+        }
+        return bytes_add(o, (const uint8_t *)b, n);
     }
-    return l;
+    return out_round(o, (double)d / (nd == 6 ? 1e9 : 1e6), nd);
+}
+
+static int out_rel(Bytes *o, int has, int64_t ts, int64_t t0) {
+    if (!has) return out_str(o, "null");
+    return out_scaled(o, ts - t0, 6);
+}
+
+static int out_frames(Bytes *o, const I64Vec *v) {
+    if (bytes_add(o, (const uint8_t *)"[", 1) < 0) return -1;
+    for (Py_ssize_t i = 0; i < v->n; i++) {
+        if (i && bytes_add(o, (const uint8_t *)",", 1) < 0) return -1;
+        if (out_i64(o, v->v[i]) < 0) return -1;
+    }
+    return bytes_add(o, (const uint8_t *)"]", 1);
+}
+
+/* conn._printable, then json's escaping of what it leaves (printable ASCII, tab, LF, CR) */
+static int out_preview(Bytes *o, const Bytes *p) {
+    uint8_t stack[2 * 512 + 2];  /* each byte becomes at most two */
+    uint8_t *b = p->n <= 512 ? stack : PyMem_Malloc((size_t)(2 * p->n + 2));
+    if (!b) { PyErr_NoMemory(); return -1; }
+    uint8_t *w = b;
+    *w++ = '"';
+    for (Py_ssize_t i = 0; i < p->n; i++) {
+        uint8_t c = p->v[i];
+        if (c >= 32 && c < 127) {
+            if (c == '"' || c == '\\') *w++ = '\\';
+            *w++ = c;
+        } else if (c == '\n') { *w++ = '\\'; *w++ = 'n'; }
+        else if (c == '\r') { *w++ = '\\'; *w++ = 'r'; }
+        else if (c == '\t') { *w++ = '\\'; *w++ = 't'; }
+        else *w++ = '.';
+    }
+    *w++ = '"';
+    int rc = bytes_add(o, b, w - b);
+    if (b != stack) PyMem_Free(b);
+    return rc;
+}
+
+static int out_pystr_ascii(Bytes *o, PyObject *s) {  /* a hexdigest: ASCII, nothing to escape */
+    Py_ssize_t n;
+    const char *c = PyUnicode_AsUTF8AndSize(s, &n);
+    if (!c) return -1;
+    if (bytes_add(o, (const uint8_t *)"\"", 1) < 0 || bytes_add(o, (const uint8_t *)c, n) < 0) return -1;
+    return bytes_add(o, (const uint8_t *)"\"", 1);
+}
+
+static int out_ip(Bytes *o, const uint8_t *ip) {
+    char b[24];
+    int n = snprintf(b, sizeof b, "\"%u.%u.%u.%u\"", ip[0], ip[1], ip[2], ip[3]);
+    return bytes_add(o, (const uint8_t *)b, n);
+}
+
+/* conn.zeek_state */
+static const char *zeek_state(int os_, int rs, int64_t cb, int64_t sb, const char *hist, int hn) {
+    int o_inactive = os_ == INACTIVE || os_ == PARTIAL, r_inactive = rs == INACTIVE || rs == PARTIAL;
+    if (rs == RESET) {
+        if (os_ == SYN_SENT || os_ == SYN_ACK_SENT || (os_ == RESET && cb == 0 && sb == 0)) return "REJ";
+        return o_inactive ? "RSTRH" : "RSTR";
+    }
+    if (os_ == RESET) {
+        if (!r_inactive) return "RSTO";
+        if (hn > 0 && hist[0] == 'S') {
+            int clean = 1;
+            for (int i = 0; i < hn && hist[i] != 'R'; i++)
+                if (strchr("HAFGIQ", hist[i])) { clean = 0; break; }
+            if (clean) return "RSTOS0";
+        }
+    }
+    if (rs == CLOSED && os_ == CLOSED) return "SF";
+    if (os_ == CLOSED) return r_inactive ? "SH" : "S2";
+    if (rs == CLOSED) return o_inactive ? "SHR" : "S3";
+    if (os_ == SYN_SENT && rs == INACTIVE) return "S0";
+    if (os_ == ESTABLISHED && rs == ESTABLISHED) return "S1";
+    return "OTH";
 }
 
 static PyObject *digest(Tracker *t, HalfA *h) {
-    if (!h->hasher && h->pend.n == 0) { Py_INCREF(t->empty_hex); return t->empty_hex; }
+    if (!h->hasher) {  /* the whole stream is still in pend */
+        char hex[64];
+        sha256_hex(h->pend.v, h->pend.n, hex);
+        h->pend.n = 0;
+        return PyUnicode_FromStringAndSize(hex, 64);
+    }
     PyObject *mv = PyMemoryView_FromMemory((char *)h->pend.v, h->pend.n, PyBUF_READ);
     if (!mv) return NULL;
     if (!h->hasher) {
@@ -877,86 +1117,285 @@ static PyObject *digest(Tracker *t, HalfA *h) {
     return PyObject_CallMethod(h->hasher, "hexdigest", NULL);
 }
 
-static PyObject *none_or(int has, PyObject *x) {  /* steals x */
-    if (has) return x;
-    Py_XDECREF(x);
-    Py_RETURN_NONE;
-}
-
-static PyObject *boolean(int v) { return PyBool_FromLong(v); }
-
-static PyObject *i64(int64_t v) { return PyLong_FromLongLong(v); }
-
-static PyObject *fin_list(const Analysis *a) {
-    PyObject *l = PyList_New(a->fin_n);
-    if (!l) return NULL;
-    for (int i = 0; i < a->fin_n; i++) {
-        PyObject *x = Py_BuildValue("(OLL)", a->fin_up[i] ? Py_True : Py_False, (long long)a->fin_no[i],
-                                    (long long)a->fin_ts[i]);
-        if (!x) { Py_DECREF(l); return NULL; }
-        PyList_SET_ITEM(l, i, x);
-    }
-    return l;
-}
-
-/* The tuple fastpath.py turns into a connections[] record (fields in fastpath.FIELDS order). */
-static PyObject *conn_tuple(Tracker *t, Conn *conn) {
-    Analysis *a = conn->a;
-    PyObject *ex = PyList_New(a->nex);
-    if (!ex) return NULL;
+static int out_exchanges(Tracker *t, Bytes *o, Analysis *a, int64_t t0) {
+    Template *tp = &t->tpl_ex;
+    if (bytes_add(o, (const uint8_t *)"[", 1) < 0) return -1;
     for (Py_ssize_t i = 0; i < a->nex; i++) {
         Exchange *x = &a->ex[i];
-        PyObject *item = PyTuple_New(5);
-        if (!item) { Py_DECREF(ex); return NULL; }
-        PyList_SET_ITEM(ex, i, item);
-        PyObject *vals[5] = {i64_list(&x->req), i64_list(&x->echo), i64(x->req_ts),
-                             opt_i64(x->has_echo_ts, x->echo_ts), i64(x->end - x->start)};
-        for (int j = 0; j < 5; j++) {
-            if (!vals[j]) { for (int q = j + 1; q < 5; q++) Py_XDECREF(vals[q]); Py_DECREF(ex); return NULL; }
-            PyTuple_SET_ITEM(item, j, vals[j]);
+        if (i && bytes_add(o, (const uint8_t *)",", 1) < 0) return -1;
+        for (int j = 0; j < tp->n; j++) {
+            if (bytes_add(o, tp->lit[j].v, tp->lit[j].n) < 0) return -1;
+            int rc;
+            switch (tp->code[j]) {
+            case X_REQ: rc = out_frames(o, &x->req); break;
+            case X_ECHO: rc = out_frames(o, &x->echo); break;
+            case X_REQ_TIME: rc = out_rel(o, 1, x->req_ts, t0); break;
+            case X_ECHO_TIME: rc = out_rel(o, x->has_echo_ts, x->echo_ts, t0); break;
+            case X_BYTES: rc = out_i64(o, x->end - x->start); break;
+            default: PyErr_SetString(PyExc_ValueError, "bad exchange template"); return -1;
+            }
+            if (rc < 0) return -1;
         }
+        if (bytes_add(o, tp->tail.v, tp->tail.n) < 0) return -1;
     }
-    PyObject *svc = t->services[conn->sport] ? t->services[conn->sport] : Py_None;
-    Py_INCREF(svc);
-    PyObject *vals[] = {
-        i64(conn->id),
-        PyBytes_FromStringAndSize((const char *)conn->cip, 4), PyLong_FromLong(conn->cport),
-        PyBytes_FromStringAndSize((const char *)conn->sip, 4), PyLong_FromLong(conn->sport),
-        svc, i64(conn->client_no),
-        opt_i64(a->has_syn, a->syn_frame), opt_i64(a->has_syn, a->syn_ts), opt_i64(a->has_synack, a->synack_frame),
-        opt_i64(a->has_ack, a->ack_frame), opt_i64(a->has_ack, a->ack_ts), opt_i64(a->has_rtt_from, a->rtt_from),
-        opt_i64(a->mss >= 0, a->mss), opt_i64(a->wscale >= 0, a->wscale), boolean(a->sack_ok), boolean(a->timestamps),
-        none_or(a->first_fin_by != 0, PyUnicode_FromString(a->first_fin_by == 1 ? "client" : "server")),
-        boolean(a->reset), i64(a->last_ts), opt_i64(a->has_close, a->close_ts),
-        PyLong_FromLong(a->c.state), PyLong_FromLong(a->s.state), PyUnicode_FromStringAndSize(a->hist, a->hist_n),
-        i64(a->c.bytes), i64(a->s.bytes), i64(a->c.segments), i64(a->s.segments),
-        i64(a->echoed), opt_i64(a->has_mismatch, a->mismatch), opt_i64(a->has_first_req, a->first_req_ts),
-        opt_i64(a->has_first_echo, a->first_echo_ts),
-        ex,
-        digest(t, &a->c), digest(t, &a->s),
-        PyBytes_FromStringAndSize((const char *)a->c.preview.v, a->c.preview.n),
-        PyBytes_FromStringAndSize((const char *)a->s.preview.v, a->s.preview.n),
-        opt_i64(a->has_fin_frame, a->fin_frame), opt_i64(a->has_request_ack, a->request_ack_frame),
-        i64(a->syn_rexmits), i64(a->synack_rexmits), opt_i64(a->has_synack, a->synack_ts), fin_list(a),
-        opt_i64(a->has_mismatch_frame, a->mismatch_frame),
-    };
-    Py_ssize_t n = (Py_ssize_t)(sizeof(vals) / sizeof(vals[0]));
-    PyObject *tup = PyTuple_New(n);
-    int bad = tup == NULL;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (!vals[i]) bad = 1;
-        else if (tup) PyTuple_SET_ITEM(tup, i, vals[i]);
+    return bytes_add(o, (const uint8_t *)"]", 1);
+}
+
+static int out_fins(Tracker *t, Bytes *o, Analysis *a, int64_t t0) {
+    Template *tp = &t->tpl_fin;
+    if (bytes_add(o, (const uint8_t *)"[", 1) < 0) return -1;
+    for (int i = 0; i < a->fin_n; i++) {
+        if (i && bytes_add(o, (const uint8_t *)",", 1) < 0) return -1;
+        for (int j = 0; j < tp->n; j++) {
+            if (bytes_add(o, tp->lit[j].v, tp->lit[j].n) < 0) return -1;
+            int rc;
+            switch (tp->code[j]) {
+            case F_BY: rc = out_str(o, a->fin_up[i] ? "\"client\"" : "\"server\""); break;
+            case F_FRAME: rc = out_i64(o, a->fin_no[i]); break;
+            case F_TIME: rc = out_rel(o, 1, a->fin_ts[i], t0); break;
+            default: PyErr_SetString(PyExc_ValueError, "bad fin template"); return -1;
+            }
+            if (rc < 0) return -1;
+        }
+        if (bytes_add(o, tp->tail.v, tp->tail.n) < 0) return -1;
+    }
+    return bytes_add(o, (const uint8_t *)"]", 1);
+}
+
+/* ---- the same connection as report objects, for the rubrics and renderers ------------------- */
+
+/* an instance of k's class with its slots set from vals: every reference is stolen, and a NULL
+ * among them (a failed allocation, its error set) makes the whole object fail */
+static PyObject *make(Kind *k, PyObject **vals) {
+    int bad = 0;
+    for (int i = 0; i < k->n; i++) if (!vals[i]) bad = 1;
+    PyObject *o = bad ? NULL : k->cls->tp_alloc(k->cls, 0);
+    if (!o) bad = 1;
+    for (int i = 0; i < k->n; i++) {
+        if (!vals[i]) continue;
+        if (!bad && Py_TYPE(k->d[i])->tp_descr_set(k->d[i], o, vals[i]) < 0) bad = 1;
+        Py_DECREF(vals[i]);
     }
     if (bad) {
-        if (tup) {  /* unset items are NULL: the tuple's dealloc skips them */
-            Py_DECREF(tup);
-        } else {
-            for (Py_ssize_t i = 0; i < n; i++) Py_XDECREF(vals[i]);
-        }
+        Py_XDECREF(o);
         if (!PyErr_Occurred()) PyErr_NoMemory();
         return NULL;
     }
-    return tup;
+    return o;
+}
+
+static PyObject *new_ref(PyObject *o) { Py_INCREF(o); return o; }
+static PyObject *none(void) { Py_RETURN_NONE; }
+static PyObject *pybool(int v) { return PyBool_FromLong(v); }
+static PyObject *pyint(int64_t v) { return PyLong_FromLongLong(v); }
+static PyObject *opt_int(int has, int64_t v) { return has ? PyLong_FromLongLong(v) : none(); }
+
+/* round(d / 10**(3 + nd), nd) for d in ns: the double nearest to d/1000 * 10**-nd when d is whole
+ * microseconds (an exact decimal: rounding the nearest double to nd places gives it back) */
+static PyObject *scaled_float(int has, int64_t d, int nd) {
+    if (!has) return none();
+    if (d % 1000 == 0) return PyFloat_FromDouble((double)(d / 1000) / (nd == 6 ? 1e6 : 1e3));
+    char b[64];
+    snprintf(b, sizeof b, "%.*f", nd, (double)d / (nd == 6 ? 1e9 : 1e6));
+    return PyFloat_FromDouble(strtod(b, NULL));
+}
+
+static PyObject *ip_text(Tracker *t, const uint8_t *ip) {
+    PyObject *key = PyLong_FromUnsignedLong(be32(ip));
+    if (!key) return NULL;
+    PyObject *v = PyDict_GetItemWithError(t->ips, key);
+    if (v) { Py_DECREF(key); return new_ref(v); }
+    if (PyErr_Occurred()) { Py_DECREF(key); return NULL; }
+    v = PyUnicode_FromFormat("%u.%u.%u.%u", ip[0], ip[1], ip[2], ip[3]);
+    if (v && PyDict_SetItem(t->ips, key, v) < 0) Py_CLEAR(v);
+    Py_DECREF(key);
+    return v;
+}
+
+static PyObject *endpoint(Tracker *t, const uint8_t *ip, int port) {
+    PyObject *v[] = {ip_text(t, ip), PyLong_FromLong(port)};
+    return make(&t->kinds[KIND_ENDPOINT], v);
+}
+
+/* one object for every equal value: key -> the object made by make_it (a new reference) */
+static PyObject *shared(Tracker *t, long long key, PyObject *(*make_it)(Tracker *, const void *), const void *arg) {
+    PyObject *k = PyLong_FromLongLong(key);
+    if (!k) return NULL;
+    PyObject *v = PyDict_GetItemWithError(t->shared, k);
+    if (v) { Py_DECREF(k); return new_ref(v); }
+    if (PyErr_Occurred()) { Py_DECREF(k); return NULL; }
+    v = make_it(t, arg);
+    if (v && PyDict_SetItem(t->shared, k, v) < 0) Py_CLEAR(v);
+    Py_DECREF(k);
+    return v;
+}
+
+static PyObject *make_server(Tracker *t, const void *arg) {
+    const Conn *conn = arg;
+    return endpoint(t, conn->sip, conn->sport);
+}
+
+static PyObject *make_options(Tracker *t, const void *arg) {
+    const Analysis *a = arg;
+    PyObject *v[] = {opt_int(a->mss >= 0, a->mss), opt_int(a->wscale >= 0, a->wscale), pybool(a->sack_ok),
+                     pybool(a->timestamps)};
+    return make(&t->kinds[KIND_OPTIONS], v);
+}
+
+static PyObject *state_str(Tracker *t, const char *state) {
+    static const char *names[12] = {"REJ", "RSTRH", "RSTR", "RSTO", "RSTOS0", "SF", "SH", "S2", "SHR", "S3", "S0", "S1"};
+    for (int i = 0; i < 12; i++)
+        if (strcmp(names[i], state) == 0) {
+            if (!t->states[i]) t->states[i] = PyUnicode_InternFromString(names[i]);
+            return t->states[i] ? new_ref(t->states[i]) : NULL;
+        }
+    return PyUnicode_InternFromString(state);  /* "OTH" */
+}
+
+static PyObject *plain_object(Tracker *t, Conn *conn, Analysis *a, PyObject *cd, PyObject *sd, const char *state,
+                              int verified, int64_t t0, int64_t off, int64_t len, int64_t qb) {
+    (void)cd; (void)sd;
+    /* keys: the server endpoint (1 << 48 marks them), the options (up to 17 + 9 + 2 bits) */
+    long long okey = ((long long)(a->mss + 1) << 11) | ((long long)(a->wscale + 1) << 2) | (a->sack_ok << 1) | a->timestamps;
+    PyObject *options = shared(t, okey, make_options, a);
+    PyObject *hs_v[] = {opt_int(a->has_syn, a->syn_frame), opt_int(a->has_synack, a->synack_frame),
+                        opt_int(a->has_ack, a->ack_frame), scaled_float(a->has_syn, a->syn_ts - t0, 6),
+                        scaled_float(a->has_ack, a->ack_ts - a->rtt_from, 3), pybool(a->has_ack), options,
+                        pyint(a->syn_rexmits), pyint(a->synack_rexmits),
+                        scaled_float(a->has_synack, a->synack_ts - t0, 6)};
+    PyObject *hs = make(&t->kinds[KIND_HANDSHAKE], hs_v);
+    long long skey = (1LL << 48) | ((long long)be32(conn->sip) << 16) | conn->sport;
+    int64_t extra[8] = {off, len, qb, a->has_close ? a->close_ts : -1, a->has_first_req ? a->first_req_ts : -1,
+                        a->has_first_echo ? a->first_echo_ts : -1, a->has_fin_frame ? a->fin_frame : -1,
+                        a->has_request_ack ? a->request_ack_frame : -1};
+    PyObject *raw = PyBytes_FromStringAndSize((const char *)extra, sizeof extra);
+    if (!raw) return NULL;
+    /* the FINs (for a ladder diagram) are read from the JSON line when asked for: PlainClose */
+    PyObject *close_v[] = {a->first_fin_by == 0 ? none() : new_ref(a->first_fin_by == 1 ? t->str_client : t->str_server),
+                           pybool(a->reset), scaled_float(1, a->last_ts - t0, 6), new_ref(t->spool), new_ref(raw)};
+    PyObject *close = make(&t->kinds[KIND_CLOSE], close_v);
+    PyObject *bv[] = {pyint(a->c.bytes), pyint(a->s.bytes)};
+    PyObject *bytes = make(&t->kinds[KIND_PERDIR], bv);
+    PyObject *sv[] = {pyint(a->c.segments), pyint(a->s.segments)};
+    PyObject *segs = make(&t->kinds[KIND_PERDIR], sv);
+    if (!t->zero_anomalies) {
+        PyObject *av[] = {pyint(0), pyint(0), pyint(0), pyint(0), pyint(0)};
+        t->zero_anomalies = make(&t->kinds[KIND_ANOMALIES], av);
+        if (!t->zero_anomalies) return NULL;
+    }
+    PyObject *anomalies = new_ref(t->zero_anomalies);
+    PyObject *ev[] = {pybool(verified), pyint(a->echoed), opt_int(a->has_mismatch, a->mismatch),
+                      scaled_float(a->has_first_req, a->first_req_ts - t0, 6),
+                      scaled_float(a->has_first_echo, a->first_echo_ts - t0, 6),
+                      scaled_float(a->has_first_echo && a->has_syn, a->first_echo_ts - a->syn_ts, 6), none(),
+                      opt_int(a->has_mismatch_frame, a->mismatch_frame), pyint(0)};
+    PyObject *echo = make(&t->kinds[KIND_ECHO], ev);
+    PyObject *svc = t->services[conn->sport];
+    PyObject *hist = PyUnicode_FromStringAndSize(a->hist, a->hist_n);
+    if (hist) PyUnicode_InternInPlace(&hist);  /* a few histories, thousands of connections */
+    PyObject *pv[] = {pyint(conn->id), endpoint(t, conn->cip, conn->cport), shared(t, skey, make_server, conn),
+                      svc ? new_ref(svc) : none(), pyint(conn->client_no), hs, close, state_str(t, state),
+                      hist, bytes, segs, anomalies, echo, new_ref(t->empty_tuple), new_ref(t->spool), raw};
+    if ((int)(sizeof(pv) / sizeof(pv[0])) != t->kinds[KIND_PLAIN].n) {
+        for (size_t i = 0; i < sizeof(pv) / sizeof(pv[0]); i++) Py_XDECREF(pv[i]);
+        PyErr_SetString(PyExc_ValueError, "the plain connection's slots changed");
+        return NULL;
+    }
+    return make(&t->kinds[KIND_PLAIN], pv);
+}
+
+/* One plain connection's JSON line (no newline) into t->blob, and its object into t->rows. */
+static int emit(Tracker *t, Conn *conn, int64_t t0) {
+    Analysis *a = conn->a;
+    Bytes *o = &t->blob;
+    Py_ssize_t start = o->n, qb = -1;
+    PyObject *cd = digest(t, &a->c);
+    if (!cd) return -1;
+    PyObject *sd = digest(t, &a->s);
+    if (!sd) { Py_DECREF(cd); return -1; }
+    int rc = 0;
+    const char *state = zeek_state(a->c.state, a->s.state, a->c.bytes, a->s.bytes, a->hist, a->hist_n);
+    int verified = a->echoed > 0 && !a->has_mismatch && a->echoed == a->c.bytes;
+    Template *tp = &t->tpl_conn;
+    for (int j = 0; j < tp->n && rc == 0; j++) {
+        rc = bytes_add(o, tp->lit[j].v, tp->lit[j].n);
+        if (rc < 0) break;
+        switch (tp->code[j]) {
+        case V_ID: rc = out_i64(o, conn->id); break;
+        case V_CIP: rc = out_ip(o, conn->cip); break;
+        case V_CPORT: rc = out_i64(o, conn->cport); break;
+        case V_SIP: rc = out_ip(o, conn->sip); break;
+        case V_SPORT: rc = out_i64(o, conn->sport); break;
+        case V_SERVICE: {
+            PyObject *js = t->service_json[conn->sport];
+            if (!js) rc = out_str(o, "null");
+            else rc = bytes_add(o, (const uint8_t *)PyBytes_AS_STRING(js), PyBytes_GET_SIZE(js));
+            break;
+        }
+        case V_CLIENT_NO: rc = out_i64(o, conn->client_no); break;
+        case V_SYN_FRAME: rc = out_opt(o, a->has_syn, a->syn_frame); break;
+        case V_SYNACK_FRAME: rc = out_opt(o, a->has_synack, a->synack_frame); break;
+        case V_ACK_FRAME: rc = out_opt(o, a->has_ack, a->ack_frame); break;
+        case V_SYN_TIME: rc = out_rel(o, a->has_syn, a->syn_ts, t0); break;
+        case V_RTT_MS:
+            rc = a->has_ack ? out_scaled(o, a->ack_ts - a->rtt_from, 3) : out_str(o, "null");
+            break;
+        case V_COMPLETE: rc = out_str(o, a->has_ack ? "true" : "false"); break;
+        case V_MSS: rc = out_opt(o, a->mss >= 0, a->mss); break;
+        case V_WSCALE: rc = out_opt(o, a->wscale >= 0, a->wscale); break;
+        case V_SACK_OK: rc = out_str(o, a->sack_ok ? "true" : "false"); break;
+        case V_TIMESTAMPS: rc = out_str(o, a->timestamps ? "true" : "false"); break;
+        case V_SYN_REXMITS: rc = out_i64(o, a->syn_rexmits); break;
+        case V_SYNACK_REXMITS: rc = out_i64(o, a->synack_rexmits); break;
+        case V_SYNACK_TIME: rc = out_rel(o, a->has_synack, a->synack_ts, t0); break;
+        case V_FIRST_FIN_BY:
+            rc = out_str(o, a->first_fin_by == 0 ? "null" : a->first_fin_by == 1 ? "\"client\"" : "\"server\"");
+            break;
+        case V_RESET: rc = out_str(o, a->reset ? "true" : "false"); break;
+        case V_END_TIME: rc = out_rel(o, 1, a->last_ts, t0); break;
+        case V_FINS: rc = out_fins(t, o, a, t0); break;
+        case V_STATE: rc = out_str(o, "\""); if (!rc) rc = out_str(o, state); if (!rc) rc = out_str(o, "\""); break;
+        case V_HISTORY:
+            rc = bytes_add(o, (const uint8_t *)"\"", 1);
+            if (!rc) rc = bytes_add(o, (const uint8_t *)a->hist, a->hist_n);
+            if (!rc) rc = bytes_add(o, (const uint8_t *)"\"", 1);
+            break;
+        case V_CBYTES: rc = out_i64(o, a->c.bytes); break;
+        case V_SBYTES: rc = out_i64(o, a->s.bytes); break;
+        case V_CSEGS: rc = out_i64(o, a->c.segments); break;
+        case V_SSEGS: rc = out_i64(o, a->s.segments); break;
+        case V_ZERO: rc = out_str(o, "0"); break;
+        case V_VERIFIED: rc = out_str(o, verified ? "true" : "false"); break;
+        case V_ECHOED: rc = out_i64(o, a->echoed); break;
+        case V_MISMATCH: rc = out_opt(o, a->has_mismatch, a->mismatch); break;
+        case V_FIRST_REQ: rc = out_rel(o, a->has_first_req, a->first_req_ts, t0); break;
+        case V_FIRST_ECHO: rc = out_rel(o, a->has_first_echo, a->first_echo_ts, t0); break;
+        case V_WAIT:
+            rc = (a->has_first_echo && a->has_syn) ? out_scaled(o, a->first_echo_ts - a->syn_ts, 6)
+                                                   : out_str(o, "null");
+            break;
+        case V_QUEUED_BEHIND: qb = o->n - start; rc = out_str(o, "null"); break;
+        case V_MISMATCH_FRAME: rc = out_opt(o, a->has_mismatch_frame, a->mismatch_frame); break;
+        case V_EXCHANGES: rc = out_exchanges(t, o, a, t0); break;
+        case V_CSHA: rc = out_pystr_ascii(o, cd); break;
+        case V_SSHA: rc = out_pystr_ascii(o, sd); break;
+        case V_CPREVIEW: rc = out_preview(o, &a->c.preview); break;
+        case V_SPREVIEW: rc = out_preview(o, &a->s.preview); break;
+        case V_EMPTY_LIST: rc = out_str(o, "[]"); break;
+        default: PyErr_SetString(PyExc_ValueError, "bad connection template"); rc = -1;
+        }
+    }
+    if (rc < 0 || bytes_add(o, t->tpl_conn.tail.v, t->tpl_conn.tail.n) < 0) { Py_DECREF(cd); Py_DECREF(sd); return -1; }
+    PyObject *obj = plain_object(t, conn, a, cd, sd, state, verified, t0, t->spool_off + start, o->n - start, qb);
+    Py_DECREF(cd); Py_DECREF(sd);
+    if (!obj) return -1;
+    rc = PyList_Append(t->rows, obj);
+    Py_DECREF(obj);
+    if (rc < 0) return -1;
+    conn->emitted = 1;
+    analysis_free(conn->a);
+    conn->a = NULL;
+    return 0;
 }
 
 /* ---- setting up ------------------------------------------------------------------------------ */
@@ -984,12 +1423,13 @@ static int parse_params(PyObject *args, Params *pr) {
         return -1;
     pr->data_start = data_start; pr->size = size;
     const char *names[] = {"chunk", "max_caplen", "preview", "exchange_gap_ns", "max_exchanges", "max_frames",
-                           "lead_cap", "other_cap", "idle_ns", "sweep_every", "dup_ns", "linktype", "hsize"};
-    int64_t vals[13];
-    for (int i = 0; i < 13; i++) if (get_i64(consts, names[i], &vals[i]) < 0) return -1;
-    pr->k = (Consts){vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6], vals[7], vals[8], vals[9], vals[10]};
-    pr->linktype = (int)vals[11];
-    pr->hsize = (int)vals[12];
+                           "lead_cap", "other_cap", "idle_ns", "sweep_every", "dup_ns", "quiet_ns", "linktype", "hsize"};
+    int64_t vals[14];
+    for (int i = 0; i < 14; i++) if (get_i64(consts, names[i], &vals[i]) < 0) return -1;
+    pr->k = (Consts){vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6], vals[7], vals[8], vals[9], vals[10],
+                     vals[11]};
+    pr->linktype = (int)vals[12];
+    pr->hsize = (int)vals[13];
     return 0;
 }
 
@@ -1045,7 +1485,8 @@ static int tracker_init(Tracker *t, const Params *pr, int analyse) {
     Py_DECREF(h);
     if (!t->empty_hex) return -1;
     t->sweeps = PyList_New(0);
-    return t->sweeps ? 0 : -1;
+    t->rows = PyList_New(0);
+    return t->sweeps && t->rows ? 0 : -1;
 }
 
 static void tracker_free(Tracker *t) {
@@ -1057,14 +1498,24 @@ static void tracker_free(Tracker *t) {
     PyMem_Free(t->live); t->live = NULL;
     PyMem_Free(t->flows.s); t->flows.s = NULL;
     PyMem_Free(t->servers.s); t->servers.s = NULL;
-    Py_CLEAR(t->sha256); Py_CLEAR(t->empty_hex); Py_CLEAR(t->sweeps);
+    Py_CLEAR(t->sha256); Py_CLEAR(t->empty_hex); Py_CLEAR(t->sweeps); Py_CLEAR(t->rows);
+    template_free(&t->tpl_conn); template_free(&t->tpl_ex); template_free(&t->tpl_fin);
+    for (int i = 0; i < K_NKINDS; i++) {
+        Py_CLEAR(t->kinds[i].cls);
+        for (int j = 0; j < t->kinds[i].n; j++) Py_CLEAR(t->kinds[i].d[j]);
+        t->kinds[i].n = 0;
+    }
+    Py_CLEAR(t->ips); Py_CLEAR(t->shared); Py_CLEAR(t->zero_anomalies); Py_CLEAR(t->empty_tuple); Py_CLEAR(t->str_client); Py_CLEAR(t->str_server); Py_CLEAR(t->spool);
+    for (int i = 0; i < 12; i++) Py_CLEAR(t->states[i]);
+    for (int i = 0; i < 65536; i++) Py_CLEAR(t->service_json[i]);
+    bytes_free(&t->blob);
 }
 
 /* after a packet that opened a connection: the reference sweeps every sweep_every-th opening */
 static int after_open(Tracker *t) {
     if (!t->sweep_due) return 0;
     t->sweep_due = 0;
-    if (t->analyse) sweep(t, t->opened_at_ts);
+    if (t->analyse && sweep(t, t->opened_at_ts) < 0) return -1;
     PyObject *item = Py_BuildValue("(LL)", (long long)t->opened_at_no, (long long)t->opened_at_ts);
     if (!item) return -1;
     int r = PyList_Append(t->sweeps, item);
@@ -1072,73 +1523,210 @@ static int after_open(Tracker *t) {
     return r;
 }
 
-/* ---- pass 1: analyse(...) -------------------------------------------------------------------- */
+/* ---- pass 1: Analyse(...), plain connections in batches as they finish ----------------------- */
 
-static PyObject *fast_analyse(PyObject *self, PyObject *args) {
-    Params pr;
-    if (parse_params(args, &pr) < 0) return NULL;
+typedef struct {
+    PyObject_HEAD
     Reader r;
     Tracker t;
-    if (reader_open(&r, &pr) < 0) return NULL;
-    if (tracker_init(&t, &pr, 1) < 0) { reader_close(&r); tracker_free(&t); return NULL; }
-    const char *verdict = "ok";
-    int64_t abort_frame = 0, need = 0;
-    Rec rec;
-    Pkt p;
-    int got;
-    while ((got = reader_next(&r, &rec)) == 1) {
-        int kind = classify(&r, &rec, &p);
-        if (kind == K_TCP_FAST) {
-            Conn *conn; int opened;
-            /* DNS over TCP: the DNS analysis needs its bytes, the reference gets the connection */
-            if (feed(&t, &rec, &p, &conn, &opened) < 0) { got = -1; break; }
-            if (opened) {
-                if (conn->a && (conn->sport == 53 || conn->cport == 53)) taint(conn);
-                /* the sweep of the reference happens inside _open, before its packet is analysed;
-                 * here after it: the packet just analysed belongs to a connection that is never
-                 * idle at its own opening, so the order does not matter */
-                if (after_open(&t) < 0) { got = -1; break; }
-            }
-        } else if (kind == K_ABORT) {
-            verdict = "decline"; abort_frame = rec.no;
-            break;
-        } else if (kind == K_DNS || kind == K_OTHER) {
-            need++;
+    Params pr;
+    PyObject *keep_services;
+    int64_t need, abort_frame;
+    int state;  /* 0 reading, 1 every connection emitted, 2 done */
+    const char *verdict;
+} Pass1;
+
+static void pass1_dealloc(Pass1 *self) {
+    reader_close(&self->r);
+    tracker_free(&self->t);
+    Py_XDECREF(self->keep_services);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject Pass1Type;
+
+static int parse_templates(Tracker *t, PyObject *tpls);
+
+static PyObject *fast_analyse(PyObject *self, PyObject *args) {
+    PyObject *pargs, *tpls;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyTuple_Type, &pargs, &PyTuple_Type, &tpls)) return NULL;
+    Pass1 *p1 = PyObject_New(Pass1, &Pass1Type);
+    if (!p1) return NULL;
+    memset(&p1->r, 0, sizeof(p1->r));
+    memset(&p1->t, 0, sizeof(p1->t));
+    p1->keep_services = NULL; p1->need = p1->abort_frame = 0; p1->state = 0; p1->verdict = "ok";
+    if (parse_params(pargs, &p1->pr) < 0) { Py_DECREF(p1); return NULL; }
+    p1->keep_services = p1->pr.services; Py_INCREF(p1->keep_services);
+    if (reader_open(&p1->r, &p1->pr) < 0 || tracker_init(&p1->t, &p1->pr, 1) < 0
+        || parse_templates(&p1->t, tpls) < 0) { Py_DECREF(p1); return NULL; }
+    return (PyObject *)p1;
+}
+
+/* the batch so far: its JSON lines go to the spool, its PlainConnection objects are returned */
+static PyObject *take_batch(Tracker *t) {
+    Py_ssize_t done = 0;
+    while (done < t->blob.n) {
+        ssize_t w = write(t->spool_fd, t->blob.v + done, (size_t)(t->blob.n - done));
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            PyErr_SetFromErrno(PyExc_OSError);
+            return NULL;
         }
+        done += w;
     }
-    if (got == -1) { reader_close(&r); tracker_free(&t); return NULL; }
-    if (r.damaged) verdict = "decline";
-    PyObject *conns = NULL, *tainted = NULL, *res = NULL;
-    if (strcmp(verdict, "ok") == 0) {
-        conns = PyList_New(0);
-        tainted = PyList_New(0);
-        if (!conns || !tainted) goto done;
-        for (Py_ssize_t i = 0; i < t.nconns; i++) {
-            Conn *c = t.conns[i];
-            if (c->tainted) {
-                PyObject *item = Py_BuildValue("(LLL)", (long long)c->first_frame, (long long)c->id, (long long)c->client_no);
-                if (!item || PyList_Append(tainted, item) < 0) { Py_XDECREF(item); goto done; }
-                Py_DECREF(item);
-                continue;
-            }
-            PyObject *tup = conn_tuple(&t, c);
-            if (!tup || PyList_Append(conns, tup) < 0) { Py_XDECREF(tup); goto done; }
-            Py_DECREF(tup);
-            analysis_free(c->a); c->a = NULL;
-        }
-    }
-    res = Py_BuildValue("{s:s,s:L,s:L,s:L,s:O,s:O,s:O,s:O,s:L,s:L}",
-                        "verdict", verdict, "packets", (long long)r.no,
-                        "first_ts", (long long)(r.has_first ? r.first_ts : 0),
-                        "last_ts", (long long)(r.has_first ? r.last_ts : 0),
-                        "has_frames", r.has_first ? Py_True : Py_False,
-                        "connections", conns ? conns : Py_None, "tainted", tainted ? tainted : Py_None,
-                        "sweeps", t.sweeps, "python_frames", (long long)need, "abort_frame", (long long)abort_frame);
-done:
-    Py_XDECREF(conns); Py_XDECREF(tainted);
-    reader_close(&r);
-    tracker_free(&t);
+    t->spool_off += t->blob.n;
+    t->blob.n = 0;
+    PyObject *res = t->rows;
+    t->rows = PyList_New(0);
+    if (!t->rows) { t->rows = res; return NULL; }
     return res;
+}
+
+static PyObject *pass1_next(Pass1 *self) {
+    Tracker *t = &self->t;
+    Reader *r = &self->r;
+    if (self->state == 2) return NULL;
+    if (self->state == 0) {
+        Rec rec;
+        Pkt p;
+        int got;
+        while ((got = reader_next(r, &rec)) == 1) {
+            if (!t->has_t0) { t->has_t0 = 1; t->t0 = r->first_ts; }
+            int kind = classify(r, &rec, &p);
+            if (kind == K_TCP_FAST) {
+                Conn *conn; int opened;
+                if (feed(t, &rec, &p, &conn, &opened) < 0) return NULL;
+                if (opened) {
+                    /* DNS over TCP: the DNS analysis needs its bytes, the reference gets the connection */
+                    if (conn->a && (conn->sport == 53 || conn->cport == 53)) taint(conn);
+                    /* the reference sweeps inside _open, before the packet; here after it: the
+                     * packet belongs to a connection that is never idle at its own opening */
+                    if (after_open(t) < 0) return NULL;
+                }
+            } else if (kind == K_ABORT) {
+                self->verdict = "decline"; self->abort_frame = rec.no;
+                break;
+            } else if (kind == K_DNS || kind == K_OTHER) {
+                self->need++;
+            }
+            if (PyList_GET_SIZE(t->rows) >= 2048) return take_batch(t);
+        }
+        if (got < 0) return NULL;
+        if (r->damaged) self->verdict = "decline";
+        self->state = 1;
+        if (strcmp(self->verdict, "ok") == 0) {
+            for (Py_ssize_t i = 0; i < t->nconns; i++) {
+                Conn *c = t->conns[i];
+                if (c->a && emit(t, c, t->t0) < 0) return NULL;
+            }
+        }
+    }
+    self->state = 2;
+    if (PyList_GET_SIZE(t->rows) == 0 && t->blob.n == 0) return NULL;
+    return take_batch(t);
+}
+
+/* After the iteration: the capture's counters, what the reference must do, and the sweeps. */
+static PyObject *pass1_result(Pass1 *self, PyObject *unused) {
+    (void)unused;
+    Tracker *t = &self->t;
+    PyObject *tainted = PyList_New(0);
+    if (!tainted) return NULL;
+    for (Py_ssize_t i = 0; i < t->nconns && strcmp(self->verdict, "ok") == 0; i++) {
+        Conn *c = t->conns[i];
+        if (!c->tainted) continue;
+        PyObject *item = Py_BuildValue("(LLLO)", (long long)c->first_frame, (long long)c->id, (long long)c->client_no,
+                                       c->emitted ? Py_True : Py_False);
+        if (!item || PyList_Append(tainted, item) < 0) { Py_XDECREF(item); Py_DECREF(tainted); return NULL; }
+        Py_DECREF(item);
+    }
+    Reader *r = &self->r;
+    return Py_BuildValue("{s:s,s:L,s:L,s:L,s:O,s:N,s:O,s:L,s:L}",
+                         "verdict", self->verdict, "packets", (long long)r->no,
+                         "first_ts", (long long)(r->has_first ? r->first_ts : 0),
+                         "last_ts", (long long)(r->has_first ? r->last_ts : 0),
+                         "has_frames", r->has_first ? Py_True : Py_False,
+                         "tainted", tainted, "sweeps", t->sweeps, "python_frames", (long long)self->need,
+                         "abort_frame", (long long)self->abort_frame);
+}
+
+static PyMethodDef pass1_methods[] = {
+    {"result", (PyCFunction)pass1_result, METH_NOARGS, "The counters and the reference's share, after iterating."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject Pass1Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "reporter.analyses._fasttcp.Pass1",
+    .tp_basicsize = sizeof(Pass1),
+    .tp_dealloc = (destructor)pass1_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Pass 1: batches of finished plain connections (JSON lines, rows); then result().",
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)pass1_next,
+    .tp_methods = pass1_methods,
+};
+
+static int parse_template(Template *tp, PyObject *spec) {
+    /* spec: (((literal bytes, code), ...), tail bytes) */
+    PyObject *parts, *tail;
+    if (!PyArg_ParseTuple(spec, "O!O!", &PyTuple_Type, &parts, &PyBytes_Type, &tail)) return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(parts);
+    tp->lit = PyMem_Calloc((size_t)n + 1, sizeof(Bytes));
+    tp->code = PyMem_Calloc((size_t)n + 1, sizeof(int));
+    if (!tp->lit || !tp->code) { PyErr_NoMemory(); return -1; }
+    tp->n = (int)n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *lit; int code;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(parts, i), "O!i", &PyBytes_Type, &lit, &code)) return -1;
+        if (bytes_add(&tp->lit[i], (const uint8_t *)PyBytes_AS_STRING(lit), PyBytes_GET_SIZE(lit)) < 0) return -1;
+        tp->code[i] = code;
+    }
+    return bytes_add(&tp->tail, (const uint8_t *)PyBytes_AS_STRING(tail), PyBytes_GET_SIZE(tail));
+}
+
+static int parse_templates(Tracker *t, PyObject *tpls) {
+    /* (connection template, exchange template, FIN template, {port: service name as JSON bytes},
+     *  ((class, (descriptor, ...)), ...) in KIND order, the Spool, its file descriptor) */
+    PyObject *c, *x, *f, *svc, *kinds;
+    if (!PyArg_ParseTuple(tpls, "OOOO!O!Oi", &c, &x, &f, &PyDict_Type, &svc, &PyTuple_Type, &kinds, &t->spool,
+                          &t->spool_fd)) return -1;
+    Py_INCREF(t->spool);
+    if (PyTuple_GET_SIZE(kinds) != K_NKINDS) { PyErr_SetString(PyExc_ValueError, "kinds"); return -1; }
+    for (int i = 0; i < K_NKINDS; i++) {
+        PyObject *cls, *descrs;
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(kinds, i), "O!O!", &PyType_Type, &cls, &PyTuple_Type, &descrs)) return -1;
+        static const int expected[K_NKINDS] = {16, 2, 10, 4, 5, 3, 2, 5, 9};  /* what plain_object fills */
+        Py_ssize_t n = PyTuple_GET_SIZE(descrs);
+        if (n != expected[i]) { PyErr_SetString(PyExc_ValueError, "a model class's slots changed"); return -1; }
+        t->kinds[i].cls = (PyTypeObject *)cls; Py_INCREF(cls);
+        t->kinds[i].n = (int)n;
+        for (Py_ssize_t j = 0; j < n; j++) {
+            PyObject *d = PyTuple_GET_ITEM(descrs, j);
+            if (!Py_TYPE(d)->tp_descr_set) { PyErr_SetString(PyExc_TypeError, "not a slot descriptor"); return -1; }
+            Py_INCREF(d);
+            t->kinds[i].d[j] = d;
+        }
+    }
+    t->ips = PyDict_New();
+    t->shared = PyDict_New();
+    t->empty_tuple = PyTuple_New(0);
+    if (!t->shared || !t->empty_tuple) return -1;
+    t->str_client = PyUnicode_InternFromString("client");
+    t->str_server = PyUnicode_InternFromString("server");
+    if (!t->ips || !t->str_client || !t->str_server) return -1;
+    if (parse_template(&t->tpl_conn, c) < 0 || parse_template(&t->tpl_ex, x) < 0 || parse_template(&t->tpl_fin, f) < 0)
+        return -1;
+    PyObject *key, *val;
+    Py_ssize_t i = 0;
+    while (PyDict_Next(svc, &i, &key, &val)) {
+        long port = PyLong_AsLong(key);
+        if ((port == -1 && PyErr_Occurred()) || !PyBytes_Check(val)) return -1;
+        if (port < 0 || port > 65535) { PyErr_SetString(PyExc_ValueError, "port out of range"); return -1; }
+        Py_INCREF(val);
+        Py_XSETREF(t->service_json[port], val);
+    }
+    return 0;
 }
 
 /* ---- pass 2: Replay(...), the frames the Python side needs, in frame order -------------------- */
@@ -1256,7 +1844,7 @@ static struct PyModuleDef moduledef = {
 };
 
 PyMODINIT_FUNC PyInit__fasttcp(void) {
-    if (PyType_Ready(&ReplayType) < 0) return NULL;
+    if (PyType_Ready(&ReplayType) < 0 || PyType_Ready(&Pass1Type) < 0) return NULL;
     PyObject *m = PyModule_Create(&moduledef);
     if (!m) return NULL;
     if (PyModule_AddIntConstant(m, "API_VERSION", API_VERSION) < 0) { Py_DECREF(m); return NULL; }

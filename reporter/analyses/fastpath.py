@@ -33,22 +33,11 @@ import os
 from typing import Any
 
 from reporter.analyses import echo as _echo
+from reporter.analyses import plain
 from reporter.analyses import reassembly as _reassembly
 from reporter.analyses import tcp as _tcp
-from reporter.analyses.conn import _printable, queued_behind_of, zeek_state
-from reporter.model import (
-    Anomalies,
-    Close,
-    Connection,
-    Echo,
-    Endpoint,
-    Exchange,
-    Fin,
-    Handshake,
-    PerDirection,
-    TcpOptions,
-    Warning,
-)
+from reporter.analyses.conn import queued_behind_of
+from reporter.model import Warning
 from reporter.reading import capture as _capture
 from reporter.reading.decode import PROBLEMS, decode_counted, decode_frame
 from reporter.reading.packet import Packet, ip_text
@@ -58,20 +47,12 @@ try:
 except ImportError:  # not compiled (no C compiler where it was installed): the reference does all
     _fasttcp = None  # type: ignore[assignment]
 
-API_VERSION = 2
+API_VERSION = 6
 ENABLED = os.environ.get("PROGJAR_FASTPATH", "1") != "0"  # PROGJAR_FASTPATH=0: the reference alone
+QUIET_NS = 1_000_000_000  # a closed plain connection this long without a packet is written out
 K_OTHER, K_DNS, K_TCP, K_SWEEP = 0, 1, 2, 3
 FAST_LINKTYPES = (1, 113, 276)  # Ethernet, Linux cooked v1 and v2: decode.fast_layout's
 DNS_PORT = 53
-
-# the fields of a plain connection's tuple, in order (see conn_tuple in _fasttcp.c)
-FIELDS = ("id", "client_ip", "client_port", "server_ip", "server_port", "service", "client_no",
-          "syn_frame", "syn_ts", "synack_frame", "ack_frame", "ack_ts", "rtt_from",
-          "mss", "wscale", "sack_ok", "timestamps", "first_fin_by", "reset", "last_ts", "close_ts",
-          "client_state", "server_state", "history", "client_bytes", "server_bytes", "client_segments",
-          "server_segments", "echoed", "mismatch", "first_req_ts", "first_echo_ts", "exchanges",
-          "client_sha256", "server_sha256", "client_preview", "server_preview", "fin_frame", "request_ack_frame",
-          "syn_retransmissions", "synack_retransmissions", "synack_ts", "fins", "mismatch_frame")
 
 
 class Mismatch(Exception):
@@ -91,11 +72,20 @@ def _built_from_current_source() -> bool:
         return True
 
 
-_CURRENT = _built_from_current_source()
+def _model_supported() -> bool:
+    """The model's connection record has no field the C side cannot write (plain.templates)."""
+    try:
+        plain.templates({})
+    except plain.Unsupported:
+        return False
+    return True
+
+
+_CURRENT = _built_from_current_source() and _model_supported()
 
 
 def available() -> bool:
-    """The compiled module is there, built from this source, for this file's API."""
+    """The compiled module is there, built from this source, for this file's API and model."""
     return ENABLED and _CURRENT and getattr(_fasttcp, "API_VERSION", None) == API_VERSION
 
 
@@ -106,7 +96,7 @@ def _constants(capture: _capture.Capture) -> dict[str, int]:
         "exchange_gap_ns": _echo.EXCHANGE_GAP_NS, "max_exchanges": _echo.MAX_EXCHANGES,
         "max_frames": _echo.MAX_FRAMES, "lead_cap": _echo.LEAD_CAP, "other_cap": _echo.OTHER_CAP,
         "idle_ns": _tcp.IDLE_NS, "sweep_every": _tcp.SWEEP_EVERY, "dup_ns": _reassembly.DUP_NS,
-        "linktype": capture.linktypes[0], "hsize": capture._rec_size,
+        "quiet_ns": QUIET_NS, "linktype": capture.linktypes[0], "hsize": capture._rec_size,
     }
 
 
@@ -117,9 +107,16 @@ def run(capture: _capture.Capture, tcp: Any, dns: Any) -> bool:
     if (not available() or capture.format != "pcap" or len(capture.linktypes) != 1
             or capture.linktypes[0] not in FAST_LINKTYPES or tcp.frames is not None or tcp.kept is not None):
         return False
+    services = dict(tcp.ports)
     params = (capture.path, capture._data_start, capture._size, capture._order == ">", capture._nano,
-              dict(tcp.ports), _constants(capture))
-    res = _fasttcp.analyse(*params)
+              services, _constants(capture))
+    spool = plain.Spool()
+    rows: list[plain.PlainConnection] = []
+    p1 = _fasttcp.analyse(params, plain.templates(services, spool))
+    for batch in p1:
+        rows += batch
+    res = p1.result()
+    del p1  # the C side's connection table: pass 2 builds its own
     if res["verdict"] != "ok":
         return False
     capture.packets = res["packets"]
@@ -127,18 +124,20 @@ def run(capture: _capture.Capture, tcp: Any, dns: Any) -> bool:
     capture.last_ts = res["last_ts"] if res["has_frames"] else None
     capture.truncated = False
     capture.problems = list(capture.header_problems)
-    tcp.plain = res["connections"]
-    fins, acks = tcp.marks.fins, tcp.marks.request_acks
-    for t in tcp.plain:
-        if t[37] is not None:
-            fins[t[0]] = t[37]
-        if t[38] is not None:
-            acks[t[0]] = t[38]
     tainted = res["tainted"]
-    tcp.assigned = {frame: (cid, client_no) for frame, cid, client_no in tainted}
+    late = {cid for _, cid, _, emitted in tainted if emitted}  # written, then a packet came: the reference's
+    tcp.plain = [r for r in rows if r.id not in late] if late else rows
+    fins, acks = tcp.marks.fins, tcp.marks.request_acks
+    for r in tcp.plain:
+        fin, ack = r.raw("fin_mark"), r.raw("request_ack")
+        if fin is not None:
+            fins[r.id] = fin
+        if ack is not None:
+            acks[r.id] = ack
+    tcp.assigned = {frame: (cid, client_no) for frame, cid, client_no, _ in tainted}
     tcp.sweep_frames = {frame for frame, _ in res["sweeps"]}
     if tainted or res["python_frames"]:
-        _replay(capture, params, [cid for _, cid, _ in tainted], tcp, dns)
+        _replay(capture, params, [cid for _, cid, _, _ in tainted], tcp, dns)
     return True
 
 
@@ -174,58 +173,15 @@ def _replay(capture: _capture.Capture, params: tuple, ids: list[int], tcp: Any, 
                         *(Warning(code, PROBLEMS[code].format(n=n, f=f), f) for code, (n, f) in probs.items())]
 
 
-def plain_connection(t: tuple, t0: int) -> Connection:
-    """A plain connection's record, as conn.connection() makes it from a Conn."""
-    (cid, cip, cport, sip, sport, service, client_no, syn_frame, syn_ts, synack_frame, ack_frame, ack_ts, rtt_from,
-     mss, wscale, sack_ok, timestamps, fin_by, reset, last_ts, _close_ts, cstate, sstate, hist,
-     cbytes, sbytes, csegs, ssegs, echoed, mismatch, first_req_ts, first_echo_ts, exchanges,
-     csha, ssha, cprev, sprev, _fin_frame, _req_ack, syn_rexmits, synack_rexmits, synack_ts, fins,
-     mismatch_frame) = t
-
-    def rel(ts: int | None) -> float | None:
-        return None if ts is None else round((ts - t0) / 1e9, 6)
-
-    hs = Handshake(syn_frame, synack_frame, ack_frame, rel(syn_ts),
-                   None if ack_ts is None else round((ack_ts - rtt_from) / 1e6, 3), ack_frame is not None,
-                   TcpOptions(mss, wscale, sack_ok, timestamps), syn_retransmissions=syn_rexmits,
-                   synack_retransmissions=synack_rexmits, synack_time_s=rel(synack_ts))
-    wait = None
-    if first_echo_ts is not None and syn_ts is not None:
-        wait = round((first_echo_ts - syn_ts) / 1e9, 6)
-    verified = echoed > 0 and mismatch is None and echoed == cbytes
-    echo = Echo(verified, echoed, mismatch, rel(first_req_ts), rel(first_echo_ts), wait, None, mismatch_frame,
-                unverified_bytes=0)
-    return Connection(
-        id=cid,
-        client=Endpoint(ip_text(cip), cport),
-        server=Endpoint(ip_text(sip), sport),
-        service=service,
-        client_no=client_no,
-        handshake=hs,
-        close=Close(fin_by, reset, rel(last_ts),
-                    [Fin("client" if up else "server", no, rel(ts)) for up, no, ts in fins]),
-        state=zeek_state(cstate, sstate, cbytes, sbytes, hist),
-        history=hist,
-        bytes=PerDirection(cbytes, sbytes),
-        segments=PerDirection(csegs, ssegs),
-        anomalies=Anomalies(0, 0, 0, 0, 0),
-        echo=echo,
-        exchanges=[Exchange(req, echo_frames, round((req_ts - t0) / 1e9, 6),
-                            None if echo_ts is None else round((echo_ts - t0) / 1e9, 6), n)
-                   for req, echo_frames, req_ts, echo_ts, n in exchanges],
-        sha256=PerDirection(csha, ssha),
-        preview=PerDirection(_printable(cprev), _printable(sprev)),
-    )
-
-
-def merge_plain(tcp: Any, out: list[Connection], t0: int) -> None:
-    """TcpAnalysis.finish with plain records: ``out`` (the reference's records, in its order)
+def merge_plain(tcp: Any, out: list, t0: int) -> None:
+    """TcpAnalysis.finish with plain connections: ``out`` (the reference's records, in its order)
     becomes every connection in id order, and queued_behind is judged over all of them."""
-    records = {c.id: c for c in out}
-    rows = [(c.id, c.server, c.close_ts, c.echo.first_req_ts, c.echo.first_echo_ts) for c in tcp.conns]
-    for t in tcp.plain:
-        records[t[0]] = plain_connection(t, t0)
-        rows.append((t[0], (t[3], t[4]), t[20], t[30], t[31]))
+    records: dict[int, Any] = {c.id: c for c in out}
+    rows = [(c.id, (ip_text(c.server[0]), c.server[1]), c.close_ts, c.echo.first_req_ts, c.echo.first_echo_ts)
+            for c in tcp.conns]
+    for p in tcp.plain:
+        records[p.id] = p
+        rows.append(p.queue_row())
     out[:] = [records[i] for i in range(len(records))]
     for cid, behind in queued_behind_of(rows).items():
         out[cid].echo.queued_behind = behind

@@ -150,6 +150,11 @@ def encoder(cls: type) -> Callable[[Any], str]:
     return enc
 
 
+def register(cls: type, fn: Callable[[Any], str]) -> None:
+    """JSON text of a class that stands in for a model record (the fast path's PlainConnection)."""
+    _ENCODERS[cls] = fn
+
+
 def dumps(obj: Any) -> str:
     """JSON text of one model value: a dataclass through its generated function, others generically."""
     enc = _ENCODERS.get(type(obj)) or (encoder(type(obj)) if is_dataclass(obj) else generic)
