@@ -59,6 +59,18 @@ def _messages() -> list[bytes]:
     return out
 
 
+def _compiled() -> object:
+    from reporter.analyses import fastpath
+
+    return fastpath._fasttcp if fastpath.available() else None
+
+
+def _c_fields(buf: bytes) -> tuple | None:
+    """The compiled parse_plain's answer (reporter/analyses/_fasttcp.c), as _fields gives it."""
+    t = _compiled().dns_parse(buf)  # type: ignore[union-attr]
+    return None if t is None else _fields(dns._Message(*t))
+
+
 def test_plain_parser_agrees_with_dpkt_on_real_and_crafted_messages() -> None:
     msgs = _messages()
     answered = 0
@@ -67,6 +79,8 @@ def test_plain_parser_agrees_with_dpkt_on_real_and_crafted_messages() -> None:
         if mine is not None:
             answered += 1
             assert _fields(mine) == _fields(dns.parse_dpkt(m)), m.hex()
+        if _compiled() is not None:
+            assert _c_fields(m) == _fields(mine), m.hex()
         assert _fields(dns.parse_message(m)) == _fields(dns.parse_dpkt(m)), m.hex()
     assert answered >= len(msgs) * 0.8, "the common messages must not fall back to dpkt"
     for i, (name, a, aaaa, rcode) in enumerate(NAMES):  # the lab's and the bench's lookups, all of them
@@ -101,4 +115,6 @@ def test_plain_parser_agrees_with_dpkt_on_mutated_messages() -> None:
         if mine is not None:
             answered += 1
             assert _fields(mine) == _fields(dns.parse_dpkt(bytes(buf))), (i, bytes(buf).hex())
+        if _compiled() is not None:
+            assert _c_fields(bytes(buf)) == _fields(mine), (i, bytes(buf).hex())
     assert answered > 500

@@ -259,6 +259,22 @@ def _scenarios(tmp: Path) -> list[Path]:
         many += h.recs()
     tail = [craft.Rec(ack.data, ack.t + 0.01)]
     save("time-back", recs + many + tail)
+    # connections written out once closed and quiet (at the sweep of the 256th opening), then: a
+    # late packet for one (the reference takes it over), a new SYN on another's 4-tuple (port reuse)
+    early = [craft.TcpFlow(client="172.16.16.110", server="172.16.16.101", cport=30000 + i, t=1.0 + i * 0.01)
+             for i in range(3)]
+    recs = []
+    for f in early:
+        recs += f.handshake().echo_exchange(msg).close().recs()
+    late_ack = recs[-1]  # the third connection's last ACK, again after it was written
+    many = []
+    for i in range(300):
+        h = craft.TcpFlow(client="172.16.17.2", server="172.16.16.101", cport=20000 + i, t=2.5 + i * 0.0002,
+                          step=0.00001).handshake().echo_exchange(msg).close()
+        many += h.recs()
+    reuse = craft.TcpFlow(client="172.16.16.110", server="172.16.16.101", cport=30001, isn_c=424242, t=4.0)
+    tail = [craft.Rec(late_ack.data, 3.5)] + reuse.handshake().echo_exchange(msg).close().recs()
+    save("written-then-late", recs + many + tail)
     return out
 
 

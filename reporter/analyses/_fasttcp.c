@@ -25,8 +25,10 @@
 #include <stdio.h>
 #include <errno.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
-#define API_VERSION 6
+#define API_VERSION 7
 
 #define M32 0xFFFFFFFFu
 #define HALF 0x80000000u
@@ -1729,6 +1731,126 @@ static int parse_templates(Tracker *t, PyObject *tpls) {
     return 0;
 }
 
+/* ---- DNS: dns.parse_plain in C (the common message; anything else is parsed in Python) -------- */
+
+/* dns._plain_name: the name at off as text (a new reference) and the offset after it; Py_None when
+ * dpkt would refuse it (the caller then declines the message); NULL on a Python error */
+static PyObject *dns_name(const uint8_t *buf, Py_ssize_t n, Py_ssize_t off, Py_ssize_t *after, int want_text) {
+    char text[1024];
+    Py_ssize_t tn = 0, start = off, end = 0, total = 0;
+    int labels = 0;
+    while (off < n) {
+        int k = buf[off];
+        if (k == 0) {
+            if (!end) end = off + 1;
+            *after = end;
+            PyObject *v = PyUnicode_DecodeUTF8(text, tn, "strict");
+            if (!v) {
+                if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) return NULL;
+                PyErr_Clear();
+                Py_RETURN_NONE;
+            }
+            if (!want_text) { Py_DECREF(v); return PyUnicode_FromStringAndSize("", 0); }
+            return v;
+        }
+        if (k >= 0xC0) {
+            if (off + 2 > n) Py_RETURN_NONE;
+            Py_ssize_t ptr = ((k & 0x3F) << 8) | buf[off + 1];
+            if (ptr >= start) Py_RETURN_NONE;
+            if (!end) end = off + 2;
+            start = off = ptr;
+            continue;
+        }
+        if (k & 0xC0) Py_RETURN_NONE;
+        total += k + 1;
+        if (total > 255) Py_RETURN_NONE;
+        if (off + 1 + k > n) Py_RETURN_NONE;  /* the label runs past the end: the walk ends there */
+        if (labels++) text[tn++] = '.';
+        memcpy(text + tn, buf + off + 1, (size_t)k);
+        tn += k;
+        off += 1 + k;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *dns_address(const uint8_t *p, int len) {
+    char b[64];
+    if (!inet_ntop(len == 4 ? AF_INET : AF_INET6, p, b, sizeof b)) Py_RETURN_NONE;
+    return PyUnicode_FromString(b);
+}
+
+/* (id, response, rcode, name, qtype, answers, complete) as dns._Message holds them, or None */
+static PyObject *dns_parse(const uint8_t *buf, Py_ssize_t n) {
+    if (n < 12) Py_RETURN_NONE;
+    int mid = be16(buf), op = be16(buf + 2), qd = be16(buf + 4);
+    int nrr = be16(buf + 6) + be16(buf + 8) + be16(buf + 10), an = be16(buf + 6);
+    Py_ssize_t off = 12, after, qname_at = -1;
+    PyObject *name = NULL, *qtype = NULL, *answers = NULL, *res = NULL;
+    for (int i = 0; i < qd; i++) {
+        PyObject *qn = dns_name(buf, n, off, &after, i == 0);
+        if (!qn) goto fail;
+        if (qn == Py_None || after + 4 > n) { Py_DECREF(qn); goto plain_no; }
+        if (i == 0) { name = qn; qtype = PyLong_FromLong(be16(buf + after)); if (!qtype) goto fail; qname_at = off; }
+        else Py_DECREF(qn);
+        off = after + 4;
+    }
+    answers = PyList_New(0);
+    if (!answers) goto fail;
+    int complete = 1;
+    for (int i = 0; i < nrr; i++) {
+        if (off + 1 < n && buf[off] == 0xC0 && buf[off + 1] == 12 && qname_at == 12) {
+            off += 2;  /* a pointer to the first question's name, already read */
+        } else {
+            PyObject *rn = dns_name(buf, n, off, &after, 0);
+            if (!rn) goto fail;
+            int ok = rn != Py_None;
+            Py_DECREF(rn);
+            if (!ok) goto plain_no;
+            off = after;
+        }
+        if (off + 10 > n) goto plain_no;
+        int rtype = be16(buf + off);
+        Py_ssize_t rdlen = be16(buf + off + 8);
+        off += 10;
+        if (rtype != 1 && rtype != 5 && rtype != 28 && rtype != 41) goto plain_no;
+        if (off + rdlen > n) complete = 0;
+        if (rtype == 5) {
+            PyObject *cn = dns_name(buf, n, off, &after, i < an);
+            if (!cn) goto fail;
+            if (cn == Py_None) { Py_DECREF(cn); goto plain_no; }
+            if (i < an && PyList_Append(answers, cn) < 0) { Py_DECREF(cn); goto fail; }
+            Py_DECREF(cn);
+        } else if (i < an && rtype != 41) {
+            Py_ssize_t have = off + rdlen <= n ? rdlen : (off < n ? n - off : 0);
+            if (have == (rtype == 1 ? 4 : 16)) {
+                PyObject *a = dns_address(buf + off, (int)have);
+                if (!a || PyList_Append(answers, a) < 0) { Py_XDECREF(a); goto fail; }
+                Py_DECREF(a);
+            }
+        }
+        off += rdlen;
+    }
+    res = Py_BuildValue("(iOiOOOO)", mid, (op & 0x8000) ? Py_True : Py_False, op & 0xF, name ? name : Py_None,
+                        qtype ? qtype : Py_None, answers, complete ? Py_True : Py_False);
+    Py_XDECREF(name); Py_XDECREF(qtype); Py_DECREF(answers);
+    return res;
+plain_no:
+    Py_XDECREF(name); Py_XDECREF(qtype); Py_XDECREF(answers);
+    Py_RETURN_NONE;
+fail:
+    Py_XDECREF(name); Py_XDECREF(qtype); Py_XDECREF(answers);
+    return NULL;
+}
+
+static PyObject *fast_dns_parse(PyObject *self, PyObject *arg) {
+    (void)self;
+    Py_buffer b;
+    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+    PyObject *r = dns_parse(b.buf, b.len);
+    PyBuffer_Release(&b);
+    return r;
+}
+
 /* ---- pass 2: Replay(...), the frames the Python side needs, in frame order -------------------- */
 
 typedef struct {
@@ -1805,9 +1927,14 @@ static PyObject *replay_next(Replay *self) {
             if (PyList_GET_SIZE(self->t.sweeps) > before)  /* a sweep opened by a connection Python never sees */
                 return Py_BuildValue("(iLL)", K_SWEEP, (long long)rec.no, (long long)rec.ts);
         } else if (kind == K_DNS) {
-            return Py_BuildValue("(iLLy#y#iiiy#)", K_DNS, (long long)rec.no, (long long)rec.ts, (const char *)p.src,
-                                 (Py_ssize_t)4, (const char *)p.dst, (Py_ssize_t)4, p.ipid, p.sport, p.dport,
-                                 (const char *)p.pay, p.plen);
+            PyObject *msg = dns_parse(p.pay, p.plen);
+            if (!msg) return NULL;
+            if (msg == Py_None)
+                return Py_BuildValue("(iLLy#y#iiiy#N)", K_DNS, (long long)rec.no, (long long)rec.ts, (const char *)p.src,
+                                     (Py_ssize_t)4, (const char *)p.dst, (Py_ssize_t)4, p.ipid, p.sport, p.dport,
+                                     (const char *)p.pay, p.plen, msg);
+            return Py_BuildValue("(iLLy#y#iiiON)", K_DNS, (long long)rec.no, (long long)rec.ts, (const char *)p.src,
+                                 (Py_ssize_t)4, (const char *)p.dst, (Py_ssize_t)4, p.ipid, p.sport, p.dport, Py_None, msg);
         } else if (kind == K_OTHER) {
             return Py_BuildValue("(iLLy#n)", K_OTHER, (long long)rec.no, (long long)rec.ts,
                                  (const char *)rec.frame, rec.caplen,
@@ -1836,6 +1963,7 @@ static PyTypeObject ReplayType = {
 static PyMethodDef methods[] = {
     {"analyse", fast_analyse, METH_VARARGS, "Pass 1: analyse a pcap's plain connections (see fastpath.py)."},
     {"replay", fast_replay, METH_VARARGS, "Pass 2: iterate the frames the Python analyses need."},
+    {"dns_parse", fast_dns_parse, METH_O, "dns.parse_plain's answer, as a tuple of _Message's fields, or None."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -20,7 +20,7 @@ in a warning. Responses without a query are warnings, not rows.
 from __future__ import annotations
 
 import struct
-from typing import Optional
+from typing import Any, Optional
 
 import dpkt
 
@@ -279,27 +279,20 @@ def parse_dpkt(buf: bytes) -> Optional[_Message]:
                     answers, complete)
 
 
-class _Query:
-    """What a row needs from a query frame; the Packet itself is not kept (a DNS-heavy capture
-    would otherwise hold every query's payload until the end)."""
-
-    __slots__ = ("dst", "lookup", "msg", "no", "src", "ts")
-
-    def __init__(self, pkt: Packet, msg: _Message) -> None:
-        self.no, self.ts, self.src, self.dst = pkt.no, pkt.ts, pkt.src, pkt.dst
-        self.msg = msg
-        self.lookup: Optional[DnsLookup] = None
-
-
 class DnsAnalysis:
     """Feed it every UDP packet with port 53 on either side (TCP ones to `feed_tcp`); `finish` gives dns[]."""
 
     def __init__(self, opts: object = None) -> None:  # opts: the analyses' common signature; DNS needs none
-        self._queries: list[_Query] = []  # in frame order: the rows
-        self._pending: dict[tuple, list[_Query]] = {}  # match key -> unanswered queries, oldest first
+        # The rows, made when their query is seen (a response fills its fields in), in frame order;
+        # until finish() a row's time_s holds its query's time in ns (relative times need the
+        # capture's first frame, known at the end). Not the packets nor the parsed messages: a
+        # DNS-heavy capture holds only its rows.
+        self._rows: list[DnsLookup] = []
+        self._pending: dict[tuple, list[int]] = {}  # match key -> rows of unanswered queries, oldest first
         self._warnings: list[Warning] = []
         self._counts: dict[str, int] = {}
         self._tcp: dict[tuple, list] = {}  # DNS over TCP, per direction: [next seq, bytes not yet a message]
+        self._text: dict[object, str] = {}  # addresses, names, types: one string for each value seen
 
     def _warn(self, code: str, message: str, frame: Optional[int]) -> None:
         n = self._counts.get(code, 0) + 1
@@ -309,7 +302,12 @@ class DnsAnalysis:
 
     def feed(self, pkt: Packet) -> None:
         """A UDP datagram from or to port 53: one DNS message."""
-        self._message(pkt, pkt.payload, "UDP")
+        self._message(pkt.no, pkt.ts, pkt.src, pkt.sport, pkt.dst, pkt.dport, pkt.payload, "UDP")
+
+    def feed_parsed(self, no: int, ts: int, src: bytes, sport: int, dst: bytes, dport: int, fields: tuple) -> None:
+        """A UDP datagram the fast path (reporter/analyses/fastpath.py) parsed already: parse_plain's
+        message as a tuple of _Message's fields."""
+        self._take(no, ts, src, sport, dst, dport, _Message(*fields))
 
     def feed_tcp(self, pkt: Packet) -> None:
         """A TCP segment from or to port 53 (RFC 7766: each message has a 2-byte length prefix).
@@ -344,69 +342,66 @@ class DnsAnalysis:
             n = (buf[0] << 8) | buf[1]
             if len(buf) < 2 + n:
                 break
-            self._message(pkt, bytes(buf[2:2 + n]), "TCP")
+            self._message(pkt.no, pkt.ts, pkt.src, pkt.sport, pkt.dst, pkt.dport, bytes(buf[2:2 + n]), "TCP")
             del buf[:2 + n]
         if len(buf) > 70000:  # longer than any DNS message can be: not DNS
             buf.clear()
 
-    def _message(self, pkt: Packet, payload: bytes, transport: str) -> None:
+    def _message(self, no: int, ts: int, src: bytes, sport: int, dst: bytes, dport: int, payload: bytes,
+                 transport: str) -> None:
         msg = parse_message(payload)
         if msg is None:
-            self._warn("dns-malformed", f"{transport} port 53 payload of {len(payload)} bytes is not a DNS message",
-                       pkt.no)
+            self._warn("dns-malformed", f"{transport} port 53 payload of {len(payload)} bytes is not a DNS message", no)
             return
+        self._take(no, ts, src, sport, dst, dport, msg)
+
+    def _take(self, no: int, ts: int, src: bytes, sport: int, dst: bytes, dport: int, msg: _Message) -> None:
         if msg.name is None:
-            self._warn("dns-no-question", "DNS message without a readable question", pkt.no)
+            self._warn("dns-no-question", "DNS message without a readable question", no)
             return
         if not msg.complete:
             self._warn("dns-partly-parsed", f"DNS message for {msg.name or '.'} parsed only in part "
-                       "(cut or unusual records); header and question kept", pkt.no)
+                       "(cut or unusual records); header and question kept", no)
         qname = msg.name.lower().rstrip(".")
         if not msg.response:
-            key = (pkt.src, pkt.sport, pkt.dst, msg.id, qname, msg.qtype)
-            q = _Query(pkt, msg)
+            key = (src, sport, dst, msg.id, qname, msg.qtype)
             waiting = self._pending.setdefault(key, [])
             if waiting:
                 self._warn("dns-retransmission", f"query {msg.id:#06x} for {msg.name} {qtype_text(msg.qtype)} "
-                           f"sent again (first in frame {waiting[0].no})", pkt.no)
-            waiting.append(q)
-            self._queries.append(q)
+                           f"sent again (first in frame {self._rows[waiting[0]].query_frame})", no)
+            waiting.append(len(self._rows))
+            text = self._shared
+            self._rows.append(DnsLookup(no, None, ts, text(src, ip_text), text(dst, ip_text), msg.id,
+                                        text(msg.name or ".", str), text(msg.qtype or 0, qtype_text), None, [], None))
             return
-        key = (pkt.dst, pkt.dport, pkt.src, msg.id, qname, msg.qtype)
+        key = (dst, dport, src, msg.id, qname, msg.qtype)
         waiting = self._pending.get(key)
         if not waiting:
             self._warn("dns-unmatched-response", f"response {msg.id:#06x} for {msg.name} {qtype_text(msg.qtype)} "
-                       "without a query in the capture", pkt.no)
+                       "without a query in the capture", no)
             return
-        q = waiting.pop(0)
+        i = waiting.pop(0)
         if not waiting:
             del self._pending[key]
-        q.lookup = self._row(q, pkt, msg)
+        row = self._rows[i]
+        row.response_frame = no
+        row.rcode = self._shared(("rcode", msg.rcode), lambda k: rcode_text(k[1]))
+        row.answers = [self._shared(a, str) for a in msg.answers]
+        row.latency_ms = round((ts - row.time_s) / 1e6, 6)
 
-    def _row(self, q: _Query, resp: Optional[Packet], rmsg: Optional[_Message]) -> DnsLookup:
-        m = q.msg
-        return DnsLookup(
-            query_frame=q.no,
-            response_frame=resp.no if resp else None,
-            time_s=0.0,  # set in finish, when the capture's first frame time is known
-            client=ip_text(q.src),
-            server=ip_text(q.dst),
-            id=m.id,
-            name=m.name or ".",
-            qtype=qtype_text(m.qtype or 0),
-            rcode=rcode_text(rmsg.rcode) if rmsg else None,
-            answers=list(rmsg.answers) if rmsg else [],
-            latency_ms=round((resp.ts - q.ts) / 1e6, 6) if resp else None,
-        )
+    def _shared(self, key: object, make: Any) -> str:
+        """One string per value: thousands of rows name the same few hosts, names and types."""
+        v = self._text.get(key)
+        if v is None:
+            v = self._text[key] = make(key)
+        return v
 
     def finish(self, t0_ns: Optional[int]) -> tuple[list[DnsLookup], list[Warning]]:
         """The lookups in query-frame order, times relative to `t0_ns` (the capture's first frame)."""
         t0 = t0_ns or 0
-        rows = []
-        for q in self._queries:
-            row = q.lookup or self._row(q, None, None)
-            row.time_s = round((q.ts - t0) / 1e9, 9)
-            rows.append(row)
+        rows = self._rows
+        for row in rows:
+            row.time_s = round((row.time_s - t0) / 1e9, 9)
         warnings = list(self._warnings)
         for code, n in self._counts.items():
             if n > _MAX_WARNINGS:

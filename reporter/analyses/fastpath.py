@@ -47,7 +47,7 @@ try:
 except ImportError:  # not compiled (no C compiler where it was installed): the reference does all
     _fasttcp = None  # type: ignore[assignment]
 
-API_VERSION = 6
+API_VERSION = 7
 ENABLED = os.environ.get("PROGJAR_FASTPATH", "1") != "0"  # PROGJAR_FASTPATH=0: the reference alone
 QUIET_NS = 1_000_000_000  # a closed plain connection this long without a packet is written out
 K_OTHER, K_DNS, K_TCP, K_SWEEP = 0, 1, 2, 3
@@ -145,7 +145,7 @@ def _replay(capture: _capture.Capture, params: tuple, ids: list[int], tcp: Any, 
     """Pass 2: the frames the Python analyses need, fed as pipeline's loop feeds them."""
     probs: dict[str, list[int]] = {}
     linktype = capture.linktypes[0]
-    tcp_feed, dns_feed, dns_tcp, sweep = tcp.feed, dns.feed, dns.feed_tcp, tcp._sweep
+    tcp_feed, dns_feed, dns_tcp, dns_parsed, sweep = tcp.feed, dns.feed, dns.feed_tcp, dns.feed_parsed, tcp._sweep
     P = Packet
     for item in _fasttcp.replay(params, ids):
         kind = item[0]
@@ -156,8 +156,11 @@ def _replay(capture: _capture.Capture, params: tuple, ids: list[int], tcp: Any, 
             if sport == DNS_PORT or dport == DNS_PORT:
                 dns_tcp(pkt)
         elif kind == K_DNS:
-            _, no, ts, src, dst, ipid, sport, dport, payload = item
-            dns_feed(P(no, ts, 0, 4, src, dst, 17, ipid, sport, dport, payload=payload))
+            _, no, ts, src, dst, ipid, sport, dport, payload, msg = item
+            if msg is not None:  # parsed in C (dns.parse_plain's message)
+                dns_parsed(no, ts, src, sport, dst, dport, msg)
+            else:
+                dns_feed(P(no, ts, 0, 4, src, dst, 17, ipid, sport, dport, payload=payload))
         elif kind == K_OTHER:
             _, no, ts, frame, cut = item
             pkt = decode_counted(decode_frame, probs, linktype, frame, 0, len(frame), cut, no, ts, 0)

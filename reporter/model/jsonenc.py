@@ -46,9 +46,16 @@ def _ints(v: Any) -> str:
 
 
 def _strs(v: Any) -> str:
-    if type(v) is list and set(map(type, v)) <= {str}:
-        return "[" + ",".join(map(json.encoder.encode_basestring, v)) + "]"
+    """A list of strings; anything else generically (json's escaper refuses what is not a str)."""
+    if type(v) is list:
+        try:
+            return "[" + ",".join(map(_esc, v)) + "]"
+        except TypeError:
+            pass
     return generic(v)
+
+
+_esc = json.encoder.encode_basestring
 
 
 def _optional(tp: Any) -> tuple[Any, bool]:
