@@ -447,7 +447,7 @@ class TcpAnalysis:
         if conn.sniffer is not None:
             conn.sniffer.finish()
             e = conn.echo
-            if conn.by == "content" and conn.msgs is None and (e.mismatch is not None or e.echoed_bytes == 0):
+            if conn.by == "content" and conn.msgs is None and (e.mismatch is not None or e.echoed == 0):
                 conn.service = conn.by = None  # looked like echo at first, was not: not recognised
         msgs = conn.msgs
         if msgs is None:
