@@ -32,7 +32,7 @@ _PRINTABLE = bytes(b if 32 <= b < 127 else 46 for b in range(256))
 class Draft:
     """One message while it is framed, and after it completed (until the report is built)."""
 
-    __slots__ = ("answers", "args", "bytes", "command", "file", "first_frame", "head", "in_reply_to", "index",
+    __slots__ = ("answers", "args", "bytes", "command", "cut", "file", "first_frame", "head", "in_reply_to", "index",
                  "last_frame", "last_ts", "latency_ns", "problems", "side", "status", "terminator", "text",
                  "time_value", "utc_offset")
 
@@ -43,6 +43,7 @@ class Draft:
         self.last_ts = 0  # epoch ns of the last frame that carried its bytes
         self.bytes = 0  # stream bytes, missing ones included
         self.head: Optional[bytearray] = bytearray()  # first HEAD_MAX captured bytes; None once parsed
+        self.cut = False  # captured bytes beyond HEAD_MAX were only counted
         self.terminator = 0  # length of the terminator at the end of head (framers set it)
         self.text = ""
         self.problems: list[str] = []
@@ -64,7 +65,7 @@ class Draft:
     def line(self) -> str:
         """The captured head without its terminator, as text (Latin-1: every byte is one character)."""
         head = self.head or b""
-        if self.terminator and len(head) == self.bytes:
+        if self.terminator and not self.cut:
             head = head[:len(head) - self.terminator]
         return bytes(head).decode("latin-1")
 
@@ -166,7 +167,9 @@ class MessageStream:
         d.last_frame = pkt.no  # type: ignore[attr-defined]
         d.last_ts = pkt.ts  # type: ignore[attr-defined]
         head = d.head
-        if head is not None and len(head) < HEAD_MAX:
+        if head is not None and not d.cut:
+            if len(head) + len(data) > HEAD_MAX:
+                d.cut = True
             head += data[:HEAD_MAX - len(head)]
         d.bytes += len(data)
         limit = self.framer.limit
@@ -244,6 +247,6 @@ def _text(d: Draft) -> str:
     """Printable text of a message: its first TEXT_MAX bytes without the terminator, every byte
     that is not printable ASCII shown as '.' (payloads are untrusted: never markup, never bidi)."""
     head = d.head or b""
-    if d.terminator and len(head) == d.bytes:
+    if d.terminator and not d.cut:
         head = head[:len(head) - d.terminator]
     return bytes(head[:TEXT_MAX]).translate(_PRINTABLE).decode("ascii")
