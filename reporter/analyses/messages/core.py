@@ -98,12 +98,17 @@ class Parser:
     def pair(self, stream: "MessageStream", resp: Draft) -> Optional[Draft]:
         """The request a completed response answers, and the pairing problems.
 
-        The oldest unanswered complete request. With none outstanding: a response that completes
-        while the client's request is still incomplete answered part of it ("premature"); else
-        one after an answered request is another reply to it ("extra-response"); else nothing
-        asked for it ("unsolicited")."""
-        if stream.outstanding:
-            return stream.outstanding.popleft()
+        The oldest unanswered complete request that expects a reply (else the oldest one: a QUIT
+        that got a goodbye). With none outstanding: a response that completes while the client's
+        request is still incomplete answered part of it ("premature"); else one after an answered
+        request is another reply to it ("extra-response"); else nothing asked for it ("unsolicited")."""
+        waiting = stream.outstanding
+        if waiting:
+            for i, req in enumerate(waiting):
+                if self.expects_reply(req):
+                    del waiting[i]
+                    return req
+            return waiting.popleft()
         if stream.drafts[0] is not None and stream.drafts[0].first_frame is not None:
             resp.problem("premature")
             return None
