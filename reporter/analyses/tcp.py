@@ -34,7 +34,7 @@ back their duplicate-detection frames, closed ones their windows (``_sweep``).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from reporter.analyses.conn import (
@@ -59,7 +59,9 @@ from reporter.analyses.conn import (
     parse_options,
     queued_behind,
 )
-from reporter.analyses.echo import OTHER_CAP
+from reporter.analyses.echo import LEAD_CAP, OTHER_CAP, EchoCheck
+from reporter.analyses.messages import DEFAULT_FRAMING, is_message_framing, open_stream
+from reporter.analyses.messages.recognise import RECOGNISED, Sniffer
 from reporter.analyses.reassembly import (
     DUPLICATE,
     KEEPALIVE,
@@ -71,7 +73,7 @@ from reporter.analyses.reassembly import (
     Half,
     same_frame,
 )
-from reporter.model import Connection, FrameNote, Warning
+from reporter.model import Connection, FrameNote, MessageFrameNote, Warning
 from reporter.reading.packet import ACK, FIN, RST, SYN
 
 SWEEP_EVERY = 256  # new connections between sweeps of idle ones
@@ -93,15 +95,21 @@ class TcpResult:
     warnings: list[Warning] = field(default_factory=list)
     streams: dict[int, tuple[bytes, bytes]] | None = None  # keep_streams=True only (tests)
     marks: EvidenceFrames | None = None  # for judge_tasks; not in the report model
+    timezone_hint: str | None = None  # the UTC offset every time-server reply's clock agrees on
 
 
 class TcpAnalysis:
     """Consumes every TCP packet once (``feed``) and builds connections[] and frames{} (``finish``)."""
 
     def __init__(self, services: Mapping[int, str] | None = None, frames: bool = False,
-                 keep_streams: bool = False) -> None:
+                 keep_streams: bool = False, framings: Mapping[str, str] | None = None,
+                 recognise: Collection[str] | None = ()) -> None:
         # lab port -> service name (the catalogue's, via the pipeline); other ports are not the lab's
         self.ports: Mapping[int, str] = dict(services or {})
+        # service -> framing kind (the catalogue's Service.framing); "line"/"json" services get messages
+        self.framings: Mapping[str, str] = dict(DEFAULT_FRAMING) | dict(framings or {})
+        # services recognised by content on unclaimed ports (recognise.py); None: every one it knows
+        self.recognise = frozenset(RECOGNISED if recognise is None else recognise) & frozenset(RECOGNISED)
         self.table: dict[tuple, Half] = {}
         self.conns: list[Conn] = []
         self.live: list[Conn] = []  # connections whose idle memory has not been given back yet
@@ -228,6 +236,7 @@ class TcpAnalysis:
         if service is not None:
             conn.lab = True
             conn.service = service
+            conn.by = "port"
         else:
             conn.echo.cap = OTHER_CAP
         n = self.per_server.get(server, 0) + 1
@@ -241,6 +250,14 @@ class TcpAnalysis:
             half.cD, half.cA = ("D", "A") if is_client else ("d", "a")
         c.peer, s.peer = s, c
         c.sink, s.sink = conn.echo.request, conn.echo.answer
+        if service is not None:
+            framing = self.framings.get(service)
+            if is_message_framing(framing):
+                conn.msgs = open_stream(service, framing, conn.echo)  # type: ignore[arg-type]
+                c.sink, s.sink = conn.msgs.request, conn.msgs.response
+        elif self.recognise:
+            sn = conn.sniffer = Sniffer(self.recognise, (c.sink, s.sink), lambda name: self._recognised(conn, name))
+            c.sink, s.sink = sn.request, sn.response
         if self.kept is not None:  # tests: the whole stream too, through the same delivery callback
             self.kept[conn.id] = kc, ks = bytearray(), bytearray()
             c.sink, s.sink = _keeping(kc, c.sink), _keeping(ks, s.sink)
@@ -375,8 +392,26 @@ class TcpAnalysis:
         if off < 0:
             off += WRAP
         n = len(pkt.payload)  # captured payload bytes, as the plugin shows (a snap length may cut tcp.len)
+        if conn.msgs is not None:  # a message service: its messages are added at finish()
+            self.frames[str(pkt.no)] = MessageFrameNote(conn.id, "request" if h.is_client else "response",  # type: ignore[index]
+                                                        off, n, conn.client_no, None, label)
+            return
         self.frames[str(pkt.no)] = FrameNote(conn.id, "request" if h.is_client else "echo", off, n,  # type: ignore[index]
                                              conn.client_no, echo_ok, label)
+
+    def _recognised(self, conn: Conn, service: str) -> tuple:
+        """A Sniffer decided what an unclaimed connection carries: the callbacks its bytes go to now."""
+        if not service:
+            return conn.sniffer.targets  # type: ignore[union-attr]  # the echo check's, as before
+        conn.service, conn.by = service, "content"
+        framing = self.framings.get(service)
+        if not is_message_framing(framing):  # echo: the echo check it already feeds, as for a lab port
+            if not conn.echo.stopped:
+                conn.echo.cap = LEAD_CAP
+            return conn.sniffer.targets  # type: ignore[union-attr]
+        conn.echo = EchoCheck()  # a message service compares nothing; the stream keeps its first-byte times
+        conn.msgs = open_stream(service, framing, conn.echo)  # type: ignore[arg-type]
+        return conn.msgs.request, conn.msgs.response
 
     # -- end of capture --------------------------------------------------------------------------
 
@@ -386,6 +421,7 @@ class TcpAnalysis:
         for conn in self.conns:
             for half in (conn.c, conn.s):
                 half.finish()
+            self._finish_messages(conn)
             out.append(connection(conn, t0_ns))
         queued_behind(self.conns, out)
         streams = None if self.kept is None else {cid: (bytes(a), bytes(b)) for cid, (a, b) in self.kept.items()}
@@ -399,7 +435,60 @@ class TcpAnalysis:
             if conn.echo.truncated:
                 self.warnings.append(Warning("exchanges-truncated", f"connection {conn.id}: only the first "
                                              "exchanges are listed", conn.syn_frame))
-        return TcpResult(out, self.frames, self.warnings, streams, self.marks)
+        hint = None
+        if any(c.msgs is not None for c in self.conns):
+            self.warnings += messages_warnings(self.conns, out)
+            hint = timezone_hint(out)
+        return TcpResult(out, self.frames, self.warnings, streams, self.marks, hint)
+
+    def _finish_messages(self, conn: Conn) -> None:
+        """End of capture for the message layer: an undecided unclaimed connection is decided on
+        what it sent, a message stream ends what is in progress, its messages label their frames."""
+        if conn.sniffer is not None:
+            conn.sniffer.finish()
+            e = conn.echo
+            if conn.by == "content" and conn.msgs is None and (e.mismatch is not None or e.echoed_bytes == 0):
+                conn.service = conn.by = None  # looked like echo at first, was not: not recognised
+        msgs = conn.msgs
+        if msgs is None:
+            return
+        msgs.finish()
+        if conn.noted and self.frames is not None:
+            for d in msgs.done:
+                note = self.frames.get(str(d.last_frame))
+                if not isinstance(note, MessageFrameNote):
+                    continue
+                note.msg = (note.msg or []) + [d.index]
+                if d.side == 0 and d.command is not None:
+                    note.command = (note.command or []) + [d.command]
+                elif d.side == 1 and d.status is not None:
+                    note.status = (note.status or []) + [d.status]
+
+def messages_warnings(conns: list[Conn], out: list[Connection]) -> list[Warning]:
+    """One warning per service and server port recognised by content, and one per connection
+    whose messages were too many to list."""
+    found: dict[tuple[str, int], list[int]] = {}
+    warns = []
+    for conn in conns:
+        if conn.by == "content":
+            found.setdefault((conn.service, conn.server[1]), []).append(conn.id)  # type: ignore[arg-type]
+        if conn.msgs is not None and conn.msgs.truncated:
+            warns.append(Warning("messages-truncated", f"connection {conn.id}: only the first messages are listed",
+                                 conn.syn_frame))
+    for (service, port), ids in found.items():
+        first = out[ids[0]]
+        shown = ", ".join(str(i) for i in ids[:10]) + (", ..." if len(ids) > 10 else "")
+        warns.append(Warning("service-recognised", f"{len(ids)} connection(s) to port {port} ({shown}) carry "
+                             f"{service} traffic although no service is on that port: analysed as {service} "
+                             f"(--port {service}={port} makes it explicit)", first.handshake.syn_frame, "info"))
+    return warns
+
+
+def timezone_hint(out: list[Connection]) -> str | None:
+    """The UTC offset in which every time reply with a right clock is right, when they agree."""
+    offsets = {m.utc_offset for c in out for m in c.messages if m.utc_offset is not None}
+    return offsets.pop() if len(offsets) == 1 else None
+
 
 def _keeping(kept: bytearray, sink):
     """A delivery callback that also keeps the delivered bytes (keep_streams=True, tests only)."""
@@ -416,7 +505,7 @@ def _echo_ok(conn: Conn, h: Half, off: int, payload: bytes) -> bool | None:
 
     Client bytes are looked up in the client's window of recent bytes, else among the bytes
     not yet echoed that the echo check keeps (a file sent far ahead of its echo)."""
-    if h.is_client:
+    if h.is_client or conn.msgs is not None:
         return None
     n = len(payload)
     client = conn.c

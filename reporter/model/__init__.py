@@ -192,6 +192,7 @@ class Message:
     file: Optional[FileInfo] = None
     time_value: Optional[str] = None  # the time a time server's reply states
     problems: list[str] = field(default_factory=list)
+    utc_offset: Optional[str] = None  # a time reply: the UTC offset ("+07:00") in which its clock is right
 
 
 @dataclass(slots=True)
@@ -199,7 +200,7 @@ class Connection:
     id: int
     client: Endpoint
     server: Endpoint
-    service: Optional[str] = None  # "echo" | "file-echo" | None
+    service: Optional[str] = None  # "echo" | "file-echo" | "time" | "file" | None
     client_no: int = 1
     handshake: Handshake = field(default_factory=Handshake)
     close: Close = field(default_factory=Close)
@@ -213,6 +214,7 @@ class Connection:
     sha256: PerDirection = field(default_factory=lambda: PerDirection("", ""))
     preview: PerDirection = field(default_factory=lambda: PerDirection("", ""))
     messages: list[Message] = field(default_factory=list)  # message services only
+    service_by: Optional[str] = None  # "port" (the catalogue's port) | "content" (recognised) | None
 
 
 @dataclass(slots=True)
@@ -255,6 +257,18 @@ class FrameNote:
     client_no: int
     echo_ok: Optional[bool] = None  # echo segments only
     tcp_analysis: Optional[str] = None  # "retransmission" | "out_of_order" | "duplicate" | None
+
+
+@dataclass(slots=True)
+class MessageFrameNote(FrameNote):
+    """A frame of a message service (role "request" | "response"): the messages it completes.
+
+    A subclass, so an echo frame's note keeps exactly its keys; each list is None when the frame
+    completes no message of that kind (the plugin's progjar.msg.* fields, one per message)."""
+
+    msg: Optional[list[int]] = None  # indexes of the messages this frame completes
+    command: Optional[list[str]] = None  # commands of the requests it completes
+    status: Optional[list[str]] = None  # statuses of the responses it completes
 
 
 @dataclass(slots=True)
@@ -320,6 +334,7 @@ def from_dict(d: dict) -> Report:
             sha256=PerDirection(**c["sha256"]),
             preview=PerDirection(**c["preview"]),
             messages=[message(m) for m in c.get("messages", ())],
+            service_by=c.get("service_by"),
         )
 
     def message(m: dict) -> Message:
@@ -341,5 +356,6 @@ def from_dict(d: dict) -> Report:
         connections=[conn(c) for c in d["connections"]],
         runs=[Run(**r) for r in d.get("runs", ())],
         tasks=[Task(**t) for t in d["tasks"]],
-        frames=None if frames is None else {k: FrameNote(**v) for k, v in frames.items()},
+        frames=None if frames is None else {k: (MessageFrameNote if "msg" in v else FrameNote)(**v)
+                                            for k, v in frames.items()},
     )
