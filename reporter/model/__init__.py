@@ -193,6 +193,8 @@ class Message:
     time_value: Optional[str] = None  # the time a time server's reply states
     problems: list[str] = field(default_factory=list)
     utc_offset: Optional[str] = None  # a time reply: the UTC offset ("+07:00") in which its clock is right
+    data: Any = None  # a file-server reply's `data`: LIST's names (bounded) or its text (ERROR's reason)
+    announced: Optional[FileInfo] = None  # a file-server reply: the file as it says it sent or stored it
 
 
 @dataclass(slots=True)
@@ -339,8 +341,9 @@ def from_dict(d: dict) -> Report:
 
     def message(m: dict) -> Message:
         m = dict(m)
-        if m.get("file") is not None:
-            m["file"] = FileInfo(**m["file"])
+        for k in ("file", "announced"):
+            if m.get(k) is not None:
+                m[k] = FileInfo(**m[k])
         return Message(**m)
 
     frames = d.get("frames")
