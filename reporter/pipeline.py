@@ -87,7 +87,8 @@ def _analyse(path: str, opts: ReportOptions, sha256: Optional[str]) -> tuple[Rep
     capture = open_capture(path)
     ports = assignments.service_ports(opts.port_overrides)
     wanted = assignments.get(opts.assignment) if opts.assignment != "auto" else None
-    tcp = TcpAnalysis(assignments.tcp_services(ports, wanted), opts.frames)
+    tcp = TcpAnalysis(assignments.tcp_services(ports, wanted), opts.frames, framings=assignments.framings(),
+                      recognise=assignments.recognisable(wanted))
     dns = DnsAnalysis()
 
     tcp_feed, dns_feed, dns_tcp = tcp.feed, dns.feed, dns.feed_tcp
@@ -114,6 +115,7 @@ def _analyse(path: str, opts: ReportOptions, sha256: Optional[str]) -> tuple[Rep
         start=iso_utc(t0),
         duration_s=round(duration, 9),
         truncated=bool(capture.truncated),
+        timezone_hint=tcp_res.timezone_hint,
     )
     report = Report(
         capture=info,

@@ -144,7 +144,10 @@ def test_auto_picks_the_assignment_and_says_why(tmp_path: Path) -> None:
 def test_port_option_moves_the_echo_service(tmp_path: Path) -> None:
     cap = echo_capture(tmp_path, 5000)
     plain, _ = analyse(str(cap), ReportOptions())
-    assert plain.connections[0].service is None
+    # on a port no service claims, the echo is recognised by its content and said, but T2 (the
+    # assignment's port) stays absent until --port makes it explicit
+    assert plain.connections[0].service == "echo" and plain.connections[0].service_by == "content"
+    assert any(w.code == "service-recognised" and "--port echo=5000" in w.message for w in plain.warnings)
     assert {t.id: t.status for t in plain.tasks}["T2"] == "absent"
     moved, _ = analyse(str(cap), ReportOptions(port_overrides={"echo": 5000}, assignment="tugas1"))
     assert moved.connections[0].service == "echo"

@@ -435,10 +435,8 @@ class TcpAnalysis:
             if conn.echo.truncated:
                 self.warnings.append(Warning("exchanges-truncated", f"connection {conn.id}: only the first "
                                              "exchanges are listed", conn.syn_frame))
-        hint = None
-        if any(c.msgs is not None for c in self.conns):
-            self.warnings += messages_warnings(self.conns, out)
-            hint = timezone_hint(out)
+        self.warnings += messages_warnings(self.conns, out)
+        hint = timezone_hint(out)
         return TcpResult(out, self.frames, self.warnings, streams, self.marks, hint)
 
     def _finish_messages(self, conn: Conn) -> None:
@@ -447,7 +445,7 @@ class TcpAnalysis:
         if conn.sniffer is not None:
             conn.sniffer.finish()
             e = conn.echo
-            if conn.by == "content" and conn.msgs is None and (e.mismatch is not None or e.echoed_bytes == 0):
+            if conn.by == "content" and conn.msgs is None and (e.mismatch is not None or e.echoed == 0):
                 conn.service = conn.by = None  # looked like echo at first, was not: not recognised
         msgs = conn.msgs
         if msgs is None:

@@ -68,7 +68,13 @@ def _tugas1() -> Assignment:
     return tugas1.ASSIGNMENT
 
 
-_LOADERS: tuple[Callable[[], Assignment], ...] = (_tugas1,)
+def _tugas2() -> Assignment:
+    from reporter.assignments import tugas2
+
+    return tugas2.ASSIGNMENT
+
+
+_LOADERS: tuple[Callable[[], Assignment], ...] = (_tugas1, _tugas2)
 _CATALOGUE: dict[str, Assignment] = {}
 
 
@@ -111,6 +117,18 @@ def service_ports(overrides: Optional[dict[str, int]] = None) -> dict[str, int]:
     return ports
 
 
+def framings() -> dict[str, str]:
+    """service -> framing kind (Service.framing) for every service of the catalogue: the TCP analysis
+    opens a message stream for the "line" and "json" ones."""
+    return {name: s.framing for name, s in all_services().items()}
+
+
+def recognisable(wanted: Optional[Assignment]) -> Optional[set[str]]:
+    """The services content recognition may find on unclaimed ports: the chosen assignment's, or
+    (None) every one the analysis knows when the assignment is chosen automatically."""
+    return None if wanted is None else {s.name for s in wanted.services}
+
+
 def tcp_services(ports: dict[str, int], only: Optional[Assignment] = None) -> dict[int, str]:
     """port -> service name for the TCP services the TCP analysis labels (all, or one assignment's)."""
     names = {s.name for s in only.services} if only is not None else set(ports)
@@ -149,7 +167,13 @@ def choose(report: "Report", wanted: str, ports: dict[str, int]) -> tuple[Assign
         first = next(iter(catalogue().values()))
         return first, "auto", f"no service of any assignment in the capture; {first.id} by default", {}
     used = {s.name: seen[s.name] for s in best.services if s.name in seen}
-    why = "the capture uses " + ", ".join(f"{n} ({k})" for n, k in used.items())
+    content: dict[str, set[int]] = {}
+    for c in report.connections:
+        if c.service_by == "content" and c.service in used:
+            content.setdefault(c.service, set()).add(c.server.port)
+    why = "the capture uses " + ", ".join(
+        f"{n} ({k}" + (f"; recognised by content on port {', '.join(map(str, sorted(content[n])))}" if n in content
+                       else "") + ")" for n, k in used.items())
     return best, "auto", why, used
 
 
