@@ -141,9 +141,6 @@ class MessageStream:
         if data is None:
             self.framer.gap(0, pkt)
             return
-        e = self.echo
-        if e.first_req_ts is None:  # type: ignore[attr-defined]
-            e.first_req_ts = pkt.ts  # type: ignore[attr-defined]
         self.framer.data(0, data, pkt)
 
     def response(self, off: int, data: Optional[bytes], pkt: object) -> None:
@@ -203,6 +200,11 @@ class MessageStream:
         self.count += 1
         d.text = _text(d)
         if side == 0:
+            e = self.echo
+            if e.first_req_ts is None:  # type: ignore[attr-defined]
+                # the first *complete* request: a server cannot answer before it (an upload's first
+                # byte may come seconds earlier), which is what queued_behind compares with a close
+                e.first_req_ts = d.last_ts  # type: ignore[attr-defined]
             self.parser.request(d, d.last_ts)
             self.outstanding.append(d)
             if len(self.outstanding) > MAX_OUTSTANDING:

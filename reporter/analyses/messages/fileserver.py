@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import re
 from typing import TYPE_CHECKING, Any, Optional
 
 from reporter.analyses.messages.core import HEAD_MAX, Draft, Parser
@@ -42,6 +43,7 @@ DATA_TEXT_MAX = 200  # characters of a reply's `data` text kept in the report
 NAMES_MAX = 1000  # LIST names kept per reply
 LOST = "bytes-not-captured"  # the framing's problem for a gap (core.MessageStream.lost)
 _BLANK = b" \t\r\n"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class Base64Stream:
@@ -321,9 +323,9 @@ class FileParser(Parser):
                 d.problem("names-cut")
         elif "data" in v:
             d.data = v["data"][:DATA_TEXT_MAX]
-        sha = v.get("data_sha256")
+        sha = v.get("data_sha256", "").lower()
         if st.size is not None:
-            d.announced = FileInfo(name, st.size, sha[:64].lower() if sha else None)
+            d.announced = FileInfo(name, st.size, sha if _SHA256.fullmatch(sha) else None)
         b64 = st.b64
         if b64 is not None:
             if b64.error is None:
