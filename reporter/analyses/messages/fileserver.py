@@ -180,8 +180,8 @@ class _Request:
 class _Reply:
     """One reply while it streams: the JSON scanner's handler (jsonstream.Handler)."""
 
-    __slots__ = ("b64", "collect", "collect_key", "cut", "draft", "names", "names_total", "not_object", "scanner",
-                 "size", "values")
+    __slots__ = ("b64", "b64_open", "collect", "collect_key", "cut", "draft", "names", "names_total", "not_object", "scanner",
+                 "size", "tail", "values")
 
     def __init__(self, d: Draft) -> None:
         self.draft = d
@@ -193,16 +193,33 @@ class _Reply:
         self.names_total = 0
         self.size: Optional[int] = None
         self.b64: Optional[Base64Stream] = None
+        self.b64_open = False  # data_file's string has begun and not ended yet
         self.not_object = False
         self.cut = False  # a value was longer than VALUE_MAX
+        self.tail = b""  # trailing CR/LF bytes held back: maybe the terminator, which is no JSON
 
     def feed(self, d: Draft, data: bytes) -> None:
-        self.scanner.feed(data)
+        if self.tail:
+            data = self.tail + data
+        n = k = len(data)
+        while k and n - k < 4 and data[k - 1] in (10, 13):
+            k -= 1
+        self.tail = data[k:] if k < n else b""
+        if k:
+            self.scanner.feed(data[:k] if k < n else data)
+
+    def end(self, terminator: int) -> None:
+        """The message is complete: what was held back goes to the scanner, except the terminator."""
+        rest = self.tail[:max(0, len(self.tail) - terminator)]
+        self.tail = b""
+        if rest:
+            self.scanner.feed(rest)
 
     def string_start(self, depth: int, key: Optional[str], in_array: bool) -> Optional[Sink]:
         if depth == 1 and not in_array:
             if key == "data_file":
                 self.b64 = Base64Stream()
+                self.b64_open = True
                 return self.b64.feed
             if key in ("status", "data", "data_namafile", "data_sha256"):
                 self.collect, self.collect_key = bytearray(), key
@@ -223,6 +240,7 @@ class _Reply:
             c += piece[:room]
 
     def string_end(self) -> None:
+        self.b64_open = False
         c, self.collect = self.collect, None
         if c is None:
             return
@@ -300,6 +318,7 @@ class FileParser(Parser):
         self.cur[1] = None
         if LOST in d.problems:
             _lost(st)
+        st.end(d.terminator)
         problem = st.scanner.finish()
         if problem is not None and problem != LOST:
             d.problem(problem)
@@ -328,9 +347,12 @@ class FileParser(Parser):
             d.announced = FileInfo(name, st.size, sha if _SHA256.fullmatch(sha) else None)
         b64 = st.b64
         if b64 is not None:
+            cut = st.b64_open  # the reply ends inside data_file: said by json-incomplete, not as bad base64
+            if cut and b64.error is None:
+                b64.error = "the reply ends inside data_file"
             if b64.error is None:
                 b64.finish()
-            if b64.error is not None and LOST not in d.problems:
+            if b64.error is not None and LOST not in d.problems and not cut:
                 d.problem("bad-base64")
             d.file = FileInfo(name, b64.size, b64.sha256)
             _compare(d, d.file, d.announced)
