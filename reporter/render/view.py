@@ -14,7 +14,7 @@ from typing import Any
 
 from reporter.assignments import all_services, catalogue, reason_text, task_name
 from reporter.model import Connection, Report
-from reporter.render import svg
+from reporter.render import files_view, svg
 from reporter.render.i18n import Lang
 
 LAB_MACHINES = {"172.16.16.101": "mesin-1", "172.16.16.102": "mesin-2", "172.16.16.103": "mesin-3"}
@@ -330,4 +330,5 @@ def build(report: Report, lang: str) -> dict[str, Any]:
         "aggregate_note": L.t("aggregate_note", n=L.num(len(report.connections)), k=len(shown)) if agg else "",
         "endpoints": endpoints[:MAX_ENDPOINTS], "endpoints_more": max(0, len(endpoints) - MAX_ENDPOINTS),
         "glossary": [L.t(k) for k in GLOSSARY],
+        "files": files_view.build(report, L, machine),  # the file server's section (Tugas 3, ETS)
     }
