@@ -285,6 +285,8 @@ class FileParser(Parser):
         self.cur[0] = None
         if LOST in d.problems:
             _lost(st)
+        if st.body is None and d.bytes > HEAD_MAX:
+            d.problem("too-long")  # only an UPLOAD's base64 may be this long; the head kept is cut
         line = d.line()  # an UPLOAD's: its command, name and the start of its base64
         words, _, balanced = split_words(line, 2 if st.body is not None else MAX_ARGS + 1)
         if not balanced:

@@ -175,10 +175,9 @@ def table(runs: list[Run], report: Report) -> list[EtsRow]:
         walls = [max(_stop(runs[i]) for i in b) - min(runs[i].start_s for i in b) for b in bs]
         wall = sum(walls) / len(walls)
         durs = [r.duration_s for r in good if r.duration_s]
-        mean = sum(durs) / len(durs) if durs else None
+        mean = round(sum(durs) / len(durs), 6) if durs else None  # rounded first: the row's numbers agree
         moved = size * len(good)
-        out.append(EtsRow(op, size, clients, len(idx), len(bs), round(wall, 6),
-                          round(mean, 6) if mean is not None else None,
+        out.append(EtsRow(op, size, clients, len(idx), len(bs), round(wall, 6), mean,
                           round(size / mean, 3) if mean else None,
                           round(moved / sum(walls), 3) if good and sum(walls) > 0 else None,
                           len(good), len(idx) - len(good),
