@@ -15,8 +15,9 @@ all of them ended. So transfers of one operation and size are sorted by start, a
 only end at an *idle point*, where a transfer starts after every earlier one of the group ended.
 Small files finish before the pool's next worker even connects, which makes idle points inside a
 batch too; but a boundary of the stress run is idle in every group, so when every group has the
-same number of transfers (the stress matrix) only the idle points common to all groups cut, else
-each group's own. A batch's clients = its transfers.
+same number of transfers (the stress matrix) only the idle points common to all groups cut, and
+those where nothing was in progress for LONG_IDLE_S (no stress client staggers its workers that
+much); else each group's own idle points. A batch's clients = its transfers.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from reporter.model import Connection, EtsRow, Report, Run
 
 FAIL_PROBLEMS = (("bytes-not-captured", "not-captured"), ("bad-base64", "bad-base64"),
                  ("size-mismatch", "size-mismatch"), ("sha-mismatch", "sha-mismatch"))
+LONG_IDLE_S = 0.1  # nothing in progress this long: a new batch (a pool's workers connect within milliseconds)
 BAD_REPLY = ("not-json", "json-invalid", "json-incomplete", "not-object", "no-status", "bad-status", "empty")
 
 
@@ -90,9 +92,12 @@ def make_runs(report: Report) -> tuple[list[Run], list[Exchange]]:
             f = x.request.file
             size = f.bytes if f is not None else known.get(x.name or "", 0)
         else:
+            # the file's own size: as the reply announces it (a short download is a failure of that size),
+            # else as decoded, else as another transfer of that name showed it (an ERROR has none)
             f = r.file if r is not None else None
-            size = f.bytes if f is not None and f.sha256 else (r.announced.bytes if r is not None and r.announced
-                                                                 else known.get(x.name or "", 0))
+            said = r.announced if r is not None else None
+            size = said.bytes if said is not None else f.bytes if f is not None and f.sha256 else known.get(
+                x.name or "", 0)
         stop = r.time_s if r is not None else _end(c, end)
         dur = round(max(0.0, stop - start), 6)
         thr = round(size / dur, 3) if reason is None and dur > 0 else None
@@ -126,20 +131,20 @@ def batches(runs: list[Run], report: Report) -> list[list[int]]:
     groups: dict[tuple[str, int], list[int]] = defaultdict(list)
     for i, r in enumerate(runs):
         groups[(r.operation, r.file_bytes)].append(i)
-    idle: dict[tuple[str, int], set[int]] = {}
+    idle: dict[tuple[str, int], dict[int, float]] = {}  # position -> idle time before it
     for key, idx in groups.items():
         idx.sort(key=lambda i: (spans[i][0], runs[i].connection))
-        points, top = set(), float("-inf")
+        points, top = {}, float("-inf")
         for pos, i in enumerate(idx):
             if pos and spans[i][0] >= top:
-                points.add(pos)
+                points[pos] = spans[i][0] - top
             top = max(top, spans[i][1])
         idle[key] = points
     sizes = {len(idx) for idx in groups.values()}
-    common = set.intersection(*idle.values()) if len(sizes) == 1 and len(groups) > 1 else None
+    common = set.intersection(*(set(p) for p in idle.values())) if len(sizes) == 1 and len(groups) > 1 else None
     out = []
     for key, idx in groups.items():
-        cuts = sorted(common if common is not None else idle[key])
+        cuts = sorted(pos for pos, gap in idle[key].items() if common is None or pos in common or gap >= LONG_IDLE_S)
         bounds = [0, *cuts, len(idx)]
         out += [idx[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
     out.sort(key=lambda b: spans[b[0]][0])
