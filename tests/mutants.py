@@ -45,6 +45,16 @@ def crafted_sources() -> dict[str, bytes]:
             linktype=craft.LINUX_SLL2, nano=True, big_endian=True).read_bytes()
         out["null.pcap"] = craft.write_pcap(tmp / "c", f4.recs(craft.NULL), linktype=craft.NULL).read_bytes()
         ifaces = [craft.Iface(craft.EN10MB, 6), craft.Iface(craft.LINUX_SLL, 9), craft.Iface(craft.RAW, 9)]
+        # Tugas 2: a telnet-like client byte by byte and a whole-line one at 45000, the lecturer's
+        # time server (dated JAM) at 51000, recognised by content
+        from tests import timecraft
+
+        moved = timecraft.TimeSession(timecraft.MESIN3, port=51000, cport=40010, t=timecraft.T0 + 0.3)
+        moved.send(b"TIME\r\n").jam(fmt="%d-%m-%Y %H:%M:%S").send(b"QUIT\r\n").server_close()
+        out["time-eth.pcap"] = craft.write_pcap(tmp / "e", craft.merge(
+            timecraft.lab_session(bytewise=True).recs(),
+            timecraft.lab_session(timecraft.MESIN3, cport=40009, t=timecraft.T0 + 0.1).recs(),
+            moved.recs())).read_bytes()
         out["multi.pcapng"] = craft.write_pcapng(
             tmp / "d", craft.merge(f4.recs(craft.EN10MB, 0), f6.recs(craft.LINUX_SLL, 1),
                                    f4.recs(craft.RAW, 2), [arp, dns]), ifaces).read_bytes()

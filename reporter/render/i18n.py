@@ -99,6 +99,35 @@ EN: dict[str, str] = {
     "hist_T": "retransmission", "hist_G": "gap", "hist_C": "bad checksum", "hist_I": "inconsistent packet",
     "hist_Q": "SYN and FIN at once", "hist_W": "zero window", "hist_^": "direction flipped",
     "and": "and", "yes": "yes", "no": "no", "unknown": "unknown", "more_conn": "and {n} more",
+    # -- the message layer (render/messages_view.py, templates/messages.html.j2) --
+    "service_time": "time service", "service_file": "file service", "lg_reply": "reply",
+    "msg_title": "Messages", "msg_none": "No complete message in this connection.",
+    "msg_summary": "{req} request(s) and {resp} reply(ies); {bad} with a problem.",
+    "msg_caption": "Messages in the order they completed: time runs downwards; #a–b are the frames that carried "
+                   "a message; ↩n names the request (by its #) a reply answers, followed by the reply's latency.",
+    "msg_dir": "Direction", "msg_dir_request": "request", "msg_dir_response": "reply", "msg_text": "Text",
+    "msg_meaning": "Command / status", "msg_reply_to": "Answers #", "msg_problems": "Problems",
+    "msg_more": "{n} more messages are listed in the JSON report.", "msg_more_ladder": "… {n} more messages",
+    "msg_clock": "clock right in UTC{off}",
+    "recognised": "No service of the assignment is on port {port}, but this connection carries {service} "
+                  "messages: it was recognised by its content and analysed as the {service} service "
+                  "(--port {service}={port} makes it explicit).",
+    "mp_bare-lf": "ends with a bare LF, not CRLF", "mp_no-terminator": "no line end",
+    "mp_too-long": "too long (only the start is kept)", "mp_bytes-not-captured": "bytes missing in the capture",
+    "mp_unknown-command": "unknown request", "mp_empty": "empty line",
+    "mp_format-differs": "the lecturer's format, not the assignment's", "mp_bad-format": "the value is not a time",
+    "mp_unknown-reply": "neither JAM nor ERROR", "mp_clock-off": "clock wrong in every time zone",
+    "mp_unsolicited": "no request asked for it", "mp_premature": "answers a request that was not complete yet",
+    "mp_extra-response": "another reply to an answered request", "mp_unanswered": "never answered",
+    "mp_several-responses": "answered more than once",
+    "read_msg_queued": "{client} connected at {syn} and sent its request, but got its first reply only at {served}, "
+                       "right after {prev} closed: the server serves one client at a time, so {client} waited "
+                       "{wait}.",
+    "read_msg_concurrent": "{clients} were connected at the same time and each got its replies while the other "
+                           "was connected: the server serves clients concurrently.",
+    "read_msg_served": "{client} connected at {syn}; first reply at {first}, {n} reply(ies) in all.",
+    "w_service-recognised": "A lab service was recognised by its content on a port no service uses.",
+    "w_messages-truncated": "Only the first messages of a connection are listed.",
 }
 
 ID: dict[str, str] = {
@@ -196,6 +225,36 @@ ID: dict[str, str] = {
     "hist_T": "pengiriman ulang", "hist_G": "celah", "hist_C": "checksum salah", "hist_I": "paket tidak konsisten",
     "hist_Q": "SYN dan FIN sekaligus", "hist_W": "jendela nol", "hist_^": "arah dibalik",
     "and": "dan", "yes": "ya", "no": "tidak", "unknown": "tidak diketahui", "more_conn": "dan {n} lainnya",
+    # -- lapisan pesan (render/messages_view.py, templates/messages.html.j2) --
+    "service_time": "layanan waktu", "service_file": "layanan berkas", "lg_reply": "balasan",
+    "msg_title": "Pesan", "msg_none": "Tidak ada pesan yang lengkap pada koneksi ini.",
+    "msg_summary": "{req} permintaan dan {resp} balasan; {bad} di antaranya bermasalah.",
+    "msg_caption": "Pesan menurut urutan selesainya: waktu berjalan ke bawah; #a–b adalah bingkai yang membawa "
+                   "sebuah pesan; ↩n menunjukkan permintaan (menurut nomor #) yang dijawab sebuah balasan, diikuti "
+                   "latensi balasan itu.",
+    "msg_dir": "Arah", "msg_dir_request": "permintaan", "msg_dir_response": "balasan", "msg_text": "Teks",
+    "msg_meaning": "Perintah / status", "msg_reply_to": "Menjawab #", "msg_problems": "Masalah",
+    "msg_more": "{n} pesan lainnya tercantum dalam laporan JSON.", "msg_more_ladder": "… {n} pesan lainnya",
+    "msg_clock": "jam tepat pada UTC{off}",
+    "recognised": "Tidak ada layanan tugas pada port {port}, tetapi koneksi ini membawa pesan {service}: "
+                  "layanannya dikenali dari isi pesan dan dianalisis sebagai layanan {service} "
+                  "(--port {service}={port} menyatakannya secara eksplisit).",
+    "mp_bare-lf": "diakhiri LF saja, bukan CRLF", "mp_no-terminator": "tanpa akhir baris",
+    "mp_too-long": "terlalu panjang (hanya awalnya yang disimpan)", "mp_bytes-not-captured": "ada byte yang tidak terekam",
+    "mp_unknown-command": "permintaan tak dikenal", "mp_empty": "baris kosong",
+    "mp_format-differs": "format server dosen, bukan format tugas", "mp_bad-format": "nilainya bukan waktu",
+    "mp_unknown-reply": "bukan JAM maupun ERROR", "mp_clock-off": "jam salah di semua zona waktu",
+    "mp_unsolicited": "tidak ada permintaan yang memintanya", "mp_premature": "menjawab permintaan yang belum lengkap",
+    "mp_extra-response": "balasan tambahan untuk permintaan yang sudah dijawab", "mp_unanswered": "tidak pernah dijawab",
+    "mp_several-responses": "dijawab lebih dari sekali",
+    "read_msg_queued": "{client} terhubung pada {syn} dan mengirim permintaannya, tetapi baru menerima balasan "
+                       "pertama pada {served}, tepat setelah {prev} menutup koneksinya: server hanya melayani satu "
+                       "klien dalam satu waktu, sehingga {client} menunggu {wait}.",
+    "read_msg_concurrent": "{clients} terhubung pada waktu yang sama dan masing-masing menerima balasan ketika klien "
+                           "lain masih terhubung: server melayani klien secara bersamaan.",
+    "read_msg_served": "{client} terhubung pada {syn}; balasan pertama pada {first}, seluruhnya {n} balasan.",
+    "w_service-recognised": "Sebuah layanan praktikum dikenali dari isinya pada port yang tidak dipakai layanan mana pun.",
+    "w_messages-truncated": "Hanya pesan-pesan pertama dari sebuah koneksi yang dicantumkan.",
 }
 
 # -- the file server's section (reporter/render/files_view.py, templates/files.html.j2): Tugas 3 and the ETS

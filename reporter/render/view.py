@@ -14,7 +14,7 @@ from typing import Any
 
 from reporter.assignments import all_services, catalogue, reason_text, task_name
 from reporter.model import Connection, Report
-from reporter.render import files_view, svg
+from reporter.render import files_view, messages_view, svg
 from reporter.render.i18n import Lang
 
 LAB_MACHINES = {"172.16.16.101": "mesin-1", "172.16.16.102": "mesin-2", "172.16.16.103": "mesin-3"}
@@ -121,7 +121,7 @@ def _connection(c: Connection, report: Report, L: Lang) -> dict[str, Any]:
     return {
         "id": c.id,
         "title": L.t("conn_title", id=c.id, client=f"{cname}:{c.client.port}", server=f"{sname}:{c.server.port}"),
-        "service": L.t(f"service_{c.service}" if c.service in ("echo", "file-echo") else "service_none"),
+        "service": L.t(f"service_{c.service}" if f"service_{c.service}" in L.cat else "service_none"),
         "client_no": L.t("client_no", n=c.client_no),
         "client_addr": _host_port(c.client.ip, c.client.port), "server_addr": _host_port(c.server.ip, c.server.port),
         "ladder": svg.ladder(c, report.frames, L, f"{cname}:{c.client.port}", f"{sname}:{c.server.port}"),
@@ -178,6 +178,8 @@ def _row(c: Connection, L: Lang) -> svg.GanttRow:
     e = c.echo
     served = e.first_echo_time_s if e.queued_behind is not None else None
     label = f"#{c.id} {machine(c.client.ip)}:{c.client.port}"
+    if messages_view.is_message_connection(c):
+        return messages_view.gantt_row(c, L, label)
     return svg.GanttRow(label, c.handshake.syn_time_s, served, c.close.end_time_s,
                         [x.request_time_s for x in c.exchanges if x.request_time_s is not None],
                         [x.echo_time_s for x in c.exchanges if x.echo_time_s is not None],
@@ -247,10 +249,12 @@ def _timeline(report: Report, shown: list[Connection], L: Lang) -> dict[str, Any
         t1 = max(c.close.end_time_s or dur for c in g)
         pad = (t1 - t0) * 0.04 + 0.05
         s = g[0].server
+        msgs = messages_view.is_message_group(g)
         groups.append({"title": L.t("timeline_group", server=f"{machine(s.ip)}:{s.port}", t0=_at(L, t0),
                                     t1=_at(L, t1)),
-                       "svg": svg.gantt([_row(c, L) for c in g], max(0.0, t0 - pad), t1 + pad, L),
-                       "readings": _readings(g, L)})
+                       "svg": svg.gantt([_row(c, L) for c in g], max(0.0, t0 - pad), t1 + pad, L,
+                                        reply_key="lg_reply" if msgs else "lg_echo"),
+                       "readings": messages_view.readings(g, L, _names(g), _at) if msgs else _readings(g, L)})
     if len(clusters) == 1 and len(clusters[0]) == len(rows):
         overview = None  # the one group already shows every connection
     return {"overview": overview, "groups": groups, "any": bool(rows)}
@@ -325,6 +329,9 @@ def build(report: Report, lang: str) -> dict[str, Any]:
         "warnings": _warnings(report, L), "warnings_more": max(0, len(report.warnings) - MAX_WARNINGS),
         "dns": _dns(report, L),
         "connections": [_connection(c, report, L) for c in shown],
+        "messages": messages_view.build(report, shown, L, {c.id: (f"{machine(c.client.ip)}:{c.client.port}",
+                                                                  f"{machine(c.server.ip)}:{c.server.port}")
+                                                           for c in shown}),
         "timeline": _timeline(report, shown, L),
         "aggregated": agg,
         "aggregate_note": L.t("aggregate_note", n=L.num(len(report.connections)), k=len(shown)) if agg else "",

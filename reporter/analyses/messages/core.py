@@ -32,7 +32,8 @@ _PRINTABLE = bytes(b if 32 <= b < 127 else 46 for b in range(256))
 class Draft:
     """One message while it is framed, and after it completed (until the report is built)."""
 
-    __slots__ = ("announced", "answers", "args", "bytes", "command", "data", "file", "first_frame", "head", "in_reply_to", "index",
+    __slots__ = ("announced", "answers", "args", "bytes", "command", "cut", "data", "file", "first_frame", "head",
+                 "in_reply_to", "index",
                  "last_frame", "last_ts", "latency_ns", "problems", "side", "status", "terminator", "text",
                  "time_value", "utc_offset")
 
@@ -43,6 +44,7 @@ class Draft:
         self.last_ts = 0  # epoch ns of the last frame that carried its bytes
         self.bytes = 0  # stream bytes, missing ones included
         self.head: Optional[bytearray] = bytearray()  # first HEAD_MAX captured bytes; None once parsed
+        self.cut = False  # captured bytes beyond HEAD_MAX were only counted
         self.terminator = 0  # length of the terminator at the end of head (framers set it)
         self.text = ""
         self.problems: list[str] = []
@@ -66,7 +68,7 @@ class Draft:
     def line(self) -> str:
         """The captured head without its terminator, as text (Latin-1: every byte is one character)."""
         head = self.head or b""
-        if self.terminator and len(head) == self.bytes:
+        if self.terminator and not self.cut:
             head = head[:len(head) - self.terminator]
         return bytes(head).decode("latin-1")
 
@@ -99,12 +101,17 @@ class Parser:
     def pair(self, stream: "MessageStream", resp: Draft) -> Optional[Draft]:
         """The request a completed response answers, and the pairing problems.
 
-        The oldest unanswered complete request. With none outstanding: a response that completes
-        while the client's request is still incomplete answered part of it ("premature"); else
-        one after an answered request is another reply to it ("extra-response"); else nothing
-        asked for it ("unsolicited")."""
-        if stream.outstanding:
-            return stream.outstanding.popleft()
+        The oldest unanswered complete request that expects a reply (else the oldest one: a QUIT
+        that got a goodbye). With none outstanding: a response that completes while the client's
+        request is still incomplete answered part of it ("premature"); else one after an answered
+        request is another reply to it ("extra-response"); else nothing asked for it ("unsolicited")."""
+        waiting = stream.outstanding
+        if waiting:
+            for i, req in enumerate(waiting):
+                if self.expects_reply(req):
+                    del waiting[i]
+                    return req
+            return waiting.popleft()
         if stream.drafts[0] is not None and stream.drafts[0].first_frame is not None:
             resp.problem("premature")
             return None
@@ -165,7 +172,9 @@ class MessageStream:
         d.last_frame = pkt.no  # type: ignore[attr-defined]
         d.last_ts = pkt.ts  # type: ignore[attr-defined]
         head = d.head
-        if head is not None and len(head) < HEAD_MAX:
+        if head is not None and not d.cut:
+            if len(head) + len(data) > HEAD_MAX:
+                d.cut = True
             head += data[:HEAD_MAX - len(head)]
         d.bytes += len(data)
         limit = self.framer.limit
@@ -252,6 +261,6 @@ def _text(d: Draft) -> str:
     """Printable text of a message: its first TEXT_MAX bytes without the terminator, every byte
     that is not printable ASCII shown as '.' (payloads are untrusted: never markup, never bidi)."""
     head = d.head or b""
-    if d.terminator and len(head) == d.bytes:
+    if d.terminator and not d.cut:
         head = head[:len(head) - d.terminator]
     return bytes(head[:TEXT_MAX]).translate(_PRINTABLE).decode("ascii")

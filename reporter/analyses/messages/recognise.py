@@ -40,7 +40,7 @@ def recognise(c: bytes, s: bytes, allowed: Collection[str], final: bool = False)
     full = final or len(c) >= PREFIX or len(s) >= PREFIX
     if s:
         if c.startswith(s):  # so far the server sent back the client's first bytes
-            if len(s) >= ECHO_MIN or (full and len(s) == len(c)):
+            if len(s) >= ECHO_MIN or (len(s) == len(c) and (full or b"\n" in s)):  # a whole line back
                 return "echo" if "echo" in allowed else ""
             if not full:
                 return None
@@ -54,8 +54,8 @@ def recognise(c: bytes, s: bytes, allowed: Collection[str], final: bool = False)
         word = _first_word(c.split(b"\n", 1)[0])
         if word in TIME_COMMANDS and "time" in allowed:
             return "time"
-        if word in FILE_COMMANDS and "file" in allowed:
-            return "file"
+        if word in FILE_COMMANDS and "file" in allowed and not s and full:  # a file server that never replied
+            return "file"                                                    # (its replies are JSON: rule above)
         return ""
     return None
 

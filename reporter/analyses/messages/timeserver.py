@@ -26,6 +26,7 @@ OFFSETS_MIN = tuple(range(-12 * 60, 14 * 60 + 1, 30))  # UTC-12:00 .. UTC+14:00 
 DAY = 86400
 
 _HMS = re.compile(r"(\d{2}):(\d{2}):(\d{2})")
+_ANY_TIME = re.compile(r"(?<!\d)(\d{1,2})[:.](\d{2})[:.](\d{2})(?!\d)")  # a time in another format
 _LECTURER = re.compile(r"(\d{2})-(\d{2})-(\d{4}) (\d{2}):(\d{2}):(\d{2})")
 KNOWN = ("TIME", "QUIT")
 
@@ -40,7 +41,8 @@ def offset_text(minutes: int) -> str:
 def parse_jam(value: str) -> tuple[Optional[str], Optional[str]]:
     """(time_value, problem) of a JAM reply's value: 'hh:mm:ss' -> ('14:03:07', None);
     the lecturer's 'dd-mm-YYYY HH:MM:SS' -> ('2025-06-01 14:03:07', 'format-differs');
-    anything else -> (None, 'bad-format')."""
+    another format that holds a time with seconds ('2:03:07 PM', '14.03.07.5') -> ('14:03:07',
+    'format-differs') (12-hour times are read as written); no time at all -> (None, 'bad-format')."""
     m = _HMS.fullmatch(value)
     if m:
         h, mi, s = (int(x) for x in m.groups())
@@ -55,6 +57,13 @@ def parse_jam(value: str) -> tuple[Optional[str], Optional[str]]:
         except ValueError:
             return None, "bad-format"
         return f"{y:04d}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}:{s:02d}", "format-differs"
+    m = _ANY_TIME.search(value)
+    if m:
+        h, mi, s = (int(x) for x in m.groups())
+        if "PM" in value.upper() and h < 12:
+            h += 12
+        if h < 24 and mi < 60 and s < 61:
+            return f"{h:02d}:{mi:02d}:{s:02d}", "format-differs"
     return None, "bad-format"
 
 
@@ -89,6 +98,8 @@ class TimeParser(Parser):
     """Tugas 2's protocol: TIME / QUIT requests, JAM / ERROR replies (module docstring)."""
 
     def request(self, d: Draft, ts: int) -> None:
+        if "bytes-not-captured" in d.problems:
+            return  # what was typed is not all in the capture: no command to name or judge
         words = d.line().split()
         if not words:
             d.problem("empty")
@@ -102,6 +113,8 @@ class TimeParser(Parser):
         return d.command != "QUIT"
 
     def response(self, d: Draft, ts: int) -> None:
+        if "bytes-not-captured" in d.problems:
+            return  # a reply not all in the capture: its status cannot be read
         line = d.line().strip()
         if line.startswith("JAM"):
             value = line[3:].strip()

@@ -50,9 +50,10 @@ def _filters(c: Connection, *extra: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # T1: TIME -> JAM hh:mm:ss with a right clock
 
-_T1_RANK = {"t1_ok": 5, "t1_bare_lf": 4, "t1_clock_off": 3, "t1_lecturer_format": 3,
+_T1_RANK = {"t1_ok": 5, "t1_bare_lf": 4, "t1_clock_off": 3, "t1_lecturer_format": 3, "t1_other_format": 2,
             "t1_lecturer_format_clock_off": 2, "t1_bad_format": 1, "t1_not_jam": 1, "t1_unanswered": 0}
 _T1_STATUS = {"t1_ok": "pass", "t1_bare_lf": "partial", "t1_clock_off": "partial", "t1_lecturer_format": "partial",
+              "t1_other_format": "partial",
               "t1_lecturer_format_clock_off": "partial", "t1_bad_format": "fail", "t1_not_jam": "fail",
               "t1_unanswered": "fail"}
 
@@ -74,7 +75,9 @@ def _t1_outcome(report: Report, c: Connection, req: Message, reply: Optional[Mes
         return "t1_not_jam", facts
     if reply.time_value is None:
         return "t1_bad_format", facts
-    lecturer = "format-differs" in reply.problems
+    lecturer = "format-differs" in reply.problems and len(reply.time_value) > 8  # the only format with a date
+    if "format-differs" in reply.problems and not lecturer:
+        return "t1_other_format", facts
     if reply.utc_offset is None:
         utc = _utc(report, reply.time_s)
         diff, near = (clock_offsets(reply.time_value, int((utc - _dt.datetime(1970, 1, 1)).total_seconds() * 1e9))[0]

@@ -84,6 +84,15 @@ WORDING: dict[str, Wording] = {
             "machine's clock.",
             "Balas dengan JAM dan time.strftime('%H:%M:%S') pada saat permintaan tiba, dan periksa jam pada mesin "
             "server.")),
+    "t1_other_format": Wording(
+        _conn("TIME (frame {frame}) was answered with “{reply}” (frame {reply_frame}): a time, but not in the "
+              "assignment's format JAM hh:mm:ss.",
+              "TIME (frame {frame}) dijawab dengan “{reply}” (frame {reply_frame}): berisi waktu, tetapi tidak "
+              "dalam format tugas JAM hh:mm:ss."),
+        Say("Format the time with time.strftime('%H:%M:%S'): two digits each for hours (00-23), minutes and "
+            "seconds, separated by colons.",
+            "Format waktunya dengan time.strftime('%H:%M:%S'): masing-masing dua digit untuk jam (00-23), menit, "
+            "dan detik, dipisahkan titik dua.")),
     "t1_clock_off": Wording(
         _conn("TIME (frame {frame}) was answered with “{reply}” (frame {reply_frame}), but at that moment the "
               "capture's clock read {utc} UTC: no whole- or half-hour time zone is within 2 s (nearest UTC{nearest}, "
