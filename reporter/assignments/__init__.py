@@ -188,7 +188,13 @@ def choose(report: "Report", wanted: str, ports: dict[str, int]) -> tuple[Assign
         return first, "auto", f"no service of any assignment in the capture; {first.id} by default", {}
     best, weighed = _weigh(report, tied)
     used = {s.name: seen[s.name] for s in best.services if s.name in seen}
-    why = "the capture uses " + ", ".join(f"{n} ({k})" for n, k in used.items()) + weighed
+    content: dict[str, set[int]] = {}
+    for c in report.connections:
+        if c.service_by == "content" and c.service in used:
+            content.setdefault(c.service, set()).add(c.server.port)
+    why = "the capture uses " + ", ".join(
+        f"{n} ({k}" + (f"; recognised by content on port {', '.join(map(str, sorted(content[n])))}" if n in content
+                       else "") + ")" for n, k in used.items()) + weighed
     return best, "auto", why, used
 
 
