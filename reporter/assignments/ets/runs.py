@@ -177,7 +177,8 @@ def table(runs: list[Run], report: Report) -> list[EtsRow]:
     for (op, size, clients), bs in sorted(rows.items(), key=lambda kv: (order[kv[0][0]], kv[0][1], kv[0][2])):
         idx = [i for b in bs for i in b]
         good = [runs[i] for i in idx if runs[i].ok]
-        walls = [max(_stop(runs[i]) for i in b) - min(runs[i].start_s for i in b) for b in bs]
+        # clamped: a capture whose clock jumps back may put a reply before its SYN
+        walls = [max(0.0, max(_stop(runs[i]) for i in b) - min(runs[i].start_s for i in b)) for b in bs]
         wall = sum(walls) / len(walls)
         durs = [r.duration_s for r in good if r.duration_s]
         mean = round(sum(durs) / len(durs), 6) if durs else None  # rounded first: the row's numbers agree
