@@ -50,7 +50,9 @@ def capture_digest(report: Report, opts: ReportOptions) -> dict[str, Any]:
         "warnings": [w.code for w in report.warnings],
         "dns_a": "A" in asked,
         "dns_aaaa": "AAAA" in asked,
-        "lab_traffic": bool(asked) or any(c.service is not None for c in conns),
+        # on a lab port: a service recognised by content on another port (service_by "content") is
+        # said in the report, but the student still did not use the assignment's port
+        "lab_traffic": bool(asked) or any(c.service is not None and c.service_by != "content" for c in conns),
         "loopback_only": bool(ips) and all(_loopback(i) for i in ips),
         "rtt_ms": [c.handshake.rtt_ms for c in conns if c.handshake.rtt_ms is not None],
         "dns_latency_ms": [d.latency_ms for d in report.dns if d.latency_ms is not None],
