@@ -323,3 +323,14 @@ def test_a_64_mib_download_and_upload_stay_in_bounded_memory():
     assert (msgs[2].file.bytes, msgs[2].file.sha256) == (n, digest.hexdigest())
     assert msgs[1].bytes > 4 * n // 3
     assert peak < 2 << 20, f"peak {peak:,} bytes while 2 x {n:,} bytes of base64 streamed"
+
+
+def test_names_kept_per_connection_are_bounded():
+    names = [f"f{i:04d}" for i in range(900)]
+    chunks = []
+    for _ in range(8):
+        chunks += [(0, b"LIST\r\n\r\n"), (1, reply(status="OK", data=names))]
+    msgs = [m for m in converse(chunks) if m.dir == "response"]
+    kept = [len(m.data) for m in msgs]
+    assert sum(kept) == 5000 and kept[:5] == [900] * 5 and kept[5] == 500 and kept[6:] == [0, 0]
+    assert ["names-cut" in m.problems for m in msgs] == [False] * 5 + [True] * 3

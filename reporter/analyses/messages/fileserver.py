@@ -41,6 +41,7 @@ NAME_MAX = 255  # characters of a file name kept (the longest name a Linux file 
 VALUE_MAX = 1024  # bytes of a reply's string value read (status, data, data_namafile, data_sha256)
 DATA_TEXT_MAX = 200  # characters of a reply's `data` text kept in the report
 NAMES_MAX = 1000  # LIST names kept per reply
+NAMES_PER_CONNECTION = 5000  # ... and per connection (a hostile capture's thousands of LIST replies)
 LOST = "bytes-not-captured"  # the framing's problem for a gap (core.MessageStream.lost)
 _BLANK = b" \t\r\n"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -266,6 +267,7 @@ class FileParser(Parser):
 
     def __init__(self) -> None:
         self.cur: list[Any] = [None, None]  # _Request / _Reply of the draft in progress on each side
+        self.names_left = NAMES_PER_CONNECTION
 
     def _state(self, d: Draft) -> Any:
         st = self.cur[d.side]
@@ -339,8 +341,10 @@ class FileParser(Parser):
             d.problem("too-long")
         name = v["data_namafile"][:NAME_MAX] if "data_namafile" in v else None
         if st.names is not None:
-            d.data = st.names
-            if st.names_total > len(st.names):
+            keep = min(len(st.names), self.names_left)
+            self.names_left -= keep
+            d.data = st.names[:keep]
+            if st.names_total > keep:
                 d.problem("names-cut")
         elif "data" in v:
             d.data = v["data"][:DATA_TEXT_MAX]
