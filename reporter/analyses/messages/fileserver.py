@@ -74,7 +74,7 @@ class Base64Stream:
         if not cut:
             self.pending = data
             return
-        group, self.pending = data[:cut], data[cut:]
+        group, self.pending = (data, b"") if cut == len(data) else (data[:cut], data[cut:])
         if self.padded:
             self.error = "data after the '=' padding"
             return
