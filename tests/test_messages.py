@@ -326,3 +326,14 @@ def test_an_unrecognised_connection_keeps_its_echo_facts(tmp_path: Path) -> None
     with_rec, without = analyse(path, {}, None).connections[0], analyse(path, {}, ()).connections[0]
     assert with_rec.service is None and with_rec.service_by is None and not with_rec.messages
     assert with_rec.echo == without.echo and with_rec.exchanges == without.exchanges
+
+
+@pytest.mark.parametrize("server_says", [b"", b'{"status": "OK"}\r\n\r\n', b"HTTP/1.1 200 OK\r\n\r\n"])
+def test_an_http_request_is_never_taken_for_the_file_server(server_says: bytes) -> None:
+    """`GET / HTTP/1.1` starts like the file server's GET; a web client is not a lab service,
+    whether the server stays silent or answers JSON (a REST API)."""
+    from reporter.analyses.messages.recognise import recognise
+
+    assert recognise(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", server_says, {"echo", "time", "file"}, True) == ""
+    assert recognise(b"GET laporan.pdf\r\n\r\n", server_says if server_says[:1] == b"{" else b"",
+                     {"file"}, True) == "file"

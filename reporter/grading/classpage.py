@@ -11,6 +11,7 @@ import html
 from typing import Any
 
 from reporter.grading.classsummary import TASKS, outlier_text
+from reporter.grading.ets_class import ets_section
 from reporter.grading.wording import CLASS_CATALOGUES
 from reporter.render.i18n import Lang
 
@@ -160,6 +161,7 @@ def render_class_page(summary: dict, lang: str) -> str:
 <tbody>{"".join(rows)}</tbody></table></div>
 <h2>{_e(t["rates"])}</h2>{_rates(summary["pass_rates"], len(students), t)}
 <h2>{_e(t["dist"])}</h2><div class="charts">{charts}</div>
+{ets_section(summary, lang)}
 <h2>{_e(t["outliers"])}</h2>{f"<ul>{outl}</ul>" if outl else none}
 <h2>{_e(t["pairs"])}</h2>{f"<ul>{pairs}</ul>" if pairs else none}
 <h2>{_e(t["errors"])}</h2>{f"<ul>{errs}</ul>" if errs else none}

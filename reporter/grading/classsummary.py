@@ -16,6 +16,7 @@ from typing import Any
 
 from reporter.options import ReportOptions
 from reporter.model import Report
+from reporter.grading.ets_class import ets_digest
 from reporter.grading.wording import CLASS_CATALOGUES
 from reporter.render.i18n import Lang
 
@@ -57,6 +58,7 @@ def capture_digest(report: Report, opts: ReportOptions) -> dict[str, Any]:
         "dns_latency_ms": [d.latency_ms for d in report.dns if d.latency_ms is not None],
         "t4_wait_s": [c.echo.wait_s for c in conns if c.echo.wait_s is not None and c.client_no >= 2],
         "anomalies": sum(c.anomalies.network_faults() for c in conns),
+        "ets": ets_digest(report),  # the ETS table's rows (grading/ets_class.py), [] for other assignments
     }
 
 

@@ -10,13 +10,13 @@ each other. Message text is untrusted: it reaches the page only escaped (svg._t,
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from markupsafe import Markup
 
 from reporter.assignments import all_services
 from reporter.model import Connection, Message, Report
-from reporter.render import svg
+from reporter.render import files_view, svg
 from reporter.render.i18n import Lang
 
 MAX_LADDER = 24  # messages drawn per connection
@@ -45,7 +45,16 @@ def problem_words(m: Message, L: Lang) -> list[str]:
     return [L.t(f"mp_{p}") if f"mp_{p}" in L.cat else p for p in m.problems]
 
 
-def _meaning(m: Message, L: Lang) -> str:
+# service -> what one of its messages says, in the reader's words, drawn on the ladder instead of its
+# raw text and shown as its meaning in the table (a file server's JSON reply is long and says little
+# at a glance: `OK (23,456 bytes, sha256 ab12…)`)
+LABELS: dict[str, Callable[[Message, Lang], str]] = {"file": files_view.message_label}
+
+
+def _meaning(m: Message, L: Lang, service: Optional[str] = None) -> str:
+    label = LABELS.get(service or "")
+    if label is not None:
+        return label(m, L)
     if m.dir == "request":
         return m.command if m.command is not None else "–"
     parts = [m.status or "–"]
@@ -79,7 +88,8 @@ def ladder(c: Connection, L: Lang, client_name: str, server_name: str) -> Markup
         x1, x2 = (xl, xr) if req else (xr, xl)
         out.append(f'<line x1="{x1}" y1="{y - 4}" x2="{x2 + (-3 if req else 3)}" y2="{y + 6}" stroke="{colour}" '
                    f'stroke-width="1.6" marker-end="url(#mh{colours.index(colour)})"/>')
-        label = f"{_short(m.text) or '␤'}  {_frames(m)}"
+        said = LABELS.get(c.service or "")
+        label = f"{_short(said(m, L) if said else m.text) or '␤'}  {_frames(m)}"
         if not req and m.latency_ms is not None:
             label += f"  ↩{m.in_reply_to} · {L.ms(m.latency_ms)}"
         out.append(svg._t((xl + xr) / 2, y - 7, label, 9.5, fill=colour,
@@ -99,7 +109,7 @@ def _rows(c: Connection, L: Lang) -> list[dict[str, Any]]:
     return [{"index": m.index, "req": m.dir == "request",
              "dir": L.t("msg_dir_request" if m.dir == "request" else "msg_dir_response"),
              "frames": _frames(m), "time": L.sec(m.time_s, 3), "text": m.text, "bytes": L.num(m.bytes),
-             "meaning": _meaning(m, L), "reply_to": "–" if m.in_reply_to is None else str(m.in_reply_to),
+             "meaning": _meaning(m, L, c.service), "reply_to": "–" if m.in_reply_to is None else str(m.in_reply_to),
              "latency": L.ms(m.latency_ms) if m.latency_ms is not None else "–",
              "problems": ", ".join(problem_words(m, L))} for m in c.messages[:MAX_ROWS]]
 

@@ -15,7 +15,7 @@ from reporter.assignments import all_services, catalogue, reason_text, task_name
 from reporter.assignments.wording import say
 from reporter.model import Connection, Report
 from reporter.options import DEFAULT_TZ
-from reporter.render import messages_view, svg
+from reporter.render import files_view, messages_view, svg
 from reporter.render.capture_view import Clock, warnings as capture_warnings
 from reporter.render.i18n import Lang, ms_digits
 
@@ -373,4 +373,5 @@ def build(report: Report, lang: str, tz: str = DEFAULT_TZ) -> dict[str, Any]:
         "aggregate_note": L.t("aggregate_note", n=L.num(len(report.connections)), k=len(shown)) if agg else "",
         "endpoints": endpoints[:MAX_ENDPOINTS], "endpoints_more": max(0, len(endpoints) - MAX_ENDPOINTS),
         "glossary": _glossary(report, connections, L),
+        "files": files_view.build(report, L, machine),  # the file server's section (Tugas 3, ETS)
     }

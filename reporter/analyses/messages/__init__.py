@@ -21,11 +21,12 @@ hands its two Half.sink callbacks the delivered bytes; nothing here sees packets
 from __future__ import annotations
 
 from reporter.analyses.messages.core import Draft, MessageStream, Parser
+from reporter.analyses.messages.fileserver import FileParser
 from reporter.analyses.messages.framing import Framer, JsonFramer, LineFramer
 from reporter.analyses.messages.timeserver import TimeParser
 
 FRAMERS: dict[str, type[Framer]] = {"line": LineFramer, "json": JsonFramer}
-PARSERS: dict[str, type[Parser]] = {"time": TimeParser}
+PARSERS: dict[str, type[Parser]] = {"time": TimeParser, "file": FileParser}
 DEFAULT_FRAMING: dict[str, str] = {"echo": "echo", "file-echo": "echo", "time": "line", "file": "json"}
 
 

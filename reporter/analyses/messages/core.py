@@ -17,7 +17,7 @@ A parser that must see every byte (a base64 file decoded while streaming) overri
 from __future__ import annotations
 
 from collections import deque
-from typing import Optional
+from typing import Any, Optional
 
 from reporter.model import FileInfo, Message
 
@@ -32,7 +32,8 @@ _PRINTABLE = bytes(b if 32 <= b < 127 else 46 for b in range(256))
 class Draft:
     """One message while it is framed, and after it completed (until the report is built)."""
 
-    __slots__ = ("answers", "args", "bytes", "command", "cut", "file", "first_frame", "head", "in_reply_to", "index",
+    __slots__ = ("announced", "answers", "args", "bytes", "command", "cut", "data", "file", "first_frame", "head",
+                 "in_reply_to", "index",
                  "last_frame", "last_ts", "latency_ns", "problems", "side", "status", "terminator", "text",
                  "time_value", "utc_offset")
 
@@ -53,6 +54,8 @@ class Draft:
         self.time_value: Optional[str] = None
         self.utc_offset: Optional[str] = None
         self.file: Optional[FileInfo] = None
+        self.data: Any = None  # a reply's data: a list of names (bounded) or a short text
+        self.announced: Optional[FileInfo] = None  # the file a reply says it sent or stored (its own size/hash)
         self.index = -1
         self.in_reply_to: Optional[int] = None
         self.latency_ns: Optional[int] = None
@@ -145,9 +148,6 @@ class MessageStream:
         if data is None:
             self.framer.gap(0, pkt)
             return
-        e = self.echo
-        if e.first_req_ts is None:  # type: ignore[attr-defined]
-            e.first_req_ts = pkt.ts  # type: ignore[attr-defined]
         self.framer.data(0, data, pkt)
 
     def response(self, off: int, data: Optional[bytes], pkt: object) -> None:
@@ -209,6 +209,11 @@ class MessageStream:
         self.count += 1
         d.text = _text(d)
         if side == 0:
+            e = self.echo
+            if e.first_req_ts is None:  # type: ignore[attr-defined]
+                # the first *complete* request: a server cannot answer before it (an upload's first
+                # byte may come seconds earlier), which is what queued_behind compares with a close
+                e.first_req_ts = d.last_ts  # type: ignore[attr-defined]
             self.parser.request(d, d.last_ts)
             self.outstanding.append(d)
             if len(self.outstanding) > MAX_OUTSTANDING:
@@ -244,8 +249,12 @@ class MessageStream:
         return [Message(d.index, "request" if d.side == 0 else "response", d.first_frame, d.last_frame,
                         round((d.last_ts - t0) / 1e9, 6), d.bytes, d.text, d.command, list(d.args), d.status,
                         d.in_reply_to, None if d.latency_ns is None else round(d.latency_ns / 1e6, 3), d.file,
-                        d.time_value, list(d.problems), d.utc_offset)
+                        d.time_value, list(d.problems), d.utc_offset, data=_copy(d.data), announced=d.announced)
                 for d in self.done]
+
+
+def _copy(data: Any) -> Any:
+    return list(data) if isinstance(data, list) else data
 
 
 def _text(d: Draft) -> str:

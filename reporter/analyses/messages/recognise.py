@@ -34,10 +34,19 @@ def _first_word(data: bytes) -> bytes:
     return words[0].upper() if words else b""
 
 
+def _http_request(c: bytes) -> bool:
+    """The client's first line is an HTTP request line (METHOD target HTTP/1.x)."""
+    line = c.split(b"\n", 1)[0].rstrip(b"\r")
+    parts = line.split(b" ")
+    return len(parts) == 3 and parts[2].startswith(b"HTTP/") and parts[0].isalpha()
+
+
 def recognise(c: bytes, s: bytes, allowed: Collection[str], final: bool = False) -> Optional[str]:
     """The service the first bytes of each direction show: a RECOGNISED name, "" for none of
     them, None while undecided (more bytes could tell). `final`: no more bytes will come."""
     full = final or len(c) >= PREFIX or len(s) >= PREFIX
+    if _http_request(c):  # "GET / HTTP/1.1": a web client, whatever the server answers (Tugas 4 is HTTP)
+        return ""
     if s:
         if c.startswith(s):  # so far the server sent back the client's first bytes
             if len(s) >= ECHO_MIN or (len(s) == len(c) and (full or b"\n" in s)):  # a whole line back
