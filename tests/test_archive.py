@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import struct
 import tempfile
 import zipfile
@@ -42,6 +43,15 @@ def flag_encrypted(data: bytes, member: str) -> bytes:
 @pytest.fixture
 def cap(tmp_path: Path) -> bytes:
     return kernel_like_capture(tmp_path / "src.pcap", 5).read_bytes()
+
+
+def test_every_problem_is_said_in_both_languages_with_the_same_facts() -> None:
+    from reporter.grading.wording import ARCHIVE_ID
+    from reporter.reading.archive import PROBLEMS
+
+    assert PROBLEMS.keys() == ARCHIVE_ID.keys()
+    for code, en in PROBLEMS.items():
+        assert re.findall(r"\{(\w+)", en) == re.findall(r"\{(\w+)", ARCHIVE_ID[code]), code
 
 
 def test_unsafe_names_are_refused() -> None:

@@ -161,7 +161,7 @@ def test_damaged_captures_are_error_rows_and_exit_1(graded: dict) -> None:
     errors = " | ".join(rudi["errors"])
     assert "tugas.pcapng: not a capture" in errors
     assert "t2.pcap: damaged" in errors
-    assert graded["csv"]["Rudi Hartono"]["unreadable"] == "2"
+    assert graded["csv"]["Rudi Hartono"]["files with problems"] == "2"
     assert str(graded["cls"]) not in json.dumps(graded["summary"])  # no machine paths in what gets shared
     cut = next(c for c in rudi["captures"] if c["file"].endswith("t2.pcap"))
     assert cut["outputs"], "a damaged capture still gets its partial report"

@@ -240,16 +240,20 @@ def test_indonesian_gradebook_and_worksheet(graded: dict, tmp_path: Path) -> Non
                  "--moodle-lang", "id", "--weights", "T1=10,T2=10,T3=40,T4=40", "--jobs", "2"]) == 1
     text = (out / "summary.csv").read_bytes().decode("utf-8-sig")
     header, *lines = text.split("\r\n")
-    assert header.startswith("mahasiswa;id moodle;nilai;T1;T2;T3;T4;putusan;")  # ';' for an Indonesian spreadsheet
+    assert header.startswith("mahasiswa;id moodle;nilai;T1;T2;T3;T4;kesimpulan;")  # ';' for an Indonesian spreadsheet
     rows = {r["mahasiswa"]: r for r in csv.DictReader(io.StringIO(text), delimiter=";")}
     assert rows["Bambang Pamungkas"]["nilai"] == "15" and rows["Bambang Pamungkas"]["T1"] == "sebagian"
     assert rows["Siti Nurhaliza"]["nilai"] == "20"
-    assert rows["Dewi Lestari"]["putusan"] == "T4 bersamaan" and rows["Dewi Lestari"]["T2"] == "lulus"
+    assert rows["Dewi Lestari"]["kesimpulan"] == "T4 bersamaan" and rows["Dewi Lestari"]["T2"] == "lulus"
     assert "tidak mengumpulkan berkas tangkapan" in rows["Rina Wati"]["perlu diperiksa"]
     got = moodle_import(out / "moodle-grades.csv", "id")
     assert {k: v["grade"] for k, v in got.items()} == {"101": 20, "102": 90, "103": 15, "104": 60, "105": 0, "106": 0}
     assert got["101"]["comments"].startswith("Tugas 1: nilai 20 dari 100.<br>T3 tidak ada: ")
     assert "Yang perlu diperbaiki: " in got["101"]["comments"]
+    assert "caps.zip/rahasia.pcap tidak dapat dibaca: dienkripsi (dilindungi kata sandi)" in got["102"]["comments"]
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    dewi = next(s for s in summary["students"] if s["student"] == "Dewi Lestari")
+    assert any("ditolak: jalurnya keluar dari zip (..)" in e for e in dewi["errors"])
     # and the comma-separated choice for a spreadsheet set to English
     assert main(["batch", str(graded["zip"]), "-o", str(out), "--format", "json", "--lang", "id",
                  "--csv-delimiter", ","]) == 1

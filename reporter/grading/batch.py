@@ -69,7 +69,9 @@ class Job:
     key: str  # "<safe student>/<safe stem>": unique, used for output names and the cache
     stem: str
     sha256: str = ""
-    problem: Optional[str] = None  # why it cannot be read (a zip problem)
+    problem: Optional[str] = None  # why it cannot be read (a zip problem), in English
+    problem_code: Optional[str] = None  # the same as reporter.reading.archive.PROBLEMS code and facts,
+    problem_facts: Optional[dict] = None  # which the class page and feedback say in the grader's language
 
 
 def safe_name(name: str, always_hash: bool = True) -> str:
@@ -110,8 +112,10 @@ def find_jobs(classdir: Path, outdir: Path, unpacker: Unpacker) -> list[tuple[Jo
             if stem in used:
                 stem = safe_name(rel)
             used.add(stem)
+            why = item.why
             jobs.append((Job(h.key, h.name, h.moodle_id, safe, "", item.shown, f"{safe}/{stem}", stem,
-                             problem=item.problem), item))
+                             problem=item.problem, problem_code=why.code if why else None,
+                             problem_facts=dict(why.facts) if why else None), item))
         if not files:
             jobs.append((Job(h.key, h.name, h.moodle_id, safe, "", "", f"{safe}/", ""), None))
     return jobs
@@ -128,10 +132,13 @@ def _opts_dict(opts: ReportOptions) -> dict:
             "frames": opts.frames, "lang": opts.lang, "tz": opts.tz, "formats": list(opts.formats)}
 
 
-def _result(job: dict, error: str | None = None) -> dict[str, Any]:
-    """A capture's result row before (or instead of) grading it; a row with an error is damaged."""
+def _result(job: dict, error: str | None = None, code: Optional[str] = None, facts: Optional[dict] = None) -> dict[str, Any]:
+    """A capture's result row before (or instead of) grading it; a row with an error is damaged.
+
+    ``code`` and ``facts``: the error as reporter.reading.archive's problem (said in the grader's
+    language by grading/wording.py); None for errors that only have their English sentence."""
     return {**job, "outputs": [], "part": None, "digest": None, "error": error, "damaged": error is not None,
-            "fingerprint": None}
+            "error_code": code, "error_facts": facts or {}, "fingerprint": None}
 
 
 def grade_capture(job: dict, opts: ReportOptions, outdir: str) -> dict:
@@ -283,13 +290,15 @@ def _batch(classdir: Path, outdir: Path, opts: ReportOptions, jobs: int | None, 
     try:
         for j, item in capture_jobs:
             try:
-                if j.problem:
-                    raise ArchiveError(j.problem)
                 j.path = str(unpacker.materialize(item))
                 j.sha256 = file_sha256(j.path)
-            except (ArchiveError, OSError) as e:
-                why = str(e) if isinstance(e, ArchiveError) else f"cannot read: {e.strerror or e}"
-                results[j.key] = _result(asdict(j), why)
+            except ArchiveError as e:
+                results[j.key] = _result(asdict(j), e.problem.text, e.problem.code, dict(e.problem.facts))
+                progress.step(results[j.key])
+                continue
+            except OSError as e:
+                results[j.key] = _result(asdict(j), f"cannot read: {e.strerror or e}", "unreadable",
+                                         {"why": str(e.strerror or e)})
                 progress.step(results[j.key])
                 continue
             c = cache.get(j.key)
@@ -325,7 +334,7 @@ def _batch(classdir: Path, outdir: Path, opts: ReportOptions, jobs: int | None, 
     sim_dicts = [{**s.to_dict(), "sid_a": s.student_a, "sid_b": s.student_b, "student_a": by_sid[s.student_a]["student"],
                   "student_b": by_sid[s.student_b]["student"], "a_file": files.get(s.a, s.a), "b_file": files.get(s.b, s.b),
                   "detail": s.describe(opts.lang)} for s in sims]
-    students = student_rows(ordered, sim_dicts, aid, tasks, w)
+    students = student_rows(ordered, sim_dicts, aid, tasks, w, opts.lang)
     combined = _combine(students, opts, outdir, aid, w, cache, jobs or os.cpu_count() or 1)
     for s in students:
         s["report_html"], s["report_pdf"] = combined.get(s["sid"], (None, None))

@@ -39,8 +39,8 @@ overflow-wrap:anywhere}
 hyphens:auto}
 .cls td.n{text-align:right;font-variant-numeric:tabular-nums}
 .cls td.score{font-weight:700;text-align:right;font-variant-numeric:tabular-nums}
-.who a.name{font-weight:600}.who .id{color:#5a6270;font-size:.85em}
-.caps{font-size:.8em;color:#5a6270}.caps a{margin-right:.3em}
+.who .name{font-weight:600;display:-webkit-box;-webkit-box-orient:vertical;-webkit-line-clamp:2;line-clamp:2;
+overflow:hidden}.who .id,.caps{color:#5a6270;font-size:.8em}.caps a,.caps span{margin-right:.35em}
 .b{display:inline-block;white-space:nowrap;padding:0 .4em;border-radius:.7em;font-size:.82em;font-weight:600}
 a.badge{text-decoration:none}
 .pass{background:#d7f2dd;color:#135c26}.partial{background:#fff0c2;color:#6b4b00}
@@ -139,22 +139,21 @@ def _task_href(s: dict, tid: str) -> Optional[str]:
 
 
 def _row(s: dict, tasks: list[str], w: Words, lang: str) -> str:
-    who = f'<a class="name" href="{_e(s["report_html"])}">{_e(s["student"])}</a>' if s.get("report_html") \
-        else f'<span class="name">{_e(s["student"])}</span>'
-    if s.get("moodle_id"):
-        who += f' <span class="id">#{_e(s["moodle_id"])}</span>'
+    who = f'<a class="name" href="{_e(s["report_html"])}" title="{_e(s["student"])}">{_e(s["student"])}</a>' \
+        if s.get("report_html") else f'<span class="name" title="{_e(s["student"])}">{_e(s["student"])}</span>'
+    # each capture a numbered link (its path is the tooltip; the combined report lists them all)
     caps = []
     for n, c in enumerate(s["captures"], 1):
         html_out = next((o for o in c.get("outputs", []) if o.endswith(".html")), None)
-        name = c["file"].split("/")[-1]
         if c.get("error") and not c.get("digest"):
             caps.append(f'<span class="flag" title="{_e(c["file"])}: {_e(c.get("error"))}">{n}✗</span>')
         elif html_out:
-            caps.append(f'<a href="{_e(html_out)}" title="{_e(c["file"])}">{_e(name)}</a>')
+            caps.append(f'<a href="{_e(html_out)}" title="{_e(c["file"])}">{n}</a>')
         else:
-            caps.append(f'<span title="{_e(c["file"])}">{_e(name)}</span>')
-    cells = [f'<td class="who" data-s="{_e(s["student"].casefold())}">{who}'
-             f'{f"<div class=caps>{chr(32).join(caps)}</div>" if caps else ""}</td>',
+            caps.append(f'<span title="{_e(c["file"])}">{n}</span>')
+    line = (f'#{_e(s["moodle_id"])} · ' if s.get("moodle_id") else "") + (
+        f'{_e(w.t("captures"))}: {"".join(caps) if caps else "–"}')
+    cells = [f'<td class="who" data-s="{_e(s["student"].casefold())}">{who}<div class="caps">{line}</div></td>',
              f'<td class="score" data-s="{s["score"]}">{_e(w.num(s["score"], ".2f").rstrip("0").rstrip(".,"))}</td>']
     for tid in tasks:
         task = s["tasks"][tid]
@@ -191,7 +190,7 @@ def render_class_page(summary: dict, lang: str) -> str:
     except KeyError:
         title = aid or ""
     # column widths (px at 1280, as % so narrower windows scale): who, score, tasks, rtt, dns, wait, warn, flags, similar
-    fixed = {"who": 15, "score": 5, "rtt": 5.5, "dns": 5.5, "wait": 5.5, "warn": 6.5, "similar": 9}
+    fixed = {"who": 17, "score": 5, "rtt": 5, "dns": 5, "wait": 5.5, "warn": 6.5, "similar": 8}
     task_w = min(7.5, 36 / max(len(tasks), 1))
     flags_w = 100 - sum(fixed.values()) - task_w * len(tasks)
     cols = [fixed["who"], fixed["score"], *([task_w] * len(tasks)), fixed["rtt"], fixed["dns"], fixed["wait"],

@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 from reporter import assignments
 from reporter.grading.scores import score
-from reporter.grading.wording import Words
+from reporter.grading.wording import Words, problem_text
 from reporter.model import Report
 from reporter.options import ReportOptions
 
@@ -105,8 +105,13 @@ def _median(xs: list[float]) -> float | None:
     return statistics.median(xs) if xs else None
 
 
+def error_text(c: dict, lang: str) -> str:
+    """A capture's error in the grader's language (zip problems are; others keep their English)."""
+    return problem_text(c.get("error_code"), c.get("error_facts") or {}, c.get("error") or "", lang)
+
+
 def student_rows(results: list[dict], similarities: list[dict], assignment: Optional[str], tasks: list[str],
-                 weights: dict[str, float]) -> list[dict]:
+                 weights: dict[str, float], lang: str = "en") -> list[dict]:
     """One row per student from the capture results (batch order), best status per task, score.
 
     A student's task is judged over all their captures judged as the class's assignment: the best
@@ -139,7 +144,7 @@ def student_rows(results: list[dict], similarities: list[dict], assignment: Opti
             assignment=assignment,
             tasks=best_tasks,
             score=score({t: v["status"] for t, v in best_tasks.items()}, weights),
-            errors=[f"{c['file']}: {c['error']}" for c in s["captures"] if c.get("error")],
+            errors=[f"{c['file']}: {error_text(c, lang)}" for c in s["captures"] if c.get("error")],
             damaged=any(c.get("damaged") for c in s["captures"]),
             warnings=sum(1 for c in ok for w in c["digest"]["warnings"] if _severity(w) in COUNTED),
             start=min(starts) if starts else None,
@@ -182,8 +187,11 @@ def _own_outliers(s: dict, ok: list[dict], other: int) -> list[dict]:
     out: list[dict] = []
     if not s["captures"]:
         out.append({"code": "no-captures"})
-    if s["errors"]:
-        out.append({"code": "unreadable", "n": len(s["errors"])})
+    unread = sum(1 for c in s["captures"] if c.get("error") and not c.get("digest"))
+    if unread:
+        out.append({"code": "unreadable", "n": unread})
+    if len(s["errors"]) > unread:  # read up to the damage: the report has what came before it
+        out.append({"code": "damaged", "n": len(s["errors"]) - unread})
     if other:
         out.append({"code": "other-assignment", "n": other, "ids": s["other"], "a": s["assignment"]})
     if ok:

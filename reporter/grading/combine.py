@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from reporter.grading import runner
+from reporter.grading.classsummary import error_text
 from reporter.grading.scores import SCALE
 from reporter.grading.wording import Words
 from reporter.options import ReportOptions
@@ -42,7 +43,7 @@ def combine_specs(students: list[dict], opts: ReportOptions, aid: Optional[str],
                           "assignment": d.get("assignment") if d else None,
                           "tasks": [{"id": tid, **{k: t.get(k) for k in ("status", "verdict", "reason", "fix")}}
                                     for tid, t in (d["tasks"].items() if d else [])],
-                          "error": None if d else (c.get("error") or "not read")})
+                          "error": None if d else (error_text(c, opts.lang) or "?")})
         spec: dict[str, Any] = {
             "key": f"combined:{s['sid']}", "sid": s["sid"], "safe": s["safe"], "student": s["student"],
             "moodle_id": s.get("moodle_id"), "assignment": aid, "parts": parts,

@@ -119,7 +119,7 @@ def collect(root: Path, unpacker: Unpacker, skip: Callable[[Path], bool] = lambd
             rel = "/".join(((moodle.file,) if moodle.file else ()) + rest)
         else:
             rel = "/".join(rest) if rest else top
-        h.items.append((rel, Item(parts, item.problem, item._path, item._zip, item._info)))
+        h.items.append((rel, Item(parts, item.why, item._path, item._zip, item._info)))
     return sorted(students.values(), key=lambda h: (h.name.casefold(), h.name, h.key))
 
 

@@ -106,6 +106,7 @@ def feedback_lines(s: dict[str, Any], tasks: list[str], assignment: Optional[str
     task short of pass with the rubric's own reason and what to change; unreadable files said."""
     from reporter import assignments
     from reporter.assignments.wording import say
+    from reporter.grading.classsummary import error_text
     from reporter.grading.wording import Words
 
     w = Words(lang)
@@ -119,7 +120,7 @@ def feedback_lines(s: dict[str, Any], tasks: list[str], assignment: Optional[str
         lines.append(w.t("fb_none"))
     for c in s["captures"]:
         if c.get("error") and not c.get("digest"):
-            lines.append(w.t("fb_unreadable", file=c["file"], why=c["error"]))
+            lines.append(w.t("fb_unreadable", file=c["file"], why=error_text(c, lang)))
         elif c.get("digest") and assignment and c["digest"].get("assignment") not in (None, assignment):
             lines.append(w.t("fb_other", file=c["file"], other=c["digest"]["assignment"], a=assignment))
     short = [t for t in tasks if s["tasks"][t]["status"] != "pass"]

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from reporter.assignments.wording import number
+from reporter.assignments.wording import Say, number, say
+from reporter.reading.archive import PROBLEMS
 
 CLASS_EN: dict[str, str] = {
     # the class page
@@ -38,6 +39,7 @@ CLASS_EN: dict[str, str] = {
     "off-window": "captured {hours} h away from the class median", "many-anomalies": "{n} TCP anomalies",
     "crafted": "packets look made by a tool, not a kernel: {hints}",
     "unreadable": "{n} file(s) could not be read", "no-captures": "no capture handed in",
+    "damaged": "{n} capture(s) cut or damaged (read up to the damage)",
     "other-assignment": "{n} capture(s) judged as {ids}, not {a}",
     # similarity, in plain words: what is shared, and what it usually means
     "sim_identical": "the same file, byte for byte: one capture handed in twice",
@@ -57,7 +59,7 @@ CLASS_EN: dict[str, str] = {
     "h_regular": "{n} of {m} gaps between frames are exactly {ms} ms",
     # the gradebook (summary.csv)
     "c_student": "student", "c_id": "moodle id", "c_score": "score", "c_verdicts": "verdicts",
-    "c_captures": "captures", "c_errors": "unreadable", "c_warnings": "warnings", "c_flags": "to check",
+    "c_captures": "captures", "c_errors": "files with problems", "c_warnings": "warnings", "c_flags": "to check",
     "c_similar": "similar to", "c_report": "report",
     # Moodle feedback comments
     "fb_head": "{a}: score {score} of 100.", "fb_task": "{t} {status}: {reason}", "fb_fix": "What to change: {fix}",
@@ -82,7 +84,7 @@ CLASS_ID: dict[str, str] = {
     "pairs": "Berkas tangkapan yang mirip: bahan untuk diperiksa, bukan keputusan",
     "none": "tidak ada", "errors": "Berkas tangkapan yang rusak atau tidak dapat dibaca",
     "sortnote": "Klik judul kolom untuk mengurutkan.", "students": "mahasiswa", "no_data": "tidak ada data",
-    "assignment": "Tugas", "report": "laporan",
+    "assignment": "Penugasan", "report": "laporan",
     "mixed": "Berkas tangkapan dinilai sebagai beberapa tugas yang berbeda ({counts}); tabel ini menampilkan {a}. "
              "Jalankan ulang dengan --assignment agar semua berkas tangkapan dinilai sebagai satu tugas.",
     "filter": "Tampilkan", "f_all": "semua mahasiswa", "f_flagged": "mahasiswa yang perlu diperiksa",
@@ -95,9 +97,10 @@ CLASS_ID: dict[str, str] = {
     # tanda untuk diperiksa
     "no-aaaa": "hanya kueri A, tanpa AAAA", "no-lab-traffic": "tidak ada lalu lintas lab (salah memilih antarmuka?)",
     "loopback-only": "hanya lalu lintas loopback (direkam pada lo?)",
-    "off-window": "direkam {hours} jam dari waktu median kelas", "many-anomalies": "{n} anomali TCP",
+    "off-window": "waktu perekamannya berselisih {hours} jam dari median kelas", "many-anomalies": "{n} anomali TCP",
     "crafted": "paket tampaknya dibuat dengan alat, bukan oleh kernel: {hints}",
     "unreadable": "{n} berkas tidak dapat dibaca", "no-captures": "tidak mengumpulkan berkas tangkapan",
+    "damaged": "{n} berkas tangkapan terpotong atau rusak (dibaca sampai bagian yang rusak)",
     "other-assignment": "{n} berkas tangkapan dinilai sebagai {ids}, bukan {a}",
     # kemiripan, dengan kata-kata biasa
     "sim_identical": "berkasnya sama persis, byte demi byte: satu berkas tangkapan dikumpulkan dua kali",
@@ -120,8 +123,8 @@ CLASS_ID: dict[str, str] = {
     "h_same_isn": "satu nomor urut awal dipakai untuk memulai beberapa koneksi",
     "h_regular": "{n} dari {m} jeda antar-frame tepat {ms} ms",
     # buku nilai (summary.csv)
-    "c_student": "mahasiswa", "c_id": "id moodle", "c_score": "nilai", "c_verdicts": "putusan",
-    "c_captures": "berkas tangkapan", "c_errors": "tidak terbaca", "c_warnings": "peringatan",
+    "c_student": "mahasiswa", "c_id": "id moodle", "c_score": "nilai", "c_verdicts": "kesimpulan",
+    "c_captures": "berkas tangkapan", "c_errors": "berkas bermasalah", "c_warnings": "peringatan",
     "c_flags": "perlu diperiksa", "c_similar": "mirip dengan", "c_report": "laporan",
     # komentar umpan balik di Moodle
     "fb_head": "{a}: nilai {score} dari 100.", "fb_task": "{t} {status}: {reason}",
@@ -135,6 +138,38 @@ CLASS_ID: dict[str, str] = {
 }
 
 CLASS_CATALOGUES = {"en": CLASS_EN, "id": CLASS_ID}
+
+# Why a hand-in's file could not be read (reporter/reading/archive.py PROBLEMS says them in English).
+ARCHIVE_ID: dict[str, str] = {
+    "folder-unreadable": "folder tidak dapat dibaca: {why}",
+    "unreadable": "tidak dapat dibaca: {why}",
+    "zip-broken": "bukan zip yang dapat dibaca ({why})",
+    "zip-members": "zip berisi {n:,} entri, melebihi batas {limit:,}",
+    "zip-climbs": "ditolak: jalurnya keluar dari zip (..)",
+    "zip-absolute": "ditolak: jalurnya absolut",
+    "zip-nul": "ditolak: namanya memuat byte NUL",
+    "zip-symlink": "ditolak: tautan simbolis",
+    "zip-depth": "zip di dalam zip di dalam zip: hanya satu tingkat zip bersarang yang dibuka",
+    "zip-encrypted": "dienkripsi (dilindungi kata sandi) di dalam zip sehingga tidak dapat dibaca; mintalah "
+                     "berkas tanpa kata sandi",
+    "zip-member-size": "ditolak: {size:,} byte setelah didekompresi, melebihi batas {limit:,}",
+    "zip-bomb": "ditolak: ukurannya mengembang lebih dari {ratio} kali (zip bomb?)",
+    "zip-method": "dikompresi dengan metode {method} yang tidak dapat dibaca di sini; buat ulang zip-nya dengan "
+                  "alat yang umum",
+    "zip-total": "ditolak: isi semua zip pada proses ini melebihi {limit:,} byte",
+    "zip-member-damaged": "anggota zip rusak ({why})",
+    "zip-member-unreadable": "tidak dapat dibaca: {why}",
+}
+
+
+def problem_text(code: str | None, facts: dict, english: str, lang: str) -> str:
+    """A hand-in problem in the grader's language; problems without a code keep their English text."""
+    if code in PROBLEMS and code in ARCHIVE_ID:
+        try:
+            return say(Say(PROBLEMS[code], ARCHIVE_ID[code]), facts, lang)
+        except (KeyError, IndexError, ValueError):
+            return english
+    return english
 
 
 class Words:

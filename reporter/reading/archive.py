@@ -38,7 +38,7 @@ ZIP_EXT = ".zip"
 
 # Limits (docs/grading.md "Safety limits"). A class of 40 hands in a few hundred MB at most; an ETS
 # capture of 100 MB transfers is the biggest single file the course produces.
-MAX_MEMBERS = 10_000  # entries in one zip
+MAX_MEMBERS = 20_000  # entries in one zip
 MAX_MEMBER_BYTES = 4 << 30  # one member, uncompressed
 MAX_TOTAL_BYTES = 16 << 30  # everything copied out of zips in one run
 MAX_RATIO = 200  # uncompressed / compressed; real captures stay far below (headers differ per frame)
@@ -49,8 +49,49 @@ _MAGICS = {struct.pack("<I", m) for m in PCAP_MAGIC} | {struct.pack("<I", PCAPNG
 _JUNK = {"__MACOSX", ".git", "__pycache__", ".DS_Store", "Thumbs.db", "desktop.ini", ".", ".."}
 
 
+# Every problem as a code with its facts (class grading says them in the grader's language,
+# grading/wording.py ARCHIVE_ID) and its English sentence (the command line's one-line message).
+PROBLEMS: dict[str, str] = {
+    "folder-unreadable": "cannot read the folder: {why}",
+    "unreadable": "cannot read: {why}",
+    "zip-broken": "not a readable zip ({why})",
+    "zip-members": "the zip has {n:,} entries, more than the limit of {limit:,}",
+    "zip-climbs": "refused: a path that climbs out of the zip (..)",
+    "zip-absolute": "refused: an absolute path",
+    "zip-nul": "refused: a NUL byte in the name",
+    "zip-symlink": "refused: a symbolic link",
+    "zip-depth": "a zip inside a zip inside a zip: only one level of nesting is opened",
+    "zip-encrypted": "encrypted (password-protected) in the zip: cannot be read; ask for it without a password",
+    "zip-member-size": "refused: {size:,} bytes uncompressed, more than the limit of {limit:,}",
+    "zip-bomb": "refused: expands more than {ratio} times (a zip bomb?)",
+    "zip-method": "compressed with method {method}, which cannot be read here; re-zip it with a standard tool",
+    "zip-total": "refused: the zips of this run expand to more than {limit:,} bytes in all",
+    "zip-member-damaged": "damaged zip member ({why})",
+    "zip-member-unreadable": "cannot be read: {why}",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a file cannot be read: a stable code, its facts, and the English sentence."""
+
+    code: str
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return PROBLEMS[self.code].format(**self.facts)
+
+    def __str__(self) -> str:
+        return self.text
+
+
 class ArchiveError(Exception):
     """A zip or member that cannot be read safely; the message is one line without the path."""
+
+    def __init__(self, problem: "Problem") -> None:
+        super().__init__(problem.text)
+        self.problem = problem
 
 
 def is_capture_name(name: str) -> bool:
@@ -73,13 +114,13 @@ def _junk(name: str) -> bool:
 
 
 def unsafe_member_name(name: str) -> Optional[str]:
-    """Why a zip member's name is refused (zip-slip and friends), or None when it is an honest name."""
+    """Why a zip member's name is refused (zip-slip and friends) as a problem code, or None."""
     if "\0" in name:
-        return "a NUL byte in the name"
+        return "zip-nul"
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        return "an absolute path"
+        return "zip-absolute"
     if ".." in name.replace("\\", "/").split("/"):
-        return "a path that climbs out of the zip (..)"
+        return "zip-climbs"
     return None
 
 
@@ -93,7 +134,7 @@ class Item:
     """
 
     parts: tuple[str, ...]
-    problem: Optional[str] = None
+    why: Optional[Problem] = None
     _path: Optional[Path] = None  # a real file (folder input)
     _zip: Optional[zipfile.ZipFile] = None  # or a member of an open zip
     _info: Optional[zipfile.ZipInfo] = None
@@ -101,6 +142,11 @@ class Item:
     @property
     def shown(self) -> str:
         return "/".join(self.parts)
+
+    @property
+    def problem(self) -> Optional[str]:
+        """The problem in English (one line), or None for a file that can be read."""
+        return self.why.text if self.why else None
 
     @property
     def in_zip(self) -> bool:
@@ -155,7 +201,7 @@ class Unpacker:
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as e:
-            yield Item(prefix, f"cannot read the folder: {e.strerror or e}")
+            yield Item(prefix, Problem("folder-unreadable", {"why": str(e.strerror or e)}))
             return
         for e in entries:
             if _junk(e.name) or e.is_symlink():  # a link could point anywhere outside the class folder
@@ -177,10 +223,10 @@ class Unpacker:
         try:
             zf = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, zipfile.LargeZipFile) as e:
-            yield Item(parts, f"not a readable zip ({_one_line(e)})")
+            yield Item(parts, Problem("zip-broken", {"why": _one_line(e)}))
             return
         except OSError as e:
-            yield Item(parts, f"cannot read: {e.strerror or e}")
+            yield Item(parts, Problem("unreadable", {"why": str(e.strerror or e)}))
             return
         self._zips.append(zf)
         yield from self._walk_zip(zf, parts, depth)
@@ -188,14 +234,14 @@ class Unpacker:
     def _walk_zip(self, zf: zipfile.ZipFile, prefix: tuple[str, ...], depth: int) -> Iterator[Item]:
         infos = zf.infolist()
         if len(infos) > MAX_MEMBERS:
-            yield Item(prefix, f"the zip has {len(infos):,} entries, more than the limit of {MAX_MEMBERS:,}")
+            yield Item(prefix, Problem("zip-members", {"n": len(infos), "limit": MAX_MEMBERS}))
             return
         for info in sorted(infos, key=lambda i: i.filename):
             name = info.filename
             bad = unsafe_member_name(name)
             clean = tuple(p for p in name.replace("\\", "/").split("/") if p and p != ".")
             if bad:  # shown whole, as one name: its parts must not pose as folders (or students)
-                yield Item(prefix + (name,), f"refused: {bad}")
+                yield Item(prefix + (name,), Problem(bad))
                 continue
             if not clean or any(_junk(p) for p in clean):
                 continue
@@ -206,18 +252,18 @@ class Unpacker:
                 continue
             self._seen(prefix + clean, False)
             if stat.S_ISLNK(info.external_attr >> 16):
-                yield Item(prefix + clean, "refused: a symbolic link")
+                yield Item(prefix + clean, Problem("zip-symlink"))
                 continue
             parts = prefix + clean
             leaf = clean[-1]
             if is_zip_name(leaf):
                 if depth >= MAX_DEPTH:
-                    yield Item(parts, "a zip inside a zip inside a zip: only one level of nesting is opened")
+                    yield Item(parts, Problem("zip-depth"))
                     continue
                 try:
                     inner = self._copy(zf, info, ".zip")
                 except ArchiveError as e:
-                    yield Item(parts, str(e))
+                    yield Item(parts, e.problem)
                     continue
                 yield from self._walk_zip_file(inner, parts, depth + 1)
             elif is_capture_name(leaf):
@@ -237,8 +283,8 @@ class Unpacker:
         """A real file with the item's bytes: the file itself, or a temporary copy of a zip member.
 
         Raises ArchiveError (one line) for a member that cannot be read safely."""
-        if item.problem:
-            raise ArchiveError(item.problem)
+        if item.why:
+            raise ArchiveError(item.why)
         if item._path is not None:
             return item._path
         assert item._zip is not None and item._info is not None
@@ -279,35 +325,35 @@ class Unpacker:
                         break
                     written += len(chunk)
                     if written > MAX_MEMBER_BYTES:
-                        raise ArchiveError(f"refused: more than {MAX_MEMBER_BYTES:,} bytes uncompressed")
+                        raise ArchiveError(Problem("zip-member-size", {"size": written, "limit": MAX_MEMBER_BYTES}))
                     if written > total_left:
-                        raise ArchiveError(f"refused: the zips of this run expand to more than "
-                                           f"{self.max_total:,} bytes in all")
+                        raise ArchiveError(Problem("zip-total", {"limit": self.max_total}))
                     if written > RATIO_FLOOR and written > MAX_RATIO * max(info.compress_size, 1):
-                        raise ArchiveError(f"refused: expands more than {MAX_RATIO} times (a zip bomb?)")
+                        raise ArchiveError(Problem("zip-bomb", {"ratio": MAX_RATIO}))
                     out.write(chunk)
         except ArchiveError:
             _unlink(dst)
             raise
         except RuntimeError as e:  # zipfile: "File ... is encrypted, password required"
             _unlink(dst)
-            raise ArchiveError(f"cannot be read: {_one_line(e)}") from None
+            raise ArchiveError(Problem("zip-member-unreadable", {"why": _one_line(e)})) from None
         except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, ValueError) as e:
             _unlink(dst)
-            raise ArchiveError(f"damaged zip member ({_one_line(e)})") from None
+            raise ArchiveError(Problem("zip-member-damaged", {"why": _one_line(e)})) from None
         self.copied += written
         return dst
 
 
-def _member_problem(info: zipfile.ZipInfo) -> Optional[str]:
+def _member_problem(info: zipfile.ZipInfo) -> Optional[Problem]:
+    """What the zip's own header already says against a member (copying checks again, counting)."""
     if info.flag_bits & 0x1:
-        return "encrypted (password-protected) in the zip: cannot be read; ask for it without a password"
+        return Problem("zip-encrypted")
     if info.file_size > MAX_MEMBER_BYTES:
-        return f"refused: {info.file_size:,} bytes uncompressed, more than the limit of {MAX_MEMBER_BYTES:,}"
+        return Problem("zip-member-size", {"size": info.file_size, "limit": MAX_MEMBER_BYTES})
     if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-        return f"refused: expands more than {MAX_RATIO} times (a zip bomb?)"
+        return Problem("zip-bomb", {"ratio": MAX_RATIO})
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
-        return f"compressed with method {info.compress_type}, which cannot be read here; re-zip it with a standard tool"
+        return Problem("zip-method", {"method": info.compress_type})
     return None
 
 
