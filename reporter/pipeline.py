@@ -14,9 +14,14 @@ Exit codes of `progjar report` (DESIGN.md "Command line"):
   1  done, but some capture was damaged (cut, broken records: one stderr line per problem, the
      partial report is still written) or its analysis failed unexpectedly (one line + a hint);
   2  usage error: a bad option or missing file (caught by the CLI before we run), -o naming a
-     file instead of a folder, or a file that is not a pcap/pcapng capture at all. With several
-     captures the others are still analysed and written; the exit code is the worst seen
-     (2 over 1 over 0).
+     folder that cannot be created or written (checked before any work), a file that is not a
+     pcap/pcapng capture at all, or a zip that cannot be read (broken, an encrypted or refused
+     member, no capture inside). With several captures the others are still analysed and
+     written; the exit code is the worst seen (2 over 1 over 0).
+
+A zip given as a capture is read with reporter/reading/archive.py: each capture inside is reported
+as ``caps.zip/inner/t1.pcapng``. With --student and several captures, one combined report over all
+of them is written too (``OUTDIR/<name>-all.html|pdf``, reporter/render/combined.py).
 """
 from __future__ import annotations
 

@@ -143,3 +143,60 @@ def test_report_with_a_student_writes_one_combined_report(tmp_path: Path, capsys
     out2 = tmp_path / "out2"
     assert main(["report", str(a), "-o", str(out2), "--student", "Ana Putri", "--format", "html"]) == 0
     assert sorted(p.name for p in out2.iterdir()) == ["dns.html"]
+
+
+def _class_zip(tmp_path: Path, n: int = 3) -> Path:
+    import zipfile
+
+    z = tmp_path / "kelas.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for i in range(n):
+            zf.write(kernel_like_capture(tmp_path / f"{i}.pcap", 70 + i, tasks="1"), f"mhs{i}_{500 + i}_assignsubmission_file/t.pcap")
+    return z
+
+
+def test_ctrl_c_leaves_no_temporary_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture) -> None:
+    import reporter.grading.batch as batch
+
+    seen = []
+
+    def interrupted(path, opts, **kw):  # type: ignore[no-untyped-def]
+        seen.append(list((tmp_path / "o").glob(".progjar-unpack-*/*")))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "analyse", interrupted)
+    assert main(["batch", str(_class_zip(tmp_path)), "-o", str(tmp_path / "o"), "--jobs", "1", "--format", "json"]) == 130
+    assert seen and seen[0], "the captures were copied out of the zip into OUTDIR/.progjar-unpack-*"
+    assert not list((tmp_path / "o").glob(".progjar-unpack-*"))
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_sigterm_leaves_no_temporary_copies(tmp_path: Path) -> None:
+    """A batch stopped by SIGTERM (a closed terminal, a job scheduler) cleans up as on Ctrl-C."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    z = _class_zip(tmp_path)
+    out = tmp_path / "o"
+    code = ("import sys, time\nimport reporter.grading.batch as b\nreal = b.analyse\n"
+            "def slow(*a, **k):\n    time.sleep(60)\n    return real(*a, **k)\n"
+            f"b.analyse = slow\nfrom reporter.cli import main\nsys.exit(main(['batch', {str(z)!r}, '-o', {str(out)!r}, "
+            "'--jobs', '1', '--format', 'json']))\n")
+    p = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).parent.parent, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(out.glob(".progjar-unpack-*/*")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert list(out.glob(".progjar-unpack-*/*")), "the run never copied anything out of the zip"
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 130 and "interrupted" in err
+    assert not list(out.glob(".progjar-unpack-*"))

@@ -191,38 +191,6 @@ def _save_cache(outdir: Path, entries: dict) -> None:
     os.replace(tmp, outdir / CACHE)
 
 
-class _Progress:
-    """A rich bar on a terminal; plain lines when piped or in CI (logs stay readable)."""
-
-    def __init__(self, total: int) -> None:
-        self.total, self.done = total, 0
-        self.bar = None
-        if sys.stderr.isatty() and not os.environ.get("CI"):
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), console=Console(stderr=True), transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task("grading", total=total)
-
-    def step(self, res: dict, cached: bool = False) -> None:
-        self.done += 1
-        what = "up to date" if cached else ("ERROR " + res["error"] if res.get("error") and not res.get("digest")
-                                             else "damaged" if res.get("damaged") else "ok")
-        line = f"[{self.done}/{self.total}] {res['file'] or res['student'] + '/'}: {what}"
-        if self.bar is not None:
-            self.bar.update(self.task, advance=1, description=res["student"][:30])
-            if res.get("error"):
-                self.bar.console.print(line, markup=False, highlight=False)
-        else:
-            print(f"progjar batch: {line}", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
 def _warm_up(outdir: Path, opts: ReportOptions) -> None:
     """Load the heavy modules (and lay out one empty PDF) before forking: workers inherit that warm
     state instead of paying ~1 s each for WeasyPrint's fonts and styles."""
@@ -286,7 +254,7 @@ def _batch(classdir: Path, outdir: Path, opts: ReportOptions, jobs: int | None, 
     results: dict[str, dict] = {}
     todo: list[dict] = []
     cached = 0
-    progress = _Progress(len(capture_jobs))
+    progress = runner.Progress(len(capture_jobs))
     try:
         for j, item in capture_jobs:
             try:
@@ -338,7 +306,8 @@ def _batch(classdir: Path, outdir: Path, opts: ReportOptions, jobs: int | None, 
     combined = _combine(students, opts, outdir, aid, w, cache, jobs or os.cpu_count() or 1)
     for s in students:
         s["report_html"], s["report_pdf"] = combined.get(s["sid"], (None, None))
-        s["report"] = s["report_html"] or s["report_pdf"]
+        first = next((o for c in s["captures"] for o in c.get("outputs", [])), None)
+        s["report"] = s["report_html"] or s["report_pdf"] or first  # no combined report with --format json
         for c in s["captures"]:
             c.pop("path", None)  # this machine's (temporary) path: not for a summary that gets shared
     entries = {k: {"sha256": r["sha256"], "options": okey, "result": {**r, "path": ""}}

@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -99,3 +100,35 @@ def run(tasks: list[dict], func: Callable[..., dict], args: tuple, jobs: int, on
         pool.terminate()
         with contextlib.suppress(Exception):
             pool.join()
+
+
+class Progress:
+    """A rich bar on a terminal; plain lines when piped or in CI (logs stay readable)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done = total, 0
+        self.bar = None
+        if sys.stderr.isatty() and not os.environ.get("CI"):
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("grading", total=total)
+
+    def step(self, res: dict, cached: bool = False) -> None:
+        self.done += 1
+        what = "up to date" if cached else ("ERROR " + res["error"] if res.get("error") and not res.get("digest")
+                                             else "damaged" if res.get("damaged") else "ok")
+        line = f"[{self.done}/{self.total}] {res['file'] or res['student'] + '/'}: {what}"
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, description=res["student"][:30])
+            if res.get("error"):
+                self.bar.console.print(line, markup=False, highlight=False)
+        else:
+            print(f"progjar batch: {line}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()

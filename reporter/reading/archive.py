@@ -305,7 +305,7 @@ class Unpacker:
 
     def _tmpdir(self) -> Path:
         if self._tmp is None:
-            self._tmp = Path(tempfile.mkdtemp(prefix="progjar-unpack-", dir=self.tmp_parent))
+            self._tmp = Path(tempfile.mkdtemp(prefix=".progjar-unpack-", dir=self.tmp_parent))
         return self._tmp
 
     def _copy(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, ext: str) -> Path:
