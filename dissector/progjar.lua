@@ -131,6 +131,7 @@ end
 local CH = 5   -- values per chunk: chunk i is ch[CH*i-4 .. CH*i]
 local QUEUE_BYTES, QUEUE_SEGMENTS = 4194304, 4096   -- out-of-order bytes a message direction queues
 local msg_feed, msg_gap   -- the framer (below): hands each delivered piece to it
+M.waiting = 0   -- message directions with bytes queued behind a hole (the ACK check below costs only then)
 
 function M.dir_new(keep_bytes, ms, from_client)
     local d = { next = 0, first = 1, last = 0, keep = keep_bytes, isn = nil, ref = 0 }
@@ -159,6 +160,10 @@ local function pull_pending(d)
         end
         pending = keep
         d.pending, d.pbytes = keep, bytes
+        if #keep == 0 then
+            d.pending = nil
+            if d.ms then M.waiting = M.waiting - 1 end
+        end
         local pick
         for i = 1, #pending do
             local p = pending[i]
@@ -180,18 +185,28 @@ local function pull_pending(d)
     end
 end
 
--- A message direction whose queue outgrew its bound (a segment the capture never holds, or damaged
--- sequence numbers): skip the hole to the lowest queued byte, as the reporter does, and tell the
--- framer that bytes are missing there.
-local function skip_hole(d)
+local function lowest_pending(d)
     local pending, lowest = d.pending, nil
     for i = 1, #pending do
         local p = pending[i]
         if not lowest or p.off < lowest then lowest = p.off end
     end
+    return lowest
+end
+
+-- A message direction behind a hole the capture never fills: skip it to the lowest queued byte, as
+-- the reporter does, and tell the framer that bytes are missing there.
+local function skip_hole(d)
+    local lowest = lowest_pending(d)
     msg_gap(d.ms, d.client, lowest - d.next)
     d.next = lowest
     pull_pending(d)
+end
+
+--- The receiver of message direction `d` acknowledged up to stream offset `ack`: a hole it got past
+--- is one the capture missed (Wireshark's "[N bytes missing in capture file]"), so skip it.
+function M.dir_acked(d, ack)
+    while d.pending and ack > lowest_pending(d) do skip_hole(d) end
 end
 
 --- Feed a segment [off, off+n) (bytes `data` when kept). Returns how many bytes it newly delivered.
@@ -214,10 +229,16 @@ function M.dir_add(d, off, n, data, frame, t)
         local piece = nil
         if d.keep or d.ms then piece = data end
         local pending = d.pending
-        if not pending then pending = {}; d.pending = pending end
+        if not pending then
+            pending = {}
+            d.pending = pending
+            if d.ms then M.waiting = M.waiting + 1 end
+        end
         pending[#pending + 1] = { off = off, n = n, data = piece, frame = frame, t = t }
         d.pbytes = (d.pbytes or 0) + n
-        if d.ms and (#pending > QUEUE_SEGMENTS or d.pbytes > QUEUE_BYTES) then skip_hole(d) end
+        if d.ms and (#pending > QUEUE_SEGMENTS or d.pbytes > QUEUE_BYTES) then
+            while d.pending and (#d.pending > QUEUE_SEGMENTS or d.pbytes > QUEUE_BYTES) do skip_hole(d) end
+        end
     end
     return d.next - before
 end
@@ -677,7 +698,7 @@ local function reply_done(ms, h)
         rec.time_kind = M.time_reply(text)
         if h.bare_lf then rec.bare_lf = true end
     else
-        if h.st == 1 or h.st == 0 or h.instr then h.st = -1 end   -- cut short or empty: not JSON
+        if h.st == 1 or h.st == 0 then h.st = -1 end   -- cut short or empty: not JSON (-2: unknown)
         if h.st == -1 then
             rec.not_json = true
             rec.text = M.preview(text_of(h, "json"), 40)
@@ -872,6 +893,7 @@ local f_stream = Field.new("tcp.stream")
 local f_seq = Field.new("tcp.seq_raw")
 local f_flags = Field.new("tcp.flags")
 local f_payload = Field.new("tcp.payload")
+local f_ack = Field.new("tcp.ack_raw")
 
 local FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 
@@ -880,12 +902,14 @@ local settings = { ports = {}, port_index = {}, service = {} }
 local tcp_table = DissectorTable.get("tcp.port")
 local displaced = {}    -- port -> dissector we replaced (restored when the port is dropped)
 local conns, endpoints, last_shown
+local highest = 0   -- the highest frame number tracked so far (frames come in order the first time)
 -- The memo: frame number -> what the frame is, as parallel columns rather than one table per frame:
 -- a million small tables made the garbage collector walk a million objects on every cycle.
 local m_conn, m_role, m_off, m_len, m_ok, m_reqf, m_delay, m_extra, m_msgs
 
 local function reset_state()
     conns = {}          -- tcp.stream -> connection state
+    M.waiting, highest = 0, 0
     m_conn, m_role, m_off, m_len, m_ok = {}, {}, {}, {}, {}   -- set for every memoised frame
     m_reqf, m_delay = {}, {}   -- echoes whose request is known
     m_extra = {}               -- rare: {wait, queued, unechoed, unanswered}
@@ -1024,6 +1048,8 @@ local function track(pinfo, num, tvb)
     end
     local fi_flags = f_flags()
     if not fi_flags then return nil end
+    local fresh = num > highest   -- false when the GUI re-dissects an earlier frame
+    if fresh then highest = num end
     local flags, n = fi_flags.value, 0
     if tvb then
         payload = tvb:raw()   -- TCP passed its payload on: no tcp.len extractor needed
@@ -1032,12 +1058,18 @@ local function track(pinfo, num, tvb)
         payload = fp.range and fp.range:raw() or ""
         n = #payload   -- what was captured: a frame cut by the snap length has fewer bytes
     end
-    if n == 0 and bit.band(flags, SYN + FIN + RST) == 0 then return NOTHING end
+    local bare = n == 0 and bit.band(flags, SYN + FIN + RST) == 0
+    -- a pure ACK matters only when a message direction waits behind a hole (rare)
+    if bare and M.waiting == 0 then return NOTHING end
     local fi_stream, fi_seq = f_stream(), f_seq()
     if not (fi_stream and fi_seq) then return nil end
     local stream, seq = fi_stream.value, fi_seq.value
     local t = pinfo.abs_ts
-    local c = conns[stream] or new_conn(stream, pinfo, flags)
+    local c = conns[stream]
+    if not c then
+        if bare then return NOTHING end
+        c = new_conn(stream, pinfo, flags)
+    end
     local from_client
     if c.client_port ~= c.server_port then
         from_client = pinfo.src_port == c.client_port
@@ -1049,6 +1081,21 @@ local function track(pinfo, num, tvb)
         false, false, false, false, false, false, false, false, false, c, payload or false
     m[MSGS], m[UNANS] = false, false
     local d = from_client and c.c2s or c.s2c
+    local ms = c.ms
+    if ms then
+        ms.frame, ms.t = num, t
+        local other = from_client and c.s2c or c.c2s
+        -- did this side get past a hole in what it receives? (only in the in-order pass: a pure
+        -- ACK is not memoised, and a re-dissection in another order must not move the state)
+        if other.pending and other.isn and fresh and bit.band(flags, ACK) ~= 0 then
+            local fa = f_ack()
+            if fa then M.dir_acked(other, M.stream_offset(fa.value, other.isn, other.ref)) end
+        end
+    end
+    if bare then
+        if ms and ms.out then m[MSGS] = ms.out; ms.out = nil; memo_put(num, m) end
+        return m
+    end
     if bit.band(flags, SYN) ~= 0 then
         if from_client then c.syn_t = c.syn_t or t end
         if not d.isn then d.isn = seq end
@@ -1059,12 +1106,9 @@ local function track(pinfo, num, tvb)
         local off = M.stream_offset(seq, d.isn, d.ref)
         if off + n > d.ref then d.ref = off + n end
         m[OFF], m[LEN] = M.label_offset(off), n
-        local ms = c.ms
         if ms then   -- time or file server: the framer sees the bytes as they are delivered
             m[ROLE] = from_client and "request" or "response"
-            ms.frame, ms.t = num, t
             M.dir_add(d, off, n, payload, num, t)
-            if ms.out then m[MSGS] = ms.out; ms.out = nil end
         elseif from_client then
             m[ROLE] = "request"
             c.first_req_t = c.first_req_t or t
@@ -1107,8 +1151,9 @@ local function track(pinfo, num, tvb)
         end
         if final then M.dir_prune(c.c2s, c.c2s.next) end  -- no new echo can come: free the request bytes
     end
+    if ms and ms.out then m[MSGS] = ms.out; ms.out = nil end
     -- SYN/FIN handling is idempotent: no memo needed
-    if n > 0 or m[UNECHOED] or m[UNANS] then memo_put(num, m) end
+    if n > 0 or m[UNECHOED] or m[UNANS] or m[MSGS] then memo_put(num, m) end
     return m
 end
 
@@ -1438,8 +1483,11 @@ function closer.dissector(tvb, pinfo, tree)
         if not (pi[pinfo.dst_port] or pi[pinfo.src_port]) then return end
         m = track(pinfo, num, nil)
     end
-    if not m or not tree or not (m[UNECHOED] or m[UNANS] or m[MSGS]) then return end
+    if not m or not (m[UNECHOED] or m[UNANS] or m[MSGS]) then return end
     local c = m[CONN]
+    -- TCP's own Info stays ("[TCP Retransmission] ..."); the messages completed here follow it
+    if m[MSGS] then pinfo.cols.info:append(" [" .. msgs_info(c, m) .. "]") end
+    if not tree then return end
     local vis = tree.visible
     local whole = tvb(0, 0)
     local sub

@@ -252,6 +252,14 @@ def build(d: Path) -> dict[str, tuple[Path, Cap]]:
     f.data("s", 0, r[:10]).data("s", 20, r[20:]).data("s", 10, r[10:20]); c.note([1], [], ["OK"])
     f.ack("c").close()
 
+    c = caps["file_lost_segment"] = Cap()  # the capture missed a reply segment; the client ACKs past it
+    f = c.flow(FILE_PORT)
+    f.data("c", 0, b"GET donalbebek.jpg\r\n\r\n"); c.note([0], ["GET"])
+    r = get_reply("donalbebek.jpg", 3000)
+    f.data("s", 0, r[:1000]).data("s", 2000, r[2000:])
+    f.ack("c"); c.note([1], [], ["OK"])
+    f.close()
+
     out = {}
     for name, cap in caps.items():
         out[name] = (cap.write(d / f"{name}.pcap"), cap)
@@ -260,7 +268,7 @@ def build(d: Path) -> dict[str, tuple[Path, Cap]]:
 
 NAMES = ["time_lines", "time_telnet", "time_retransmission", "time_early_reply", "time_quit_then_data",
          "time_lecturer", "time_bad_reply", "file_list", "file_get_split", "file_base64_segments", "file_upload",
-         "file_delete", "file_recv32", "file_not_json", "file_truncated", "file_out_of_order"]
+         "file_delete", "file_recv32", "file_not_json", "file_truncated", "file_out_of_order", "file_lost_segment"]
 
 
 @pytest.fixture(scope="module")
@@ -381,6 +389,8 @@ def test_a_line_ended_by_a_retransmission_is_labelled_on_that_frame(caps, home) 
     assert one(rows, 6, "progjar.msg.index") == "0" and one(rows, 6, "progjar.msg.command") == "TIME"
     assert one(rows, 7, "progjar.msg.reply_to") == "6"
     assert filtered(path, home, "progjar.msg.command == \"TIME\"") == [6]
+    assert rows[6]["_ws.col.Info"][0].startswith("[TCP Retransmission]")
+    assert rows[6]["_ws.col.Info"][0].endswith(" [Client #1 TIME]")
 
 
 def test_reply_before_the_request_is_complete(caps, home) -> None:
@@ -534,19 +544,31 @@ def test_out_of_order_segment_completes_the_reply(caps, home) -> None:
     assert one(rows, last, "progjar.msg.status") == "OK" and one(rows, last, "progjar.msg.reply_to") == "4"
 
 
+def test_a_segment_missing_from_the_capture_is_skipped_when_the_client_acks_past_it(caps, home) -> None:
+    path, cap = caps["file_lost_segment"]
+    rows = frames(path, home)
+    ack = max(cap.notes)
+    assert "progjar.role" not in rows[ack], "the completing frame is the client's pure ACK"
+    assert one(rows, ack, "progjar.msg.status") == "OK" and one(rows, ack, "progjar.msg.file") == "donalbebek.jpg"
+    assert "progjar.msg.file_len" not in rows[ack]  # 1,000 bytes of its base64 were never captured
+    end = len(get_reply("donalbebek.jpg", 3000))
+    assert rows[ack - 1]["_ws.col.Info"][0].endswith(f"Reply to #1 [2000,{end}) ...")
+    assert rows[ack]["_ws.col.Info"][0].endswith("[GET donalbebek.jpg -> OK]")
+
+
 # ---------------------------------------------------------------------------------------------
 # the GUI: frames re-dissected in any order show the same messages
 
 
-def _sharkd(reqs: list[dict], home: Path) -> dict[int, dict]:
+def _sharkd(reqs: list[dict], home: Path, plugin: str | None = None) -> dict[int, dict]:
     """Answers of one `sharkd -` (Wireshark's engine behind a GUI) to JSON-RPC requests, with the
-    plugin installed in a private HOME."""
+    plugin (or the given text of one) installed in a private HOME."""
     plugins = home / ".local" / "lib" / "wireshark" / "plugins"
     plugins.mkdir(parents=True, exist_ok=True)
-    (plugins / "progjar.lua").write_text(PLUGIN.read_text())
+    (plugins / "progjar.lua").write_text(plugin or PLUGIN.read_text())
     env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
     p = subprocess.run(["sharkd", "-"], input="\n".join(json.dumps(r) for r in reqs) + "\n", capture_output=True,
-                       text=True, timeout=120, env=env, check=False)
+                       text=True, errors="replace", timeout=300, env=env, check=False)
     assert "lua" not in p.stderr.lower(), p.stderr
     answers = {}
     for line in p.stdout.splitlines():
@@ -569,7 +591,8 @@ def _facts(nodes: list, out: dict) -> dict:
     return out
 
 
-@pytest.mark.parametrize("name", ["time_retransmission", "file_recv32", "file_get_split", "file_out_of_order"])
+@pytest.mark.parametrize("name", ["time_retransmission", "file_recv32", "file_get_split", "file_out_of_order",
+                                  "file_lost_segment"])
 def test_clicking_frames_in_random_order_shows_the_same_messages(caps, tmp_path, name) -> None:
     import random
 
@@ -793,3 +816,172 @@ OUT({d2.next, #ms2.out, ms2.out[1].index, ms2.out[1].command, ms2.out[2].command
     assert out[1] == [2, "TIME", 7]
     # the hole [0,10) is skipped: its line (4 unknown bytes + "TIME\r\n") still ends, then 4096 more
     assert out[2] == [10 + 6 * 4097, 4097, 0, "", "TIME", 0]
+
+
+CUTS = r"""
+-- Random conversations of the file server (and time server lines), fed once per send and once cut
+-- at random places: the messages must not depend on where TCP cut the bytes.
+local function pick(t) return t[math.random(#t)] end
+local b64 = {"QUJD", "QUJDRA==", "QUJDREU=", "", "QU\\/K", "QU\\nJD", "QUJD\\u0041"}
+local function reply()
+  local keys = {}
+  local parts = {'"status": "' .. pick({"OK", "ERROR", "ok", "\\u004fK"}) .. '"'}
+  if math.random(2) == 1 then parts[#parts + 1] = '"data": ' .. pick({'[]', '["a.txt", "b\\"}.txt"]', '{"x": [1, {"y": "}"}]}',
+                                                                        '"teks"', '12', 'null', 'true'}) end
+  if math.random(2) == 1 then parts[#parts + 1] = '"data_namafile": "' .. pick({"a.jpg", "caf\\u00e9.jpg", "x y"}) .. '"' end
+  if math.random(2) == 1 then parts[#parts + 1] = '"data_file": "' .. pick(b64) .. pick(b64) .. '"' end
+  for i = #parts, 2, -1 do local j = math.random(i); parts[i], parts[j] = parts[j], parts[i] end
+  local body = "{" .. table.concat(parts, pick({", ", ",", " ,\n "})) .. "}"
+  local r = math.random(12)
+  if r == 1 then body = "ERROR tidak ada" elseif r == 2 then body = "{'status': 'OK'}" elseif r == 3 then body = body .. " x"
+  elseif r == 4 then body = string.sub(body, 1, math.random(#body)) end
+  return body .. "\r\n\r\n"
+end
+local function request(kind)
+  if kind == "line" then return pick({"TIME", "QUIT", "", "time", "HELLO x"}) .. pick({"\r\n", "\n"}) end
+  local r = pick({"LIST", "GET a.jpg", "DELETE b c", "UPLOAD k.jpg " .. pick(b64) .. pick(b64), "UPLOAD", "  "})
+  return r .. pick({"\r\n\r\n", "", "\r\n"})
+end
+local function messages(kind, sends, cut)
+  local ms = M.msg_new(kind)
+  local out = {}
+  for f, s in ipairs(sends) do
+    ms.frame = f
+    local data = s[2]
+    if cut and #data > 1 then
+      local pos = 1
+      while pos <= #data do
+        local n = math.random(1, math.max(1, math.floor(#data / 3)))
+        M.msg_feed(ms, s[1], string.sub(data, pos, pos + n - 1))
+        pos = pos + n
+      end
+    else
+      M.msg_feed(ms, s[1], data)
+    end
+    for _, r in ipairs(ms.out or {}) do
+      out[#out + 1] = table.concat({r.frame, r.index, r.dir, r.command or "", r.status or "", r.file or "",
+                                    r.file_len or "", tostring(r.not_json), r.nth or "", r.early or ""}, "|")
+    end
+    ms.out = nil
+  end
+  local u = M.msg_unanswered(ms)
+  if u then out[#out + 1] = table.concat({u.n, u.partial, u.cut}, "|") end
+  return table.concat(out, "\n")
+end
+math.randomseed(13)
+local bad, runs = 0, 0
+for round = 1, 400 do
+  local kind = round % 4 == 0 and "line" or "json"
+  local sends = {}
+  for k = 1, math.random(1, 6) do
+    if math.random(3) > 1 then sends[#sends + 1] = {true, request(kind)} end
+    local r = kind == "line" and pick({"JAM 01:02:03\r\n", "ERROR\r\n", "x\n"}) or reply()
+    if math.random(4) == 1 then r = r .. (kind == "line" and "ERROR\r\n" or reply()) end
+    sends[#sends + 1] = {false, r}
+  end
+  local whole = messages(kind, sends, false)
+  for k = 1, 5 do
+    runs = runs + 1
+    if messages(kind, sends, true) ~= whole then bad = bad + 1; if bad == 1 then OUT({whole, messages(kind, sends, true)}) end end
+  end
+end
+OUT({runs, bad})
+"""
+
+
+def test_messages_do_not_depend_on_where_segments_are_cut(lua: str) -> None:
+    out = run_lua(lua, CUTS)
+    assert out[-1] == [2000, 0], out[0]
+
+
+def test_random_bytes_never_raise(lua: str) -> None:
+    out = run_lua(lua, r"""
+math.randomseed(5)
+local n = 0
+for round = 1, 300 do
+  for _, kind in ipairs({"line", "json"}) do
+    local ms = M.msg_new(kind)
+    for k = 1, 20 do
+      local t = {}
+      for i = 1, math.random(0, 80) do t[i] = string.char(math.random(0, 255)) end
+      local s = table.concat(t)
+      if math.random(3) == 1 then s = s .. "\r\n\r\n" end
+      if math.random(5) == 1 then s = '{"status": "' .. s end
+      ms.frame = k
+      M.msg_feed(ms, math.random(2) == 1, s)
+      if math.random(10) == 1 then M.msg_gap(ms, math.random(2) == 1, math.random(1, 100)) end
+      n = n + #(ms.out or {})
+      ms.out = nil
+    end
+    M.msg_unanswered(ms)
+  end
+end
+OUT(n > 100)
+""")
+    assert out == [True]
+
+
+# ---------------------------------------------------------------------------------------------
+# robustness: damaged message captures (header and payload bytes changed) raise no Lua error
+
+
+def _mutants(caps: dict, out: Path, n: int, seed: int = 17) -> list[Path]:
+    import random
+
+    rng = random.Random(seed)
+    files = []
+    names = sorted(caps)
+    for i in range(n):
+        name = rng.choice(names)
+        data = bytearray(caps[name][0].read_bytes())
+        recs, pos = [], 24
+        while pos + 16 <= len(data):
+            incl = int.from_bytes(data[pos + 8:pos + 12], "little")
+            recs.append((pos + 16, incl))
+            pos += 16 + incl
+        for _ in range(rng.randint(1, 8)):
+            start, incl = rng.choice(recs)
+            if incl > 34:
+                k = start + rng.randrange(34, incl)  # past Ethernet + IPv4: TCP header and payload
+                data[k] = rng.choice([0, 0x0D, 0x0A, 0x22, 0x5C, 0x7B, 0x7D, rng.randrange(256)])
+        p = out / f"{i:04d}-{name}.pcap"
+        p.write_bytes(bytes(data))
+        files.append(p)
+    return files
+
+
+def lua_error_frames(files: list[Path], home: Path, plugin: str | None = None) -> tuple[dict[str, list[int]], int]:
+    """Per file, the frames where the plugin raised a Lua error (sharkd, one process); and how many
+    frames it labelled in all."""
+    reqs = []
+    for i, f in enumerate(files):
+        # sharkd caches a filter's result by its text across loads: make each one unique
+        never = f"frame.number != {4000000000 - i}"
+        reqs += [{"jsonrpc": "2.0", "id": 3 * i + 1, "method": "load", "params": {"file": str(f)}},
+                 {"jsonrpc": "2.0", "id": 3 * i + 2, "method": "frames", "params": {"filter": f"_ws.lua.error && {never}"}},
+                 {"jsonrpc": "2.0", "id": 3 * i + 3, "method": "frames", "params": {"filter": f"progjar && {never}"}}]
+    answers = _sharkd(reqs, home, plugin)
+    errors = {files[i].name: [fr["num"] for fr in answers[3 * i + 2].get("result", [])]
+              for i in range(len(files)) if 3 * i + 2 in answers}
+    assert len(errors) >= len(files) * 0.99, "sharkd stopped answering"
+    labelled = sum(len(answers[3 * i + 3].get("result", [])) for i in range(len(files)) if 3 * i + 3 in answers)
+    return errors, labelled
+
+
+def test_damaged_message_captures_raise_no_lua_error(caps, tmp_path) -> None:
+    require_tool("sharkd")
+    errors, labelled = lua_error_frames(_mutants(caps, tmp_path, 300), tmp_path / "home")
+    assert {k: v for k, v in errors.items() if v} == {}
+    assert labelled > 1000, "the plugin must actually have dissected the mutants"
+
+
+def test_the_damage_harness_sees_lua_errors(caps, tmp_path) -> None:
+    """The test above would be worthless if an error in the message code went unnoticed."""
+    require_tool("sharkd")
+    text = PLUGIN.read_text()
+    broken = text.replace("local function msg_info(c, r, prev)\n",
+                          "local function msg_info(c, r, prev)\n    if r.status == 'ERROR' then error('boom') end\n", 1)
+    assert broken != text
+    path, cap = caps["file_delete"]
+    errors, _ = lua_error_frames([path], tmp_path / "home", broken)
+    assert errors == {path.name: [max(cap.notes)]}
