@@ -1,11 +1,14 @@
 -- progjar.lua -- PROGJAR-LAB WIRESHARK PLUGIN (this marker line lets `progjar dissector` recognise its own copy)
 --
--- Labels the echo lab of "Pemrograman Jaringan" (Tugas 1) in Wireshark: which client sent which
--- bytes, which server segment echoes them, whether the echo is right, how long a client waited.
--- The facts are the same as the report JSON of `progjar report --frames` (see DESIGN.md), so the
--- two can be checked against each other frame by frame.
+-- Labels the labs of "Pemrograman Jaringan" in Wireshark. The echo lab (Tugas 1): which client
+-- sent which bytes, which server segment echoes them, whether the echo is right, how long a client
+-- waited. The time server (Tugas 2) and the file server (Tugas 3, ETS): every application message,
+-- on the frame that completes it, with its command, status, the request a reply answers, the file
+-- it names and the decoded size of a file it carries. The facts are the same as the report JSON of
+-- `progjar report --frames` (see DESIGN.md), so the two can be checked against each other frame
+-- by frame.
 --
--- One self-contained file for Wireshark 4.0 (Lua 5.2) through 4.4+ (Lua 5.4): bit.* only, no
+-- One self-contained file for Wireshark 4.0 (Lua 5.2) through 4.6 (Lua 5.4): bit.* only, no
 -- native bit operators, no `//`, numbers formatted explicitly with %d.
 --
 -- How it works (why it looks the way it does):
@@ -26,16 +29,40 @@
 --    not memoised and changes no state; it is computed when the fields are there (the second
 --    pass, in frame order). The Wireshark GUI with the `progjar` profile (colouring rules and
 --    columns use progjar fields) has the fields on its first pass, checked under Xvfb.
+--  * Messages (time and file servers). A framer per connection (M.msg_new) gets each direction's
+--    bytes as the reassembly above delivers them, in stream order: a time-server message is a line
+--    (CRLF, a bare LF accepted); a file-server reply ends at CRLF CRLF, a request too when the
+--    client sends one, else at the first byte of the server's next reply (the lecturer's client
+--    sends none). A message is labelled on the frame whose delivery completed it: that may be a
+--    retransmission or an out-of-order segment TCP did not pass on (the post-dissector labels
+--    it), the server's frame that ended a request without terminator, or the receiver's ACK past
+--    a hole the capture missed. Replies pair with the oldest unanswered request (a time server's
+--    QUIT expects none); with none waiting a reply is early (the request is still incomplete) or
+--    another reply to the request answered last. Fields progjar.msg.index/.command/.status/
+--    .reply_to/.file/.file_len, one set per completed message, in completion order.
+--    Why not TCP desegmentation (pinfo.desegment_len, DESEGMENT_ONE_MORE_SEGMENT, as Wireshark's
+--    dissectFPM.lua): a reply's length is not known before its end, so TCP would reassemble and
+--    hand over the whole reply so far on every segment: measured with a prototype, 1/4/16 MB
+--    replies took 1.4/6.0/59 s (quadratic; plain tshark 0.3 s). With TCP's default preferences an
+--    out-of-order segment or a retransmission carrying new bytes gave a wrong message, and in
+--    `tshark -2` and on re-dissection TCP does not call the dissector on a reply's middle frames,
+--    which must keep their role/offset labels. A reply is never kept: it is scanned once, with
+--    plain string.find only (a Lua character class costs ~17 us per 1,448-byte segment), for its
+--    end, "status", "data_namafile" and the length of data_file's base64 (size = 3*len/4 - padding).
 --  * Expert infos: progjar.expert.mismatch (error) on the echo segment whose bytes differ;
 --    progjar.expert.queued (note) on a client's first echo when another client of the same
 --    server closed after this client's request (the serial server of task 4);
 --    progjar.expert.unechoed (warning) on the server's FIN or on an RST (the moment no further
 --    echo can come) when fewer bytes were echoed than requested. A client's FIN alone is not
---    enough: a client may half-close and still read its echo.
---  * Port preference `progjar.ports` (Edit > Preferences > Protocols > PROGJAR, or
---    `-o progjar.ports:12345`): the first port is the echo service, the second file-echo. The
---    plugin replaces whatever dissector had those ports (10000 is NDMP's) and gives them back
---    when the preference changes.
+--    enough: a client may half-close and still read its echo. Messages: bad_reply (a time reply
+--    not JAM hh:mm:ss), not_json, several_replies (the lecturer's recv(32) loop answers every
+--    32-byte chunk of a request), early_reply, error_reply (a note) on the reply's frame;
+--    unanswered on the server's FIN or an RST, like unechoed.
+--  * Port preferences (Edit > Preferences > Protocols > PROGJAR; tshark: `-o progjar.ports:10000,32444
+--    -o progjar.time_ports:45000,51000 -o progjar.file_ports:6666,46666`): `ports` gives the echo
+--    service then file-echo, `time_ports` the time server, `file_ports` the file server. The
+--    plugin replaces whatever dissector had those ports (10000 is NDMP's, 6666 SigComp's) and gives
+--    them back when a preference changes.
 --  * Cost: Lua field extractors make Wireshark build a protocol tree for every frame. When nothing
 --    refers to progjar (no filter, colouring rule, column or tap: plain summary lines) a frame adds
 --    no subtree at all, only its columns; on an invisible tree that is referred to, only the
@@ -45,8 +72,9 @@
 --    alone at once. Every object made per frame costs the Lua garbage collector several
 --    microseconds, so the hot path makes few: the memo is columns indexed by frame number,
 --    stored request bytes sit in one flat array per connection, an echo is compared in place,
---    and a request's Info preview is cached by its first bytes.
---    tests/bench/bench_lua.py measures the ratio against plain tshark.
+--    and a request's Info preview is cached by its first bytes. A message service keeps no bytes:
+--    a frame in the middle of a reply makes no table at all.
+--    tests/bench/bench_lua.py measures the ratio against plain tshark, also on a 50 MB download.
 
 local M = {}            -- the pure logic, loadable by plain lua5.2/lua5.4 for unit tests
 local TWO32 = 4294967296
@@ -379,17 +407,30 @@ function M.b64_size(chars, pad)
     return n
 end
 
---- What a time server's reply line is: "jam" (JAM hh:mm:ss, the assignment's format), "lecturer"
---- (JAM dd-mm-YYYY HH:MM:SS, the lecturer's server), "error" (ERROR) or "bad" (anything else).
+local function trim(s)
+    return string.match(s, "^%s*(.-)%s*$")
+end
+
+--- What a time server's reply line is, and its status (the report's: the value after JAM, "ERROR",
+--- else none): "jam" (JAM hh:mm:ss, the assignment's format), "lecturer" (JAM dd-mm-YYYY
+--- HH:MM:SS, the lecturer's server), "error" (ERROR ...) or "bad" (anything else).
 function M.time_reply(text)
-    local h, m, s = string.match(text, "^JAM (%d%d):(%d%d):(%d%d)$")
-    if h then
-        if tonumber(h) < 24 and tonumber(m) < 60 and tonumber(s) < 61 then return "jam" end
-        return "bad"
+    local line = trim(text)
+    if string.sub(line, 1, 3) == "JAM" then
+        local value = trim(string.sub(line, 4))
+        local status = nil
+        if value ~= "" then status = string.sub(value, 1, 64) end
+        if string.sub(line, 4, 4) ~= " " then return "bad", status end
+        local h, m, s = string.match(value, "^(%d%d):(%d%d):(%d%d)$")
+        if h then
+            if tonumber(h) < 24 and tonumber(m) < 60 and tonumber(s) < 61 then return "jam", status end
+            return "bad", status
+        end
+        if string.match(value, "^%d%d%-%d%d%-%d%d%d%d %d%d:%d%d:%d%d$") then return "lecturer", status end
+        return "bad", status
     end
-    if string.match(text, "^JAM %d%d%-%d%d%-%d%d%d%d %d%d:%d%d:%d%d$") then return "lecturer" end
-    if text == "ERROR" then return "error" end
-    return "bad"
+    if string.sub(line, 1, 5) == "ERROR" then return "error", "ERROR" end
+    return "bad", nil
 end
 
 local function utf8_char(u)
@@ -417,18 +458,19 @@ function M.json_unescape(s)
     return out
 end
 
---- A request's command word as sent ("" for an empty line) and the file it names (GET, UPLOAD,
+--- A request's command word as sent (nil for an empty line) and the file it names (GET, UPLOAD,
 --- DELETE), from the request's text. Both printable and bounded.
 function M.parse_request(text)
     local cmd, rest = string.match(text, "^%s*(%S+)%s*(.*)$")
-    if not cmd then return "", nil end
+    if not cmd then return nil, nil end
     local up = string.upper(cmd)
     local file = nil
     if up == "GET" or up == "UPLOAD" or up == "DELETE" then
         file = string.match(rest, "^(%S+)")
         if file then file = M.name_text(file, 128) end
     end
-    return M.preview(cmd, 32), file
+    if #cmd > 64 then cmd = string.sub(cmd, 1, 64) end
+    return M.preview(cmd, 64), file
 end
 
 --- A file name as text: UTF-8 kept (a student's file may be called "café.jpg"), control bytes as
@@ -454,6 +496,7 @@ end
 
 local function half_reset(h)
     h.n, h.head, h.tail, h.lastb, h.gap, h.bare_lf, h.headless = 0, "", "", 0, false, false, false
+    h.seen = false   -- some of its bytes were captured (a message of missing bytes only is none)
     -- a JSON reply: st 0 before the value, 1 inside it, 2 after it, -1 not JSON, -2 unknown (a gap)
     h.st, h.depth, h.arr, h.expect, h.instr, h.esc, h.key, h.cap = 0, 0, false, false, false, false, false, false
     h.status, h.name, h.b64, h.pad, h.file = false, false, 0, 0, false
@@ -468,9 +511,17 @@ local function half_new(role)
 end
 
 --- The framer of one connection of a message service. kind: "line" or "json".
+--- open: complete requests not answered yet, oldest first; answered: the request answered last.
 function M.msg_new(kind)
     return { kind = kind, count = 0, req = half_new("request"), rsp = half_new("response"),
-             open = {}, oh = 1, ot = 0, last = false, quit = false, frame = 0, t = 0, out = nil }
+             open = {}, answered = false, quit = false, frame = 0, t = 0, out = nil }
+end
+
+local MAX_OPEN = 8192   -- unanswered requests remembered per connection (the reporter's bound)
+
+-- A time server's QUIT ends the session: no reply expected.
+local function expects_reply(ms, r)
+    return not (ms.kind == "line" and r.command == "QUIT")
 end
 
 -- Count data[i..j] as base64 characters (the caller cut the range at the string's or the word's
@@ -664,38 +715,59 @@ local function emit(ms, rec)
     out[#out + 1] = rec
 end
 
--- A request is complete: record it and queue it for its reply.
+-- A request is complete: record it and queue it for its reply. After a hole in the capture its
+-- first bytes are not its beginning: no command is named.
 local function request_done(ms, h, cut)
-    local text = text_of(h, ms.kind)
-    local cmd, file = M.parse_request(text)
+    local cmd, file = nil, nil
+    if not h.gap then cmd, file = M.parse_request(text_of(h, ms.kind)) end
     local rec = { index = next_index(ms), dir = "request", frame = ms.frame, t = ms.t, bytes = h.n,
                   command = cmd, file = file, replies = 0 }
     if h.from and h.from >= 0 and not h.gap then rec.file_len = M.b64_size(h.b64, h.pad) end
     if cut then rec.no_terminator = true end
     if h.bare_lf then rec.bare_lf = true end
     if ms.quit then rec.after_quit = true end
-    if ms.kind == "line" and string.upper(cmd) == "QUIT" then ms.quit = true end
-    ms.ot = ms.ot + 1
-    ms.open[ms.ot] = rec
-    ms.last = rec
+    if ms.kind == "line" and cmd == "QUIT" then ms.quit = true end
+    local open = ms.open
+    open[#open + 1] = rec
+    if #open > MAX_OPEN then table.remove(open, 1) end
     half_reset(h)
     emit(ms, rec)
 end
 
-local function pending_request(ms)
-    local q = ms.req
-    if q.n > 0 and (string.find(q.head, "%S") or #q.head < q.n) then return q.n end
-    return 0
+-- Which request a completed reply answers (the reporter's rule): the oldest unanswered one that
+-- expects a reply (else the oldest: a QUIT that got a goodbye). With none waiting: a reply while
+-- the client's request is still incomplete came too early; else it is another reply to the
+-- request answered last; else nothing asked for it.
+local function pair(ms, rec)
+    local open, at = ms.open, nil
+    for i = 1, #open do
+        if expects_reply(ms, open[i]) then at = i; break end
+    end
+    if not at and #open > 0 then at = 1 end
+    local req = nil
+    if at then req = table.remove(open, at)
+    elseif ms.req.seen then rec.early = ms.req.n
+    elseif ms.answered then req = ms.answered
+    else rec.early = 0 end
+    if req then
+        req.replies = req.replies + 1
+        rec.reply_to, rec.req_index, rec.nth = req.frame, req.index, req.replies
+        rec.req_command, rec.req_file = req.command, req.file
+        ms.answered = req
+    end
 end
 
--- A reply is complete: what it says and which request it answers (the oldest unanswered one;
--- with none waiting, the latest again: one request, several replies).
+-- A reply is complete: what it says and which request it answers.
 local function reply_done(ms, h)
     local rec = { index = next_index(ms), dir = "response", frame = ms.frame, t = ms.t, bytes = h.n }
     if ms.kind == "line" then
         local text = text_of(h, "line")
-        rec.status = M.preview(text, 64)
-        rec.time_kind = M.time_reply(text)
+        rec.text = M.preview(text, 64)
+        if not h.gap then   -- a reply not all in the capture says nothing for sure
+            local kind, status = M.time_reply(text)
+            rec.time_kind = kind
+            if status then rec.status = M.preview(status, 64) end
+        end
         if h.bare_lf then rec.bare_lf = true end
     else
         if h.st == 1 or h.st == 0 then h.st = -1 end   -- cut short or empty: not JSON (-2: unknown)
@@ -708,32 +780,17 @@ local function reply_done(ms, h)
             if h.file and not h.gap then rec.file_len = M.b64_size(h.b64, h.pad) end
         end
     end
-    local req
-    if ms.oh <= ms.ot then
-        req = ms.open[ms.oh]
-        ms.open[ms.oh] = nil
-        ms.oh = ms.oh + 1
-    else
-        local partial = pending_request(ms)
-        if partial > 0 then rec.early = partial       -- before its request was complete
-        elseif ms.last then req = ms.last
-        else rec.early = 0 end                        -- no request at all
-    end
-    if req then
-        req.replies = req.replies + 1
-        rec.reply_to, rec.req_index, rec.nth = req.frame, req.index, req.replies
-        rec.req_command, rec.req_file = req.command, req.file
-    end
+    pair(ms, rec)
     half_reset(h)
     emit(ms, rec)
 end
 
 -- The server starts a new reply: a file-server request without CRLF CRLF ends here (everything
--- the client sent before it), unless it is only white space.
+-- the client sent before it; of bytes missing from the capture alone there is no request).
 local function reply_starts(ms)
     local q = ms.req
     if ms.kind ~= "json" or q.n == 0 then return end
-    if pending_request(ms) > 0 then request_done(ms, q, true) else half_reset(q) end
+    if q.seen then request_done(ms, q, true) else half_reset(q) end
 end
 
 --- Feed the bytes a direction delivered next (in stream order); completed messages are appended
@@ -742,8 +799,11 @@ function msg_feed(ms, from_client, data)
     local h = from_client and ms.req or ms.rsp
     local kind = ms.kind
     local i, n = 1, #data
+    if n == 0 then return end
+    -- checked once per delivered piece, as the reporter's framer does
+    if h.n == 0 and not from_client then reply_starts(ms) end
     while i <= n do
-        if h.n == 0 and not from_client then reply_starts(ms) end
+        h.seen = true
         local e
         if kind == "line" then
             e = string.find(data, "\n", i, true)
@@ -784,9 +844,7 @@ function msg_feed(ms, from_client, data)
             local before = e > i and string.byte(data, e - 1) or h.lastb
             if before ~= 13 then h.bare_lf = true end
         end
-        if not from_client then reply_done(ms, h)
-        elseif kind == "line" or pending_request(ms) > 0 then request_done(ms, h, false)
-        else half_reset(h) end   -- a file-server "request" of white space only: none
+        if from_client then request_done(ms, h, false) else reply_done(ms, h) end
         i = e + 1
     end
 end
@@ -796,7 +854,6 @@ M.msg_feed = msg_feed
 --- can no longer be read (its JSON is not judged, its base64 not counted).
 function msg_gap(ms, from_client, n)
     local h = from_client and ms.req or ms.rsp
-    if h.n == 0 and not from_client then reply_starts(ms) end
     h.n, h.gap, h.tail = h.n + n, true, ""
     h.headless = true   -- what follows the hole is not the message's beginning: the head stops here
     if h.st >= 0 then h.st = -2 end
@@ -808,14 +865,14 @@ M.msg_gap = msg_gap
 --- (a time server's QUIT needs no answer), an unfinished request, a reply cut off. nil if none.
 function M.msg_unanswered(ms)
     local n, first = 0, nil
-    for i = ms.oh, ms.ot do
+    for i = 1, #ms.open do
         local r = ms.open[i]
-        if not (ms.kind == "line" and string.upper(r.command) == "QUIT") then
+        if expects_reply(ms, r) then
             n = n + 1
             first = first or r
         end
     end
-    local partial = pending_request(ms)
+    local partial = ms.req.seen and ms.req.n or 0
     local cut = ms.rsp.n
     if n == 0 and partial == 0 and cut == 0 then return nil end
     local u = { n = n, first = first, partial = partial, cut = cut }
@@ -1216,8 +1273,7 @@ end
 -- ---- messages on screen
 
 local function quoted_command(cmd)
-    if cmd == "" then return '""' end
-    return cmd
+    return cmd or '""'   -- an empty request (or one whose beginning the capture missed)
 end
 
 -- One completed message as the lab writes it: "Client #1 TIME", "JAM 14:03:07 to #1",
@@ -1232,9 +1288,9 @@ local function msg_info(c, r, prev)
         return s
     end
     if c.ms.kind == "line" then
-        s = r.status .. " to #" .. fmt_d(c.client_no)
+        s = r.text .. " to #" .. fmt_d(c.client_no)
     else
-        if r.req_command then
+        if r.reply_to then
             s = quoted_command(r.req_command)
             if r.req_file then s = s .. " " .. r.req_file end
         else
@@ -1285,16 +1341,16 @@ end
 local function add_msg_experts(t, c, r)
     local kind = r.time_kind
     if kind == "bad" then
-        t:add_proto_expert_info(ex.bad_reply, string.format('Reply "%s" is not JAM hh:mm:ss', r.status))
+        t:add_proto_expert_info(ex.bad_reply, string.format('Reply "%s" is not JAM hh:mm:ss', r.text))
     elseif kind == "lecturer" then
         t:add_proto_expert_info(ex.bad_reply, string.format(
-            '"%s" is the lecturer\'s format (JAM dd-mm-YYYY HH:MM:SS); the assignment asks for JAM hh:mm:ss', r.status))
+            '"%s" is the lecturer\'s format (JAM dd-mm-YYYY HH:MM:SS); the assignment asks for JAM hh:mm:ss', r.text))
     end
     if r.not_json then
         t:add_proto_expert_info(ex.not_json, string.format('Reply is not JSON: "%s"', r.text))
     end
     if r.status == "ERROR" then
-        if r.req_command then
+        if r.reply_to then
             t:add_proto_expert_info(ex.error_reply, string.format("Server answered ERROR to %s (frame %d)",
                 request_name(r), r.reply_to))
         else
@@ -1329,7 +1385,7 @@ local function add_msgs(sub, whole, c, msgs, vis)
         end
         gen(t:add(pf.msg_index, r.index), vis)
         if r.dir == "request" then
-            gen(t:add(pf.msg_command, r.command), vis)
+            if r.command then gen(t:add(pf.msg_command, r.command), vis) end
         else
             if r.status then gen(t:add(pf.msg_status, r.status), vis) end
             if r.reply_to then gen(t:add(pf.msg_reply_to, r.reply_to), vis) end

@@ -93,7 +93,7 @@ def build(d: Path) -> dict[str, tuple[Path, Cap]]:
     c = caps["time_lines"] = Cap()
     f = c.flow(TIME_PORT)
     f.data("c", 0, b"TIME\r\n"); c.note([0], ["TIME"])
-    f.data("s", 0, b"JAM 14:03:07\r\n"); c.note([1], [], ["JAM 14:03:07"])
+    f.data("s", 0, b"JAM 14:03:07\r\n"); c.note([1], [], ["14:03:07"])
     f.ack("c")
     f.data("c", 6, b"QUIT\r\n"); c.note([2], ["QUIT"])
     f.fin("s").fin("c").ack("s")
@@ -103,7 +103,7 @@ def build(d: Path) -> dict[str, tuple[Path, Cap]]:
     for i, b in enumerate(b"TIME\r\n"):
         f.data("c", i, bytes([b])).ack("s")
     c.notes[c.frame() - 1] = ([0], ["TIME"], [])
-    f.data("s", 0, b"JAM 09:00:01\r\n"); c.note([1], [], ["JAM 09:00:01"])
+    f.data("s", 0, b"JAM 09:00:01\r\n"); c.note([1], [], ["09:00:01"])
     for i, b in enumerate(b"QUIT\r\n"):
         f.data("c", 6 + i, bytes([b])).ack("s")
     c.notes[c.frame() - 1] = ([2], ["QUIT"], [])
@@ -113,7 +113,7 @@ def build(d: Path) -> dict[str, tuple[Path, Cap]]:
     f = c.flow(TIME_PORT)
     f.data("c", 0, b"TI").data("c", 2, b"ME\r")
     f.data("c", 2, b"ME\r\n", dt=0.3); c.note([0], ["TIME"])
-    f.data("s", 0, b"JAM 14:03:07\r\n"); c.note([1], [], ["JAM 14:03:07"])
+    f.data("s", 0, b"JAM 14:03:07\r\n"); c.note([1], [], ["14:03:07"])
     f.close()
 
     c = caps["time_early_reply"] = Cap()  # a server that answers each recv(): ERROR to "TI"
@@ -121,7 +121,7 @@ def build(d: Path) -> dict[str, tuple[Path, Cap]]:
     f.data("c", 0, b"TI")
     f.data("s", 0, b"ERROR\r\n"); c.note([0], [], ["ERROR"])
     f.data("c", 2, b"ME\r\n"); c.note([1], ["TIME"])
-    f.data("s", 7, b"JAM 14:03:07\r\n"); c.note([2], [], ["JAM 14:03:07"])
+    f.data("s", 7, b"JAM 14:03:07\r\n"); c.note([2], [], ["14:03:07"])
     f.close()
 
     c = caps["time_quit_then_data"] = Cap()  # QUIT and a request after it in one segment
@@ -133,7 +133,7 @@ def build(d: Path) -> dict[str, tuple[Path, Cap]]:
                                     report_args=("--port", "time=51000"))
     f = c.flow(51000)  # the lecturer's time server, on its own port
     f.data("c", 0, b"TIME\r\n"); c.note([0], ["TIME"])
-    f.data("s", 0, b"JAM 30-11-2025 14:03:07\r\n"); c.note([1], [], ["JAM 30-11-2025 14:03:07"])
+    f.data("s", 0, b"JAM 30-11-2025 14:03:07\r\n"); c.note([1], [], ["30-11-2025 14:03:07"])
     f.data("c", 6, b"HELLO\r\n"); c.note([2], ["HELLO"])
     f.data("s", 25, b"ERROR\r\n"); c.note([3], [], ["ERROR"])
     f.close()
@@ -141,9 +141,9 @@ def build(d: Path) -> dict[str, tuple[Path, Cap]]:
     c = caps["time_bad_reply"] = Cap()
     f = c.flow(TIME_PORT)
     f.data("c", 0, b"TIME\r\n"); c.note([0], ["TIME"])
-    f.data("s", 0, b"It is 14:03\r\n"); c.note([1], [], ["It is 14:03"])
+    f.data("s", 0, b"It is 14:03\r\n"); c.note([1])  # no status: not JAM, not ERROR
     f.data("c", 6, b"TIME\n"); c.note([2], ["TIME"])  # a bare LF ends a line too
-    f.data("s", 13, b"JAM 25:00:00\r\n"); c.note([3], [], ["JAM 25:00:00"])
+    f.data("s", 13, b"JAM 25:00:00\r\n"); c.note([3], [], ["25:00:00"])
     f.close()
 
     # --- file server -------------------------------------------------------------------------
@@ -699,12 +699,14 @@ def test_sizes_and_time_formats(lua: str) -> None:
     out = run_lua(lua, """
 OUT({M.thousands(0), M.thousands(999), M.thousands(1000), M.thousands(23456), M.thousands(52428800)})
 OUT({M.b64_size(8, 2), M.b64_size(8, 1), M.b64_size(8, 0), M.b64_size(6, 0), M.b64_size(0, 0), M.b64_size(1, 2)})
-OUT({M.time_reply("JAM 14:03:07"), M.time_reply("JAM 30-11-2025 14:03:07"), M.time_reply("ERROR"),
-     M.time_reply("JAM 24:00:00"), M.time_reply("JAM 14:03:07 "), M.time_reply("jam 14:03:07")})
+local function tr(s) local k, st = M.time_reply(s); return k .. "/" .. (st or "-") end
+OUT({tr("JAM 14:03:07"), tr("JAM 30-11-2025 14:03:07"), tr("ERROR"), tr("ERROR: bad"), tr("JAM 24:00:00"),
+     tr(" JAM  14:03:07 "), tr("jam 14:03:07"), tr("JAM"), tr("JAMxyz")})
 OUT({M.kind_of("time"), M.kind_of("file"), M.kind_of("echo"), M.kind_of(nil)})
 """)
     assert out == [["0", "999", "1,000", "23,456", "52,428,800"], [4, 5, 6, 4, 0, 0],
-                   ["jam", "lecturer", "error", "bad", "bad", "bad"], ["line", "json", "echo", "echo"]]
+                   ["jam/14:03:07", "lecturer/30-11-2025 14:03:07", "error/ERROR", "error/ERROR", "bad/24:00:00",
+                    "jam/14:03:07", "bad/-", "bad/-", "bad/xyz"], ["line", "json", "echo", "echo"]]
 
 
 def test_requests_and_json_strings(lua: str) -> None:
@@ -716,7 +718,7 @@ OUT({M.parse_request("")})
 OUT({M.parse_request("delete")})
 OUT(M.json_unescape("caf\\u00e9 \\\"x\\\" a\\/b\\n"))
 """)
-    assert out == [["GET", "donalbebek.jpg"], ["upload", "a.txt"], ["LIST"], [""], ["delete"], 'café "x" a/b\n']
+    assert out == [["GET", "donalbebek.jpg"], ["upload", "a.txt"], ["LIST"], [], ["delete"], 'café "x" a/b\n']
 
 
 def test_port_preferences_map_ports_to_services(lua: str) -> None:
@@ -780,20 +782,24 @@ OUT((run("line", {{"c", "TIME\n"}, {"s", "JAM 01:02:03\r\n"}, {"c", "TI"}, {"s",
 local _, ms = run("line", {{"c", "QUIT\r\nTIME\r\nTI"}})
 local u = M.msg_unanswered(ms)
 OUT({u.n, u.first.command, u.first.after_quit, u.partial, u.partial_text, u.cut})
--- file: white space alone is no request; several replies to one; no terminator ends at the reply
+-- file: empty requests; several replies to one; no terminator ends at the reply
 OUT((run("json", {{"c", "LIST\r\n\r\n\r\n\r\n"}, {"s", '{"status": "OK"}\r\n\r\n'}, {"c", "\r\n"},
-                  {"s", '{"status": "ERROR"}\r\n\r\n{"status": "ERROR"}\r\n\r\n'}})))
+                  {"s", '{"status": "ERROR"}\r\n\r\n{"status": "ERROR"}\r\n\r\n'}, {"s", '{"status": "OK"}\r\n\r\n'}})))
 -- UPLOAD: the base64 counted across pieces, the command word split too
 OUT((run("json", {{"c", "UPL"}, {"c", "OAD a.txt QU"}, {"c", "JDRA="}, {"c", "=\r\n\r\n"}})))
 -- not JSON: text, a Python dict, trailing text, an empty reply, a cut string
 OUT((run("json", {{"s", 'ERROR\r\n\r\n'}, {"s", "{'status': 'OK'}\r\n\r\n"}, {"s", '{"status": "OK"} x\r\n\r\n'},
                   {"s", '\r\n\r\n'}, {"s", '{"status": "OK\r\n\r\n'}, {"s", '[1, {"status": "x"}]\r\n\r\n'}})))
 """)
-    assert out[0] == [[1, 0, "request", "TIME", "-", -1, 0], [2, 1, "response", "JAM 01:02:03", "-", -1, 1],
+    assert out[0] == [[1, 0, "request", "TIME", "-", -1, 0], [2, 1, "response", "01:02:03", "-", -1, 1],
                       [4, 2, "response", "ERROR", "-", -1, 0], [5, 3, "request", "TIME", "-", -1, 0]]
     assert out[1] == [1, "TIME", True, 2, "TI", 0]
-    assert out[2] == [[1, 0, "request", "LIST", "-", -1, 0], [2, 1, "response", "OK", "-", -1, 1],
-                      [4, 2, "response", "ERROR", "-", -1, 1], [4, 3, "response", "ERROR", "-", -1, 1]]
+    # the empty request after LIST is one (no command); the CR LF before the replies becomes one when
+    # the first reply starts; replies pair oldest first, a third one goes to the request answered last
+    assert out[2] == [[1, 0, "request", "LIST", "-", -1, 0], [1, 1, "request", "-", "-", -1, 0],
+                      [2, 2, "response", "OK", "-", -1, 1], [4, 3, "request", "-", "-", -1, 0],
+                      [4, 4, "response", "ERROR", "-", -1, 1], [4, 5, "response", "ERROR", "-", -1, 4],
+                      [5, 6, "response", "OK", "-", -1, 4]]
     assert out[3] == [[4, 0, "request", "UPLOAD", "a.txt", 4, 0]]
     assert [g[3] for g in out[4]] == ["not JSON"] * 5 + ["-"]
 
@@ -810,12 +816,13 @@ OUT({ms.out[1].frame, ms.out[1].command, d.next}); ms.out = nil
 local ms2 = M.msg_new("line")
 local d2 = M.dir_new(false, ms2, true)
 for i = 1, 4097 do ms2.frame = i; M.dir_add(d2, 10 + 6 * (i - 1), 6, "TIME\r\n", i, 0) end
-OUT({d2.next, #ms2.out, ms2.out[1].index, ms2.out[1].command, ms2.out[2].command, ms2.req.n})
+OUT({d2.next, #ms2.out, ms2.out[1].index, ms2.out[1].command or "-", ms2.out[2].command, ms2.req.n})
 """)
     assert out[0] == []
     assert out[1] == [2, "TIME", 7]
-    # the hole [0,10) is skipped: its line (4 unknown bytes + "TIME\r\n") still ends, then 4096 more
-    assert out[2] == [10 + 6 * 4097, 4097, 0, "", "TIME", 0]
+    # the hole [0,10) is skipped: its line (10 unknown bytes + "TIME\r\n") still ends, naming no
+    # command (its beginning is missing), then 4096 more
+    assert out[2] == [10 + 6 * 4097, 4097, 0, "-", "TIME", 0]
 
 
 CUTS = r"""
