@@ -1391,7 +1391,9 @@ local function add_msgs(sub, whole, c, msgs, vis)
             if r.reply_to then gen(t:add(pf.msg_reply_to, r.reply_to), vis) end
         end
         if r.file then gen(t:add(pf.msg_file, r.file), vis) end
-        if r.file_len then gen(t:add(pf.msg_file_len, r.file_len), vis) end
+        if r.file_len then   -- a uint32 field: a file of 4 GiB or more (never seen in the lab) is capped
+            gen(t:add(pf.msg_file_len, math.min(r.file_len, 4294967295)), vis)
+        end
         if msg_expert(r) then add_msg_experts(t, c, r) end
     end
 end
