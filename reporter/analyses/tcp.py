@@ -148,6 +148,8 @@ class TcpAnalysis:
                 return
         conn = h.conn
         conn.last_ts = pkt.ts
+        if conn.msgs is not None:  # a message completes on the packet whose arrival completes it
+            conn.msgs.now = pkt
         if h.base is None:
             h.start(pkt.seq, bool(flags & SYN))
             if not flags & SYN and h.state == INACTIVE:
@@ -443,11 +445,14 @@ class TcpAnalysis:
     def finish(self, t0_ns: int) -> TcpResult:
         """Build connections[] (times relative to t0_ns, the capture's first frame)."""
         out = []
+        resort = False
         for conn in self.conns:
             for half in (conn.c, conn.s):
                 half.finish()
-            finish_messages(conn, self.frames)
+            resort |= finish_messages(conn, self.frames)
             out.append(connection(conn, t0_ns))
+        if resort and self.frames is not None:  # a note added at the end goes back to its frame's place
+            self.frames = dict(sorted(self.frames.items(), key=lambda kv: int(kv[0])))
         queued_behind(self.conns, out)
         streams = None if self.kept is None else {cid: (bytes(a), bytes(b)) for cid, (a, b) in self.kept.items()}
         for code, (n, first) in self.events.items():

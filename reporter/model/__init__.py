@@ -310,7 +310,9 @@ class MessageFrameNote(FrameNote):
     """A frame of a message service (role "request" | "response"): the messages it completes.
 
     A subclass, so an echo frame's note keeps exactly its keys; each list is None when the frame
-    completes no message of that kind (the plugin's progjar.msg.* fields, one per message)."""
+    completes no message of that kind (the plugin's progjar.msg.* fields, one per message). A frame
+    without payload that completes a message (an ACK past a hole the capture missed) has role,
+    offset and len None."""
 
     msg: Optional[list[int]] = None  # indexes of the messages this frame completes
     command: Optional[list[str]] = None  # commands of the requests it completes

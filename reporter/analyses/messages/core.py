@@ -32,8 +32,8 @@ _PRINTABLE = bytes(b if 32 <= b < 127 else 46 for b in range(256))
 class Draft:
     """One message while it is framed, and after it completed (until the report is built)."""
 
-    __slots__ = ("announced", "answers", "args", "bytes", "command", "cut", "data", "file", "first_frame", "head",
-                 "in_reply_to", "index",
+    __slots__ = ("announced", "answers", "args", "bytes", "command", "cut", "data", "done_frame", "done_ts", "file",
+                 "first_frame", "head", "in_reply_to", "index",
                  "last_frame", "last_ts", "latency_ns", "problems", "side", "status", "terminator", "text",
                  "time_value", "utc_offset")
 
@@ -42,6 +42,12 @@ class Draft:
         self.first_frame: Optional[int] = None  # None until a captured byte arrives (a gap may come first)
         self.last_frame: Optional[int] = None
         self.last_ts = 0  # epoch ns of the last frame that carried its bytes
+        # the frame whose arrival completed it, and its time: the frame Wireshark's reassembly and the
+        # plugin name (for bytes queued out of order, the segment that filled the hole; for a request
+        # without terminator, the server's first reply frame); None when only the end of the capture
+        # ended it (no frame completed it)
+        self.done_frame: Optional[int] = None
+        self.done_ts = 0
         self.bytes = 0  # stream bytes, missing ones included
         self.head: Optional[bytearray] = bytearray()  # first HEAD_MAX captured bytes; None once parsed
         self.cut = False  # captured bytes beyond HEAD_MAX were only counted
@@ -126,8 +132,8 @@ class MessageStream:
     """Both directions of one connection of a message service: the Half.sink callbacks
     (request/response), the drafts in progress, the completed messages and their pairing."""
 
-    __slots__ = ("count", "done", "drafts", "echo", "framer", "last_answered", "outstanding", "parser", "service",
-                 "truncated")
+    __slots__ = ("count", "done", "drafts", "echo", "framer", "last_answered", "now", "outstanding", "parser",
+                 "service", "truncated")
 
     def __init__(self, service: str, framer_cls: type, parser: Parser, echo: object) -> None:
         self.service = service
@@ -139,6 +145,7 @@ class MessageStream:
         self.outstanding: deque[Draft] = deque()
         self.last_answered: Optional[Draft] = None
         self.truncated = False
+        self.now: Any = None  # the packet TcpAnalysis is processing (set per packet of this connection)
         self.framer = framer_cls(self)
 
     # -- Half.sink callbacks --------------------------------------------------------------------
@@ -205,6 +212,11 @@ class MessageStream:
             return
         if problem:
             d.problem(problem)
+        now = self.now
+        if now is not None:
+            d.done_frame, d.done_ts = now.no, now.ts
+        else:
+            d.done_ts = d.last_ts
         d.index = self.count
         self.count += 1
         d.text = _text(d)
@@ -223,7 +235,7 @@ class MessageStream:
             req = self.parser.pair(self, d)
             if req is not None:
                 d.in_reply_to = req.index
-                d.latency_ns = d.last_ts - req.last_ts
+                d.latency_ns = d.done_ts - req.last_ts  # the request's last byte -> the reply complete
                 req.answers += 1
                 self.last_answered = req
         d.head = None  # parsed: only the bounded text stays
@@ -236,6 +248,7 @@ class MessageStream:
 
     def finish(self) -> None:
         """Complete what is in progress (the framer says how) and mark requests left unanswered."""
+        self.now = None  # what ends now was completed by no frame: only the capture ended
         self.framer.finish()
         for d in self.done:
             if d.side == 0:
@@ -246,8 +259,9 @@ class MessageStream:
 
     def messages(self, t0: int) -> list[Message]:
         """The report's messages (times relative to t0, the capture's first frame)."""
-        return [Message(d.index, "request" if d.side == 0 else "response", d.first_frame, d.last_frame,
-                        round((d.last_ts - t0) / 1e9, 6), d.bytes, d.text, d.command, list(d.args), d.status,
+        return [Message(d.index, "request" if d.side == 0 else "response", d.first_frame,
+                        d.done_frame if d.done_frame is not None else d.last_frame,
+                        round((d.done_ts - t0) / 1e9, 6), d.bytes, d.text, d.command, list(d.args), d.status,
                         d.in_reply_to, None if d.latency_ns is None else round(d.latency_ns / 1e6, 3), d.file,
                         d.time_value, list(d.problems), d.utc_offset, data=_copy(d.data), announced=d.announced)
                 for d in self.done]

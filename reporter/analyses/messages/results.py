@@ -7,9 +7,15 @@ from reporter.analyses.conn import Conn
 from reporter.model import Connection, FrameNote, MessageFrameNote, Warning
 
 
-def finish_messages(conn: Conn, notes: dict[str, FrameNote] | None) -> None:
+def finish_messages(conn: Conn, notes: dict[str, FrameNote] | None) -> bool:
     """End of capture for the message layer: an undecided unclaimed connection is decided on
-    what it sent, a message stream ends what is in progress, its messages label their frames."""
+    what it sent, a message stream ends what is in progress, its messages label their frames.
+
+    A message can be completed by a frame without payload: the receiver's ACK past a hole the
+    capture missed lets the queued bytes after it through. That frame gets a note of its own with
+    no role, offset or length (as the plugin labels it: only its progjar.msg.* fields). Returns
+    True when such a note was added (the frame notes are then no longer in frame order)."""
+    added = False
     if conn.sniffer is not None:
         conn.sniffer.finish()
         e = conn.echo
@@ -17,11 +23,17 @@ def finish_messages(conn: Conn, notes: dict[str, FrameNote] | None) -> None:
             conn.service = conn.by = None  # looked like echo at first, was not: not recognised
     msgs = conn.msgs
     if msgs is None:
-        return
+        return False
     msgs.finish()
     if conn.noted and notes is not None:
         for d in msgs.done:
-            note = notes.get(str(d.last_frame))
+            if d.done_frame is None:  # ended by the end of the capture: no frame completed it
+                continue
+            note = notes.get(str(d.done_frame))
+            if note is None:
+                note = notes[str(d.done_frame)] = MessageFrameNote(conn.id, None, None, None,  # type: ignore[arg-type]
+                                                                   conn.client_no)
+                added = True
             if not isinstance(note, MessageFrameNote):
                 continue
             note.msg = (note.msg or []) + [d.index]
@@ -29,6 +41,7 @@ def finish_messages(conn: Conn, notes: dict[str, FrameNote] | None) -> None:
                 note.command = (note.command or []) + [d.command]
             elif d.side == 1 and d.status is not None:
                 note.status = (note.status or []) + [d.status]
+    return added
 
 
 def messages_warnings(conns: list[Conn], out: list[Connection]) -> list[Warning]:
