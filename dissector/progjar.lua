@@ -900,7 +900,7 @@ local pf = {
     echo_ok = ProtoField.bool("progjar.echo.ok", "Echo equals the request"),
     request_frame = ProtoField.framenum("progjar.echo.request_frame", "Request frame", base.NONE, frametype.REQUEST),
     delay = ProtoField.relative_time("progjar.echo.delay", "Echo delay"),
-    wait = ProtoField.relative_time("progjar.wait", "Client waited (SYN to first echo)"),
+    wait = ProtoField.relative_time("progjar.wait", "Client waited (SYN to first echo or reply)"),
     text = ProtoField.string("progjar.text", "Text"),
     msg_index = ProtoField.uint32("progjar.msg.index", "Message index (completed in this frame)", base.DEC),
     msg_command = ProtoField.string("progjar.msg.command", "Command"),
@@ -1166,6 +1166,17 @@ local function track(pinfo, num, tvb)
         if ms then   -- time or file server: the framer sees the bytes as they are delivered
             m[ROLE] = from_client and "request" or "response"
             M.dir_add(d, off, n, payload, num, t)
+            local out = ms.out
+            if out and not c.first_req_t then   -- the first complete request: a reply cannot come before it
+                for i = 1, #out do
+                    if out[i].dir == "request" then c.first_req_t = out[i].t; break end
+                end
+            end
+            if not from_client and not c.first_echo then   -- the first reply: how long the client waited
+                c.first_echo = num
+                if c.syn_t then m[WAIT] = t - c.syn_t end
+                m[QUEUED] = queued_behind(c, t)
+            end
         elseif from_client then
             m[ROLE] = "request"
             c.first_req_t = c.first_req_t or t
@@ -1444,13 +1455,13 @@ local function add_tree(tree, whole, c, m, payload, vis)
             gen(sub:add(pf.request_frame, m[REQF]), vis)
             gen(sub:add(pf.delay, nstime(m[DELAY])), vis)
         end
-        if m[WAIT] then
-            local w = gen(sub:add(pf.wait, nstime(m[WAIT])), vis)
-            if m[QUEUED] then
-                w:add_proto_expert_info(ex.queued, string.format(
-                    "client #%s waited %.1f s, served after client #%s closed",
-                    fmt_d(c.client_no), m[QUEUED].waited, fmt_d(m[QUEUED].by)))
-            end
+    end
+    if m[WAIT] then   -- the first echo, or the first reply of a time or file server
+        local w = gen(sub:add(pf.wait, nstime(m[WAIT])), vis)
+        if m[QUEUED] then
+            w:add_proto_expert_info(ex.queued, string.format(
+                "client #%s waited %.1f s, served after client #%s closed",
+                fmt_d(c.client_no), m[QUEUED].waited, fmt_d(m[QUEUED].by)))
         end
     end
     sub:add(pf.text, whole, text_preview(payload))
@@ -1479,8 +1490,8 @@ local function add_referenced(tree, whole, c, m, payload)
             if referenced(tree, F_REQF) then sub:add(F_REQF, m[REQF]) end
             if referenced(tree, F_DELAY) then sub:add(F_DELAY, nstime(m[DELAY])) end
         end
-        if m[WAIT] and referenced(tree, F_WAIT) then sub:add(F_WAIT, nstime(m[WAIT])) end
     end
+    if m[WAIT] and referenced(tree, F_WAIT) then sub:add(F_WAIT, nstime(m[WAIT])) end
     if referenced(tree, F_TEXT) then sub:add(F_TEXT, whole, text_preview(payload)) end
     if m[MSGS] then add_msgs(sub, whole, c, m[MSGS], false) end   -- few frames: all their fields
 end
