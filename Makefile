@@ -18,12 +18,15 @@ venv: $(STAMP)
 
 ASSIGNMENTS := $(notdir $(wildcard samples/*))
 
-## demo: reports (HTML, PDF, JSON) for every bundled sample into reports/, and per assignment a
-## class summary that treats each sample as one student's hand-in
+## demo: reports (HTML, PDF, JSON) for every bundled sample into reports/, one student's combined
+## report over all Tugas 1 samples, and per assignment a class (each sample one student's hand-in)
+## with its class page, gradebook, Moodle worksheet and a combined report per student
 demo: $(STAMP)
 	$(BIN)/progjar report samples/*/*.pcap* -o reports
+	$(BIN)/progjar report samples/tugas1/*.pcap* -o reports/student --student "Contoh Mahasiswa / 5025211000"
 	set -e; for a in $(ASSIGNMENTS); do $(BIN)/progjar batch samples/$$a -o reports/class/$$a --assignment $$a; done
-	@echo "open reports/t4-serial.html (one capture) or reports/class/tugas1/index.html (a class)"
+	@echo "open reports/t4-serial.html (one capture), reports/student/contoh-mahasiswa-all.html (one student, all captures)"
+	@echo "  or reports/class/tugas1/index.html (a class; each student's combined report is <student>/report.html)"
 
 ## deps: system packages the tests need (tshark, tcpdump, dnsmasq, lua, poppler) when root, and
 ## Wireshark 4.0/4.4/4.6 chroots for the plugin tests (cached in /var/cache/progjar-lab/wireshark)

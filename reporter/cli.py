@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="progjar-lab: run the socket-programming lab, label it in Wireshark, and grade its captures.",
         epilog="Examples:\n  progjar report samples/tugas1/t2-echo.pcap -o reports\n"
         "  progjar report cap.pcapng --format json -o -\n  progjar batch class/ -o graded/ --lang id\n"
+        "  progjar batch moodle-download.zip -o graded/ --assignment tugas1\n"
         "  sudo progjar lab --assignment tugas2 -o lab-out\n  progjar dissector install",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -117,22 +118,34 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="{report,batch,lab,dissector}", parser_class=_Parser)
 
     p = sub.add_parser("report", help="analyse captures and write JSON/HTML/PDF reports",
-                       description="Analyse each capture (pcap or pcapng) and write OUTDIR/<capture stem>.<ext>.")
-    p.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files")
+                       description="Analyse each capture (pcap or pcapng, or each capture in a zip) and write "
+                                   "OUTDIR/<capture stem>.<ext>.")
+    p.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files, or zips of them")
     p.add_argument("--student", type=_student, default=None, metavar='"NAME / NRP"',
-                   help="whose hand-in this is: shown on the report and kept in the JSON")
+                   help="whose hand-in this is: shown on the report and kept in the JSON; with several "
+                        "captures also one combined report, OUTDIR/<name>-all.html|pdf")
     p.add_argument("-o", "--outdir", default="reports",
                    help="output folder (default: reports/); '-' with --format json and one capture writes to stdout")
     _add_render_options(p)
     p.add_argument("--frames", action="store_true", help="add per-frame annotations (as the Wireshark plugin labels them) to the JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but problems")
 
-    p = sub.add_parser("batch", help="grade a whole class: per-student reports, summary, gradebook CSV",
-                       description="CLASSDIR/<student>/*.pcap* or CLASSDIR/<student>.pcap* -> OUTDIR/index.html, summary.csv, summary.json")
-    p.add_argument("classdir", metavar="CLASSDIR")
+    p = sub.add_parser("batch", help="grade a whole class: per-student reports, class page, gradebook, Moodle grades",
+                       description="CLASSDIR (a folder or a zip: <student>/..., <student>.pcap*, <student>.zip, or "
+                                   "Moodle's \"Download all submissions\") -> OUTDIR/index.html, summary.csv, "
+                                   "summary.json, moodle-grades.csv and a combined report per student")
+    p.add_argument("classdir", metavar="CLASSDIR|MOODLE.zip")
     p.add_argument("-o", "--outdir", required=True)
     p.add_argument("--jobs", type=_jobs, default=None, help="parallel worker processes (default: number of cores)")
     p.add_argument("--force", action="store_true", help="rebuild reports even when they are up to date")
+    p.add_argument("--weights", default=None, metavar="T1=20,T2=30,...",
+                   help="relative weight of every task in the score (default: equal; pass 1, partial 0.5, else 0)")
+    p.add_argument("--csv-delimiter", dest="csv_delimiter", choices=(",", ";", "tab"), default=None,
+                   help="summary.csv's delimiter (default: ';' with --lang id, as an Indonesian spreadsheet expects; "
+                        "',' with --lang en)")
+    p.add_argument("--moodle-lang", dest="moodle_lang", choices=("en", "id"), default="en",
+                   help="the language Moodle shows you when you upload moodle-grades.csv: its column names must "
+                        "match (default: en)")
     _add_render_options(p)
 
     from servers.lab import ASSIGNMENTS, scenario_names
@@ -172,12 +185,25 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
+    if not os.path.exists(args.classdir):
+        raise UsageError(f"progjar batch: {args.classdir}: no such folder or zip")
     if not os.path.isdir(args.classdir):
-        raise UsageError(f"progjar batch: {args.classdir}: no such folder")
+        import zipfile
+
+        from reporter.reading.archive import is_zip_file, is_zip_name
+
+        if not is_zip_file(args.classdir) and not is_zip_name(args.classdir):
+            raise UsageError(f"progjar batch: {args.classdir}: neither a folder nor a zip")
+        try:
+            zipfile.ZipFile(args.classdir).close()
+        except (zipfile.BadZipFile, OSError) as e:
+            raise UsageError(f"progjar batch: {args.classdir}: not a readable zip ({' '.join(str(e).split())})") from None
     from reporter.grading.batch import batch_command
 
     opts = _options(args)
-    return batch_command(Path(args.classdir), Path(args.outdir), opts, jobs=args.jobs, force=args.force)
+    delim = {"tab": "\t"}.get(args.csv_delimiter, args.csv_delimiter)
+    return batch_command(Path(args.classdir), Path(args.outdir), opts, jobs=args.jobs, force=args.force,
+                         weights=args.weights, csv_delimiter=delim, moodle_lang=args.moodle_lang)
 
 
 def _cmd_lab(args: argparse.Namespace) -> int:

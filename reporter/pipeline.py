@@ -14,15 +14,21 @@ Exit codes of `progjar report` (DESIGN.md "Command line"):
   1  done, but some capture was damaged (cut, broken records: one stderr line per problem, the
      partial report is still written) or its analysis failed unexpectedly (one line + a hint);
   2  usage error: a bad option or missing file (caught by the CLI before we run), -o naming a
-     file instead of a folder, or a file that is not a pcap/pcapng capture at all. With several
-     captures the others are still analysed and written; the exit code is the worst seen
-     (2 over 1 over 0).
+     folder that cannot be created or written (checked before any work), a file that is not a
+     pcap/pcapng capture at all, or a zip that cannot be read (broken, an encrypted or refused
+     member, no capture inside). With several captures the others are still analysed and
+     written; the exit code is the worst seen (2 over 1 over 0).
+
+A zip given as a capture is read with reporter/reading/archive.py: each capture inside is reported
+as ``caps.zip/inner/t1.pcapng``. With --student and several captures, one combined report over all
+of them is written too (``OUTDIR/<name>-all.html|pdf``, reporter/render/combined.py).
 """
 from __future__ import annotations
 
 import datetime as _dt
 import gc
 import sys
+import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -33,7 +39,8 @@ from reporter.analyses.dns import DnsAnalysis
 from reporter.analyses.tcp import TcpAnalysis
 from reporter.assignments.diagnosis import diagnose
 from reporter.model import AssignmentInfo, CaptureInfo, Report, StudentInfo, Tool
-from reporter.options import ReportOptions
+from reporter.options import ReportOptions, UsageError
+from reporter.reading.archive import ArchiveError, Item, Unpacker, is_zip_file, member_stem
 from reporter.reading.capture import NotACapture, file_sha256, iter_packets, open_capture
 from reporter.render import report_json, write_reports
 
@@ -93,12 +100,16 @@ def _analyse(path: str, opts: ReportOptions, sha256: Optional[str]) -> tuple[Rep
     ports = assignments.service_ports(opts.port_overrides)
     wanted = assignments.get(opts.assignment) if opts.assignment != "auto" else None
     services = assignments.tcp_services(ports, wanted)
-    tcp = TcpAnalysis(services, opts.frames)
-    dns = DnsAnalysis()
+
+    def analyses() -> tuple[TcpAnalysis, DnsAnalysis]:
+        return (TcpAnalysis(services, opts.frames, framings=assignments.framings(),
+                            recognise=assignments.recognisable(wanted)), DnsAnalysis())
+
+    tcp, dns = analyses()
     try:
         fast = fastpath.run(capture, tcp, dns)  # the plain connections compiled, the rest as below
     except fastpath.Mismatch:  # a bug of the fast path: the reference alone, from the start
-        tcp, dns, fast = TcpAnalysis(services, opts.frames), DnsAnalysis(), False
+        (tcp, dns), fast = analyses(), False
     if not fast:
         tcp_feed, dns_feed, dns_tcp = tcp.feed, dns.feed, dns.feed_tcp
         for pkt in iter_packets(capture):
@@ -124,6 +135,7 @@ def _analyse(path: str, opts: ReportOptions, sha256: Optional[str]) -> tuple[Rep
         start=iso_utc(t0),
         duration_s=round(duration, 9),
         truncated=bool(capture.truncated),
+        timezone_hint=tcp_res.timezone_hint,
     )
     report = Report(
         capture=info,
@@ -159,19 +171,84 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+def ensure_outdir(outdir: Path, prog: str) -> None:
+    """Create the output folder and prove it takes a file, before any work: a folder that cannot be
+    written is the user's to fix (exit 2, one line naming it), not a damaged capture.
+
+    Writing a real file is the only test that holds for root too (root ignores file modes, but not a
+    path under a regular file, a read-only mount or /proc)."""
+    if outdir.exists() and not outdir.is_dir():
+        raise UsageError(f"{prog}: {outdir}: exists and is not a folder (give -o a folder for the reports)")
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"{prog}: cannot create {outdir}: {e.strerror or e}") from None
+    try:
+        with tempfile.TemporaryFile(dir=outdir, prefix=".progjar-write-test-"):
+            pass
+    except OSError as e:
+        raise UsageError(f"{prog}: {outdir}: cannot write in this folder: {e.strerror or e}") from None
+
+
+def _inputs(paths: Sequence[str], unpacker: Unpacker) -> tuple[list[tuple[str, Optional[Item], str]], int]:
+    """Each argument, or each capture inside an argument that is a zip: (shown path, zip item or None,
+    real path argument), and the exit code the zips' problems alone give (2: unreadable input)."""
+    out: list[tuple[str, Optional[Item], str]] = []
+    worst = 0
+    for path in paths:
+        if not is_zip_file(path):
+            out.append((path, None, path))
+            continue
+        items = unpacker.items(Path(path))
+        for item in items:
+            shown = f"{path}/{item.shown}" if item.shown else path
+            if item.problem:
+                print(f"progjar report: {shown}: {item.problem}", file=sys.stderr)
+                worst = 2
+            else:
+                out.append((shown, item, path))
+        if not items:
+            print(f"progjar report: {path}: no captures (*.pcap, *.pcapng, *.cap) inside the zip", file=sys.stderr)
+            worst = 2
+    return out, worst
+
+
 def report_command(captures: Sequence[str], outdir: str, opts: ReportOptions, quiet: bool = False) -> int:
-    """`progjar report`: analyse each capture, write its reports; exit code as the module doc says."""
+    """`progjar report`: analyse each capture (or each capture in a zip), write its reports, and with
+    --student and several captures one combined report; exit code as the module doc says."""
     to_stdout = outdir == "-"
-    if not to_stdout and Path(outdir).exists() and not Path(outdir).is_dir():
-        print(f"progjar report: {outdir}: exists and is not a folder (give -o a folder for the reports)",
-              file=sys.stderr)
-        return 2
+    if not to_stdout:
+        try:
+            ensure_outdir(Path(outdir), "progjar report")
+        except UsageError as e:
+            print(str(e), file=sys.stderr)
+            return 2
+    with Unpacker(tmp_parent=None) as unpacker:
+        inputs, worst = _inputs(captures, unpacker)
+        if to_stdout and len(inputs) > 1:
+            print("progjar report: '-o -' needs exactly one capture, and the zip holds several", file=sys.stderr)
+            return 2
+        return max(worst, _report_all(inputs, unpacker, outdir, opts, quiet))
+
+
+def _report_all(inputs: list[tuple[str, Optional[Item], str]], unpacker: Unpacker, outdir: str,
+                opts: ReportOptions, quiet: bool) -> int:
+    to_stdout = outdir == "-"
     formats, lang = opts.formats, opts.lang
     used: set[str] = set()
     worst = 0
-    for n, path in enumerate(captures, 1):
+    parts: list = []  # (shown path, report body, report) for the combined report of --student
+    combine = bool(opts.student) and len(inputs) > 1 and not to_stdout and bool({"html", "pdf"} & set(formats))
+    for n, (path, item, _arg) in enumerate(inputs, 1):
         try:
-            report, damaged = analyse(path, opts)
+            real = str(unpacker.materialize(item)) if item is not None else path
+        except ArchiveError as e:
+            print(f"progjar report: {path}: {e}", file=sys.stderr)
+            worst = 2
+            continue
+        try:
+            report, damaged = analyse(real, opts)
+            report.capture.path = path  # as the user sees it (a zip member's path, never a temporary copy)
         except NotACapture as e:
             print(f"progjar report: {path}: not a pcap or pcapng capture ({e.reason})", file=sys.stderr)
             worst = 2
@@ -200,8 +277,12 @@ def report_command(captures: Sequence[str], outdir: str, opts: ReportOptions, qu
                 sys.stdout.flush()
                 written: list[Path] = []
             else:
-                stem = _unique_stem(path, used)
+                stem = _unique_stem(member_stem(tuple(path.split("/"))) if item is not None else path, used)
                 written = write_reports(report, Path(outdir), stem, formats, lang, opts.tz)
+                if combine:
+                    from reporter.render.html import render_body
+
+                    parts.append((path, render_body(report, lang, opts.tz), report))
         except BrokenPipeError:
             raise
         except OSError as e:
@@ -218,8 +299,54 @@ def report_command(captures: Sequence[str], outdir: str, opts: ReportOptions, qu
             exts = ",".join(p.suffix.lstrip(".") for p in written)
             where = f"{Path(outdir) / stem}.{{{exts}}}" if len(written) > 1 else \
                 (str(written[0]) if written else "nothing written")
-            print(f"[{n}/{len(captures)}] {path}: {report.capture.packets} frames, {len(report.connections)} TCP, "
+            print(f"[{n}/{len(inputs)}] {path}: {report.capture.packets} frames, {len(report.connections)} TCP, "
                   f"{len(report.dns)} DNS; {status} -> {where}", file=sys.stderr)
+        if item is not None:
+            unpacker.release(item)
+    if combine and len(parts) > 1:
+        worst = max(worst, _write_combined(parts, Path(outdir), used, opts, quiet))
     return worst
+
+
+def _write_combined(parts: list, outdir: Path, used: set[str], opts: ReportOptions, quiet: bool) -> int:
+    """One report for the student over all captures given (DESIGN.md: --student with several)."""
+    from collections import Counter
+
+    from reporter.render.combined import Part, file_stem, render_combined
+
+    chosen = Counter(r.assignment.id for _p, _b, r in parts if r.assignment)
+    aid = opts.assignment if opts.assignment != "auto" else (chosen.most_common(1)[0][0] if chosen else None)
+    combined = []
+    for shown, body, r in parts:
+        entry = assignments.get(r.assignment.id) if r.assignment else None
+        tasks = []
+        for t in r.tasks:
+            reason, fix = assignments.reason_text(entry, t, opts.lang)
+            tasks.append({"id": t.id, "status": t.status, "verdict": t.verdict, "reason": reason, "fix": fix})
+        combined.append(Part(shown, body, tasks, r.assignment.id if r.assignment else None))
+    assert opts.student is not None
+    page = render_combined(opts.student.name, opts.student.id, "nrp", combined, opts.lang, aid,
+                           tool_version=__version__)
+    stem, i = file_stem(opts.student.name) + "-all", 1
+    while stem in used:
+        i += 1
+        stem = f"{file_stem(opts.student.name)}-all-{i}"
+    written = []
+    try:
+        if "html" in opts.formats:
+            written.append(outdir / f"{stem}.html")
+            written[-1].write_text(page, encoding="utf-8")
+        if "pdf" in opts.formats:
+            from reporter.render.pdf import write_pdf_from_html
+
+            written.append(write_pdf_from_html(page, outdir / f"{stem}.pdf"))
+    except OSError as e:
+        print(f"progjar report: {outdir}: cannot write the combined report: {_one_line(e.strerror or e)}",
+              file=sys.stderr)
+        return 1
+    if not quiet:
+        print(f"combined report of {opts.student.name} over {len(parts)} captures -> "
+              f"{', '.join(str(p) for p in written)}", file=sys.stderr)
+    return 0
 
 

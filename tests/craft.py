@@ -434,3 +434,36 @@ def dns_packet(client: str, server: str, cport: int, message: bytes, response: b
     if response:
         return ip_packet(server, client, 17, udp_datagram(server, client, 53, cport, message))
     return ip_packet(client, server, 17, udp_datagram(client, server, cport, 53, message))
+
+
+# ---------------------------------------------------------------------------------------------
+# message services (time server, file server): a message cut into segments the way a test says
+
+
+def send_parts(flow: TcpFlow, who: str, parts: Sequence[bytes], dt: Optional[float] = None) -> TcpFlow:
+    """Send consecutive byte strings of one side as segments of their own, each ACKed by the peer."""
+    off = flow.sent[who]
+    for p in parts:
+        flow.data(who, off, p, dt=dt)
+        off += len(p)
+    flow.ack("s" if who == "c" else "c")
+    return flow
+
+
+def cut(data: bytes, *at: int) -> list[bytes]:
+    """data cut at the given offsets (in any order; empty pieces dropped)."""
+    bounds = [0, *sorted(set(a for a in at if 0 < a < len(data))), len(data)]
+    return [data[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def file_conversation(request: bytes | Sequence[bytes], reply: bytes | Sequence[bytes], cport: int = 40000,
+                      sport: int = 6666, client: str = "172.16.16.102", server: str = "172.16.16.101",
+                      t: float = 1.0, close: bool = True) -> TcpFlow:
+    """One file-server connection: handshake, the request (one segment or the parts given), the reply
+    (likewise), and the client's close."""
+    f = TcpFlow(client=client, server=server, cport=cport, sport=sport, t=t).handshake()
+    send_parts(f, "c", [request] if isinstance(request, bytes) else request)
+    send_parts(f, "s", [reply] if isinstance(reply, bytes) else reply)
+    if close:
+        f.close()
+    return f

@@ -45,6 +45,32 @@ def crafted_sources() -> dict[str, bytes]:
             linktype=craft.LINUX_SLL2, nano=True, big_endian=True).read_bytes()
         out["null.pcap"] = craft.write_pcap(tmp / "c", f4.recs(craft.NULL), linktype=craft.NULL).read_bytes()
         ifaces = [craft.Iface(craft.EN10MB, 6), craft.Iface(craft.LINUX_SLL, 9), craft.Iface(craft.RAW, 9)]
+        # Tugas 2: a telnet-like client byte by byte and a whole-line one at 45000, the lecturer's
+        # time server (dated JAM) at 51000, recognised by content
+        from tests import timecraft
+
+        moved = timecraft.TimeSession(timecraft.MESIN3, port=51000, cport=40010, t=timecraft.T0 + 0.3)
+        moved.send(b"TIME\r\n").jam(fmt="%d-%m-%Y %H:%M:%S").send(b"QUIT\r\n").server_close()
+        out["time-eth.pcap"] = craft.write_pcap(tmp / "e", craft.merge(
+            timecraft.lab_session(bytewise=True).recs(),
+            timecraft.lab_session(timecraft.MESIN3, cport=40009, t=timecraft.T0 + 0.1).recs(),
+            moved.recs())).read_bytes()
+        # Tugas 3 / ETS: a GET whose base64 crosses many segments, the recv(32) bug (one UPLOAD without
+        # terminator, an ERROR per 32-byte chunk), and a file server moved to 46666 (recognised by content)
+        import base64 as _b64
+        import json as _json
+
+        body = bytes(range(256)) * 12
+        get = _json.dumps({"status": "OK", "data_namafile": "a.bin", "data_size": len(body),
+                           "data_file": _b64.b64encode(body).decode()}).encode() + b"\r\n\r\n"
+        up = b"UPLOAD p.txt " + _b64.b64encode(body[:300])
+        err = b'{"status": "ERROR", "data": "request tidak dikenali"}\r\n\r\n'
+        lst = b'{"status": "OK", "data": ["a.bin"]}\r\n\r\n'
+        out["file-eth.pcap"] = craft.write_pcap(tmp / "f", craft.merge(
+            craft.file_conversation(b"GET a.bin\r\n\r\n", [get[i:i + 700] for i in range(0, len(get), 700)]).recs(),
+            craft.file_conversation(up, [err] * (-(-len(up) // 32)), cport=40003, t=1.2).recs(),
+            craft.file_conversation(b"LIST\r\n\r\n", lst, cport=40004, sport=46666, client="172.16.16.103",
+                                    t=1.4).recs())).read_bytes()
         out["multi.pcapng"] = craft.write_pcapng(
             tmp / "d", craft.merge(f4.recs(craft.EN10MB, 0), f6.recs(craft.LINUX_SLL, 1),
                                    f4.recs(craft.RAW, 2), [arp, dns]), ifaces).read_bytes()

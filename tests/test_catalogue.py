@@ -144,8 +144,11 @@ def test_auto_picks_the_assignment_and_says_why(tmp_path: Path) -> None:
 def test_port_option_moves_the_echo_service(tmp_path: Path) -> None:
     cap = echo_capture(tmp_path, 5000)
     plain, _ = analyse(str(cap), ReportOptions())
-    assert plain.connections[0].service is None
-    seen = {t.id: t for t in plain.tasks}["T2"]  # not judged on 5000 unless asked, but said, with the option
+    # on a port no service claims, the echo is recognised by its content and said; T2 is judged on
+    # the assignment's port: partial, naming the echo seen on 5000 and the --port that makes it count
+    assert plain.connections[0].service == "echo" and plain.connections[0].service_by == "content"
+    assert any(w.code == "service-recognised" and "--port echo=5000" in w.message for w in plain.warnings)
+    seen = {t.id: t for t in plain.tasks}["T2"]
     assert (seen.status, seen.code, seen.facts["seen_port"]) == ("partial", "echo_other_port", 5000)
     assert "--port echo=5000" in seen.fix
     moved, _ = analyse(str(cap), ReportOptions(port_overrides={"echo": 5000}, assignment="tugas1"))

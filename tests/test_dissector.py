@@ -247,6 +247,12 @@ def test_fields_and_expert_infos_are_registered_as_designed(ws) -> None:
         "progjar.echo.ok": "FT_BOOLEAN", "progjar.echo.request_frame": "FT_FRAMENUM",
         "progjar.echo.delay": "FT_RELATIVE_TIME", "progjar.wait": "FT_RELATIVE_TIME", "progjar.text": "FT_STRING",
         "progjar.expert.mismatch": "FT_NONE", "progjar.expert.queued": "FT_NONE", "progjar.expert.unechoed": "FT_NONE",
+        # messages of the time and file servers (tests/test_dissector_messages.py)
+        "progjar.msg.index": "FT_UINT32", "progjar.msg.command": "FT_STRING", "progjar.msg.status": "FT_STRING",
+        "progjar.msg.reply_to": "FT_FRAMENUM", "progjar.msg.file": "FT_STRING", "progjar.msg.file_len": "FT_UINT32",
+        "progjar.expert.bad_reply": "FT_NONE", "progjar.expert.not_json": "FT_NONE",
+        "progjar.expert.several_replies": "FT_NONE", "progjar.expert.early_reply": "FT_NONE",
+        "progjar.expert.error_reply": "FT_NONE", "progjar.expert.unanswered": "FT_NONE",
     }
     protos = tshark(["-G", "protocols", *LUA], ws).stdout
     assert ("Progjar Lab", "PROGJAR", "progjar") in wireshark.protocols(protos)
@@ -473,7 +479,7 @@ def test_display_filters_on_an_invisible_tree_match_the_report(ws, sample: Path)
     assert summary_frames(sample, ws, "progjar.role == \"request\"") == requests
     # the protocol alone as the filter: the plugin must not take "no progjar field referenced" for
     # "nothing referenced" and skip the subtree
-    labelled = sorted(n for n, f in frames.items() if f["role"] in ("request", "echo"))
+    labelled = sorted(n for n, f in frames.items() if f["role"] is not None)  # request, echo, response
     assert summary_frames(sample, ws, "progjar") == labelled
     queued = {c["id"] for c in report["connections"] if (c["echo"]["wait_s"] or 0) > 1}
     long_waits = summary_frames(sample, ws, "progjar.wait > 1")

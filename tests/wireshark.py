@@ -202,7 +202,7 @@ class Stage:
         if self.ws.root:
             cmd = ["chroot", str(self.ws.root), *cmd]
         p = subprocess.run(cmd, stdout=subprocess.PIPE if stdout is None else stdout, stderr=subprocess.PIPE,
-                           text=True, env=env, timeout=timeout, check=False, input=input,
+                           text=True, errors="replace", env=env, timeout=timeout, check=False, input=input,
                            stdin=None if input is not None else subprocess.DEVNULL)
         if probe:
             if PROBE_LINE not in p.stderr:

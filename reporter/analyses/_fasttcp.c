@@ -28,7 +28,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
-#define API_VERSION 7
+#define API_VERSION 8
 
 #define M32 0xFFFFFFFFu
 #define HALF 0x80000000u
@@ -466,6 +466,8 @@ typedef struct {
     Conn **live;
     Py_ssize_t nlive, livecap;
     PyObject *services[65536];  /* borrowed from the services dict: port -> name */
+    uint8_t message_port[65536];  /* the port's service has messages (line, json): the reference's */
+    int recognise;  /* connections on unclaimed ports may be recognised by content: the reference's */
     int analyse;  /* pass 1: analyse plain connections; Replay: track only */
     PyObject *sha256, *empty_hex;
     /* results of pass 1 */
@@ -486,7 +488,7 @@ typedef struct {
     PyObject *ips;  /* address -> its text, shared by every connection that has it */
     PyObject *shared;  /* server endpoints and TCP options, one object per value (read-only model) */
     PyObject *zero_anomalies, *empty_tuple;
-    PyObject *str_client, *str_server, *states[12];
+    PyObject *str_client, *str_server, *str_port, *states[12];
 } Tracker;
 
 static int emit(Tracker *t, Conn *conn, int64_t t0);
@@ -588,6 +590,8 @@ static Conn *open_conn(Tracker *t, const Rec *rec, const Pkt *p, int *half_out) 
         t->live[t->nlive++] = conn;
         conn->in_live = 1;
     }
+    if (conn->a && (t->message_port[conn->sport] || (!t->services[conn->sport] && t->recognise)))
+        taint(conn);  /* the message layer and content recognition are the Python analysis's */
     t->opened_at_no = rec->no; t->opened_at_ts = rec->ts;
     t->sweep_due = (t->nconns % t->k.sweep_every) == 0;
     *half_out = src_is_client ? 0 : 1;
@@ -964,7 +968,7 @@ enum {
     V_FIRST_FIN_BY, V_RESET, V_END_TIME, V_FINS, V_STATE, V_HISTORY,
     V_CBYTES, V_SBYTES, V_CSEGS, V_SSEGS, V_ZERO, V_VERIFIED, V_ECHOED, V_MISMATCH, V_FIRST_REQ, V_FIRST_ECHO,
     V_WAIT, V_QUEUED_BEHIND, V_MISMATCH_FRAME, V_EXCHANGES, V_CSHA, V_SSHA, V_CPREVIEW, V_SPREVIEW, V_EMPTY_LIST,
-    V_LAST
+    V_SERVICE_BY, V_LAST
 };
 enum { X_REQ = 1, X_ECHO, X_REQ_TIME, X_ECHO_TIME, X_BYTES };  /* an exchange's */
 enum { F_BY = 1, F_FRAME, F_TIME };  /* a FIN's */
@@ -1297,7 +1301,8 @@ static PyObject *plain_object(Tracker *t, Conn *conn, Analysis *a, PyObject *cd,
     if (hist) PyUnicode_InternInPlace(&hist);  /* a few histories, thousands of connections */
     PyObject *pv[] = {pyint(conn->id), endpoint(t, conn->cip, conn->cport), shared(t, skey, make_server, conn),
                       svc ? new_ref(svc) : none(), pyint(conn->client_no), hs, close, state_str(t, state),
-                      hist, bytes, segs, anomalies, echo, new_ref(t->empty_tuple), new_ref(t->spool), raw};
+                      hist, bytes, segs, anomalies, echo, new_ref(t->empty_tuple),
+                      svc ? new_ref(t->str_port) : none(), new_ref(t->spool), raw};
     if ((int)(sizeof(pv) / sizeof(pv[0])) != t->kinds[KIND_PLAIN].n) {
         for (size_t i = 0; i < sizeof(pv) / sizeof(pv[0]); i++) Py_XDECREF(pv[i]);
         PyErr_SetString(PyExc_ValueError, "the plain connection's slots changed");
@@ -1384,6 +1389,7 @@ static int emit(Tracker *t, Conn *conn, int64_t t0) {
         case V_CPREVIEW: rc = out_preview(o, &a->c.preview); break;
         case V_SPREVIEW: rc = out_preview(o, &a->s.preview); break;
         case V_EMPTY_LIST: rc = out_str(o, "[]"); break;
+        case V_SERVICE_BY: rc = out_str(o, t->services[conn->sport] ? "\"port\"" : "null"); break;
         default: PyErr_SetString(PyExc_ValueError, "bad connection template"); rc = -1;
         }
     }
@@ -1406,7 +1412,8 @@ typedef struct {
     const char *path;
     int64_t data_start, size;
     int big_endian, nano, hsize, linktype;
-    PyObject *services;
+    PyObject *services, *message_ports;
+    int recognise;
     Consts k;
 } Params;
 
@@ -1420,8 +1427,9 @@ static int get_i64(PyObject *d, const char *name, int64_t *out) {
 static int parse_params(PyObject *args, Params *pr) {
     PyObject *consts;
     long long data_start, size;
-    if (!PyArg_ParseTuple(args, "sLLppO!O!", &pr->path, &data_start, &size, &pr->big_endian, &pr->nano,
-                          &PyDict_Type, &pr->services, &PyDict_Type, &consts))
+    if (!PyArg_ParseTuple(args, "sLLppO!O!O!p", &pr->path, &data_start, &size, &pr->big_endian, &pr->nano,
+                          &PyDict_Type, &pr->services, &PyDict_Type, &consts, &PyTuple_Type, &pr->message_ports,
+                          &pr->recognise))
         return -1;
     pr->data_start = data_start; pr->size = size;
     const char *names[] = {"chunk", "max_caplen", "preview", "exchange_gap_ns", "max_exchanges", "max_frames",
@@ -1476,6 +1484,12 @@ static int tracker_init(Tracker *t, const Params *pr, int analyse) {
         if (port < 0 || port > 65535) { PyErr_SetString(PyExc_ValueError, "port out of range"); return -1; }
         t->services[port] = val;
     }
+    for (i = 0; i < PyTuple_GET_SIZE(pr->message_ports); i++) {
+        long port = PyLong_AsLong(PyTuple_GET_ITEM(pr->message_ports, i));
+        if (port < 0 || port > 65535) { if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "port"); return -1; }
+        t->message_port[port] = 1;
+    }
+    t->recognise = pr->recognise;
     PyObject *hashlib = PyImport_ImportModule("hashlib");
     if (!hashlib) return -1;
     t->sha256 = PyObject_GetAttrString(hashlib, "sha256");
@@ -1507,7 +1521,7 @@ static void tracker_free(Tracker *t) {
         for (int j = 0; j < t->kinds[i].n; j++) Py_CLEAR(t->kinds[i].d[j]);
         t->kinds[i].n = 0;
     }
-    Py_CLEAR(t->ips); Py_CLEAR(t->shared); Py_CLEAR(t->zero_anomalies); Py_CLEAR(t->empty_tuple); Py_CLEAR(t->str_client); Py_CLEAR(t->str_server); Py_CLEAR(t->spool);
+    Py_CLEAR(t->ips); Py_CLEAR(t->shared); Py_CLEAR(t->zero_anomalies); Py_CLEAR(t->empty_tuple); Py_CLEAR(t->str_client); Py_CLEAR(t->str_server); Py_CLEAR(t->str_port); Py_CLEAR(t->spool);
     for (int i = 0; i < 12; i++) Py_CLEAR(t->states[i]);
     for (int i = 0; i < 65536; i++) Py_CLEAR(t->service_json[i]);
     bytes_free(&t->blob);
@@ -1698,7 +1712,7 @@ static int parse_templates(Tracker *t, PyObject *tpls) {
     for (int i = 0; i < K_NKINDS; i++) {
         PyObject *cls, *descrs;
         if (!PyArg_ParseTuple(PyTuple_GET_ITEM(kinds, i), "O!O!", &PyType_Type, &cls, &PyTuple_Type, &descrs)) return -1;
-        static const int expected[K_NKINDS] = {16, 2, 10, 4, 5, 3, 2, 5, 9};  /* what plain_object fills */
+        static const int expected[K_NKINDS] = {17, 2, 10, 4, 5, 3, 2, 5, 9};  /* what plain_object fills */
         Py_ssize_t n = PyTuple_GET_SIZE(descrs);
         if (n != expected[i]) { PyErr_SetString(PyExc_ValueError, "a model class's slots changed"); return -1; }
         t->kinds[i].cls = (PyTypeObject *)cls; Py_INCREF(cls);
@@ -1716,7 +1730,8 @@ static int parse_templates(Tracker *t, PyObject *tpls) {
     if (!t->shared || !t->empty_tuple) return -1;
     t->str_client = PyUnicode_InternFromString("client");
     t->str_server = PyUnicode_InternFromString("server");
-    if (!t->ips || !t->str_client || !t->str_server) return -1;
+    t->str_port = PyUnicode_InternFromString("port");
+    if (!t->ips || !t->str_client || !t->str_server || !t->str_port) return -1;
     if (parse_template(&t->tpl_conn, c) < 0 || parse_template(&t->tpl_ex, x) < 0 || parse_template(&t->tpl_fin, f) < 0)
         return -1;
     PyObject *key, *val;

@@ -36,6 +36,7 @@ class Conn:
     __slots__ = (
         "ack_frame",
         "ack_ts",
+        "by",
         "c",
         "client",
         "client_no",
@@ -47,6 +48,7 @@ class Conn:
         "id",
         "lab",
         "last_ts",
+        "msgs",
         "noted",
         "options",
         "reset",
@@ -55,6 +57,7 @@ class Conn:
         "seen",
         "server",
         "service",
+        "sniffer",
         "syn_frame",
         "syn_rexmits",
         "syn_ts",
@@ -71,6 +74,9 @@ class Conn:
         self.client: tuple[bytes, int] = (b"", 0)
         self.server: tuple[bytes, int] = (b"", 0)
         self.service: str | None = None
+        self.by: str | None = None  # how the service was found: "port" | "content" (recognise.py)
+        self.msgs = None  # the MessageStream of a message service (messages/core.py), else None
+        self.sniffer = None  # the content Sniffer of a connection on an unclaimed port (recognise.py)
         self.client_no = 1
         self.lab = False
         self.noted = False  # frame notes wanted for this connection (--frames and a lab port)
@@ -182,6 +188,8 @@ def connection(conn: Conn, t0: int) -> Connection:
         exchanges=exchanges,
         sha256=PerDirection(c.hasher.hexdigest(), s.hasher.hexdigest()),
         preview=PerDirection(_printable(c.preview), _printable(s.preview)),
+        messages=conn.msgs.messages(t0) if conn.msgs is not None else [],
+        service_by=conn.by,
     )
 
 

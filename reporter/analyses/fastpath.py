@@ -37,6 +37,7 @@ from reporter.analyses import plain
 from reporter.analyses import reassembly as _reassembly
 from reporter.analyses import tcp as _tcp
 from reporter.analyses.conn import queued_behind_of
+from reporter.analyses.messages import is_message_framing
 from reporter.model import Warning
 from reporter.reading import capture as _capture
 from reporter.reading.decode import PROBLEMS, decode_counted, decode_frame
@@ -47,7 +48,7 @@ try:
 except ImportError:  # not compiled (no C compiler where it was installed): the reference does all
     _fasttcp = None  # type: ignore[assignment]
 
-API_VERSION = 7
+API_VERSION = 8
 ENABLED = os.environ.get("PROGJAR_FASTPATH", "1") != "0"  # PROGJAR_FASTPATH=0: the reference alone
 QUIET_NS = 1_000_000_000  # a closed plain connection this long without a packet is written out
 K_OTHER, K_DNS, K_TCP, K_SWEEP = 0, 1, 2, 3
@@ -108,8 +109,9 @@ def run(capture: _capture.Capture, tcp: Any, dns: Any) -> bool:
             or capture.linktypes[0] not in FAST_LINKTYPES or tcp.frames is not None or tcp.kept is not None):
         return False
     services = dict(tcp.ports)
+    message_ports = tuple(port for port, svc in services.items() if is_message_framing(tcp.framings.get(svc)))
     params = (capture.path, capture._data_start, capture._size, capture._order == ">", capture._nano,
-              services, _constants(capture))
+              services, _constants(capture), message_ports, bool(tcp.recognise))
     spool = plain.Spool()
     rows: list[plain.PlainConnection] = []
     p1 = _fasttcp.analyse(params, plain.templates(services, spool))

@@ -49,7 +49,7 @@ _V = ("id client.ip client.port server.ip server.port service client_no "
       "ZERO echo.verified echo.echoed_bytes echo.first_mismatch_offset echo.first_request_time_s "
       "echo.first_echo_time_s echo.wait_s echo.queued_behind echo.first_mismatch_frame exchanges "
       "sha256.client_to_server sha256.server_to_client preview.client_to_server preview.server_to_client "
-      "EMPTY_LIST").split()
+      "EMPTY_LIST service_by").split()
 CONN_CODES = {path: code for code, path in enumerate(_V, 1)}
 for _path in ("anomalies.retransmissions", "anomalies.out_of_order", "anomalies.overlap_conflicts", "anomalies.gaps",
               "anomalies.capture_duplicates", "echo.unverified_bytes"):
@@ -62,7 +62,7 @@ FIN_CODES = {"by": 1, "frame": 2, "time_s": 3}
 # fields differ from these (a model change) makes the fast path decline until this is updated
 KINDS = (
     ("PlainConnection", ("id", "client", "server", "service", "client_no", "handshake", "close", "state", "history",
-                         "bytes", "segments", "anomalies", "echo", "messages", "_spool", "_raw")),
+                         "bytes", "segments", "anomalies", "echo", "messages", "service_by", "_spool", "_raw")),
     ("Endpoint", ("ip", "port")),
     ("Handshake", ("syn_frame", "synack_frame", "ack_frame", "syn_time_s", "rtt_ms", "complete", "options",
                    "syn_retransmissions", "synack_retransmissions", "synack_time_s")),

@@ -40,7 +40,7 @@ back their duplicate-detection frames, closed ones their windows (``_sweep``).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from reporter.analyses.conn import (
@@ -65,7 +65,10 @@ from reporter.analyses.conn import (
     parse_options,
     queued_behind,
 )
-from reporter.analyses.echo import OTHER_CAP
+from reporter.analyses.echo import LEAD_CAP, OTHER_CAP, EchoCheck
+from reporter.analyses.messages import DEFAULT_FRAMING, is_message_framing, open_stream
+from reporter.analyses.messages.recognise import RECOGNISED, Sniffer
+from reporter.analyses.messages.results import finish_messages, messages_warnings, timezone_hint
 from reporter.analyses.reassembly import (
     DUPLICATE,
     KEEPALIVE,
@@ -77,7 +80,7 @@ from reporter.analyses.reassembly import (
     Half,
     same_frame,
 )
-from reporter.model import Connection, FrameNote, Warning
+from reporter.model import Connection, FrameNote, MessageFrameNote, Warning
 from reporter.reading.packet import ACK, FIN, RST, SYN
 
 SWEEP_EVERY = 256  # new connections between sweeps of idle ones
@@ -99,15 +102,21 @@ class TcpResult:
     warnings: list[Warning] = field(default_factory=list)
     streams: dict[int, tuple[bytes, bytes]] | None = None  # keep_streams=True only (tests)
     marks: EvidenceFrames | None = None  # for judge_tasks; not in the report model
+    timezone_hint: str | None = None  # the UTC offset every time-server reply's clock agrees on
 
 
 class TcpAnalysis:
     """Consumes every TCP packet once (``feed``) and builds connections[] and frames{} (``finish``)."""
 
     def __init__(self, services: Mapping[int, str] | None = None, frames: bool = False,
-                 keep_streams: bool = False) -> None:
+                 keep_streams: bool = False, framings: Mapping[str, str] | None = None,
+                 recognise: Collection[str] | None = ()) -> None:
         # lab port -> service name (the catalogue's, via the pipeline); other ports are not the lab's
         self.ports: Mapping[int, str] = dict(services or {})
+        # service -> framing kind (the catalogue's Service.framing); "line"/"json" services get messages
+        self.framings: Mapping[str, str] = dict(DEFAULT_FRAMING) | dict(framings or {})
+        # services recognised by content on unclaimed ports (recognise.py); None: every one it knows
+        self.recognise = frozenset(RECOGNISED if recognise is None else recognise) & frozenset(RECOGNISED)
         self.table: dict[tuple, Half] = {}
         self.conns: list[Conn] = []
         self.live: list[Conn] = []  # connections whose idle memory has not been given back yet
@@ -146,6 +155,8 @@ class TcpAnalysis:
                 return
         conn = h.conn
         conn.last_ts = pkt.ts
+        if conn.msgs is not None:  # a message completes on the packet whose arrival completes it
+            conn.msgs.now = pkt
         if h.base is None:
             h.start(pkt.seq, bool(flags & SYN))
             if not flags & SYN and h.state == INACTIVE:
@@ -250,6 +261,7 @@ class TcpAnalysis:
         if service is not None:
             conn.lab = True
             conn.service = service
+            conn.by = "port"
         else:
             conn.echo.cap = OTHER_CAP
         conn.client_no = n
@@ -261,6 +273,14 @@ class TcpAnalysis:
             half.cD, half.cA = ("D", "A") if is_client else ("d", "a")
         c.peer, s.peer = s, c
         c.sink, s.sink = conn.echo.request, conn.echo.answer
+        if service is not None:
+            framing = self.framings.get(service)
+            if is_message_framing(framing):
+                conn.msgs = open_stream(service, framing, conn.echo)  # type: ignore[arg-type]
+                c.sink, s.sink = conn.msgs.request, conn.msgs.response
+        elif self.recognise:
+            sn = conn.sniffer = Sniffer(self.recognise, (c.sink, s.sink), lambda name: self._recognised(conn, name))
+            c.sink, s.sink = sn.request, sn.response
         if self.kept is not None:  # tests: the whole stream too, through the same delivery callback
             self.kept[conn.id] = kc, ks = bytearray(), bytearray()
             c.sink, s.sink = _keeping(kc, c.sink), _keeping(ks, s.sink)
@@ -410,18 +430,40 @@ class TcpAnalysis:
         if off < 0:
             off += WRAP
         n = len(pkt.payload)  # captured payload bytes, as the plugin shows (a snap length may cut tcp.len)
+        if conn.msgs is not None:  # a message service: its messages are added at finish()
+            self.frames[str(pkt.no)] = MessageFrameNote(conn.id, "request" if h.is_client else "response",  # type: ignore[index]
+                                                        off, n, conn.client_no, None, label)
+            return
         self.frames[str(pkt.no)] = FrameNote(conn.id, "request" if h.is_client else "echo", off, n,  # type: ignore[index]
                                              conn.client_no, echo_ok, label)
+
+    def _recognised(self, conn: Conn, service: str) -> tuple:
+        """A Sniffer decided what an unclaimed connection carries: the callbacks its bytes go to now."""
+        if not service:
+            return conn.sniffer.targets  # type: ignore[union-attr]  # the echo check's, as before
+        conn.service, conn.by = service, "content"
+        framing = self.framings.get(service)
+        if not is_message_framing(framing):  # echo: the echo check it already feeds, as for a lab port
+            if not conn.echo.stopped:
+                conn.echo.cap = LEAD_CAP
+            return conn.sniffer.targets  # type: ignore[union-attr]
+        conn.echo = EchoCheck()  # a message service compares nothing; the stream keeps its first-byte times
+        conn.msgs = open_stream(service, framing, conn.echo)  # type: ignore[arg-type]
+        return conn.msgs.request, conn.msgs.response
 
     # -- end of capture --------------------------------------------------------------------------
 
     def finish(self, t0_ns: int) -> TcpResult:
         """Build connections[] (times relative to t0_ns, the capture's first frame)."""
         out = []
+        resort = False
         for conn in self.conns:
             for half in (conn.c, conn.s):
                 half.finish()
+            resort |= finish_messages(conn, self.frames)
             out.append(connection(conn, t0_ns))
+        if resort and self.frames is not None:  # a note added at the end goes back to its frame's place
+            self.frames = dict(sorted(self.frames.items(), key=lambda kv: int(kv[0])))
         if self.plain:  # the fast path's plain connections join the reference's, in id order
             from reporter.analyses.fastpath import merge_plain
 
@@ -439,7 +481,10 @@ class TcpAnalysis:
             if conn.echo.truncated:
                 self.warnings.append(Warning("exchanges-truncated", f"connection {conn.id}: only the first "
                                              "exchanges are listed", conn.syn_frame))
-        return TcpResult(out, self.frames, self.warnings, streams, self.marks)
+        self.warnings += messages_warnings(self.conns, out)
+        hint = timezone_hint(out)
+        return TcpResult(out, self.frames, self.warnings, streams, self.marks, hint)
+
 
 def _keeping(kept: bytearray, sink):
     """A delivery callback that also keeps the delivered bytes (keep_streams=True, tests only)."""
@@ -456,7 +501,7 @@ def _echo_ok(conn: Conn, h: Half, off: int, payload: bytes) -> bool | None:
 
     Client bytes are looked up in the client's window of recent bytes, else among the bytes
     not yet echoed that the echo check keeps (a file sent far ahead of its echo)."""
-    if h.is_client:
+    if h.is_client or conn.msgs is not None:
         return None
     n = len(payload)
     client = conn.c

@@ -60,6 +60,9 @@ class Assignment:
     rubric: Callable[["Report", RubricInput], list["Task"]]
     wording: dict[str, Wording] = field(default_factory=dict)  # reason code -> sentences
     complete: bool = True
+    # The assignment's own evidence beyond the services it uses, for assignments that share services
+    # (tugas3 and ets share the file server): (claims the capture, why in a few words). See choose().
+    weigh: Optional[Callable[["Report"], tuple[bool, str]]] = None
 
 
 def _tugas1() -> Assignment:
@@ -68,7 +71,25 @@ def _tugas1() -> Assignment:
     return tugas1.ASSIGNMENT
 
 
-_LOADERS: tuple[Callable[[], Assignment], ...] = (_tugas1,)
+def _tugas2() -> Assignment:
+    from reporter.assignments import tugas2
+
+    return tugas2.ASSIGNMENT
+
+
+def _tugas3() -> Assignment:
+    from reporter.assignments import tugas3
+
+    return tugas3.ASSIGNMENT
+
+
+def _ets() -> Assignment:
+    from reporter.assignments import ets
+
+    return ets.ASSIGNMENT
+
+
+_LOADERS: tuple[Callable[[], Assignment], ...] = (_tugas1, _tugas2, _tugas3, _ets)
 _CATALOGUE: dict[str, Assignment] = {}
 
 
@@ -111,6 +132,18 @@ def service_ports(overrides: Optional[dict[str, int]] = None) -> dict[str, int]:
     return ports
 
 
+def framings() -> dict[str, str]:
+    """service -> framing kind (Service.framing) for every service of the catalogue: the TCP analysis
+    opens a message stream for the "line" and "json" ones."""
+    return {name: s.framing for name, s in all_services().items()}
+
+
+def recognisable(wanted: Optional[Assignment]) -> Optional[set[str]]:
+    """The services content recognition may find on unclaimed ports: the chosen assignment's, or
+    (None) every one the analysis knows when the assignment is chosen automatically."""
+    return None if wanted is None else {s.name for s in wanted.services}
+
+
 def tcp_services(ports: dict[str, int], only: Optional[Assignment] = None) -> dict[int, str]:
     """port -> service name for the TCP services the TCP analysis labels (all, or one assignment's)."""
     names = {s.name for s in only.services} if only is not None else set(ports)
@@ -125,7 +158,9 @@ def tcp_services(ports: dict[str, int], only: Optional[Assignment] = None) -> di
 def choose(report: "Report", wanted: str, ports: dict[str, int]) -> tuple[Assignment, str, str, dict[str, int]]:
     """(assignment, chosen_by, why, seen): the assignment named by --assignment, or the one whose
     services the capture uses most (connections carrying data to the service's port; DNS counts
-    for the assignment that has a DNS service when a lookup was made). Ties go to course order.
+    for the assignment that has a DNS service when a lookup was made). Among assignments tied on
+    that count (Tugas 3 and the ETS use the same file server), the first whose `weigh` claims the
+    capture wins (the ETS: a stress test's repeated, simultaneous transfers), else course order.
 
     `seen` is service -> count of connections (or lookups) that decided it."""
     seen: dict[str, int] = {}
@@ -140,17 +175,44 @@ def choose(report: "Report", wanted: str, ports: dict[str, int]) -> tuple[Assign
         a = get(wanted)
         return a, "option", f"--assignment {wanted}", {s.name: seen[s.name] for s in a.services if s.name in seen}
     best, best_score = None, 0
+    tied: list[Assignment] = []
     for a in catalogue().values():
         tcp = sum(seen.get(s.name, 0) for s in a.services if s.transport == "tcp")
         score = tcp * 2 + (1 if any(s.name in seen for s in a.services if s.transport == "udp") else 0)
         if score > best_score:
-            best, best_score = a, score
+            best, best_score, tied = a, score, [a]
+        elif score == best_score and score > 0:
+            tied.append(a)
     if best is None:
         first = next(iter(catalogue().values()))
         return first, "auto", f"no service of any assignment in the capture; {first.id} by default", {}
+    best, weighed = _weigh(report, tied)
     used = {s.name: seen[s.name] for s in best.services if s.name in seen}
-    why = "the capture uses " + ", ".join(f"{n} ({k})" for n, k in used.items())
+    content: dict[str, set[int]] = {}
+    for c in report.connections:
+        if c.service_by == "content" and c.service in used:
+            content.setdefault(c.service, set()).add(c.server.port)
+    why = "the capture uses " + ", ".join(
+        f"{n} ({k}" + (f"; recognised by content on port {', '.join(map(str, sorted(content[n])))}" if n in content
+                       else "") + ")" for n, k in used.items()) + weighed
     return best, "auto", why, used
+
+
+def _weigh(report: "Report", tied: list[Assignment]) -> tuple[Assignment, str]:
+    """Among assignments that use the capture's services equally (tugas3 and ets: the same file
+    server), the first whose own evidence claims the capture; else the first in course order.
+    The why says what decided it (", ets: ..." or ", not ets: ...")."""
+    if len(tied) < 2:
+        return tied[0], ""
+    said = []
+    for a in tied:
+        if a.weigh is None:
+            continue
+        claims, why = a.weigh(report)
+        if claims:
+            return a, f"; {a.id}: {why}"
+        said.append(f"not {a.id}: {why}")
+    return tied[0], ("; " + "; ".join(said)) if said else ""
 
 
 def task_name(a: Assignment, task_id: str, ports: dict[str, int], lang: str) -> str:

@@ -1,13 +1,14 @@
-"""`progjar batch`: grade a whole class folder in parallel, with a class summary and a gradebook.
+"""`progjar batch`: grade a whole class in parallel, with a class page, a gradebook and Moodle grades.
 
-Input is CLASSDIR/<student>/**/*.pcap* or CLASSDIR/<student>.pcap*; output is one report per
-capture in OUTDIR/<safe student>/<safe capture stem>.<ext>, plus OUTDIR/index.html, summary.csv
-and summary.json. Why worker processes that are recycled every few captures: analysis is CPU
-bound and PDF layout keeps memory it never gives back, so a fresh process every RECYCLE captures
-keeps the peak flat over a class of 40. Why a cache manifest: a grader re-runs after one late
-submission, and only that student's captures should cost anything.
+Input is a folder or a zip (reporter/grading/handins.py: plain student folders or files, Moodle's
+"Download all submissions"; zips inside are opened by reporter/reading/archive.py). Output in
+OUTDIR: one report per capture in ``<safe student>/<safe capture stem>.<ext>``, one combined
+report per student ``<safe student>/report.html|pdf``, ``index.html``, ``summary.csv``,
+``summary.json`` and ``moodle-grades.csv``.
 
-A damaged or foreign file becomes an error row with its reason and never stops the batch.
+Why a cache manifest: a grader re-runs after one late submission, and only that student's
+captures (and combined report) should cost anything. A damaged or foreign file becomes an error
+row with its reason and never stops the batch.
 """
 from __future__ import annotations
 
@@ -15,50 +16,62 @@ import contextlib
 import hashlib
 import importlib
 import json
-import multiprocessing as mp
 import os
-import queue
 import re
+import shutil
+import signal
 import sys
 import time
 import unicodedata
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from reporter import __version__
 from reporter.assignments import service_ports
-from reporter.reading.capture import NotACapture
+from reporter.grading import runner
 from reporter.grading.classpage import render_class_page
 from reporter.grading.classsummary import (
     capture_digest,
+    class_assignment,
+    class_tasks,
     pass_rates,
     student_rows,
     write_csv,
     write_json,
 )
-from reporter.options import ReportOptions, UsageError
+from reporter.grading.combine import COMBINED, combine_specs, combine_student, fail_combined
 from reporter.grading.fingerprint import Fingerprint, compare, fingerprint
-from reporter.pipeline import DAMAGE_CODES, analyse
-from reporter.reading.capture import file_sha256
+from reporter.grading.handins import collect, student_files
+from reporter.grading.moodle import feedback_lines, write_worksheet
+from reporter.grading.scores import parse_weights
+from reporter.options import ReportOptions, UsageError
+from reporter.pipeline import DAMAGE_CODES, analyse, ensure_outdir
+from reporter.reading.archive import CAPTURE_EXTS, ArchiveError, Item, Unpacker
+from reporter.reading.capture import NotACapture, file_sha256
 from reporter.render import write_reports
 
-CAPTURE_EXTS = (".pcapng", ".pcap", ".cap")
 CACHE = ".progjar-batch.json"
-RECYCLE = 10  # captures per worker before it is replaced: PDF layout keeps ~1.5 MiB a report
-TIMEOUT_S = 600.0  # longest wait for any next result before the rest are given up as timed out
+CACHE_VERSION = 2
+PARTS = ".progjar-parts"  # each capture's report body, kept for the combined reports (and re-runs)
 _EXT_ORDER = {"html": 0, "pdf": 1, "json": 2}
 
 
 @dataclass
 class Job:
-    student: str  # display name, as the folder/file is called
+    sid: str  # the student's key: unique per student ("moodle:<id>" or the folder/file name)
+    student: str  # display name
+    moodle_id: Optional[str]
     safe: str  # output folder name
-    path: str  # the capture
-    file: str  # capture path relative to CLASSDIR, for people
+    path: str  # the capture as a real file (a temporary copy for a zip member); "" for none
+    file: str  # the capture as the user sees it, relative to the class folder or zip
     key: str  # "<safe student>/<safe stem>": unique, used for output names and the cache
     stem: str
     sha256: str = ""
+    problem: Optional[str] = None  # why it cannot be read (a zip problem), in English
+    problem_code: Optional[str] = None  # the same as reporter.reading.archive.PROBLEMS code and facts,
+    problem_facts: Optional[dict] = None  # which the class page and feedback say in the grader's language
 
 
 def safe_name(name: str, always_hash: bool = True) -> str:
@@ -75,42 +88,36 @@ def safe_name(name: str, always_hash: bool = True) -> str:
     return f"{slug}-{hashlib.sha256(name.encode('utf-8', 'surrogateescape')).hexdigest()[:6]}"
 
 
-def _capture_ext(name: str) -> str | None:
-    low = name.lower()
-    return next((e for e in CAPTURE_EXTS if low.endswith(e)), None)
+def _stem_of(rel: str) -> str:
+    low = rel.lower()
+    ext = next((e for e in CAPTURE_EXTS if low.endswith(e)), "")
+    return rel[: len(rel) - len(ext)] if ext else rel
 
 
-def find_jobs(classdir: Path, outdir: Path) -> list[Job]:
-    """Every capture of every student, in a stable order (student, then path)."""
+def find_jobs(classdir: Path, outdir: Path, unpacker: Unpacker) -> list[tuple[Job, Optional[Item]]]:
+    """Every capture of every student, in a stable order (student, then path); a student without
+    captures gets one job without a capture."""
     out_res = outdir.resolve()
-    found: dict[str, list[tuple[str, Path]]] = {}
-    for entry in sorted(classdir.iterdir(), key=lambda p: p.name):
-        if entry.resolve() == out_res or entry.name.startswith("._") or (entry / CACHE).exists():
-            continue  # our own output (this run's or an earlier one's) is not a student
-        if entry.is_dir() and not entry.is_symlink():
-            caps = found.setdefault(entry.name, [])
-            for root, dirs, files in os.walk(entry):
-                dirs[:] = sorted(d for d in dirs if Path(root, d).resolve() != out_res)
-                for f in sorted(files):
-                    if _capture_ext(f) and not f.startswith("._"):
-                        p = Path(root, f)
-                        caps.append((p.relative_to(entry).as_posix(), p))
-        elif entry.is_file() and (ext := _capture_ext(entry.name)):
-            found.setdefault(entry.name[: -len(ext)] or entry.name, []).append((entry.name, entry))
-    jobs = []
-    for student in sorted(found, key=lambda s: (s.casefold(), s)):
-        safe = safe_name(student)
-        used: set[str] = set()
-        for rel, p in found[student]:
-            ext = _capture_ext(rel) or ""
-            stem = safe_name(rel[: -len(ext)].replace("/", "_"), always_hash=False)
+
+    def skip(p: Path) -> bool:  # our own output (this run's or an earlier one's) is not a student
+        return p.resolve() == out_res or (p / CACHE).exists()
+
+    jobs: list[tuple[Job, Optional[Item]]] = []
+    for h in collect(classdir, unpacker, skip):
+        safe = safe_name(f"{h.name} {h.moodle_id}" if h.moodle_id else h.name)
+        used = {COMBINED}
+        files = student_files(h)
+        for rel, item in files:
+            stem = safe_name(_stem_of(rel).replace("/", "_"), always_hash=False)
             if stem in used:
                 stem = safe_name(rel)
             used.add(stem)
-            jobs.append(Job(student, safe, str(p), (Path(student) / rel).as_posix() if p.parent != classdir else rel,
-                            f"{safe}/{stem}", stem))
-        if not found[student]:
-            jobs.append(Job(student, safe, "", "", f"{safe}/", ""))  # a student folder without captures
+            why = item.why
+            jobs.append((Job(h.key, h.name, h.moodle_id, safe, "", item.shown, f"{safe}/{stem}", stem,
+                             problem=item.problem, problem_code=why.code if why else None,
+                             problem_facts=dict(why.facts) if why else None), item))
+        if not files:
+            jobs.append((Job(h.key, h.name, h.moodle_id, safe, "", "", f"{safe}/", ""), None))
     return jobs
 
 
@@ -125,38 +132,18 @@ def _opts_dict(opts: ReportOptions) -> dict:
             "frames": opts.frames, "lang": opts.lang, "tz": opts.tz, "formats": list(opts.formats)}
 
 
-_started = None  # in a worker: where to say which capture it is working on
+def _result(job: dict, error: str | None = None, code: Optional[str] = None, facts: Optional[dict] = None) -> dict[str, Any]:
+    """A capture's result row before (or instead of) grading it; a row with an error is damaged.
 
-
-def _init_worker(started: Any) -> None:
-    global _started
-    _started = started
-
-
-def _alive(pid: int) -> bool:
-    """Is the process running (not gone, not a zombie)?"""
-    if not os.path.isdir("/proc/self"):  # no procfs: a zombie passes for alive, the timeout still bounds it
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return False
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
-    except (OSError, IndexError):
-        return False
-
-
-def _result(job: dict, error: str | None = None) -> dict[str, Any]:
-    """A capture's result row before (or instead of) grading it; a row with an error is damaged."""
-    return {**job, "outputs": [], "digest": None, "error": error, "damaged": error is not None, "fingerprint": None}
+    ``code`` and ``facts``: the error as reporter.reading.archive's problem (said in the grader's
+    language by grading/wording.py); None for errors that only have their English sentence."""
+    return {**job, "outputs": [], "part": None, "digest": None, "error": error, "damaged": error is not None,
+            "error_code": code, "error_facts": facts or {}, "fingerprint": None}
 
 
 def grade_capture(job: dict, opts: ReportOptions, outdir: str) -> dict:
-    """Worker: analyse one capture, write its reports, fingerprint it. Never raises."""
-    if _started is not None:
-        _started.put((job["key"], os.getpid()))
+    """Worker: analyse one capture, write its reports and report body, fingerprint it. Never raises."""
+    runner.announce(job["key"])
     res = _result(job)
     sha = job["sha256"] or None  # hashed once by the batch for its cache: not again here
     fp = fingerprint(job["path"], sha)
@@ -167,13 +154,20 @@ def grade_capture(job: dict, opts: ReportOptions, outdir: str) -> dict:
         except NotACapture as e:
             res.update(error=f"not a capture: {e.reason}", damaged=True)
             return res
-        report.capture.path = job["file"]  # the class-relative name, not this machine's path
+        report.capture.path = job["file"]  # the class-relative name, never this machine's (or a temporary) path
         out = Path(outdir) / job["safe"]
         out.mkdir(parents=True, exist_ok=True)
-        paths = write_reports(report, out, job["stem"], opts.formats, opts.lang)
+        paths = write_reports(report, out, job["stem"], opts.formats, opts.lang, opts.tz)
         root = Path(outdir).resolve()
         rels = [Path(p).resolve().relative_to(root).as_posix() for p in paths]
         res["outputs"] = sorted(rels, key=lambda r: _EXT_ORDER.get(r.rsplit(".", 1)[-1], 9))
+        if {"html", "pdf"} & set(opts.formats):
+            from reporter.render.html import render_body
+
+            part = Path(outdir) / PARTS / job["safe"] / f"{job['stem']}.html"
+            part.parent.mkdir(parents=True, exist_ok=True)
+            part.write_text(render_body(report, opts.lang, opts.tz), encoding="utf-8")
+            res["part"] = part.relative_to(outdir).as_posix()
         res["digest"] = capture_digest(report, opts)
         if damaged:
             why = [w.message for w in report.warnings if w.code in DAMAGE_CODES]  # as `progjar report` says it
@@ -201,195 +195,203 @@ def _no_folders(text: str, job: dict, outdir: str) -> str:
 def _load_cache(outdir: Path) -> dict:
     try:
         d = json.loads((outdir / CACHE).read_text(encoding="utf-8"))
-        return d.get("entries", {}) if d.get("version") == 1 else {}
+        return d.get("entries", {}) if d.get("version") == CACHE_VERSION else {}
     except (OSError, ValueError):
         return {}
 
 
 def _save_cache(outdir: Path, entries: dict) -> None:
     tmp = outdir / (CACHE + ".tmp")
-    tmp.write_text(json.dumps({"version": 1, "entries": entries}, ensure_ascii=False), encoding="utf-8")
+    tmp.write_text(json.dumps({"version": CACHE_VERSION, "entries": entries}, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, outdir / CACHE)
 
 
-class _Progress:
-    """A rich bar on a terminal; plain lines when piped or in CI (logs stay readable)."""
-
-    def __init__(self, total: int) -> None:
-        self.total, self.done = total, 0
-        self.bar = None
-        if sys.stderr.isatty() and not os.environ.get("CI"):
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), console=Console(stderr=True), transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task("grading", total=total)
-
-    def step(self, res: dict, cached: bool = False) -> None:
-        self.done += 1
-        what = "up to date" if cached else ("ERROR " + res["error"] if res.get("error") and not res.get("digest")
-                                             else "damaged" if res.get("damaged") else "ok")
-        line = f"[{self.done}/{self.total}] {res['file'] or res['student'] + '/'}: {what}"
-        if self.bar is not None:
-            self.bar.update(self.task, advance=1, description=res["student"][:30])
-            if res.get("error"):
-                self.bar.console.print(line, markup=False, highlight=False)
-        else:
-            print(f"progjar batch: {line}", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-def _run(todo: list[Job], opts: ReportOptions, outdir: Path, jobs: int, progress: _Progress) -> list[dict]:
-    results: list[dict] = []
-    if len(todo) <= 1:
-        for j in todo:
-            results.append(grade_capture(asdict(j), opts, str(outdir)))
-            progress.step(results[-1])
-        return results
+def _warm_up(outdir: Path, opts: ReportOptions) -> None:
+    """Load the heavy modules (and lay out one empty PDF) before forking: workers inherit that warm
+    state instead of paying ~1 s each for WeasyPrint's fonts and styles."""
     heavy = ["reporter.pipeline", "reporter.render.html"] + (["reporter.render.pdf"] if "pdf" in opts.formats else [])
-    for mod in heavy:  # load once: forked workers share them instead of importing each
+    for mod in heavy:
         with contextlib.suppress(Exception):  # the worker reports the real error per capture
             importlib.import_module(mod)
-    if "pdf" in opts.formats:
-        _warm_up_pdf(outdir, opts.lang)
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    done: queue.Queue = queue.Queue()
-    started = ctx.SimpleQueue()  # (capture key, worker pid) as each capture starts
-    pool = ctx.Pool(processes=min(jobs, len(todo)), maxtasksperchild=RECYCLE, initializer=_init_worker,
-                    initargs=(started,))
-    by_key = {j.key: j for j in todo}
-    try:
-        for j in todo:
-            pool.apply_async(grade_capture, (asdict(j), opts, str(outdir)), callback=done.put,
-                             error_callback=lambda e, j=j: done.put(_result(asdict(j), f"worker failed: {e}")))
-        pending, running, suspect = set(by_key), {}, set()
-        last = time.monotonic()
-        while pending:
-            try:
-                res = done.get(timeout=1.0)
-            except queue.Empty:
-                while not started.empty():
-                    key, pid = started.get()
-                    running[key] = pid
-                # a worker killed by the OS (out of memory) loses its task silently in a Pool:
-                # dead twice in a row (results of a worker that just exited have had a second)
-                dead = {k for k in pending if k in running and not _alive(running[k])}
-                for k in sorted(dead & suspect):
-                    res = _result(asdict(by_key[k]), "worker process died while analysing it (out of memory?)")
-                    pending.discard(k)
-                    results.append(res)
-                    progress.step(res)
-                suspect = dead - suspect
-                if time.monotonic() - last > TIMEOUT_S:
-                    for k in sorted(pending):
-                        results.append(_result(asdict(by_key[k]), f"timed out after {TIMEOUT_S:.0f} s"))
-                        progress.step(results[-1])
-                    break
-                continue
-            last = time.monotonic()
-            if res["key"] in pending:
-                pending.discard(res["key"])
-                results.append(res)
-                progress.step(res)
-        pool.close()
-    finally:
-        pool.terminate()
-        pool.join()
-    return results
-
-
-def _warm_up_pdf(outdir: Path, lang: str) -> None:
-    """Lay out one empty report before forking: WeasyPrint's first PDF in a process pays ~1 s for
-    fonts and styles, and forked workers inherit that warm state instead of paying it each."""
+    if "pdf" not in opts.formats:
+        return
     warm = outdir / ".warm-up.pdf"
     with contextlib.suppress(Exception):  # only an optimisation; real errors show per capture
         from reporter.model import CaptureInfo, Report
         from reporter.render.html import render_html
         from reporter.render.pdf import write_pdf_from_html
 
-        write_pdf_from_html(render_html(Report(CaptureInfo("warm-up", "", "pcap")), lang), warm)
+        write_pdf_from_html(render_html(Report(CaptureInfo("warm-up", "", "pcap")), opts.lang), warm)
     with contextlib.suppress(OSError):
         warm.unlink()
 
 
-def batch_command(classdir: Path, outdir: Path, opts: ReportOptions, jobs: int | None, force: bool) -> int:
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM: leave through the same clean-up as Ctrl-C
+
+
+def batch_command(classdir: Path, outdir: Path, opts: ReportOptions, jobs: int | None, force: bool,
+                  weights: Optional[str] = None, csv_delimiter: Optional[str] = None,
+                  moodle_lang: str = "en") -> int:
     """Grade every capture under CLASSDIR into OUTDIR; 0 all fine, 1 some capture damaged/unreadable."""
-    t0 = time.monotonic()
     if outdir.resolve() == classdir.resolve():
         raise UsageError("progjar batch: -o must differ from CLASSDIR (reports would look like students)")
+    if opts.assignment != "auto":  # a wrong --weights is a usage error before any work
+        parse_weights(weights, class_tasks(opts.assignment), opts.assignment)
+    ensure_outdir(outdir, "progjar batch")
+    for stale in outdir.glob(".progjar-unpack-*"):  # an earlier run killed before it could clean up
+        shutil.rmtree(stale, ignore_errors=True)
+    old = signal.signal(signal.SIGTERM, _raise_interrupt) if _main_thread() else None
     try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"progjar batch: cannot create {outdir}: {e.strerror or e}") from None
-    all_jobs = find_jobs(classdir, outdir)
-    if not all_jobs:
-        raise UsageError(f"progjar batch: {classdir}: no captures (*.pcap, *.pcapng, *.cap) found")
-    capture_jobs = [j for j in all_jobs if j.path]
+        with Unpacker(tmp_parent=outdir) as unpacker:
+            return _batch(classdir, outdir, opts, jobs, force, weights, csv_delimiter, moodle_lang, unpacker)
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _batch(classdir: Path, outdir: Path, opts: ReportOptions, jobs: int | None, force: bool, weights: Optional[str],
+           csv_delimiter: Optional[str], moodle_lang: str, unpacker: Unpacker) -> int:
+    t0 = time.monotonic()
+    found = find_jobs(classdir, outdir, unpacker)
+    if not found:
+        raise UsageError(f"progjar batch: {classdir}: no captures (*.pcap, *.pcapng, *.cap), zips of them "
+                         f"or Moodle folders found")
+    capture_jobs = [(j, it) for j, it in found if it is not None]
     cache = {} if force else _load_cache(outdir)
     okey = _options_key(opts)
     results: dict[str, dict] = {}
-    todo, cached = [], 0
-    progress = _Progress(len(capture_jobs))
+    todo: list[dict] = []
+    cached = 0
+    progress = runner.Progress(len(capture_jobs))
     try:
-        for j in capture_jobs:
+        for j, item in capture_jobs:
             try:
+                j.path = str(unpacker.materialize(item))
                 j.sha256 = file_sha256(j.path)
+            except ArchiveError as e:
+                results[j.key] = _result(asdict(j), e.problem.text, e.problem.code, dict(e.problem.facts))
+                progress.step(results[j.key])
+                continue
             except OSError as e:
-                results[j.key] = _result(asdict(j), f"cannot read: {e.strerror or e}")
+                results[j.key] = _result(asdict(j), f"cannot read: {e.strerror or e}", "unreadable",
+                                         {"why": str(e.strerror or e)})
                 progress.step(results[j.key])
                 continue
             c = cache.get(j.key)
             if (c and c["sha256"] == j.sha256 and c["options"] == okey
-                    and all((outdir / o).is_file() for o in c["result"]["outputs"])):
+                    and all((outdir / o).is_file() for o in c["result"]["outputs"])
+                    and (not c["result"].get("part") or (outdir / c["result"]["part"]).is_file())):
                 results[j.key] = {**c["result"], **asdict(j)}
                 cached += 1
                 progress.step(results[j.key], cached=True)
+                if item is not None:
+                    unpacker.release(item)
             else:
-                todo.append(j)
-        for res in _run(todo, opts, outdir, jobs or os.cpu_count() or 1, progress):
+                todo.append(asdict(j))
+        if len(todo) > 1:
+            _warm_up(outdir, opts)
+
+        def got(res: dict) -> None:
             results[res["key"]] = res
+            progress.step(res)
+
+        runner.run(todo, grade_capture, (opts, str(outdir)), jobs or os.cpu_count() or 1, got,
+                   lambda t, why: _result(t, why))
     finally:
         progress.close()
-    # without "path" (this machine's path: the cache lives in OUTDIR, which may be shared; a cached
-    # result gets the current path back from its job when read)
-    _save_cache(outdir, {k: {"sha256": r["sha256"], "options": okey,
-                             "result": {f: v for f, v in r.items() if f != "path"}}
-                         for k, r in results.items() if r.get("sha256")})
-    ordered = [results[j.key] for j in capture_jobs] + [_result(asdict(j)) for j in all_jobs if not j.path]
-    sims = compare((r["student"], r["key"], Fingerprint.from_dict(r["fingerprint"]))
-                   for r in ordered if r.get("fingerprint"))
-    sim_dicts = [{**s.to_dict(), "detail": s.describe()} for s in sims]
-    students = student_rows(ordered, sim_dicts)
+    captures_done = {k: r for k, r in results.items()}
+    ordered = [captures_done[j.key] for j, _ in capture_jobs] + [_result(asdict(j)) for j, it in found if it is None]
+    aid, counts = class_assignment(ordered, opts.assignment)
+    tasks = class_tasks(aid)
+    w = parse_weights(weights, tasks, aid or "?")
+    by_sid = {r["sid"]: r for r in ordered}
+    sims = compare((r["sid"], r["key"], Fingerprint.from_dict(r["fingerprint"])) for r in ordered if r.get("fingerprint"))
+    files = {r["key"]: r["file"] for r in ordered}
+    sim_dicts = [{**s.to_dict(), "sid_a": s.student_a, "sid_b": s.student_b, "student_a": by_sid[s.student_a]["student"],
+                  "student_b": by_sid[s.student_b]["student"], "a_file": files.get(s.a, s.a), "b_file": files.get(s.b, s.b),
+                  "detail": s.describe(opts.lang)} for s in sims]
+    students = student_rows(ordered, sim_dicts, aid, tasks, w, opts.lang)
+    combined = _combine(students, opts, outdir, aid, w, cache, jobs or os.cpu_count() or 1)
     for s in students:
+        s["report_html"], s["report_pdf"] = combined.get(s["sid"], (None, None))
+        first = next((o for c in s["captures"] for o in c.get("outputs", [])), None)
+        s["report"] = s["report_html"] or s["report_pdf"] or first  # no combined report with --format json
         for c in s["captures"]:
-            c.pop("path", None)  # this machine's absolute path: not for a summary that gets shared
+            c.pop("path", None)  # this machine's (temporary) path: not for a summary that gets shared
+    entries = {k: {"sha256": r["sha256"], "options": okey, "result": {**r, "path": ""}}
+               for k, r in captures_done.items() if r.get("sha256")}
+    entries.update(combined.get("_cache", {}))
+    _save_cache(outdir, entries)
+    now = datetime.now(timezone.utc)
     summary = {
-        "schema": "progjar.batch/1",
+        "schema": "progjar.batch/2",
         "tool": {"name": "progjar-lab", "version": __version__},
-        "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "options": _opts_dict(opts),
+        "generated": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "options": {**_opts_dict(opts), "weights": w, "moodle_lang": moodle_lang},
+        "assignment": aid, "assignment_counts": dict(counts), "tasks": tasks,
         "students": students,
-        "pass_rates": pass_rates(students),
+        "pass_rates": pass_rates(students, tasks),
         "similarities": sim_dicts,
     }
     write_json(outdir / "summary.json", summary)
-    write_csv(outdir / "summary.csv", students, opts.lang)
+    write_csv(outdir / "summary.csv", students, tasks, opts.lang, csv_delimiter)
+    fb = {s["sid"]: feedback_lines(s, tasks, aid, opts.lang) for s in students}
+    rows, left_out = write_worksheet(outdir / "moodle-grades.csv", students, moodle_lang, now, opts.tz, fb)
     (outdir / "index.html").write_text(render_class_page(summary, opts.lang), encoding="utf-8")
     bad = [r for r in ordered if r.get("damaged") or (r.get("error") and not r.get("digest"))]
     for r in bad:
         print(f"progjar batch: {r['file']}: {r['error']}", file=sys.stderr)
+    if len(counts) > 1:
+        print(f"progjar batch: the captures were judged as several assignments "
+              f"({', '.join(f'{k}: {v}' for k, v in counts.most_common())}); the class table shows {aid}; "
+              f"run again with --assignment to judge every capture as one", file=sys.stderr)
+    if left_out:
+        why = "no student came from Moodle's download" if not rows else \
+            f"{len(left_out)} student(s) without a Moodle participant id: {', '.join(left_out[:5])}" + \
+            (" ..." if len(left_out) > 5 else "")
+        print(f"progjar batch: moodle-grades.csv has {rows} row(s); {why} (grade those by hand)", file=sys.stderr)
     print(f"progjar batch: {len(capture_jobs)} captures of {len(students)} students "
           f"({len(todo)} analysed, {cached} up to date, "
           f"{len(bad)} with problems, {len(sims)} similar pairs) in {time.monotonic() - t0:.1f} s -> {outdir / 'index.html'}")
     return 1 if bad else 0
+
+
+def _combine(students: list[dict], opts: ReportOptions, outdir: Path, aid: Optional[str], weights: dict,
+             cache: dict, jobs: int) -> dict:
+    """Write each student's combined report (workers, cached); {sid: (html, pdf)} plus "_cache"."""
+    if not {"html", "pdf"} & set(opts.formats):
+        return {}
+    specs = combine_specs(students, opts, aid, weights)
+    out: dict[str, Any] = {"_cache": {}}
+    todo = []
+    for spec in specs:
+        c = cache.get(spec["key"])
+        if c and c.get("hash") == spec["hash"] and all((outdir / o).is_file() for o in c["outputs"]):
+            res = {"key": spec["key"], "sid": spec["sid"], "outputs": c["outputs"], "error": None}
+            _took(out, res, spec)
+        else:
+            todo.append(spec)
+
+    def got(res: dict) -> None:
+        spec = next(s for s in specs if s["key"] == res["key"])
+        if res.get("error"):
+            print(f"progjar batch: combined report of {spec['student']}: {res['error']}", file=sys.stderr)
+        _took(out, res, spec)
+
+    runner.run(todo, combine_student, (str(outdir), __version__), jobs, got, fail_combined)
+    return out
+
+
+def _took(out: dict, res: dict, spec: dict) -> None:
+    html = next((o for o in res["outputs"] if o.endswith(".html")), None)
+    pdf = next((o for o in res["outputs"] if o.endswith(".pdf")), None)
+    out[spec["sid"]] = (html, pdf)
+    if not res.get("error"):
+        out["_cache"][spec["key"]] = {"hash": spec["hash"], "outputs": res["outputs"]}

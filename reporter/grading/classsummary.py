@@ -1,8 +1,10 @@
-"""From per-capture reports to one row per student: best status per task, outliers, gradebook files.
+"""From per-capture reports to one row per student: best status per task, score, flags, gradebook.
 
 Why digests: the batch runs captures in worker processes and caches their results between runs, so
-each report is boiled down once (in the worker) to the few numbers the class view needs, a plain
-dict that crosses process boundaries and lands in the cache manifest unchanged.
+each report is boiled down once (in the worker) to the few values the class view needs, a plain
+dict that crosses process boundaries and lands in the cache manifest unchanged. The digest keeps
+each task's reason and fix in the grader's language (the cache is per language), so the Moodle
+feedback and the combined report say the rubric's own sentences.
 """
 from __future__ import annotations
 
@@ -10,17 +12,20 @@ import csv
 import ipaddress
 import json
 import statistics
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
-from reporter.options import ReportOptions
+from reporter import assignments
+from reporter.grading.scores import score
+from reporter.grading.wording import Words, problem_text
 from reporter.model import Report
-from reporter.grading.wording import CLASS_CATALOGUES
-from reporter.render.i18n import Lang
+from reporter.grading.ets_class import ets_digest
+from reporter.options import ReportOptions
 
-TASKS = ("T1", "T2", "T3", "T4")
 RANK = {"pass": 3, "partial": 2, "fail": 1, "absent": 0}
+COUNTED = ("warning", "error")  # warning severities the class table counts; "info" is not a warning
 OFF_WINDOW_H = 6.0  # a capture started this far from the class median was made at another time
 MANY_ANOMALIES = 10  # retransmissions + out-of-order + ... summed over a student's captures
 
@@ -33,29 +38,62 @@ def _loopback(ip: str) -> bool:
 
 
 def capture_digest(report: Report, opts: ReportOptions) -> dict[str, Any]:
-    """The numbers the class page and gradebook need from one capture's report."""
+    """The values the class page, the gradebook and the combined report need from one capture."""
     host = opts.host.lower().rstrip(".")
     asked = {d.qtype for d in report.dns if d.name.lower().rstrip(".") == host}
     conns = report.connections
     ips = [c.client.ip for c in conns] + [c.server.ip for c in conns]
     ips += [d.client for d in report.dns] + [d.server for d in report.dns]
+    aid = report.assignment.id if report.assignment else None
+    try:
+        entry = assignments.get(aid) if aid else None
+    except KeyError:
+        entry = None
+    tasks = {}
+    for t in report.tasks:
+        reason, fix = assignments.reason_text(entry, t, opts.lang)
+        tasks[t.id] = {"status": t.status, "verdict": t.verdict, "evidence_frames": list(t.evidence_frames),
+                       "summary": t.summary, "reason": reason, "fix": fix}
     return {
-        "tasks": {t.id: {"status": t.status, "verdict": t.verdict, "evidence_frames": list(t.evidence_frames),
-                         "summary": t.summary} for t in report.tasks},
+        "assignment": aid,
+        "tasks": tasks,
         "start": report.capture.start,
         "duration_s": report.capture.duration_s,
         "packets": report.capture.packets,
         "truncated": report.capture.truncated,
-        "warnings": [w.code for w in report.warnings],
+        "warnings": [{"code": w.code, "severity": w.severity} for w in report.warnings],
         "dns_a": "A" in asked,
         "dns_aaaa": "AAAA" in asked,
-        "lab_traffic": bool(asked) or any(c.service is not None for c in conns),
+        # on a lab port: a service recognised by content on another port (service_by "content") is
+        # said in the report, but the student still did not use the assignment's port
+        "lab_traffic": bool(asked) or any(c.service is not None and c.service_by != "content" for c in conns),
         "loopback_only": bool(ips) and all(_loopback(i) for i in ips),
         "rtt_ms": [c.handshake.rtt_ms for c in conns if c.handshake.rtt_ms is not None],
         "dns_latency_ms": [d.latency_ms for d in report.dns if d.latency_ms is not None],
-        "t4_wait_s": [c.echo.wait_s for c in conns if c.echo.wait_s is not None and c.client_no >= 2],
+        "wait_s": [c.echo.wait_s for c in conns
+                   if getattr(c, "echo", None) is not None and c.echo.wait_s is not None and c.client_no >= 2],
         "anomalies": sum(c.anomalies.network_faults() for c in conns),
+        "ets": ets_digest(report),  # the ETS table's rows (grading/ets_class.py), [] for other assignments
     }
+
+
+def class_assignment(results: list[dict], wanted: str) -> tuple[Optional[str], Counter]:
+    """The assignment the class table shows: the one asked for, else the one most captures were
+    judged as (ties: course order). Also how many captures each assignment got."""
+    counts: Counter = Counter(r["digest"]["assignment"] for r in results if r.get("digest") and r["digest"].get("assignment"))
+    if wanted != "auto":
+        return wanted, counts
+    if not counts:
+        return next(iter(assignments.assignment_ids()), None), counts
+    order = {a: i for i, a in enumerate(assignments.assignment_ids())}
+    return min(counts, key=lambda a: (-counts[a], order.get(a, 99), a)), counts
+
+
+def class_tasks(assignment: Optional[str]) -> list[str]:
+    try:
+        return list(assignments.get(assignment).tasks) if assignment else []
+    except KeyError:
+        return []
 
 
 def _epoch(iso: str | None) -> float | None:
@@ -71,60 +109,95 @@ def _median(xs: list[float]) -> float | None:
     return statistics.median(xs) if xs else None
 
 
-def student_rows(results: list[dict], similarities: list[dict]) -> list[dict]:
-    """One row per student from the capture results (batch order), best status per task.
+def error_text(c: dict, lang: str) -> str:
+    """A capture's error in the grader's language (zip problems are; others keep their English)."""
+    return problem_text(c.get("error_code"), c.get("error_facts") or {}, c.get("error") or "", lang)
 
-    A student's task is judged over all their captures: the best status wins (pass > partial >
-    fail > absent), the earliest capture breaks ties, and the verdict comes from that capture.
-    """
+
+def student_rows(results: list[dict], similarities: list[dict], assignment: Optional[str], tasks: list[str],
+                 weights: dict[str, float], lang: str = "en") -> list[dict]:
+    """One row per student from the capture results (batch order), best status per task, score.
+
+    A student's task is judged over all their captures judged as the class's assignment: the best
+    status wins (pass > partial > fail > absent), the earliest capture breaks ties, and the verdict,
+    reason and fix come from that capture. Captures judged as another assignment are flagged."""
     by_student: dict[str, dict] = {}
     for r in results:
-        s = by_student.setdefault(r["student"], {"student": r["student"], "safe": r["safe"], "captures": [],
-                                                 "outliers": [], "similar": []})
+        s = by_student.setdefault(r["sid"], {"sid": r["sid"], "student": r["student"], "moodle_id": r.get("moodle_id"),
+                                             "safe": r["safe"], "captures": [], "outliers": [], "similar": []})
         if r.get("path") or r.get("file"):  # a folder without captures makes the student, not a row
             s["captures"].append(r)
     for s in by_student.values():
         ok = [c for c in s["captures"] if c.get("digest")]
-        tasks = {}
-        for tid in TASKS:
+        mine = [c for c in ok if not assignment or c["digest"].get("assignment") == assignment]
+        best_tasks = {}
+        for tid in tasks:
             best = None
-            for c in ok:
+            for c in mine:
                 t = c["digest"]["tasks"].get(tid)
                 if t and (best is None or RANK.get(t["status"], 0) > RANK.get(best[1]["status"], 0)):
                     best = (c, t)
-            tasks[tid] = {"status": "absent", "verdict": None, "capture": None, "summary": "", "evidence_frames": []}
+            best_tasks[tid] = {"status": "absent", "verdict": None, "capture": None, "summary": "",
+                               "evidence_frames": [], "reason": "", "fix": None, "report": None}
             if best:
                 c, t = best
-                tasks[tid] = {**t, "capture": c["key"], "report": c["outputs"][0] if c["outputs"] else None}
+                html = next((o for o in c["outputs"] if o.endswith(".html")), None)
+                best_tasks[tid] = {**best_tasks[tid], **t, "capture": c["key"], "report": html}
         starts = [e for e in (_epoch(c["digest"]["start"]) for c in ok) if e is not None]
         s.update(
-            tasks=tasks,
-            errors=[f"{c['file']}: {c['error']}" for c in s["captures"] if c.get("error")],
+            assignment=assignment,
+            tasks=best_tasks,
+            score=score({t: v["status"] for t, v in best_tasks.items()}, weights),
+            errors=[f"{c['file']}: {error_text(c, lang)}" for c in s["captures"] if c.get("error")],
             damaged=any(c.get("damaged") for c in s["captures"]),
-            warnings=sum(len(c["digest"]["warnings"]) for c in ok),
+            warnings=sum(1 for c in ok for w in c["digest"]["warnings"] if _severity(w) in COUNTED),
             start=min(starts) if starts else None,
             rtt_ms=_median([x for c in ok for x in c["digest"]["rtt_ms"]]),
             dns_latency_ms=_median([x for c in ok for x in c["digest"]["dns_latency_ms"]]),
-            t4_wait_s=max([x for c in ok for x in c["digest"]["t4_wait_s"]], default=None),
+            wait_s=max([x for c in ok for x in c["digest"].get("wait_s", [])], default=None),
             anomalies=sum(c["digest"]["anomalies"] for c in ok),
-            crafted=sorted({h for c in s["captures"] for h in (c.get("fingerprint") or {}).get("crafted", [])}),
+            crafted=_crafted(s["captures"]),
+            other=sorted({c["digest"]["assignment"] for c in ok if c not in mine and c["digest"].get("assignment")}),
         )
-        s["outliers"] = _own_outliers(s, ok)
+        s["outliers"] = _own_outliers(s, ok, len(ok) - len(mine))
     _time_outliers(list(by_student.values()))
     for sim in similarities:
-        for me, other in ((sim["student_a"], sim["student_b"]), (sim["student_b"], sim["student_a"])):
+        for me, other, mine_key, their_key in ((sim["sid_a"], sim["sid_b"], sim["a"], sim["b"]),
+                                               (sim["sid_b"], sim["sid_a"], sim["b"], sim["a"])):
             if me in by_student:
-                by_student[me]["similar"].append({"student": other, "kinds": sim["kinds"],
-                                                  "captures": [sim["a"], sim["b"]], "detail": sim["detail"]})
-    return sorted(by_student.values(), key=lambda s: (s["student"].casefold(), s["student"]))
+                by_student[me]["similar"].append({"student": by_student[other]["student"] if other in by_student else other,
+                                                  "sid": other, "kinds": sim["kinds"], "captures": [mine_key, their_key],
+                                                  "detail": sim["detail"]})
+    return sorted(by_student.values(), key=lambda s: (s["student"].casefold(), s["student"], s["sid"]))
 
 
-def _own_outliers(s: dict, ok: list[dict]) -> list[dict]:
-    out = []
+def _severity(w: Any) -> str:
+    """A digest's warning: {"code", "severity"}; a plain code from an older cache counts as a warning."""
+    return w.get("severity", "warning") if isinstance(w, dict) else "warning"
+
+
+def _crafted(captures: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for c in captures:
+        for h in (c.get("fingerprint") or {}).get("crafted", []):
+            key = json.dumps(h, sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                out.append(h)
+    return out
+
+
+def _own_outliers(s: dict, ok: list[dict], other: int) -> list[dict]:
+    out: list[dict] = []
     if not s["captures"]:
         out.append({"code": "no-captures"})
-    if s["errors"]:
-        out.append({"code": "unreadable", "n": len(s["errors"])})
+    unread = sum(1 for c in s["captures"] if c.get("error") and not c.get("digest"))
+    if unread:
+        out.append({"code": "unreadable", "n": unread})
+    if len(s["errors"]) > unread:  # read up to the damage: the report has what came before it
+        out.append({"code": "damaged", "n": len(s["errors"]) - unread})
+    if other:
+        out.append({"code": "other-assignment", "n": other, "ids": s["other"], "a": s["assignment"]})
     if ok:
         if any(c["digest"]["dns_a"] for c in ok) and not any(c["digest"]["dns_aaaa"] for c in ok):
             out.append({"code": "no-aaaa"})
@@ -149,24 +222,40 @@ def _time_outliers(students: list[dict]) -> None:
             s["outliers"].append({"code": "off-window", "hours": round((s["start"] - med) / 3600, 1)})
 
 
-def pass_rates(students: list[dict]) -> dict[str, dict[str, int]]:
-    out = {t: {k: 0 for k in RANK} for t in TASKS}
+def pass_rates(students: list[dict], tasks: list[str]) -> dict[str, dict[str, int]]:
+    out = {t: {k: 0 for k in RANK} for t in tasks}
     for s in students:
-        for t in TASKS:
+        for t in tasks:
             out[t][s["tasks"][t]["status"]] += 1
     return out
 
 
+def hint_text(h: dict, w: Words) -> str:
+    """One crafted-packet hint in the grader's language."""
+    facts = {k: (", ".join(map(str, v)) if isinstance(v, list) else w.num(v, ",g") if isinstance(v, (int, float))
+                 and not isinstance(v, bool) else v) for k, v in h.items() if k != "code"}
+    return w.t(h.get("code", ""), **facts)
+
+
 def outlier_text(o: dict, lang: str) -> str:
-    """One outlier flag in the grader's language, as the class page and summary.csv show it."""
-    L = Lang(lang, CLASS_CATALOGUES)
-    tpl = L.cat.get(o["code"], o["code"])
-    args = {k: "; ".join(v) if isinstance(v, list) else L.fmt(v, "+g") if k == "hours" else v
-            for k, v in o.items() if k != "code"}
-    try:
-        return tpl.format(**args)
-    except (KeyError, ValueError):
-        return tpl
+    """One flag in the grader's language, as the class page and summary.csv show it."""
+    w = Words(lang)
+    code = o["code"]
+    if code == "crafted":
+        return w.t("crafted", hints="; ".join(hint_text(h, w) for h in o.get("hints", []) if isinstance(h, dict)))
+    facts: dict[str, Any] = {}
+    for k, v in o.items():
+        if k == "code":
+            continue
+        if k == "hours":
+            facts[k] = w.num(v, "+,g")
+        elif isinstance(v, list):
+            facts[k] = ", ".join(map(str, v))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            facts[k] = w.num(v, ",")
+        else:
+            facts[k] = v
+    return w.t(code, **facts)
 
 
 def _cell(v: Any) -> str:
@@ -175,18 +264,31 @@ def _cell(v: Any) -> str:
     return "'" + t if t[:1] in ("=", "+", "-", "@", "\t", "\r") else t
 
 
-def write_csv(path: Path, students: list[dict], lang: str) -> None:
-    """The gradebook: UTF-8 with a BOM and CRLF rows, which Excel, LibreOffice and Google Sheets
-    all open with names like "Ñoño Ünïcode" intact (Excel guesses a legacy code page without it)."""
+DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}
+
+
+def default_delimiter(lang: str) -> str:
+    """What a spreadsheet set to that locale splits on: Indonesian (decimal comma) expects ';'."""
+    return ";" if lang == "id" else ","
+
+
+def write_csv(path: Path, students: list[dict], tasks: list[str], lang: str, delimiter: Optional[str] = None) -> None:
+    """The gradebook: UTF-8 with a BOM and CRLF rows, which Excel, LibreOffice and Google Sheets all
+    open with names like "Ñoño Ünïcode" intact; headers, statuses and decimals in the grader's
+    language; split on the delimiter a spreadsheet of that locale expects (``--csv-delimiter``)."""
+    w = Words(lang)
+    sep = delimiter or default_delimiter(lang)
     with path.open("w", encoding="utf-8-sig", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["student", *TASKS, "T4 verdict", "captures", "errors", "warnings", "flags", "similar to", "report"])
+        out = csv.writer(f, delimiter=sep, lineterminator="\r\n")
+        out.writerow([w.t("c_student"), w.t("c_id"), w.t("c_score"), *tasks, w.t("c_verdicts"), w.t("c_captures"),
+                      w.t("c_errors"), w.t("c_warnings"), w.t("c_flags"), w.t("c_similar"), w.t("c_report")])
         for s in students:
-            sim = "; ".join(f"{x['student']} ({', '.join(x['kinds'])})" for x in s["similar"])
-            first = next((c["outputs"][0] for c in s["captures"] if c["outputs"]), "")
-            w.writerow([_cell(s["student"]), *(s["tasks"][t]["status"] for t in TASKS),
-                        s["tasks"]["T4"]["verdict"] or "", len(s["captures"]), len(s["errors"]), s["warnings"],
-                        _cell("; ".join(outlier_text(o, lang) for o in s["outliers"])), _cell(sim), _cell(first)])
+            sim = "; ".join(dict.fromkeys(x["student"] for x in s["similar"]))
+            verdicts = "; ".join(f"{t} {w.t(s['tasks'][t]['verdict'])}" for t in tasks if s["tasks"][t].get("verdict"))
+            out.writerow([_cell(s["student"]), s.get("moodle_id") or "", w.num(s["score"], ",.2f").rstrip("0").rstrip(".,"),
+                          *(w.t(s["tasks"][t]["status"]) for t in tasks), _cell(verdicts), len(s["captures"]),
+                          len(s["errors"]), s["warnings"], _cell("; ".join(outlier_text(o, lang) for o in s["outliers"])),
+                          _cell(sim), _cell(s.get("report") or "")])
 
 
 def write_json(path: Path, summary: dict) -> None:

@@ -1,19 +1,25 @@
 """Copy signals for a class: what two students' captures share, as evidence to review, never a verdict.
 
-Why a pass of its own over the raw frames: the values that betray a copied capture (Ethernet source
-MAC, IP TTL, IP id, TCP checksum, the TCP timestamp option) are below what the report model keeps,
-and a copy may be re-saved (`editcap -F pcapng`), time-shifted (`editcap -t 3600`) or trimmed. So a
-capture is reduced to:
+Why a pass of its own over the raw frames: the values that betray a copied capture (TCP initial
+sequence numbers, the TCP timestamp option, IP ids, checksums) are below what the report model
+keeps, and a copy may be re-saved (`editcap -F pcapng`), time-shifted (`editcap -t 3600`) or trimmed.
+So a capture is reduced to:
 
 - ``sha256`` of the file (identical copies),
 - ``content``: a digest of the frames' bytes in order, leaving out timestamps and the file format,
   which survives pcap <-> pcapng conversion and time shifts,
-- ``tokens``: values a real kernel draws at random per run (ISNs, SYN TSvals, client MACs) and
-  weaker ones (client IP:port tuples, DNS ids), so a trimmed or filtered copy still shares them,
+- ``tokens``: values a real kernel draws at random for every run, and only those: the ISNs and SYN
+  timestamps of each connection (strong: 32 bits each), the client's ephemeral ports and the DNS
+  query ids (weak: 16 bits, they collide by chance now and then). Values the lab environment gives
+  every student alike (COURSE.md: the containers have the same MAC and IP addresses for everyone)
+  are never tokens, so sharing them can never flag a pair;
 - ``crafted``: hints that packets were made by a tool rather than a kernel (IP id 0 everywhere,
-  TCP checksums all zero, unusual TTLs, round ISNs, perfectly regular timing).
+  TCP checksums all zero, unusual TTLs, round ISNs, perfectly regular timing), as codes with facts
+  that the class page words in the grader's language.
 
-`compare` turns fingerprints of several students into pairs with what they share.
+`compare` turns fingerprints of several students into pairs with what they share; `Similarity.describe`
+says it in plain words ("the same TCP initial sequence numbers in 4 connections: a copied capture,
+or a re-saved one").
 """
 from __future__ import annotations
 
@@ -26,14 +32,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from reporter.analyses.conn import iter_tcp_options
+from reporter.grading.wording import Words
 from reporter.analyses.dns import parse_lenient
 from reporter.reading.capture import Capture, NotACapture, iter_records, open_capture
-from reporter.reading.decode import LT_EN10MB, LT_LINUX_SLL, LT_LINUX_SLL2, link_ip
+from reporter.reading.decode import link_ip
 from reporter.reading.packet import ip_text
 from reporter.reading.capture import file_sha256
 
-STRONG = ("isn", "tsval", "mac")  # random per run: one shared value is already remarkable
-WEAK = ("tuple", "dns")  # 16-bit ids and ephemeral ports collide by chance now and then
+STRONG = ("isn", "tsval")  # 32 bits drawn per connection: one shared value is already remarkable
+WEAK = ("ports", "dns")  # 16-bit ephemeral ports and DNS ids collide by chance now and then
 _SYN, _ACK = 0x02, 0x10
 HINT_FRAMES = 20_000  # crafted-packet hints look at this many frames (bounded memory on big captures)
 
@@ -47,7 +54,7 @@ class Fingerprint:
     frames: int = 0
     first_ts: int | None = None  # ns since the epoch
     tokens: dict[str, list[str]] = field(default_factory=dict)
-    crafted: list[str] = field(default_factory=list)
+    crafted: list[dict] = field(default_factory=list)  # {"code": "h_...", facts...}
     error: str | None = None
 
     def to_dict(self) -> dict:
@@ -58,23 +65,11 @@ class Fingerprint:
         return Fingerprint(**d)
 
 
-def _link(linktype: int, data: bytes) -> tuple[bytes | None, bytes]:
-    """Frame -> (sender's link address or None, IP bytes or b"" when the frame carries no IP).
-
-    Where the IP header starts is the report decoder's ``link_ip`` (VLAN tags, loopback
-    families, raw IP); only the sender's address, which a ``Packet`` drops, is read here.
-    """
+def _ip_of(linktype: int, data: bytes) -> bytes:
+    """Frame -> its IP bytes (b"" when the frame carries no IP), where the report decoder's
+    ``link_ip`` says they start (VLAN tags, loopback families, SLL/SLL2, raw IP)."""
     where = link_ip(linktype, data, 0, len(data))
-    if isinstance(where, str):
-        return None, b""
-    ip = data[where[0]:]
-    if linktype == LT_EN10MB:
-        return data[6:12], ip
-    if linktype == LT_LINUX_SLL:
-        return data[6:6 + min(struct.unpack_from("!H", data, 4)[0], 8)], ip
-    if linktype == LT_LINUX_SLL2:
-        return data[12:12 + min(data[11], 8)], ip
-    return None, ip
+    return b"" if isinstance(where, str) else data[where[0]:]
 
 
 def _tcp_tsval(options: bytes) -> int | None:
@@ -122,8 +117,8 @@ def _fingerprint(capture: Capture, sha256: str) -> Fingerprint:
             times.append(ts)
         content.update(struct.pack("!II", linktype, len(data)))
         content.update(data)
-        mac, ip = _link(linktype, data)
-        _ip_signals(ip, mac, tokens, ip_ids, flows_by_src, ttls, isns)
+        ip = _ip_of(linktype, data)
+        _ip_signals(ip, tokens, ip_ids, flows_by_src, ttls, isns)
         if ip and ip[0] >> 4 == 4 and len(ip) >= 20 and ip[9] == 6:
             ihl = (ip[0] & 15) * 4
             if len(ip) >= ihl + 18:
@@ -139,7 +134,7 @@ def _fingerprint(capture: Capture, sha256: str) -> Fingerprint:
     return fp
 
 
-def _ip_signals(ip: bytes, mac: bytes | None, tokens: dict, ip_ids: dict, flows_by_src: dict,
+def _ip_signals(ip: bytes, tokens: dict, ip_ids: dict, flows_by_src: dict,
                 ttls: Counter, isns: list[tuple[bytes, int, int]]) -> None:
     if len(ip) < 20:
         return
@@ -160,28 +155,24 @@ def _ip_signals(ip: bytes, mac: bytes | None, tokens: dict, ip_ids: dict, flows_
         return
     sport, dport = struct.unpack_from("!HH", l4, 0)
     flows_by_src[src].add((proto, dst, sport, dport))
-    client_mac = mac is not None and len(mac) == 6 and not (mac[0] & 1) and any(mac)
     if proto == 6 and len(l4) >= 20:
         seq = struct.unpack_from("!I", l4, 4)[0]
         flags, hlen = l4[13], (l4[12] >> 4) * 4
         if flags & _SYN:
+            side = "s" if flags & _ACK else "c"  # one value per connection and side: "in N connections"
             isns.append((src, sport, seq))
             if not _trivial_isn(seq):
-                tokens["isn"].add(str(seq))
+                tokens["isn"].add(f"{side}:{seq}")
             tsval = _tcp_tsval(l4[20:hlen])
             if tsval:
-                tokens["tsval"].add(str(tsval))
-            if not flags & _ACK:  # the client's SYN: its address, port and MAC are the student's machine
-                tokens["tuple"].add(f"tcp {ip_text(src)}:{sport}")
-                if client_mac:
-                    tokens["mac"].add(mac.hex(":"))
+                tokens["tsval"].add(f"{side}:{tsval}")
+            if side == "c":  # the client's ephemeral port (its address is the lab's, the same for all)
+                tokens["ports"].add(f"tcp:{sport}")
     elif proto == 17 and dport == 53:
         q = parse_lenient(l4[8:])  # the DNS analysis's own parser: header and first question
         if q is not None and not q.response and q.name is not None:
             tokens["dns"].add(f"{q.id} {q.name.lower()} {q.qtype}")
-            tokens["tuple"].add(f"udp {ip_text(src)}:{sport}")
-            if client_mac:
-                tokens["mac"].add(mac.hex(":"))
+            tokens["ports"].add(f"udp:{sport}")
 
 
 def _trivial_isn(isn: int) -> bool:
@@ -189,32 +180,34 @@ def _trivial_isn(isn: int) -> bool:
 
 
 def _crafted(ip_ids: dict, flows_by_src: dict, ttls: Counter, tcp_sums: int, tcp_zero: int,
-             isns: list[tuple[bytes, int, int]], times: list[int]) -> list[str]:
-    """Hints that a tool, not a kernel, made the packets. Each alone can have an innocent reason."""
-    out = []
+             isns: list[tuple[bytes, int, int]], times: list[int]) -> list[dict]:
+    """Hints that a tool, not a kernel, made the packets. Each alone can have an innocent reason.
+
+    Codes with their facts (grading/wording.py words them: "the IPv4 id is 0 in all 10 packets")."""
+    out: list[dict] = []
     ids = [i for v in ip_ids.values() for i in v]
     if len(ids) >= 8 and all(i == 0 for i in ids):
-        out.append(f"IPv4 id is 0 in all {len(ids)} packets")
+        out.append({"code": "h_ipid_zero", "n": len(ids)})
     for src, seq in ip_ids.items():
         if len(seq) >= 8 and len(flows_by_src[src]) >= 2 and all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seq)):
-            out.append(f"{ip_text(src)} numbers IPv4 ids 1, 2, 3... across {len(flows_by_src[src])} flows")
+            out.append({"code": "h_ipid_seq", "ip": ip_text(src), "n": len(flows_by_src[src])})
     if tcp_sums >= 4 and tcp_zero == tcp_sums:
-        out.append(f"TCP checksum is zero in all {tcp_sums} segments")
+        out.append({"code": "h_csum_zero", "n": tcp_sums})
     odd = sorted(t for t in ttls if _odd_ttl(t))
     if odd:
-        out.append("unusual IP TTL/hop limit " + ", ".join(map(str, odd[:5])))
+        out.append({"code": "h_odd_ttl", "ttl": odd[:5]})
     starts = set(isns)  # (address, port, ISN): a retransmitted SYN is one start, not two
     triv = sorted({i for _a, _p, i in starts if _trivial_isn(i)})
     if triv and len(triv) * 4 >= len(starts):  # one in 40,000 by chance: many of them is a tool
-        out.append("round or tiny TCP initial sequence numbers " + ", ".join(map(str, triv[:5])))
+        out.append({"code": "h_round_isn", "isn": triv[:5]})
     dup = [i for i, n in Counter(i for _a, _p, i in starts).items() if n > 1]
     if dup:
-        out.append(f"the same ISN {dup[0]} starts SYNs of several connections")
+        out.append({"code": "h_same_isn", "isn": dup[0]})
     deltas = [b - a for a, b in itertools.pairwise(times)]
     if len(deltas) >= 9:
         d, n = Counter(deltas).most_common(1)[0]
         if d >= 1_000_000 and n * 2 >= len(deltas):
-            out.append(f"{n} of {len(deltas)} gaps between frames are exactly {d / 1e6:g} ms")
+            out.append({"code": "h_regular", "n": n, "m": len(deltas), "ms": d / 1e6})
     return out
 
 
@@ -233,16 +226,32 @@ class Similarity:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def describe(self) -> str:
+    def describe(self, lang: str = "en") -> str:
+        """What the two captures share, in plain words in the grader's language (no lists of numbers)."""
+        w = Words(lang)
         bits = []
         if "identical-file" in self.kinds:
-            bits.append("identical file (same sha256)")
+            bits.append(w.t("sim_identical"))
         elif "same-content" in self.kinds:
-            shift = f", start shifted by {self.start_offset_s:+.0f} s" if self.start_offset_s else ""
-            bits.append(f"same frames re-saved/converted{shift}")
-        for k, vals in self.shared.items():
-            bits.append(f"{len(vals)} shared {k}: {', '.join(vals[:3])}{' ...' if len(vals) > 3 else ''}")
+            text = w.t("sim_content")
+            if self.start_offset_s and abs(self.start_offset_s) >= 0.5:
+                text += f" ({w.t('sim_shift', s=w.num(self.start_offset_s, '+,.0f'))})"
+            bits.append(text)
+        else:  # the same frames say it all; shared values only matter for a capture that was changed
+            for k in STRONG + WEAK:
+                if k in self.shared:
+                    bits.append(w.t({"isn": "sim_isn", "tsval": "sim_tsval", "dns": "sim_dns",
+                                     "ports": "sim_ports"}[k], n=w.num(connections(k, self.shared[k]))))
         return "; ".join(bits)
+
+
+def connections(kind: str, values: list[str]) -> int:
+    """How many connections (or lookups) shared values stand for: ISNs and SYN timestamps come one
+    per side of a connection ("c:..." and "s:..."), ports and DNS ids one per connection or query."""
+    if kind in ("isn", "tsval"):
+        sides = Counter(v.split(":", 1)[0] for v in values)
+        return max(sides.values(), default=0)
+    return len(values)
 
 
 def compare(captures: Iterable[tuple[str, str, Fingerprint]], common_share: float = 0.25) -> list[Similarity]:

@@ -15,7 +15,7 @@ SCHEMA = "progjar.report/2"
 # Top-level keys in the order docs/report-json.md lists them (to_dict and the streaming JSON
 # writer); "frames" only appears with --frames.
 JSON_KEYS = ("schema", "tool", "assignment", "student", "capture", "warnings", "dns", "connections", "runs",
-             "tasks", "frames")
+             "ets_table", "tasks", "frames")
 
 # How much a warning asks of the reader: "info" describes the capture (nothing for a student or a
 # grader to act on: ordinary ARP, a resolver's retry, a listing cut for length), "warning" may
@@ -216,6 +216,9 @@ class Message:
     file: Optional[FileInfo] = None
     time_value: Optional[str] = None  # the time a time server's reply states
     problems: list[str] = field(default_factory=list)
+    utc_offset: Optional[str] = None  # a time reply: the UTC offset ("+07:00") in which its clock is right
+    data: Any = None  # a file-server reply's `data`: LIST's names (bounded) or its text (ERROR's reason)
+    announced: Optional[FileInfo] = None  # a file-server reply: the file as it says it sent or stored it
 
 
 @dataclass(slots=True)
@@ -223,7 +226,7 @@ class Connection:
     id: int
     client: Endpoint
     server: Endpoint
-    service: Optional[str] = None  # "echo" | "file-echo" | None
+    service: Optional[str] = None  # "echo" | "file-echo" | "time" | "file" | None
     client_no: int = 1
     handshake: Handshake = field(default_factory=Handshake)
     close: Close = field(default_factory=Close)
@@ -237,6 +240,7 @@ class Connection:
     sha256: PerDirection = field(default_factory=lambda: PerDirection("", ""))
     preview: PerDirection = field(default_factory=lambda: PerDirection("", ""))
     messages: list[Message] = field(default_factory=list)  # message services only
+    service_by: Optional[str] = None  # "port" (the catalogue's port) | "content" (recognised) | None
 
 
 @dataclass(slots=True)
@@ -252,6 +256,26 @@ class Run:
     throughput_Bps: Optional[float]
     ok: bool
     reason: Optional[str] = None
+
+
+@dataclass(slots=True)
+class EtsRow:
+    """One row of the ETS table: the transfers of one operation and file size made by one number of
+    clients at once (runs[] grouped; docs/report-json.md says how batches are told apart)."""
+
+    operation: str  # "upload" | "download"
+    file_bytes: int
+    clients: int  # transfers started together (one batch of the stress test)
+    transfers: int
+    batches: int  # batches with this operation, size and client count (a rerun adds one)
+    time_s: float  # a batch's wall time, first start to last end (mean over the batches)
+    mean_duration_s: Optional[float]  # a transfer's mean time (successful ones)
+    throughput_Bps: Optional[float]  # per client: file_bytes / mean_duration_s
+    total_throughput_Bps: Optional[float]  # bytes moved successfully / wall time
+    successes: int
+    failures: int
+    peak: int  # most of these transfers in progress at one moment on the wire
+    runs: list[int] = field(default_factory=list)  # indexes into runs[]
 
 
 @dataclass(slots=True)
@@ -282,6 +306,20 @@ class FrameNote:
 
 
 @dataclass(slots=True)
+class MessageFrameNote(FrameNote):
+    """A frame of a message service (role "request" | "response"): the messages it completes.
+
+    A subclass, so an echo frame's note keeps exactly its keys; each list is None when the frame
+    completes no message of that kind (the plugin's progjar.msg.* fields, one per message). A frame
+    without payload that completes a message (an ACK past a hole the capture missed) has role,
+    offset and len None."""
+
+    msg: Optional[list[int]] = None  # indexes of the messages this frame completes
+    command: Optional[list[str]] = None  # commands of the requests it completes
+    status: Optional[list[str]] = None  # statuses of the responses it completes
+
+
+@dataclass(slots=True)
 class Report:
     capture: CaptureInfo
     tool: Tool = field(default_factory=Tool)
@@ -292,6 +330,7 @@ class Report:
     dns: list[DnsLookup] = field(default_factory=list)
     connections: list[Connection] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
+    ets_table: list[EtsRow] = field(default_factory=list)  # ets: runs[] grouped (the assignment's table)
     tasks: list[Task] = field(default_factory=list)
     frames: Optional[dict[str, FrameNote]] = None  # only with --frames
 
@@ -354,6 +393,7 @@ def from_dict(d: dict) -> Report:
             sha256=PerDirection(**c["sha256"]),
             preview=PerDirection(**c["preview"]),
             messages=[message(m) for m in c.get("messages", ())],
+            service_by=c.get("service_by"),
         )
 
     def close(cl: dict) -> Close:
@@ -363,8 +403,9 @@ def from_dict(d: dict) -> Report:
 
     def message(m: dict) -> Message:
         m = dict(m)
-        if m.get("file") is not None:
-            m["file"] = FileInfo(**m["file"])
+        for k in ("file", "announced"):
+            if m.get(k) is not None:
+                m[k] = FileInfo(**m[k])
         return Message(**m)
 
     frames = d.get("frames")
@@ -379,6 +420,8 @@ def from_dict(d: dict) -> Report:
         dns=[DnsLookup(**x) for x in d["dns"]],
         connections=[conn(c) for c in d["connections"]],
         runs=[Run(**r) for r in d.get("runs", ())],
+        ets_table=[EtsRow(**r) for r in d.get("ets_table", ())],
         tasks=[Task(**t) for t in d["tasks"]],
-        frames=None if frames is None else {k: FrameNote(**v) for k, v in frames.items()},
+        frames=None if frames is None else {k: (MessageFrameNote if "msg" in v else FrameNote)(**v)
+                                            for k, v in frames.items()},
     )

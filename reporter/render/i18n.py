@@ -136,6 +136,35 @@ EN: dict[str, str] = {
     "hist_T": "retransmission", "hist_G": "gap", "hist_C": "bad checksum", "hist_I": "inconsistent packet",
     "hist_Q": "SYN and FIN at once", "hist_W": "zero window", "hist_^": "direction flipped",
     "and": "and", "yes": "yes", "no": "no", "unknown": "unknown", "more_conn": "and {n} more",
+    # -- the message layer (render/messages_view.py, templates/messages.html.j2) --
+    "service_time": "time service", "service_file": "file service", "lg_reply": "reply",
+    "msg_title": "Messages", "msg_none": "No complete message in this connection.",
+    "msg_summary": "{req} request(s) and {resp} reply(ies); {bad} with a problem.",
+    "msg_caption": "Messages in the order they completed: time runs downwards; #a–b are the frames that carried "
+                   "a message; ↩n names the request (by its #) a reply answers, followed by the reply's latency.",
+    "msg_dir": "Direction", "msg_dir_request": "request", "msg_dir_response": "reply", "msg_text": "Text",
+    "msg_meaning": "Command / status", "msg_reply_to": "Answers #", "msg_problems": "Problems",
+    "msg_more": "{n} more messages are listed in the JSON report.", "msg_more_ladder": "… {n} more messages",
+    "msg_clock": "clock right in UTC{off}",
+    "recognised": "No service of the assignment is on port {port}, but this connection carries {service} "
+                  "messages: it was recognised by its content and analysed as the {service} service "
+                  "(--port {service}={port} makes it explicit).",
+    "mp_bare-lf": "ends with a bare LF, not CRLF", "mp_no-terminator": "no line end",
+    "mp_too-long": "too long (only the start is kept)", "mp_bytes-not-captured": "bytes missing in the capture",
+    "mp_unknown-command": "unknown request", "mp_empty": "empty line",
+    "mp_format-differs": "the lecturer's format, not the assignment's", "mp_bad-format": "the value is not a time",
+    "mp_unknown-reply": "neither JAM nor ERROR", "mp_clock-off": "clock wrong in every time zone",
+    "mp_unsolicited": "no request asked for it", "mp_premature": "answers a request that was not complete yet",
+    "mp_extra-response": "another reply to an answered request", "mp_unanswered": "never answered",
+    "mp_several-responses": "answered more than once",
+    "read_msg_queued": "{client} connected at {syn} and sent its request, but got its first reply only at {served}, "
+                       "right after {prev} closed: the server serves one client at a time, so {client} waited "
+                       "{wait}.",
+    "read_msg_concurrent": "{clients} were connected at the same time and each got its replies while the other "
+                           "was connected: the server serves clients concurrently.",
+    "read_msg_served": "{client} connected at {syn}; first reply at {first}, {n} reply(ies) in all.",
+    "w_service-recognised": "A lab service was recognised by its content on a port no service uses.",
+    "w_messages-truncated": "Only the first messages of a connection are listed.",
 }
 
 ID: dict[str, str] = {
@@ -266,7 +295,128 @@ ID: dict[str, str] = {
     "hist_T": "retransmisi", "hist_G": "celah", "hist_C": "checksum salah", "hist_I": "paket tidak konsisten",
     "hist_Q": "SYN dan FIN sekaligus", "hist_W": "window nol", "hist_^": "arah dibalik",
     "and": "dan", "yes": "ya", "no": "tidak", "unknown": "tidak diketahui", "more_conn": "dan {n} lainnya",
+    # -- lapisan pesan (render/messages_view.py, templates/messages.html.j2) --
+    "service_time": "layanan waktu", "service_file": "layanan berkas", "lg_reply": "balasan",
+    "msg_title": "Pesan", "msg_none": "Tidak ada pesan yang lengkap pada koneksi ini.",
+    "msg_summary": "{req} permintaan dan {resp} balasan; {bad} di antaranya bermasalah.",
+    "msg_caption": "Pesan menurut urutan selesainya: waktu berjalan ke bawah; #a–b adalah bingkai yang membawa "
+                   "sebuah pesan; ↩n menunjukkan permintaan (menurut nomor #) yang dijawab sebuah balasan, diikuti "
+                   "latensi balasan itu.",
+    "msg_dir": "Arah", "msg_dir_request": "permintaan", "msg_dir_response": "balasan", "msg_text": "Teks",
+    "msg_meaning": "Perintah / status", "msg_reply_to": "Menjawab #", "msg_problems": "Masalah",
+    "msg_more": "{n} pesan lainnya tercantum dalam laporan JSON.", "msg_more_ladder": "… {n} pesan lainnya",
+    "msg_clock": "jam tepat pada UTC{off}",
+    "recognised": "Tidak ada layanan tugas pada port {port}, tetapi koneksi ini membawa pesan {service}: "
+                  "layanannya dikenali dari isi pesan dan dianalisis sebagai layanan {service} "
+                  "(--port {service}={port} menyatakannya secara eksplisit).",
+    "mp_bare-lf": "diakhiri LF saja, bukan CRLF", "mp_no-terminator": "tanpa akhir baris",
+    "mp_too-long": "terlalu panjang (hanya awalnya yang disimpan)", "mp_bytes-not-captured": "ada byte yang tidak terekam",
+    "mp_unknown-command": "permintaan tak dikenal", "mp_empty": "baris kosong",
+    "mp_format-differs": "format server dosen, bukan format tugas", "mp_bad-format": "nilainya bukan waktu",
+    "mp_unknown-reply": "bukan JAM maupun ERROR", "mp_clock-off": "jam salah di semua zona waktu",
+    "mp_unsolicited": "tidak ada permintaan yang memintanya", "mp_premature": "menjawab permintaan yang belum lengkap",
+    "mp_extra-response": "balasan tambahan untuk permintaan yang sudah dijawab", "mp_unanswered": "tidak pernah dijawab",
+    "mp_several-responses": "dijawab lebih dari sekali",
+    "read_msg_queued": "{client} terhubung pada {syn} dan mengirim permintaannya, tetapi baru menerima balasan "
+                       "pertama pada {served}, tepat setelah {prev} menutup koneksinya: server hanya melayani satu "
+                       "klien dalam satu waktu, sehingga {client} menunggu {wait}.",
+    "read_msg_concurrent": "{clients} terhubung pada waktu yang sama dan masing-masing menerima balasan ketika klien "
+                           "lain masih terhubung: server melayani klien secara bersamaan.",
+    "read_msg_served": "{client} terhubung pada {syn}; balasan pertama pada {first}, seluruhnya {n} balasan.",
+    "w_service-recognised": "Sebuah layanan praktikum dikenali dari isinya pada port yang tidak dipakai layanan mana pun.",
+    "w_messages-truncated": "Hanya pesan-pesan pertama dari sebuah koneksi yang dicantumkan.",
 }
+
+# -- the file server's section (reporter/render/files_view.py, templates/files.html.j2): Tugas 3 and the ETS
+FILES_EN: dict[str, str] = {
+    "fv_title": "File server: requests, replies and files",
+    "fv_intro": "Each line is one request and the reply it got, read from the reassembled stream; a file carried "
+                "as base64 is decoded while it streams and shown by its size and sha256.",
+    "fv_conn": "Connection {conn} from {client}", "fv_ladders_more": "{n} more file connections are in the JSON report.",
+    "fv_file": "{n} bytes, sha256 {sha}…", "fv_file_bad": "{n} bytes, base64 does not decode",
+    "fv_names": "{n} names", "fv_no_reply": "no reply", "fv_more_replies": "(+{n} more replies to this request)",
+    "fv_files_title": "Files moved", "fv_files_none": "No file was uploaded, downloaded or deleted.",
+    "fv_files_hint": "A file uploaded and downloaded again must have one sha256: “same” compares every decoded copy.",
+    "fv_col_name": "File", "fv_col_uploads": "Uploads", "fv_col_downloads": "Downloads", "fv_col_sizes": "Sizes (bytes)",
+    "fv_col_hashes": "sha256", "fv_col_same": "Same", "fv_col_listed": "In LIST", "fv_col_deleted": "Deleted",
+    "fv_ets_title": "ETS: the stress-test table",
+    "fv_ets_hint": "One row per operation, file size and number of clients started together. A transfer runs from "
+                   "its client's SYN to its reply; time is a batch's first start to last reply, time per client the "
+                   "mean transfer time, throughput per client the file size over that time, and in all the bytes "
+                   "moved successfully over the batch's time. At once: the most transfers in progress together. "
+                   "1 MB = 1,048,576 bytes.",
+    "fv_col_op": "Operation", "fv_col_size": "File size", "fv_col_clients": "Clients", "fv_col_transfers": "Transfers",
+    "fv_col_time": "Time", "fv_col_per_client": "Time per client", "fv_col_throughput": "Throughput per client",
+    "fv_col_total": "Throughput in all", "fv_col_ok": "Successes", "fv_col_failed": "Failures",
+    "fv_col_peak": "At once",
+    "fv_fig_throughput": "Throughput of each transfer, by the time it started (failures on the axis).",
+    "fv_fig_concurrency": "Transfers in progress over time: in all, and per client host.",
+    "fv_runs_title": "Every transfer", "fv_runs_more": "{n} more transfers are in the JSON report (runs).",
+    "fv_col_conn": "Conn.", "fv_col_host": "Client", "fv_col_start": "Start", "fv_col_duration": "Duration",
+    "fv_col_result": "Result", "fv_ok": "OK",
+    "fv_upload": "upload", "fv_download": "download", "fv_failed": "failed", "fv_time_axis": "time (s)",
+    "fv_all_hosts": "all clients",
+    "fv_reason_error": "the server answered ERROR", "fv_reason_no-reply": "no reply",
+    "fv_reason_reset": "reset before the reply was complete", "fv_reason_bad-base64": "base64 does not decode",
+    "fv_reason_size-mismatch": "decoded size differs from the size announced",
+    "fv_reason_sha-mismatch": "decoded sha256 differs from the one announced",
+    "fv_reason_not-captured": "bytes missing from the capture", "fv_reason_bad-reply": "reply is not complete JSON",
+    "fv_reason_no-file": "OK without data_file",
+    "mp_not-json": "not JSON", "mp_json-invalid": "invalid JSON", "mp_json-incomplete": "JSON cut short",
+    "mp_json-trailing": "data after the JSON", "mp_too-deep": "JSON nested too deeply",
+    "mp_not-object": "JSON but not an object", "mp_no-status": "no status", "mp_bad-status": "status not OK/ERROR",
+    "mp_names-cut": "only the first 1,000 names kept", "mp_bad-base64": "base64 does not decode",
+    "mp_size-mismatch": "size differs from the one announced", "mp_sha-mismatch": "sha256 differs from the one announced",
+    "mp_missing-name": "no file name", "mp_bad-quoting": "unbalanced quote",
+}
+FILES_ID: dict[str, str] = {
+    "fv_title": "Server berkas: permintaan, balasan, dan berkas",
+    "fv_intro": "Setiap baris berisi satu permintaan dan balasan yang diterimanya, dibaca dari aliran yang sudah "
+                "disusun ulang; berkas yang dikirim dalam base64 didekode selama mengalir dan ditampilkan dengan "
+                "ukuran dan sha256-nya.",
+    "fv_conn": "Koneksi {conn} dari {client}", "fv_ladders_more": "{n} koneksi berkas lainnya ada dalam laporan JSON.",
+    "fv_file": "{n} byte, sha256 {sha}…", "fv_file_bad": "{n} byte, base64 tidak dapat didekode",
+    "fv_names": "{n} nama", "fv_no_reply": "tidak ada balasan",
+    "fv_more_replies": "(+{n} balasan lain untuk permintaan ini)",
+    "fv_files_title": "Berkas yang dipindahkan", "fv_files_none": "Tidak ada berkas yang diunggah, diunduh, atau dihapus.",
+    "fv_files_hint": "Berkas yang diunggah lalu diunduh kembali harus memiliki satu sha256: kolom “Sama” "
+                     "membandingkan setiap salinan hasil dekode.",
+    "fv_col_name": "Berkas", "fv_col_uploads": "Unggahan", "fv_col_downloads": "Unduhan",
+    "fv_col_sizes": "Ukuran (byte)", "fv_col_hashes": "sha256", "fv_col_same": "Sama", "fv_col_listed": "Di LIST",
+    "fv_col_deleted": "Dihapus",
+    "fv_ets_title": "ETS: tabel uji beban",
+    "fv_ets_hint": "Satu baris untuk setiap operasi, ukuran berkas, dan jumlah klien yang dijalankan bersamaan. "
+                   "Sebuah transfer dihitung dari SYN kliennya sampai balasannya; waktu adalah awal pertama sampai "
+                   "balasan terakhir dalam satu kelompok, waktu per klien adalah rata-rata waktu transfer, throughput "
+                   "per klien adalah ukuran berkas dibagi waktu itu, dan throughput total adalah byte yang berhasil "
+                   "dipindahkan dibagi waktu kelompok. Sekaligus: jumlah transfer terbanyak yang berlangsung "
+                   "bersamaan. 1 MB = 1.048.576 byte.",
+    "fv_col_op": "Operasi", "fv_col_size": "Ukuran berkas", "fv_col_clients": "Klien", "fv_col_transfers": "Transfer",
+    "fv_col_time": "Waktu", "fv_col_per_client": "Waktu per klien", "fv_col_throughput": "Throughput per klien",
+    "fv_col_total": "Throughput total", "fv_col_ok": "Berhasil", "fv_col_failed": "Gagal",
+    "fv_col_peak": "Sekaligus",
+    "fv_fig_throughput": "Throughput setiap transfer menurut waktu mulainya (transfer gagal di sumbu).",
+    "fv_fig_concurrency": "Transfer yang sedang berlangsung sepanjang waktu: seluruhnya, dan per host klien.",
+    "fv_runs_title": "Setiap transfer", "fv_runs_more": "{n} transfer lainnya ada dalam laporan JSON (runs).",
+    "fv_col_conn": "Kon.", "fv_col_host": "Klien", "fv_col_start": "Mulai", "fv_col_duration": "Durasi",
+    "fv_col_result": "Hasil", "fv_ok": "OK",
+    "fv_upload": "unggah", "fv_download": "unduh", "fv_failed": "gagal", "fv_time_axis": "waktu (detik)",
+    "fv_all_hosts": "semua klien",
+    "fv_reason_error": "server menjawab ERROR", "fv_reason_no-reply": "tidak ada balasan",
+    "fv_reason_reset": "di-reset sebelum balasan lengkap", "fv_reason_bad-base64": "base64 tidak dapat didekode",
+    "fv_reason_size-mismatch": "ukuran hasil dekode berbeda dari yang disebutkan",
+    "fv_reason_sha-mismatch": "sha256 hasil dekode berbeda dari yang disebutkan",
+    "fv_reason_not-captured": "ada byte yang tidak terekam", "fv_reason_bad-reply": "balasan bukan JSON yang lengkap",
+    "fv_reason_no-file": "OK tanpa data_file",
+    "mp_not-json": "bukan JSON", "mp_json-invalid": "JSON tidak sah", "mp_json-incomplete": "JSON terpotong",
+    "mp_json-trailing": "ada data setelah JSON", "mp_too-deep": "JSON bersarang terlalu dalam",
+    "mp_not-object": "JSON tetapi bukan objek", "mp_no-status": "tanpa status", "mp_bad-status": "status bukan OK/ERROR",
+    "mp_names-cut": "hanya 1.000 nama pertama yang disimpan", "mp_bad-base64": "base64 tidak dapat didekode",
+    "mp_size-mismatch": "ukuran berbeda dari yang disebutkan", "mp_sha-mismatch": "sha256 berbeda dari yang disebutkan",
+    "mp_missing-name": "tanpa nama berkas", "mp_bad-quoting": "tanda kutip tidak berpasangan",
+}
+EN.update(FILES_EN)
+ID.update(FILES_ID)
 
 CATALOGUES = {"en": EN, "id": ID}
 SECONDS = {"en": "s", "id": "detik"}  # the unit after a number of seconds, everywhere in a report

@@ -219,9 +219,9 @@ def _nice_step(span: float, target: int = 8) -> float:
     return 10 * mag
 
 
-def gantt(rows: list[GanttRow], t0: float, t1: float, lang: Lang) -> Markup:
+def gantt(rows: list[GanttRow], t0: float, t1: float, lang: Lang, reply_key: str = "lg_echo") -> Markup:
     """Clients as rows on one time axis: waiting in the backlog (amber), being served (blue), ticks for
-    requests (above the bar) and echoes (below)."""
+    requests (above the bar) and echoes or replies (below; `reply_key` names them in the legend)."""
     width, left, right, top, rh = 680, 170, 16, 34, 34
     if t1 <= t0:
         t1 = t0 + 1
@@ -233,7 +233,7 @@ def gantt(rows: list[GanttRow], t0: float, t1: float, lang: Lang) -> Markup:
 
     out = [_svg_open(width, height, "gantt")]
     legend = ((C_WAIT, "lg_wait", "bar"), (C_SERVED, "lg_served", "bar"), (C_REQ, "lg_req", "tick"),
-              (C_ECHO, "lg_echo", "tick"), ("#222", "lg_syn", "dot"))
+              (C_ECHO, reply_key, "tick"), ("#222", "lg_syn", "dot"))
     need = sum(30 + 5.6 * len(lang.t(key)) for _, key, _ in legend)
     lx = max(4.0, min(left, width - need))  # a longer language's legend starts further left, never cut off
     for colour, key, shape in legend:

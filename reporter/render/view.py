@@ -15,7 +15,7 @@ from reporter.assignments import all_services, catalogue, reason_text, task_name
 from reporter.assignments.wording import say
 from reporter.model import Connection, Report
 from reporter.options import DEFAULT_TZ
-from reporter.render import svg
+from reporter.render import files_view, messages_view, svg
 from reporter.render.capture_view import Clock, warnings as capture_warnings
 from reporter.render.i18n import Lang, ms_digits
 
@@ -209,6 +209,8 @@ def _row(c: Connection, L: Lang, one_server: bool = True) -> svg.GanttRow:
     served = e.first_echo_time_s if e.queued_behind is not None else None
     who = f"{machine(c.client.ip)}:{c.client.port}" if one_server else f"{machine(c.client.ip)} → :{c.server.port}"
     label = L.t("gantt_label", n=c.client_no, who=who)
+    if messages_view.is_message_connection(c):
+        return messages_view.gantt_row(c, L, label)
     return svg.GanttRow(label, c.handshake.syn_time_s, served, c.close.end_time_s,
                         [x.request_time_s for x in c.exchanges if x.request_time_s is not None],
                         [x.echo_time_s for x in c.exchanges if x.echo_time_s is not None],
@@ -279,10 +281,12 @@ def _timeline(report: Report, shown: list[Connection], L: Lang) -> dict[str, Any
         t1 = max(c.close.end_time_s or dur for c in g)
         pad = (t1 - t0) * 0.04 + 0.05
         s = g[0].server
+        msgs = messages_view.is_message_group(g)
         groups.append({"title": L.t("timeline_group", server=f"{machine(s.ip)}:{s.port}", t0=_at(L, t0),
                                     t1=_at(L, t1)),
-                       "svg": svg.gantt([_row(c, L) for c in g], max(0.0, t0 - pad), t1 + pad, L),
-                       "readings": _readings(g, L)})
+                       "svg": svg.gantt([_row(c, L) for c in g], max(0.0, t0 - pad), t1 + pad, L,
+                                        reply_key="lg_reply" if msgs else "lg_echo"),
+                       "readings": messages_view.readings(g, L, _names(g), _at) if msgs else _readings(g, L)})
     if len(clusters) == 1 and len(clusters[0]) == len(rows):
         overview = None  # the one group already shows every connection
     return {"overview": overview, "groups": groups, "any": bool(rows)}
@@ -361,9 +365,13 @@ def build(report: Report, lang: str, tz: str = DEFAULT_TZ) -> dict[str, Any]:
         "warnings_more": warnings_more,
         "dns": _dns(report, L, clock),
         "connections": connections,
+        "messages": messages_view.build(report, shown, L, {c.id: (f"{machine(c.client.ip)}:{c.client.port}",
+                                                                  f"{machine(c.server.ip)}:{c.server.port}")
+                                                           for c in shown}),
         "timeline": _timeline(report, shown, L),
         "aggregated": agg,
         "aggregate_note": L.t("aggregate_note", n=L.num(len(report.connections)), k=len(shown)) if agg else "",
         "endpoints": endpoints[:MAX_ENDPOINTS], "endpoints_more": max(0, len(endpoints) - MAX_ENDPOINTS),
         "glossary": _glossary(report, connections, L),
+        "files": files_view.build(report, L, machine),  # the file server's section (Tugas 3, ETS)
     }

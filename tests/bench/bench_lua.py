@@ -6,13 +6,26 @@ measures file reading only while the plugin (a post-dissector with field extract
 dissect every frame with a tree; the ratio there says little. The modes users actually run are
 the summary lines (`tshark -r`) and field export (`-T fields`, what the tests and a grader's
 scripts use), each in one pass and in two passes (`-2`).
+
+A second capture measures the file server's worst case (ETS downloads of 10-100 MB): one GET answered
+by a ~50 MB base64 JSON reply in MSS-sized segments. The plugin scans each segment once for the
+reply's end and counts the base64 as it streams by (never keeping or rescanning the reply), so its
+cost must stay per segment, not per reply; TCP desegmentation (pinfo.desegment_len) would hand the
+dissector the whole reply so far on every segment, which grows quadratically (measured: 16 MB took
+59 s). Timed with os.wait4: wall time and peak RSS of each tshark, best of three.
 """
 from __future__ import annotations
 
+import base64
+import os
+import struct
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 from tests import wireshark
+from tests.craft import ACK, FIN, PSH, SYN, ethernet, ip_packet, tcp_options, tcp_segment
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "dissector" / "progjar.lua"
@@ -83,6 +96,99 @@ def _labelled(out: Path, fields: bool) -> int:
         return sum(1 for line in fh if b" PROGJAR " in line)
 
 
+def write_download_capture(path: Path, b64_len: int = 50_000_000, mss: int = 1448, port: int = 6666) -> tuple[int, int]:
+    """One file-server connection: `GET big.bin` (no terminator, as the lecturer's client sends it)
+    answered by a JSON reply whose data_file is ~b64_len bytes of base64, in `mss`-byte segments,
+    the client ACKing every second one. Returns (frames written, decoded file size)."""
+    size = b64_len * 3 // 4 - 2  # padding "==" at the end
+    body = (bytes(range(256)) * (size // 256 + 1))[:size]
+    reply = (b'{"status": "OK", "data_namafile": "big.bin", "data_file": "' + base64.b64encode(body)
+             + b'"}\r\n\r\n')
+    del body
+    cli, srv, cport, request = "172.16.16.102", "172.16.16.101", 40000, b"GET big.bin"
+    t = 1_763_900_000 * 1_000_000
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)]
+    ipid = 0
+
+    def emit(from_client: bool, seq: int, ack: int, flags: int, payload: bytes = b"", opts: bytes = b"") -> None:
+        nonlocal t, ipid
+        src, dst, sp, dp = (cli, srv, cport, port) if from_client else (srv, cli, port, cport)
+        ipid = (ipid + 1) & 0xFFFF
+        frame = ethernet(ip_packet(src, dst, 6, tcp_segment(src, dst, sp, dp, seq, ack, flags, payload, options=opts),
+                                   ip_id=ipid))
+        t += 20
+        out.append(struct.pack("<IIII", t // 1_000_000, t % 1_000_000, len(frame), len(frame)) + frame)
+
+    c, s = 1000, 5000
+    emit(True, c, 0, SYN, opts=tcp_options())
+    emit(False, s, c + 1, SYN | ACK, opts=tcp_options())
+    emit(True, c + 1, s + 1, ACK)
+    emit(True, c + 1, s + 1, PSH | ACK, request)
+    c, s = c + 1 + len(request), s + 1
+    for k, i in enumerate(range(0, len(reply), mss)):
+        piece = reply[i:i + mss]
+        emit(False, s + i, c, ACK | (PSH if i + mss >= len(reply) else 0), piece)
+        if k % 2:
+            emit(True, c, s + i + len(piece), ACK)
+    s += len(reply)
+    emit(True, c, s, ACK)
+    emit(True, c, s, FIN | ACK)
+    emit(False, s, c + 1, FIN | ACK)
+    emit(True, c + 1, s + 1, ACK)
+    with open(path, "wb") as fh:
+        fh.write(b"".join(out))
+    return len(out) - 1, size
+
+
+def _measured(args: list[str], home: Path, out: Path) -> tuple[float, int]:
+    """Wall time and peak RSS (KiB) of one tshark run (os.wait4: exactly that process)."""
+    env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
+    with open(out, "wb") as fh, open(out.with_suffix(".err"), "wb") as eh:
+        t = time.perf_counter()
+        p = subprocess.Popen(["tshark", *args], stdout=fh, stderr=eh, env=env, stdin=subprocess.DEVNULL)
+        _, status, usage = os.wait4(p.pid, 0)
+        dt = time.perf_counter() - t
+    err = out.with_suffix(".err").read_text(errors="replace")
+    if os.waitstatus_to_exitcode(status) != 0 or "Lua" in err:
+        raise RuntimeError(f"tshark {' '.join(args)}: {err.strip()[:500]}")
+    return dt, usage.ru_maxrss
+
+
+DOWNLOAD_MODES = [
+    ("one pass, summary lines", [], []),
+    ("one pass, -T fields", ["-T", "fields", "-e", "tcp.stream"],
+     ["-T", "fields", "-e", "tcp.stream", "-e", "progjar.msg.file_len"]),
+    ("two passes -2, -T fields", ["-2", "-T", "fields", "-e", "tcp.stream"],
+     ["-2", "-T", "fields", "-e", "tcp.stream", "-e", "progjar.msg.file_len"]),
+]
+
+
+def run_download(d: Path, home: Path, b64_len: int = 50_000_000, repeat: int = 3) -> list[str]:
+    """tshark with and without the plugin on a ~50 MB GET reply; the plugin must report its size."""
+    cap = d / "download.pcap"
+    frames, size = write_download_capture(cap, b64_len)
+    out = d / "download.txt"
+    lines = [f"download capture: {frames} frames, {cap.stat().st_size / 1e6:.0f} MB, one GET reply of "
+             f"{b64_len / 1e6:.0f} MB base64 ({size:,} bytes decoded)"]
+    for label, plain, plugin in DOWNLOAD_MODES:
+        best_plain, best_plugin = (float("inf"), 0), (float("inf"), 0)
+        for _ in range(repeat):  # interleaved, best of each: the machine may be busy
+            best_plain = min(best_plain, _measured(["-r", str(cap), *plain], home, out))
+            best_plugin = min(best_plugin, _measured(["-r", str(cap), "-X", f"lua_script:{PLUGIN}", *plugin], home, out))
+        text = out.read_text()
+        if "fields" in " ".join(plugin):
+            if f"\t{size}\n" not in text:
+                raise RuntimeError(f"the plugin did not report the {size}-byte file in {label}")
+        elif f"GET big.bin -> OK ({size:,} bytes)" not in text:
+            raise RuntimeError(f"the plugin did not label the reply in {label}")
+        ratio = best_plugin[0] / best_plain[0]
+        lines.append(f"50 MB download, {label}: plain {best_plain[0]:.2f} s ({best_plain[1] / 1024:.0f} MB), "
+                     f"with plugin {best_plugin[0]:.2f} s ({best_plugin[1] / 1024:.0f} MB) = {ratio:.2f}x")
+    for line in lines:
+        print(line, flush=True)
+    return lines
+
+
 def run(ctx) -> list[str]:
     """Time each mode with and without the plugin; lines like 'one pass, -T fields: 1.31x (...)'."""
     cap = Path(ctx.big_capture)
@@ -120,4 +226,17 @@ def run(ctx) -> list[str]:
                 f"plain {t_plain:.1f} s, floor {t_floor:.1f} s = {t_floor / t_plain:.2f}x, {n} frames labelled")
         print(line, flush=True)
         lines.append(line)
+    with tempfile.TemporaryDirectory(prefix="bench-lua-") as d:  # the 50 MB download: a capture of its own
+        home = Path(d) / "home"
+        home.mkdir()
+        lines += run_download(Path(d), home)
     return lines
+
+
+if __name__ == "__main__":  # the download measure alone: python -m tests.bench.bench_lua [MB]
+    import sys
+
+    with tempfile.TemporaryDirectory(prefix="bench-lua-") as d:
+        h = Path(d) / "home"
+        h.mkdir()
+        run_download(Path(d), h, int(float(sys.argv[1]) * 1e6) if len(sys.argv) > 1 else 50_000_000)

@@ -11,17 +11,16 @@ the fix for anything short of pass, and display filters; `summary` keeps version
 """
 from __future__ import annotations
 
-import bisect
 from typing import Any, Optional
 
 from reporter.analyses.conn import EvidenceFrames
 from reporter.assignments.judging import RANK as _RANK
 from reporter.assignments.judging import endpoint, frames as _frames, make_task
+from reporter.assignments.overlap import SERIAL_MIN_WAIT_S, judge_overlap
 from reporter.assignments.tugas1.wording import WORDING
 from reporter.model import Connection, DnsLookup, Report, Task
 
 LAB_MESSAGE_LEN = 46  # the fixed T2 message; T3 must send more (a file)
-SERIAL_MIN_WAIT_S = 0.5  # "ACKed long before": request ACKed, echo this much later, after another close
 
 
 def _same_host(a: str, b: str) -> bool:
@@ -209,15 +208,12 @@ def echo_elsewhere(report: Report, ports: dict[str, int]) -> dict[int, list[Conn
 
 
 def _claimed_port(elsewhere: dict[int, list[Connection]], service: str, min_request: int) -> Optional[int]:
-    """Which of those ports `service` most likely runs on: one whose connections were recognised
-    as that service; else, for the file echo, the port that carried the largest request (longer
-    than the lab message), and for the echo the port with the smallest requests (a file echo on
-    another port is T3's). One port only: both may claim it, each with its own suggestion."""
-    named = {p for p, cs in elsewhere.items() if any(c.service == service for c in cs)}
-    if named:
-        return min(named, key=lambda p: (-len(elsewhere[p]), p))
-    free = {p: max(c.bytes.client_to_server for c in cs) for p, cs in elsewhere.items()
-            if not any(c.service in ECHO_SERVICES for c in cs)}
+    """Which of those ports `service` most likely runs on. Content recognition calls any echo
+    server "echo" (it cannot tell the echo from the file echo), so the ports are told apart by
+    what they carried: for the file echo, the port with the largest request (longer than the lab
+    message); for the echo, the port with the smallest requests (a file echo on another port is
+    T3's). One port only: both may claim it, each with its own suggestion."""
+    free = {p: max(c.bytes.client_to_server for c in cs) for p, cs in elsewhere.items()}
     if not free:
         return None
     if min_request > 0:
@@ -281,149 +277,21 @@ def _echo_absent(report: Report, task_id: str, service: str, ports: dict[str, in
 
 
 # ---------------------------------------------------------------------------------------------
-# T4: two clients at once against one server
-#
-# Linear after a sort: a class capture or the 1M-packet bench holds thousands of connections per
-# server endpoint, so overlaps are found by a sweep over SYN times, never by comparing all pairs.
-
-
-def _end(c: Connection, capture_end: float) -> float:
-    return c.close.end_time_s if c.close.end_time_s is not None else capture_end
+# T4: two clients at once against one server (the judgement is shared: assignments/overlap.py)
 
 
 def _echoed(c: Connection) -> bool:
     return c.echo.verified and c.echo.echoed_bytes > 0
 
 
-class _Group:
-    """Connections to one server endpoint, sorted by SYN time, with what the verdict needs."""
-
-    def __init__(self, conns: list[Connection], capture_end: float) -> None:
-        self.conns = sorted(conns, key=lambda c: (c.handshake.syn_time_s, c.id))
-        self.by_id = {c.id: c for c in self.conns}
-        ends = sorted((_end(c, capture_end), c.id) for c in self.conns if c.close.end_time_s is not None)
-        self.end_times = [e for e, _ in ends]
-        self.end_ids = [i for _, i in ends]
-        self.overlapping: list[Connection] = []
-        self.cross: Optional[tuple[Connection, Connection]] = None  # first overlapping pair of two hosts
-        self.first_pair: Optional[tuple[Connection, Connection]] = None
-        self._sweep(capture_end)
-
-    def _sweep(self, capture_end: float) -> None:
-        best: list[tuple[float, str, Connection]] = []  # latest end per host, top two hosts
-        marked: set[int] = set()
-        prev: Optional[Connection] = None
-        prev_end = float("-inf")  # latest end among earlier connections
-        for c in self.conns:
-            start = c.handshake.syn_time_s
-            if start < prev_end and prev is not None:
-                marked.add(c.id)
-                marked.add(prev.id)
-                if self.first_pair is None:
-                    self.first_pair = (prev, c)
-            if self.cross is None:
-                other = next((x for x in best if x[1] != c.client.ip), None)
-                if other is not None and start < other[0]:
-                    self.cross = (other[2], c)
-            end = _end(c, capture_end)
-            if end > prev_end:
-                prev_end, prev = end, c
-            same = [x for x in best if x[1] == c.client.ip]
-            if same and same[0][0] >= end:
-                continue
-            best = sorted([x for x in best if x[1] != c.client.ip] + [(end, c.client.ip, c)],
-                          key=lambda x: -x[0])[:2]
-        self.overlapping = [c for c in self.conns if c.id in marked]
-
-    def queued_behind(self, later: Connection) -> Optional[Connection]:
-        """The earlier connection `later` was served after, if its echo waited for that close."""
-        if later.echo.queued_behind is not None and later.echo.queued_behind in self.by_id:
-            return self.by_id[later.echo.queued_behind]
-        e = later.echo
-        if e.first_echo_time_s is None or e.first_request_time_s is None:
-            return None
-        if e.first_echo_time_s - e.first_request_time_s < SERIAL_MIN_WAIT_S:
-            return None
-        # fallback when the TCP analysis did not name one: the last close between request and echo
-        i = bisect.bisect_right(self.end_times, e.first_echo_time_s) - 1
-        while i >= 0 and self.end_times[i] > e.first_request_time_s:
-            c = self.by_id[self.end_ids[i]]
-            if c is not later:
-                return c
-            i -= 1
-        return None
+def _first_exchange(c: Connection) -> tuple[list[int], list[int]]:
+    ex = c.exchanges[0] if c.exchanges else None
+    return (ex.request_frames[:1], ex.echo_frames[:1]) if ex else ([], [])
 
 
 def judge_t4(report: Report, marks: Optional[EvidenceFrames]) -> Task:
-    end = report.capture.duration_s
-    by_server: dict[tuple[str, int], list[Connection]] = {}
-    for c in report.connections:
-        if c.handshake.syn_frame is not None and c.handshake.syn_time_s is not None:
-            by_server.setdefault((c.server.ip, c.server.port), []).append(c)
-    best: Optional[Task] = None
-    for (sip, sport), conns in by_server.items():
-        if len(conns) < 2:
-            continue
-        g = _Group(conns, end)
-        if not g.overlapping:
-            continue
-        task = _t4_task(g, sip, sport, marks)
-        if best is None or _RANK[task.status] > _RANK[best.status]:
-            best = task
-    if best is None:
-        return make_task("T4", "absent", "t4_no_overlap", {}, WORDING,
-                         summary="no two connections to one server endpoint overlap in time",
-                         filters=["tcp.flags.syn == 1 && tcp.flags.ack == 0"])
-    return best
-
-
-def _t4_task(g: _Group, sip: str, sport: int, marks: Optional[EvidenceFrames]) -> Task:
-    hosts = sorted({c.client.ip for c in g.overlapping})
-    all_echoed = all(_echoed(c) for c in g.overlapping)
-    status = "pass" if g.cross is not None and all_echoed else "partial"
-    queued = next(((c, q) for c in g.overlapping if (q := g.queued_behind(c)) is not None), None)
-    verdict = "serial" if queued else "concurrent"
-    if queued:
-        later, earlier = queued
-    else:
-        earlier, later = g.cross or g.first_pair
-    ex = later.exchanges[0] if later.exchanges else None
-    evidence = _frames(earlier.handshake.syn_frame, later.handshake.syn_frame,
-                       ex.request_frames[:1] if ex else None, ex.echo_frames[:1] if ex else None,
-                       marks.request_ack_frame(later.id) if marks else None,
-                       marks.fin_frame(earlier.id) if marks else None)
-    shown = ", ".join(hosts[:4]) + (f", ... ({len(hosts) - 4} more)" if len(hosts) > 4 else "")
-    head = f"{len(g.overlapping)} overlapping connections to {sip}:{sport} from {len(hosts)} host(s) ({shown})"
-    if verdict == "serial":
-        wait = later.echo.wait_s
-        waited = f"waited {wait:.2f} s, " if wait is not None else ""
-        tail = (f"client #{later.client_no} ({later.client.ip}) {waited}served after client "
-                f"#{earlier.client_no} closed")
-    else:
-        tail = "each client was echoed while another was connected (concurrent service)"
-    facts: dict[str, Any] = {"n": len(g.overlapping), "server": endpoint(sip, sport), "hosts_n": len(hosts),
-                             "hosts": hosts[:4]}
-    if verdict == "serial":
-        facts.update(later=later.client_no, later_ip=later.client.ip, earlier=earlier.client_no,
-                     wait=later.echo.wait_s if later.echo.wait_s is not None else 0.0)
-    code = "t4_serial" if verdict == "serial" else "t4_concurrent"
-    if status == "partial":
-        reasons = []
-        if g.cross is None:
-            reasons.append("all from the same host")
-        if not all_echoed:
-            reasons.append("not every connection was echoed")
-        tail += "; " + ", ".join(reasons)
-        unechoed = [f"#{c.client_no}" for c in g.overlapping if not _echoed(c)]
-        code = ("t4_same_host_not_all_echoed" if g.cross is None and not all_echoed
-                else "t4_same_host" if g.cross is None else "t4_not_all_echoed")
-        facts.update(host=hosts[0], unechoed=unechoed)
-    streams = " ".join(str(i) for i in sorted({earlier.id, later.id}))
-    filters = [f"tcp.port == {sport} && tcp.flags.syn == 1 && tcp.flags.ack == 0", f"tcp.stream in {{{streams}}}"]
-    if verdict == "serial":
-        filters += [f"progjar.wait > {SERIAL_MIN_WAIT_S}", "progjar.expert.queued"]
-    return make_task("T4", status, code, facts, WORDING, verdict=verdict, evidence=evidence,
-                     summary=f"{head}; {tail}", filters=filters)
+    return judge_overlap(report, "T4", WORDING, served=_echoed, first_frames=_first_exchange, marks=marks,
+                         serial_filters=(f"progjar.wait > {SERIAL_MIN_WAIT_S}",))
 
 
 def judge(report: Report, inp: Any) -> list[Task]:

@@ -1,0 +1,398 @@
+"""Hand-ins as they arrive: a folder, a zip, a zip inside a zip; read safely, one file at a time.
+
+Both `progjar report caps.zip` and `progjar batch moodle.zip` read their input here, so a zip is
+opened the same careful way everywhere:
+
+- Member names are only ever *shown* (``caps.zip/inner/t1.pcapng``), never used as paths: a member
+  is copied into a temporary file with a name of our own, so ``../../x`` or ``/etc/x`` (zip-slip)
+  cannot write anywhere. Such names are still refused, and said, because no honest tool makes them.
+- Sizes are counted while copying, never taken from the zip's own header: a member that lies about
+  its size, a zip bomb (a high compression ratio) or too many members stops at a limit with a
+  one-line reason instead of filling the disk.
+- Zips inside a zip are opened one level deep (a student's ``caps.zip`` inside Moodle's download).
+- Encrypted members and broken zips become one-line problems, not tracebacks.
+- Everything copied lives in one temporary folder that ``Unpacker`` removes when it closes, also on
+  an error or Ctrl-C (it is a context manager).
+
+A file counts as a capture when its name ends in .pcap/.pcapng/.cap, or when its first bytes are a
+pcap or pcapng magic (a capture renamed ``tugas1.txt`` is still found; a PDF is not).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import struct
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Optional
+
+from reporter.reading.capture import PCAP_MAGIC
+from reporter.reading.pcapng import PCAPNG_SHB
+
+CAPTURE_EXTS = (".pcapng", ".pcap", ".cap")
+ZIP_EXT = ".zip"
+
+# Limits (docs/grading.md "Safety limits"). A class of 40 hands in a few hundred MB at most; an ETS
+# capture of 100 MB transfers is the biggest single file the course produces.
+MAX_MEMBERS = 20_000  # entries in one zip
+MAX_MEMBER_BYTES = 4 << 30  # one member, uncompressed
+MAX_TOTAL_BYTES = 16 << 30  # everything copied out of zips in one run
+MAX_RATIO = 200  # uncompressed / compressed; real captures stay far below (headers differ per frame)
+RATIO_FLOOR = 1 << 20  # members smaller than this are too small to be a bomb, whatever their ratio
+MAX_DEPTH = 1  # zips inside a zip are opened one level deep; deeper ones are said and skipped
+
+_MAGICS = {struct.pack("<I", m) for m in PCAP_MAGIC} | {struct.pack("<I", PCAPNG_SHB)}
+_JUNK = {"__MACOSX", ".git", "__pycache__", ".DS_Store", "Thumbs.db", "desktop.ini", ".", ".."}
+
+
+# Every problem as a code with its facts (class grading says them in the grader's language,
+# grading/wording.py ARCHIVE_ID) and its English sentence (the command line's one-line message).
+PROBLEMS: dict[str, str] = {
+    "folder-unreadable": "cannot read the folder: {why}",
+    "unreadable": "cannot read: {why}",
+    "zip-broken": "not a readable zip ({why})",
+    "zip-members": "the zip has {n:,} entries, more than the limit of {limit:,}",
+    "zip-climbs": "refused: a path that climbs out of the zip (..)",
+    "zip-absolute": "refused: an absolute path",
+    "zip-nul": "refused: a NUL byte in the name",
+    "zip-symlink": "refused: a symbolic link",
+    "zip-depth": "a zip inside a zip inside a zip: only one level of nesting is opened",
+    "zip-encrypted": "encrypted (password-protected) in the zip: cannot be read; ask for it without a password",
+    "zip-member-size": "refused: {size:,} bytes uncompressed, more than the limit of {limit:,}",
+    "zip-bomb": "refused: expands more than {ratio} times (a zip bomb?)",
+    "zip-method": "compressed with method {method}, which cannot be read here; re-zip it with a standard tool",
+    "zip-total": "refused: the zips of this run expand to more than {limit:,} bytes in all",
+    "zip-member-damaged": "damaged zip member ({why})",
+    "zip-member-unreadable": "cannot be read: {why}",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a file cannot be read: a stable code, its facts, and the English sentence."""
+
+    code: str
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return PROBLEMS[self.code].format(**self.facts)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class ArchiveError(Exception):
+    """A zip or member that cannot be read safely; the message is one line without the path."""
+
+    def __init__(self, problem: "Problem") -> None:
+        super().__init__(problem.text)
+        self.problem = problem
+
+
+def is_capture_name(name: str) -> bool:
+    return name.lower().endswith(CAPTURE_EXTS)
+
+
+def is_zip_name(name: str) -> bool:
+    return name.lower().endswith(ZIP_EXT)
+
+
+def looks_like_capture(head: bytes) -> bool:
+    """pcap (any byte order, µs or ns, Kuznetsov's) or pcapng by the first four bytes."""
+    return head[:4] in _MAGICS
+
+
+def _junk(name: str) -> bool:
+    """Files and folders nobody hands in on purpose: macOS resource forks and folder files, caches.
+    (Other names starting with a dot are students' own: "..pcap" is still a hand-in.)"""
+    return name.startswith("._") or name in _JUNK
+
+
+def unsafe_member_name(name: str) -> Optional[str]:
+    """Why a zip member's name is refused (zip-slip and friends) as a problem code, or None."""
+    if "\0" in name:
+        return "zip-nul"
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return "zip-absolute"
+    if ".." in name.replace("\\", "/").split("/"):
+        return "zip-climbs"
+    return None
+
+
+@dataclass
+class Item:
+    """One file found in a hand-in.
+
+    ``parts`` are its path components under the root as the user sees them, a zip counting as a
+    folder (``("Ana_7_assignsubmission_file", "caps.zip", "t1.pcapng")``). ``problem`` says why it
+    cannot be read (encrypted, unsafe name, over a limit, a broken zip); such items carry no data.
+    """
+
+    parts: tuple[str, ...]
+    why: Optional[Problem] = None
+    _path: Optional[Path] = None  # a real file (folder input)
+    _zip: Optional[zipfile.ZipFile] = None  # or a member of an open zip
+    _info: Optional[zipfile.ZipInfo] = None
+
+    @property
+    def shown(self) -> str:
+        return "/".join(self.parts)
+
+    @property
+    def problem(self) -> Optional[str]:
+        """The problem in English (one line), or None for a file that can be read."""
+        return self.why.text if self.why else None
+
+    @property
+    def in_zip(self) -> bool:
+        return self._zip is not None
+
+
+@dataclass
+class Unpacker:
+    """Walks hand-ins and copies zip members into one temporary folder it removes on close.
+
+    ``tmp_parent``: where the temporary folder goes (batch puts it in OUTDIR, on the disk the user
+    chose for the results; None means the system's temporary folder)."""
+
+    tmp_parent: Optional[Path] = None
+    max_total: int = MAX_TOTAL_BYTES
+    copied: int = 0
+    _tmp: Optional[Path] = None
+    tops: dict[tuple[str, ...], bool] = field(default_factory=dict)  # first two path levels -> is a folder
+    _zips: list[zipfile.ZipFile] = field(default_factory=list)
+    _done: dict[int, Path] = field(default_factory=dict)
+    _n: int = 0
+
+    def __enter__(self) -> "Unpacker":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for z in self._zips:
+            try:
+                z.close()
+            except OSError:
+                pass
+        self._zips.clear()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+        self._done.clear()
+
+    # --- walking -----------------------------------------------------------------------------
+
+    def items(self, root: Path, skip: Callable[[Path], bool] = lambda p: False) -> list[Item]:
+        """Every capture (and every problem) under a folder or in a zip, in a stable order.
+
+        ``skip`` leaves out real folders (batch's own output folder inside the class folder)."""
+        if root.is_dir():
+            return list(self._walk_dir(root, (), skip))
+        return list(self._walk_zip_file(root, (), 0))
+
+    def _walk_dir(self, folder: Path, prefix: tuple[str, ...], skip: Callable[[Path], bool]) -> Iterator[Item]:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as e:
+            yield Item(prefix, Problem("folder-unreadable", {"why": str(e.strerror or e)}))
+            return
+        for e in entries:
+            if _junk(e.name) or e.is_symlink():  # a link could point anywhere outside the class folder
+                continue
+            parts = prefix + (e.name,)
+            p = Path(e.path)
+            if e.is_dir():
+                if not skip(p):
+                    self._seen(parts, True)
+                    yield from self._walk_dir(p, parts, skip)
+            elif e.is_file():
+                self._seen(parts, False)
+                if is_zip_name(e.name):
+                    yield from self._walk_zip_file(p, parts, 0)
+                elif is_capture_name(e.name) or _sniff_file(p):
+                    yield Item(parts, _path=p)
+
+    def _walk_zip_file(self, path: Path, parts: tuple[str, ...], depth: int) -> Iterator[Item]:
+        try:
+            zf = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile) as e:
+            yield Item(parts, Problem("zip-broken", {"why": _one_line(e)}))
+            return
+        except OSError as e:
+            yield Item(parts, Problem("unreadable", {"why": str(e.strerror or e)}))
+            return
+        self._zips.append(zf)
+        yield from self._walk_zip(zf, parts, depth)
+
+    def _walk_zip(self, zf: zipfile.ZipFile, prefix: tuple[str, ...], depth: int) -> Iterator[Item]:
+        infos = zf.infolist()
+        if len(infos) > MAX_MEMBERS:
+            yield Item(prefix, Problem("zip-members", {"n": len(infos), "limit": MAX_MEMBERS}))
+            return
+        for info in sorted(infos, key=lambda i: i.filename):
+            name = info.filename
+            bad = unsafe_member_name(name)
+            clean = tuple(p for p in name.replace("\\", "/").split("/") if p and p != ".")
+            if bad:  # shown whole, as one name: its parts must not pose as folders (or students)
+                yield Item(prefix + (name,), Problem(bad))
+                continue
+            if not clean or any(_junk(p) for p in clean):
+                continue
+            for n in range(1, len(clean)):
+                self._seen(prefix + clean[:n], True)
+            if info.is_dir():
+                self._seen(prefix + clean, True)
+                continue
+            self._seen(prefix + clean, False)
+            if stat.S_ISLNK(info.external_attr >> 16):
+                yield Item(prefix + clean, Problem("zip-symlink"))
+                continue
+            parts = prefix + clean
+            leaf = clean[-1]
+            if is_zip_name(leaf):
+                if depth >= MAX_DEPTH:
+                    yield Item(parts, Problem("zip-depth"))
+                    continue
+                try:
+                    inner = self._copy(zf, info, ".zip")
+                except ArchiveError as e:
+                    yield Item(parts, e.problem)
+                    continue
+                yield from self._walk_zip_file(inner, parts, depth + 1)
+            elif is_capture_name(leaf):
+                yield Item(parts, _member_problem(info), _zip=zf, _info=info)
+            elif not info.flag_bits & 0x1 and info.file_size >= 24 and _sniff_member(zf, info):
+                yield Item(parts, _member_problem(info), _zip=zf, _info=info)
+
+    def _seen(self, parts: tuple[str, ...], is_dir: bool) -> None:
+        """Note the first two levels of what the root holds (students without any capture are
+        students too: the class table must say "no capture handed in")."""
+        if 0 < len(parts) <= 2:
+            self.tops.setdefault(parts, is_dir)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def materialize(self, item: Item) -> Path:
+        """A real file with the item's bytes: the file itself, or a temporary copy of a zip member.
+
+        Raises ArchiveError (one line) for a member that cannot be read safely."""
+        if item.why:
+            raise ArchiveError(item.why)
+        if item._path is not None:
+            return item._path
+        assert item._zip is not None and item._info is not None
+        key = id(item._info)
+        if key not in self._done:
+            ext = Path(item.parts[-1]).suffix.lower()
+            self._done[key] = self._copy(item._zip, item._info, ext if ext in CAPTURE_EXTS else ".cap")
+        return self._done[key]
+
+    def release(self, item: Item) -> None:
+        """Remove an item's temporary copy early (its report is written; the bytes are not needed)."""
+        p = self._done.pop(id(item._info), None) if item._info is not None else None
+        if p is not None:
+            try:
+                p.unlink()
+            except OSError:
+                pass
+
+    def _tmpdir(self) -> Path:
+        if self._tmp is None:
+            self._tmp = Path(tempfile.mkdtemp(prefix=".progjar-unpack-", dir=self.tmp_parent))
+        return self._tmp
+
+    def _copy(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, ext: str) -> Path:
+        """Copy one member into the temporary folder under a name of our own, counting every byte."""
+        problem = _member_problem(info)
+        if problem:
+            raise ArchiveError(problem)
+        self._n += 1
+        dst = self._tmpdir() / f"{self._n:05d}{ext}"
+        total_left = self.max_total - self.copied
+        written = 0
+        try:
+            with zf.open(info) as src, open(dst, "xb") as out:
+                while True:
+                    chunk = src.read(1 << 20)
+                    if not chunk:
+                        break
+                    written += len(chunk)
+                    if written > MAX_MEMBER_BYTES:
+                        raise ArchiveError(Problem("zip-member-size", {"size": written, "limit": MAX_MEMBER_BYTES}))
+                    if written > total_left:
+                        raise ArchiveError(Problem("zip-total", {"limit": self.max_total}))
+                    if written > RATIO_FLOOR and written > MAX_RATIO * max(info.compress_size, 1):
+                        raise ArchiveError(Problem("zip-bomb", {"ratio": MAX_RATIO}))
+                    out.write(chunk)
+        except ArchiveError:
+            _unlink(dst)
+            raise
+        except RuntimeError as e:  # zipfile: "File ... is encrypted, password required"
+            _unlink(dst)
+            raise ArchiveError(Problem("zip-member-unreadable", {"why": _one_line(e)})) from None
+        except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, ValueError) as e:
+            _unlink(dst)
+            raise ArchiveError(Problem("zip-member-damaged", {"why": _one_line(e)})) from None
+        self.copied += written
+        return dst
+
+
+def _member_problem(info: zipfile.ZipInfo) -> Optional[Problem]:
+    """What the zip's own header already says against a member (copying checks again, counting)."""
+    if info.flag_bits & 0x1:
+        return Problem("zip-encrypted")
+    if info.file_size > MAX_MEMBER_BYTES:
+        return Problem("zip-member-size", {"size": info.file_size, "limit": MAX_MEMBER_BYTES})
+    if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        return Problem("zip-bomb", {"ratio": MAX_RATIO})
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
+        return Problem("zip-method", {"method": info.compress_type})
+    return None
+
+
+def _sniff_file(p: Path) -> bool:
+    try:
+        with open(p, "rb") as f:
+            return looks_like_capture(f.read(4))
+    except OSError:
+        return False
+
+
+def _sniff_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    try:
+        with zf.open(info) as f:
+            return looks_like_capture(f.read(4))
+    except (zipfile.BadZipFile, RuntimeError, EOFError, OSError, NotImplementedError, ValueError):
+        return False
+
+
+def _unlink(p: Path) -> None:
+    try:
+        p.unlink()
+    except OSError:
+        pass
+
+
+def _one_line(e: object) -> str:
+    return " ".join(str(e).split())[:200]
+
+
+def is_zip_file(path: str | os.PathLike[str]) -> bool:
+    """A zip by its first bytes (a member, or the end record of an empty zip), whatever its name."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
+    except OSError:
+        return False
+
+
+def member_stem(parts: tuple[str, ...]) -> str:
+    """The name a capture's report files take: the capture's own name without its extension."""
+    return PurePosixPath(parts[-1]).stem or "capture"
