@@ -28,7 +28,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
-#define API_VERSION 8
+#define API_VERSION 10
 
 #define M32 0xFFFFFFFFu
 #define HALF 0x80000000u
@@ -159,6 +159,12 @@ typedef struct {
     Bytes buf;
     Exchange *ex;
     Py_ssize_t nex, excap, open_lo;
+    /* a message service's connection: its delivered bytes go to the Python message layer in runs
+     * (msg_deliver), and its messages come back when it is written (finish_cb) */
+    int msg, last_side, fresh[2], run_side;
+    Bytes run;
+    int64_t run_no, run_ts;
+    PyObject *msgs_json, *msgs_list;
 } Analysis;
 
 /* A connection as tcp.py opens it: kept for every connection, small. */
@@ -489,6 +495,7 @@ typedef struct {
     PyObject *shared;  /* server endpoints and TCP options, one object per value (read-only model) */
     PyObject *zero_anomalies, *empty_tuple;
     PyObject *str_client, *str_server, *str_port, *states[12];
+    PyObject *deliver_cb, *finish_cb;  /* the message layer's (fastpath._Streams) */
 } Tracker;
 
 static int emit(Tracker *t, Conn *conn, int64_t t0);
@@ -501,6 +508,8 @@ static void analysis_free(Analysis *a) {
         Py_CLEAR(h->hasher);
     }
     bytes_free(&a->buf);
+    bytes_free(&a->run);
+    Py_CLEAR(a->msgs_json); Py_CLEAR(a->msgs_list);
     for (Py_ssize_t i = 0; i < a->nex; i++) { PyMem_Free(a->ex[i].req.v); PyMem_Free(a->ex[i].echo.v); }
     PyMem_Free(a->ex);
     PyMem_Free(a);
@@ -590,8 +599,12 @@ static Conn *open_conn(Tracker *t, const Rec *rec, const Pkt *p, int *half_out) 
         t->live[t->nlive++] = conn;
         conn->in_live = 1;
     }
-    if (conn->a && (t->message_port[conn->sport] || (!t->services[conn->sport] && t->recognise)))
-        taint(conn);  /* the message layer and content recognition are the Python analysis's */
+    if (conn->a && t->message_port[conn->sport]) {
+        conn->a->msg = 1;
+        conn->a->last_side = conn->a->run_side = -1;
+    }
+    if (conn->a && !t->services[conn->sport] && t->recognise)
+        taint(conn);  /* content recognition is the Python analysis's */
     t->opened_at_no = rec->no; t->opened_at_ts = rec->ts;
     t->sweep_due = (t->nconns % t->k.sweep_every) == 0;
     *half_out = src_is_client ? 0 : 1;
@@ -732,6 +745,66 @@ static int echo_answer(Tracker *t, Conn *conn, int64_t off, const uint8_t *data,
     }
     taint(conn);  /* the server ahead of its client */
     return 0;
+}
+
+/* ---- a message service's bytes, handed to the Python message layer in runs ------------------- */
+
+#define RUN_MAX 65536
+
+/* the run so far, as one delivery: its bytes and the last packet that carried them */
+static int msg_flush(Tracker *t, Conn *conn) {
+    Analysis *a = conn->a;
+    if (a->run.n == 0) return 0;
+    PyObject *r = PyObject_CallFunction(t->deliver_cb, "Liiy#LL", (long long)conn->id, (int)conn->sport, a->run_side,
+                                        (const char *)a->run.v, a->run.n, (long long)a->run_no, (long long)a->run_ts);
+    a->run.n = 0;
+    if (!r) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* only base64's alphabet (A-Z a-z 0-9 + /): no line end, blank, quote, escape, padding or control */
+static int base64_only(const uint8_t *p, Py_ssize_t n) {
+    unsigned bad = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        unsigned ok = (uint8_t)((c | 0x20) - 'a') < 26 || (uint8_t)(c - '0') < 10 || c == '+' || c == '/';
+        bad |= !ok;
+    }
+    return !bad;
+}
+
+/* Delivered bytes of a message connection: Half.sink's calls, merged where nothing can tell them
+ * apart. Merged are only packets of nothing but base64's alphabet in the middle of a message: a
+ * message ends on a line feed (line framing: its own; JSON framing: the last of CRLF CRLF) or where
+ * the other side starts speaking, and begins with the first packet of a side's turn or after a
+ * line feed, so every other packet (the first of a turn, any with another byte, the one after a
+ * line feed) is a delivery of its own and every message's first and last frame, and the frame
+ * completing it, are the per-packet calls'. Inside a message the parsers treat such bytes alike
+ * however they are cut (a JSON string's base64 decoded as it comes, a word, a token: nothing
+ * fails on them, and anything that can fail is a byte outside the alphabet, delivered on its own).
+ * Up to RUN_MAX bytes go in one call. */
+static int msg_deliver(Tracker *t, Conn *conn, int side, const uint8_t *data, Py_ssize_t n, int64_t no, int64_t ts) {
+    Analysis *a = conn->a;
+    int plain = base64_only(data, n);
+    int nl = !plain && memchr(data, '\n', (size_t)n) != NULL;
+    if (a->last_side != side) {
+        if (msg_flush(t, conn) < 0) return -1;
+        a->fresh[side] = 1;
+        a->last_side = side;
+    }
+    if (a->fresh[side] || !plain) {
+        if (msg_flush(t, conn) < 0) return -1;
+        a->run_side = side;
+        if (bytes_add(&a->run, data, n) < 0) return -1;
+        a->run_no = no; a->run_ts = ts;
+        a->fresh[side] = nl;
+        return msg_flush(t, conn);
+    }
+    a->run_side = side;
+    if (bytes_add(&a->run, data, n) < 0) return -1;
+    a->run_no = no; a->run_ts = ts;
+    return a->run.n >= RUN_MAX ? msg_flush(t, conn) : 0;
 }
 
 /* ---- tcp.TcpAnalysis.feed, the branches plain connections take ------------------------------- */
@@ -950,8 +1023,9 @@ static int feed(Tracker *t, const Rec *rec, const Pkt *p, Conn **conn_out, int *
     h->segments++;
     if (stream_add(t, h, p->pay, p->plen) < 0) return -1;
     h->bytes += p->plen;
-    int r = side ? echo_answer(t, conn, nxt, p->pay, p->plen, rec->no, rec->ts)
-                 : echo_request(t, conn, nxt, p->pay, p->plen, rec->no, rec->ts);
+    int r = a->msg ? msg_deliver(t, conn, side, p->pay, p->plen, rec->no, rec->ts)
+            : side ? echo_answer(t, conn, nxt, p->pay, p->plen, rec->no, rec->ts)
+                   : echo_request(t, conn, nxt, p->pay, p->plen, rec->no, rec->ts);
     if (r < 0) return -1;
     if (!conn->a) return 0;
     if (!(a->seen & bD)) mark(conn, bD, side ? 'd' : 'D');
@@ -1301,7 +1375,7 @@ static PyObject *plain_object(Tracker *t, Conn *conn, Analysis *a, PyObject *cd,
     if (hist) PyUnicode_InternInPlace(&hist);  /* a few histories, thousands of connections */
     PyObject *pv[] = {pyint(conn->id), endpoint(t, conn->cip, conn->cport), shared(t, skey, make_server, conn),
                       svc ? new_ref(svc) : none(), pyint(conn->client_no), hs, close, state_str(t, state),
-                      hist, bytes, segs, anomalies, echo, new_ref(t->empty_tuple),
+                      hist, bytes, segs, anomalies, echo, new_ref(a->msgs_list ? a->msgs_list : t->empty_tuple),
                       svc ? new_ref(t->str_port) : none(), new_ref(t->spool), raw};
     if ((int)(sizeof(pv) / sizeof(pv[0])) != t->kinds[KIND_PLAIN].n) {
         for (size_t i = 0; i < sizeof(pv) / sizeof(pv[0]); i++) Py_XDECREF(pv[i]);
@@ -1314,6 +1388,19 @@ static PyObject *plain_object(Tracker *t, Conn *conn, Analysis *a, PyObject *cd,
 /* One plain connection's JSON line (no newline) into t->blob, and its object into t->rows. */
 static int emit(Tracker *t, Conn *conn, int64_t t0) {
     Analysis *a = conn->a;
+    if (a->msg) {  /* the message layer ends the stream: its messages and first request/reply times */
+        if (msg_flush(t, conn) < 0) return -1;
+        PyObject *r = PyObject_CallFunction(t->finish_cb, "LiL", (long long)conn->id, (int)conn->sport, (long long)t0);
+        if (!r) return -1;
+        long long req, rep;
+        PyObject *js, *lst;
+        if (!PyArg_ParseTuple(r, "O!LLO!", &PyBytes_Type, &js, &req, &rep, &PyList_Type, &lst)) { Py_DECREF(r); return -1; }
+        a->msgs_json = js; Py_INCREF(js);
+        a->msgs_list = lst; Py_INCREF(lst);
+        Py_DECREF(r);
+        a->has_first_req = req >= 0; a->first_req_ts = req;
+        a->has_first_echo = rep >= 0; a->first_echo_ts = rep;
+    }
     Bytes *o = &t->blob;
     Py_ssize_t start = o->n, qb = -1;
     PyObject *cd = digest(t, &a->c);
@@ -1388,7 +1475,10 @@ static int emit(Tracker *t, Conn *conn, int64_t t0) {
         case V_SSHA: rc = out_pystr_ascii(o, sd); break;
         case V_CPREVIEW: rc = out_preview(o, &a->c.preview); break;
         case V_SPREVIEW: rc = out_preview(o, &a->s.preview); break;
-        case V_EMPTY_LIST: rc = out_str(o, "[]"); break;
+        case V_EMPTY_LIST:
+            rc = a->msgs_json ? bytes_add(o, (const uint8_t *)PyBytes_AS_STRING(a->msgs_json), PyBytes_GET_SIZE(a->msgs_json))
+                              : out_str(o, "[]");
+            break;
         case V_SERVICE_BY: rc = out_str(o, t->services[conn->sport] ? "\"port\"" : "null"); break;
         default: PyErr_SetString(PyExc_ValueError, "bad connection template"); rc = -1;
         }
@@ -1521,7 +1611,8 @@ static void tracker_free(Tracker *t) {
         for (int j = 0; j < t->kinds[i].n; j++) Py_CLEAR(t->kinds[i].d[j]);
         t->kinds[i].n = 0;
     }
-    Py_CLEAR(t->ips); Py_CLEAR(t->shared); Py_CLEAR(t->zero_anomalies); Py_CLEAR(t->empty_tuple); Py_CLEAR(t->str_client); Py_CLEAR(t->str_server); Py_CLEAR(t->str_port); Py_CLEAR(t->spool);
+    Py_CLEAR(t->ips); Py_CLEAR(t->shared); Py_CLEAR(t->zero_anomalies); Py_CLEAR(t->empty_tuple); Py_CLEAR(t->str_client); Py_CLEAR(t->str_server); Py_CLEAR(t->str_port);
+    Py_CLEAR(t->deliver_cb); Py_CLEAR(t->finish_cb); Py_CLEAR(t->spool);
     for (int i = 0; i < 12; i++) Py_CLEAR(t->states[i]);
     for (int i = 0; i < 65536; i++) Py_CLEAR(t->service_json[i]);
     bytes_free(&t->blob);
@@ -1705,9 +1796,9 @@ static int parse_templates(Tracker *t, PyObject *tpls) {
     /* (connection template, exchange template, FIN template, {port: service name as JSON bytes},
      *  ((class, (descriptor, ...)), ...) in KIND order, the Spool, its file descriptor) */
     PyObject *c, *x, *f, *svc, *kinds;
-    if (!PyArg_ParseTuple(tpls, "OOOO!O!Oi", &c, &x, &f, &PyDict_Type, &svc, &PyTuple_Type, &kinds, &t->spool,
-                          &t->spool_fd)) return -1;
-    Py_INCREF(t->spool);
+    if (!PyArg_ParseTuple(tpls, "OOOO!O!OiOO", &c, &x, &f, &PyDict_Type, &svc, &PyTuple_Type, &kinds, &t->spool,
+                          &t->spool_fd, &t->deliver_cb, &t->finish_cb)) return -1;
+    Py_INCREF(t->spool); Py_INCREF(t->deliver_cb); Py_INCREF(t->finish_cb);
     if (PyTuple_GET_SIZE(kinds) != K_NKINDS) { PyErr_SetString(PyExc_ValueError, "kinds"); return -1; }
     for (int i = 0; i < K_NKINDS; i++) {
         PyObject *cls, *descrs;
@@ -1857,6 +1948,58 @@ fail:
     return NULL;
 }
 
+/* ---- base64 for fileserver.Base64Stream: its common case in one pass ------------------------ */
+
+static int8_t B64DEC[256];  /* value of a base64 character, -1 blank (skipped), -2 anything else */
+
+static void b64_init(void) {
+    memset(B64DEC, -2, sizeof B64DEC);
+    const char *abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (int i = 0; i < 64; i++) B64DEC[(uint8_t)abc[i]] = (int8_t)i;
+    B64DEC[' '] = B64DEC['\t'] = B64DEC['\r'] = B64DEC['\n'] = -1;
+}
+
+/* b64_feed(pending, data): Base64Stream.feed's work when pending + data hold nothing but the
+ * alphabet and blanks: (the decoded whole groups, the characters left over); None for anything
+ * else ('=' padding, another byte), which the Python code then handles as before */
+static PyObject *fast_b64_feed(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer pend, data;
+    if (!PyArg_ParseTuple(args, "y*y*", &pend, &data)) return NULL;
+    Py_ssize_t total = pend.len + data.len;
+    uint8_t *chars = PyMem_Malloc((size_t)total + 1);
+    if (!chars) { PyBuffer_Release(&pend); PyBuffer_Release(&data); return PyErr_NoMemory(); }
+    Py_ssize_t n = 0;
+    int bad = 0;
+    const uint8_t *srcs[2] = {pend.buf, data.buf};
+    Py_ssize_t lens[2] = {pend.len, data.len};
+    for (int k = 0; k < 2 && !bad; k++) {
+        const uint8_t *p = srcs[k];
+        for (Py_ssize_t i = 0; i < lens[k]; i++) {
+            int8_t v = B64DEC[p[i]];
+            if (v >= 0) chars[n++] = (uint8_t)v;
+            else if (v == -2) { bad = 1; break; }
+        }
+    }
+    PyBuffer_Release(&pend);
+    PyBuffer_Release(&data);
+    if (bad) { PyMem_Free(chars); Py_RETURN_NONE; }
+    Py_ssize_t cut = n & ~(Py_ssize_t)3;
+    PyObject *raw = PyBytes_FromStringAndSize(NULL, cut / 4 * 3);
+    if (!raw) { PyMem_Free(chars); return NULL; }
+    uint8_t *o = (uint8_t *)PyBytes_AS_STRING(raw);
+    for (Py_ssize_t i = 0; i < cut; i += 4) {
+        uint32_t v = (uint32_t)chars[i] << 18 | (uint32_t)chars[i + 1] << 12 | (uint32_t)chars[i + 2] << 6 | chars[i + 3];
+        *o++ = (uint8_t)(v >> 16); *o++ = (uint8_t)(v >> 8); *o++ = (uint8_t)v;
+    }
+    /* the characters left over, as the alphabet's bytes again */
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char rest[4];
+    for (Py_ssize_t i = cut; i < n; i++) rest[i - cut] = abc[chars[i]];
+    PyMem_Free(chars);
+    return Py_BuildValue("(Ny#)", raw, rest, n - cut);
+}
+
 static PyObject *fast_dns_parse(PyObject *self, PyObject *arg) {
     (void)self;
     Py_buffer b;
@@ -1979,6 +2122,7 @@ static PyMethodDef methods[] = {
     {"analyse", fast_analyse, METH_VARARGS, "Pass 1: analyse a pcap's plain connections (see fastpath.py)."},
     {"replay", fast_replay, METH_VARARGS, "Pass 2: iterate the frames the Python analyses need."},
     {"dns_parse", fast_dns_parse, METH_O, "dns.parse_plain's answer, as a tuple of _Message's fields, or None."},
+    {"b64_feed", fast_b64_feed, METH_VARARGS, "Base64Stream.feed's common case: (decoded, left over) or None."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1988,6 +2132,7 @@ static struct PyModuleDef moduledef = {
 
 PyMODINIT_FUNC PyInit__fasttcp(void) {
     if (PyType_Ready(&ReplayType) < 0 || PyType_Ready(&Pass1Type) < 0) return NULL;
+    b64_init();
     PyObject *m = PyModule_Create(&moduledef);
     if (!m) return NULL;
     if (PyModule_AddIntConstant(m, "API_VERSION", API_VERSION) < 0) { Py_DECREF(m); return NULL; }

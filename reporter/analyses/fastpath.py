@@ -30,15 +30,15 @@ crafted edge cases, mutants) and on the bench's shapes.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Optional
 
 from reporter.analyses import echo as _echo
 from reporter.analyses import plain
 from reporter.analyses import reassembly as _reassembly
 from reporter.analyses import tcp as _tcp
 from reporter.analyses.conn import queued_behind_of
-from reporter.analyses.messages import is_message_framing
-from reporter.model import Warning
+from reporter.analyses.messages import is_message_framing, open_stream
+from reporter.model import Warning, jsonenc
 from reporter.reading import capture as _capture
 from reporter.reading.decode import PROBLEMS, decode_counted, decode_frame
 from reporter.reading.packet import Packet, ip_text
@@ -48,7 +48,7 @@ try:
 except ImportError:  # not compiled (no C compiler where it was installed): the reference does all
     _fasttcp = None  # type: ignore[assignment]
 
-API_VERSION = 8
+API_VERSION = 10
 ENABLED = os.environ.get("PROGJAR_FASTPATH", "1") != "0"  # PROGJAR_FASTPATH=0: the reference alone
 QUIET_NS = 1_000_000_000  # a closed plain connection this long without a packet is written out
 K_OTHER, K_DNS, K_TCP, K_SWEEP = 0, 1, 2, 3
@@ -83,6 +83,10 @@ def _model_supported() -> bool:
 
 
 _CURRENT = _built_from_current_source() and _model_supported()
+if _CURRENT and ENABLED and getattr(_fasttcp, "API_VERSION", None) == API_VERSION:
+    from reporter.analyses.messages import fileserver as _fileserver
+
+    _fileserver.B64_FEED = _fasttcp.b64_feed  # base64 of file transfers, reference and fast path alike
 
 
 def available() -> bool:
@@ -114,7 +118,8 @@ def run(capture: _capture.Capture, tcp: Any, dns: Any) -> bool:
               services, _constants(capture), message_ports, bool(tcp.recognise))
     spool = plain.Spool()
     rows: list[plain.PlainConnection] = []
-    p1 = _fasttcp.analyse(params, plain.templates(services, spool))
+    streams = Streams(services, tcp.framings)
+    p1 = _fasttcp.analyse(params, plain.templates(services, spool, streams.deliver, streams.finish))
     for batch in p1:
         rows += batch
     res = p1.result()
@@ -136,11 +141,82 @@ def run(capture: _capture.Capture, tcp: Any, dns: Any) -> bool:
             fins[r.id] = fin
         if ack is not None:
             acks[r.id] = ack
+    gone = {cid for _, cid, _, _ in tainted}
+    by_id = {r.id: r for r in tcp.plain} if streams.truncated else {}
+    tcp.fast_message_conns = [_Truncated(by_id[cid]) for cid in streams.truncated if cid not in gone]
     tcp.assigned = {frame: (cid, client_no) for frame, cid, client_no, _ in tainted}
     tcp.sweep_frames = {frame for frame, _ in res["sweeps"]}
     if tainted or res["python_frames"]:
         _replay(capture, params, [cid for _, cid, _, _ in tainted], tcp, dns)
     return True
+
+
+class _EchoTimes:
+    """What a MessageStream keeps on its connection's EchoCheck: the first request and reply times."""
+
+    __slots__ = ("first_echo_ts", "first_req_ts")
+
+    def __init__(self) -> None:
+        self.first_req_ts: Optional[int] = None
+        self.first_echo_ts: Optional[int] = None
+
+
+class _At:
+    """The packet a delivery came with, as far as the message layer reads it."""
+
+    __slots__ = ("no", "ts")
+
+    def __init__(self, no: int, ts: int) -> None:
+        self.no, self.ts = no, ts
+
+
+class Streams:
+    """The message layer of the connections of message services that the C side follows: it hands
+    over their delivered bytes (deliver) and, when it writes a connection, asks for its messages
+    (finish). The streams are the reference's own (messages.open_stream); see msg_deliver in
+    _fasttcp.c for why the merged deliveries give the same messages."""
+
+    def __init__(self, services: dict[int, str], framings: Any) -> None:
+        self.services, self.framings = services, framings
+        self.open: dict[int, Any] = {}
+        self.truncated: list[int] = []  # connections whose messages were too many to list
+
+    def deliver(self, cid: int, port: int, side: int, data: bytes, no: int, ts: int) -> None:
+        st = self.open.get(cid)
+        if st is None:
+            svc = self.services[port]
+            st = self.open[cid] = open_stream(svc, self.framings[svc], _EchoTimes())
+        at = st.now = _At(no, ts)  # TcpAnalysis.feed sets it for each packet of the connection
+        if side == 0:
+            st.request(0, data, at)
+        else:
+            st.response(0, data, at)
+
+    def finish(self, cid: int, port: int, t0: int) -> tuple[bytes, int, int, list]:
+        """(the messages as JSON, first request and reply time or -1, the Message list)."""
+        st = self.open.pop(cid, None)
+        if st is None:  # no byte delivered: an empty stream
+            return b"[]", -1, -1, []
+        st.finish()
+        msgs = st.messages(t0)
+        if st.truncated:
+            self.truncated.append(cid)
+        e = st.echo
+        text = "[" + ",".join(map(jsonenc.dumps, msgs)) + "]"
+        return (text.encode("utf-8"), -1 if e.first_req_ts is None else e.first_req_ts,
+                -1 if e.first_echo_ts is None else e.first_echo_ts, msgs)
+
+
+class _Truncated:
+    """A fast-path connection whose messages were too many to list, as messages_warnings reads a Conn."""
+
+    __slots__ = ("by", "id", "msgs", "server", "service", "syn_frame", "truncated")
+
+    def __init__(self, c: Any) -> None:
+        self.id, self.by, self.service, self.server = c.id, "port", c.service, (None, c.server.port)
+        self.syn_frame = c.handshake.syn_frame
+        self.msgs = self  # messages_warnings asks conn.msgs.truncated
+        self.truncated = True
 
 
 def _replay(capture: _capture.Capture, params: tuple, ids: list[int], tcp: Any, dns: Any) -> None:

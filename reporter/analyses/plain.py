@@ -114,12 +114,14 @@ def _template(cls: type, codes: dict[str, int]) -> tuple[tuple[tuple[bytes, int]
     return tuple(parts), lit.encode()
 
 
-def templates(services: dict[int, str], spool: Optional["Spool"] = None) -> tuple:
+def templates(services: dict[int, str], spool: Optional["Spool"] = None, deliver: Any = None,
+              finish: Any = None) -> tuple:
     """What _fasttcp.analyse needs to write records: the three templates, the service names, the
-    model classes to fill (kinds), the spool and its file descriptor."""
+    model classes to fill (kinds), the spool and its file descriptor, the message layer's two
+    callbacks (fastpath.Streams)."""
     return (_template(Connection, CONN_CODES), _template(Exchange, EXCHANGE_CODES), _template(Fin, FIN_CODES),
             {port: json.encoder.encode_basestring(name).encode() for port, name in services.items()},
-            kinds(), spool, spool.fileno() if spool is not None else -1)
+            kinds(), spool, spool.fileno() if spool is not None else -1, deliver, finish)
 
 
 class Spool:

@@ -131,7 +131,8 @@ class TcpAnalysis:
         # (fastpath tuples), and for the connections this analysis gets, the id and client number
         # the whole capture gives them (opening frame -> (id, client_no)) and the frames whose
         # opening sweeps idle connections (every SWEEP_EVERY-th connection of the capture).
-        self.plain: list[tuple] = []
+        self.plain: list = []
+        self.fast_message_conns: list = []  # its connections whose messages_warnings it owes (fastpath._Truncated)
         self.assigned: dict[int, tuple[int, int]] | None = None
         self.sweep_frames: set[int] | None = None
 
@@ -481,7 +482,9 @@ class TcpAnalysis:
             if conn.echo.truncated:
                 self.warnings.append(Warning("exchanges-truncated", f"connection {conn.id}: only the first "
                                              "exchanges are listed", conn.syn_frame))
-        self.warnings += messages_warnings(self.conns, out)
+        conns = sorted([*self.conns, *self.fast_message_conns], key=lambda c: c.id) if self.fast_message_conns \
+            else self.conns
+        self.warnings += messages_warnings(conns, out)
         hint = timezone_hint(out)
         return TcpResult(out, self.frames, self.warnings, streams, self.marks, hint)
 
