@@ -404,3 +404,24 @@ def test_base64_in_c_decodes_as_base64stream_does() -> None:
     st.feed(base64.b64encode(b"x" * 1000))
     st.finish()
     assert st.size == 1000 and st.sha256 == hashlib.sha256(b"x" * 1000).hexdigest()
+
+
+def test_control_bytes_found_as_jsonstream_finds_them() -> None:
+    from reporter.analyses import _fasttcp  # type: ignore[attr-defined]
+
+    rng = random.Random(32)
+    for n in list(range(0, 40)) + [100, 1000]:
+        for _ in range(20):
+            data = bytes(rng.choice(b"ABCxyz09+/ \x7f\x80\xff" + bytes([rng.randrange(32)]) * (rng.random() < 0.2))
+                         for _ in range(n))
+            assert _fasttcp.has_control(data) == (len(data.translate(None, bytes(range(32)))) != len(data)), data
+
+
+def test_terminator_search_finds_what_bytes_find_finds() -> None:
+    from reporter.analyses.messages.framing import CRLF2, _find_crlf2
+
+    rng = random.Random(2)
+    for _ in range(3000):
+        data = bytes(rng.choice(b"\r\nab") for _ in range(rng.randint(0, 30)))
+        pos = rng.randint(0, len(data))
+        assert _find_crlf2(data, pos) == data.find(CRLF2, pos), (data, pos)

@@ -31,7 +31,7 @@
 #include <emmintrin.h>
 #endif
 
-#define API_VERSION 10
+#define API_VERSION 11
 
 #define M32 0xFFFFFFFFu
 #define HALF 0x80000000u
@@ -2035,6 +2035,26 @@ static PyObject *fast_b64_feed(PyObject *self, PyObject *args) {
     return Py_BuildValue("(Ny#)", raw, rest, n - cut);
 }
 
+/* has_control(data): a byte below 0x20 in it (jsonstream: a raw control character in a string) */
+static PyObject *fast_has_control(PyObject *self, PyObject *arg) {
+    (void)self;
+    Py_buffer b;
+    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+    const uint8_t *p = b.buf;
+    Py_ssize_t n = b.len, i = 0;
+    int found = 0;
+#if defined(__SSE2__)
+    const __m128i zero = _mm_setzero_si128(), k31 = _mm_set1_epi8(0x1F);
+    for (; i + 16 <= n && !found; i += 16) {
+        __m128i c = _mm_loadu_si128((const __m128i *)(p + i));
+        found = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_subs_epu8(c, k31), zero)) != 0;
+    }
+#endif
+    for (; i < n && !found; i++) found = p[i] < 0x20;
+    PyBuffer_Release(&b);
+    return PyBool_FromLong(found);
+}
+
 static PyObject *fast_dns_parse(PyObject *self, PyObject *arg) {
     (void)self;
     Py_buffer b;
@@ -2158,6 +2178,7 @@ static PyMethodDef methods[] = {
     {"replay", fast_replay, METH_VARARGS, "Pass 2: iterate the frames the Python analyses need."},
     {"dns_parse", fast_dns_parse, METH_O, "dns.parse_plain's answer, as a tuple of _Message's fields, or None."},
     {"b64_feed", fast_b64_feed, METH_VARARGS, "Base64Stream.feed's common case: (decoded, left over) or None."},
+    {"has_control", fast_has_control, METH_O, "A byte below 0x20 in the data."},
     {NULL, NULL, 0, NULL},
 };
 

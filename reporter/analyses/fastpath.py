@@ -48,7 +48,7 @@ try:
 except ImportError:  # not compiled (no C compiler where it was installed): the reference does all
     _fasttcp = None  # type: ignore[assignment]
 
-API_VERSION = 10
+API_VERSION = 11
 ENABLED = os.environ.get("PROGJAR_FASTPATH", "1") != "0"  # PROGJAR_FASTPATH=0: the reference alone
 QUIET_NS = 1_000_000_000  # a closed plain connection this long without a packet is written out
 K_OTHER, K_DNS, K_TCP, K_SWEEP = 0, 1, 2, 3
@@ -85,8 +85,10 @@ def _model_supported() -> bool:
 _CURRENT = _built_from_current_source() and _model_supported()
 if _CURRENT and ENABLED and getattr(_fasttcp, "API_VERSION", None) == API_VERSION:
     from reporter.analyses.messages import fileserver as _fileserver
+    from reporter.analyses.messages import jsonstream as _jsonstream
 
     _fileserver.B64_FEED = _fasttcp.b64_feed  # base64 of file transfers, reference and fast path alike
+    _jsonstream.HAS_CONTROL = _fasttcp.has_control
 
 
 def available() -> bool:
