@@ -1969,11 +1969,16 @@ fail:
 /* ---- base64 for fileserver.Base64Stream: its common case in one pass ------------------------ */
 
 static int8_t B64DEC[256];  /* value of a base64 character, -1 blank (skipped), -2 anything else */
+static uint32_t B64Q[4][256];  /* a character's value at each place of its group, shifted into a 24-bit word */
 
 static void b64_init(void) {
     memset(B64DEC, -2, sizeof B64DEC);
     const char *abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; i++) B64DEC[(uint8_t)abc[i]] = (int8_t)i;
+    for (int i = 0; i < 64; i++) {
+        uint8_t c = (uint8_t)abc[i];
+        B64DEC[c] = (int8_t)i;
+        B64Q[0][c] = (uint32_t)i << 18; B64Q[1][c] = (uint32_t)i << 12; B64Q[2][c] = (uint32_t)i << 6; B64Q[3][c] = (uint32_t)i;
+    }
     B64DEC[' '] = B64DEC['\t'] = B64DEC['\r'] = B64DEC['\n'] = -1;
 }
 
@@ -1992,9 +1997,16 @@ static PyObject *fast_b64_feed(PyObject *self, PyObject *args) {
         PyObject *raw = PyBytes_FromStringAndSize(NULL, cut / 4 * 3);
         if (!raw) { PyBuffer_Release(&pend); PyBuffer_Release(&data); return NULL; }
         uint8_t *o = (uint8_t *)PyBytes_AS_STRING(raw);
-        for (Py_ssize_t i = 0; i < cut; i += 4) {
-            uint32_t v = (uint32_t)B64DEC[p[i]] << 18 | (uint32_t)B64DEC[p[i + 1]] << 12 | (uint32_t)B64DEC[p[i + 2]] << 6
-                         | (uint32_t)B64DEC[p[i + 3]];
+        Py_ssize_t i = 0;
+        for (; i + 8 <= cut; i += 8) {  /* two groups, six bytes */
+            uint32_t v = B64Q[0][p[i]] | B64Q[1][p[i + 1]] | B64Q[2][p[i + 2]] | B64Q[3][p[i + 3]];
+            uint32_t w = B64Q[0][p[i + 4]] | B64Q[1][p[i + 5]] | B64Q[2][p[i + 6]] | B64Q[3][p[i + 7]];
+            o[0] = (uint8_t)(v >> 16); o[1] = (uint8_t)(v >> 8); o[2] = (uint8_t)v;
+            o[3] = (uint8_t)(w >> 16); o[4] = (uint8_t)(w >> 8); o[5] = (uint8_t)w;
+            o += 6;
+        }
+        for (; i < cut; i += 4) {
+            uint32_t v = B64Q[0][p[i]] | B64Q[1][p[i + 1]] | B64Q[2][p[i + 2]] | B64Q[3][p[i + 3]];
             o[0] = (uint8_t)(v >> 16); o[1] = (uint8_t)(v >> 8); o[2] = (uint8_t)v;
             o += 3;
         }

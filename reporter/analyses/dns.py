@@ -22,8 +22,6 @@ from __future__ import annotations
 import struct
 from typing import Any, Optional
 
-import dpkt
-
 from reporter.model import DnsLookup, Warning
 from reporter.reading.packet import Packet, ip_text
 
@@ -260,6 +258,8 @@ def parse_message(buf: bytes) -> Optional[_Message]:
 
 def parse_dpkt(buf: bytes) -> Optional[_Message]:
     """dpkt (the reference for parse_plain); our lenient parser when dpkt gives up on the message."""
+    import dpkt.dns  # here, not at the top: most runs never need it, and it costs 25 ms to import
+
     try:
         d = dpkt.dns.DNS(buf)
     except Exception:  # dpkt raises UnpackError, NeedData, struct.error, UnicodeDecodeError...
