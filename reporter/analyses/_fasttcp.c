@@ -31,7 +31,7 @@
 #include <emmintrin.h>
 #endif
 
-#define API_VERSION 11
+#define API_VERSION 12
 
 #define M32 0xFFFFFFFFu
 #define HALF 0x80000000u
@@ -2174,6 +2174,16 @@ static PyObject *replay_next(Replay *self) {
     return NULL;  /* StopIteration */
 }
 
+static PyObject *replay_frames(Replay *self, PyObject *unused) {
+    (void)unused;
+    return PyLong_FromLongLong(self->r.no);
+}
+
+static PyMethodDef replay_methods[] = {
+    {"frames", (PyCFunction)replay_frames, METH_NOARGS, "Frames read so far."},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyTypeObject ReplayType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "reporter.analyses._fasttcp.Replay",
@@ -2183,6 +2193,7 @@ static PyTypeObject ReplayType = {
     .tp_doc = "The frames the Python analyses need, in frame order (see the module doc).",
     .tp_iter = PyObject_SelfIter,
     .tp_iternext = (iternextfunc)replay_next,
+    .tp_methods = replay_methods,
 };
 
 static PyMethodDef methods[] = {
