@@ -1,18 +1,27 @@
-/* The TCP analysis's fast path for plainly ordinary connections, compiled (reporter/analyses/fastpath.py).
+/* The TCP analysis's fast path for plain connections, compiled (reporter/analyses/fastpath.py).
  *
- * Why: the Python analysis (tcp.py, echo.py, reassembly.py) is the reference and handles every
- * connection, whatever happens in it, at ~4 us a packet. Most connections of a big capture are
- * plain: a handshake, bytes in order both ways, an echo of what was sent, a close. This module
- * reads a pcap file, decodes the common frame (the reader's own fast layout), tracks every
- * connection exactly as tcp.py opens them (the same ids, client numbers, port reuse), and follows
- * the plain ones along the very branches tcp.py and echo.py take for such packets. The first
- * packet that would take any other branch (a retransmission, a gap, a capture duplicate, data on a
- * SYN/FIN/RST, a server ahead of its client, a limit reached) *taints* its connection: everything
- * computed for it is dropped and the Python reference analyses it from its first packet in a
- * second pass (Replay), which also hands out every frame the Python side needs (DNS, frames the
- * fast layout does not cover). Whatever this module cannot vouch for (another file format or link
- * type, a damaged file, a frame that might be TCP but is not in the fast layout) makes it decline
- * the whole capture, and the reference does all of it.
+ * Why: the Python analysis (tcp.py, echo.py, reassembly.py, the message layer) is the reference and
+ * handles every connection, whatever happens in it, at ~4 us a packet. Most connections of a big
+ * capture are plain: a handshake, bytes in order both ways, an echo or messages, a close. This
+ * module reads a pcap file, decodes the common frame (the reader's own fast layout), tracks every
+ * connection exactly as tcp.py opens them (the same ids, client numbers, port reuse, sweeps), and
+ * follows the plain ones along the very branches tcp.py and echo.py take for such packets (a
+ * message service's bytes go to the Python message layer, msg_deliver). The first packet that would
+ * take any other branch (a retransmission, a gap, a capture duplicate, data on a SYN/FIN/RST, a
+ * server ahead of its client, a limit reached, a packet after the connection was written out)
+ * *taints* its connection: everything computed for it is dropped and the Python reference analyses
+ * it from its first packet in a second pass (Replay), which also hands out every frame the Python
+ * side needs (DNS, frames the fast layout does not cover). Whatever this module cannot vouch for
+ * (another file format or link type, a damaged file, a frame that might be TCP but is not in the
+ * fast layout) makes it decline the whole capture, and the reference does all of it.
+ *
+ * A plain connection closed and quiet is written out (emit): its connections[] line from templates
+ * made from the model's fields (plain.py) into the spool, its record as the model's own objects.
+ *
+ * Sections: the pcap reader and frame classes; the tracker (tcp._open, _sweep); echo.EchoCheck's
+ * plain branches; the message layer's runs; tcp.feed's plain branches; writing a connection (JSON,
+ * objects, SHA-256); pass 1 (Pass1); DNS parsing and base64 (fast cases of Python functions, each
+ * tested against them); pass 2 (Replay).
  *
  * Every constant comes from the Python modules at call time (one source of truth). Names follow
  * tcp.py / echo.py / conn.py so a change there can be found here; tests/test_fastpath.py compares
@@ -56,7 +65,7 @@ enum { INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET };
 
 #define HIST_MAX 48
 
-/* frame classes */
+/* frame classes: the first four are what Replay hands to Python (fastpath.K_*) */
 enum { K_OTHER = 0, K_DNS = 1, K_TCP = 2, K_SWEEP = 3, K_UDP_SKIP = 10, K_TCP_FAST = 11, K_ABORT = 12 };
 
 typedef struct {
@@ -855,7 +864,7 @@ static int64_t half_offset(const Conn *conn, int side, const HalfA *h, uint32_t 
     return d < HALF ? nxt + d : nxt + (int64_t)d - WRAP;
 }
 
-static void control(Tracker *t, Conn *conn, int side, const Rec *rec, const Pkt *p) {
+static void control(Conn *conn, int side, const Rec *rec, const Pkt *p) {
     Analysis *a = conn->a;
     HalfA *h = side ? &a->s : &a->c;
     int up = side == 0, flags = p->flags, shift = up ? 0 : 16;
@@ -1012,7 +1021,7 @@ static int feed(Tracker *t, const Rec *rec, const Pkt *p, Conn **conn_out, int *
         if (!(flags & F_SYN) && h->state == INACTIVE) h->state = PARTIAL;
     }
     if (flags & 0x07) {
-        control(t, conn, side, rec, p);
+        control(conn, side, rec, p);
         if (!conn->a) return 0;
     }
     uint32_t bA = side ? (H_ACK << 16) : H_ACK, bD = side ? (H_DATA << 16) : H_DATA;
@@ -1060,7 +1069,7 @@ enum {
     V_FIRST_FIN_BY, V_RESET, V_END_TIME, V_FINS, V_STATE, V_HISTORY,
     V_CBYTES, V_SBYTES, V_CSEGS, V_SSEGS, V_ZERO, V_VERIFIED, V_ECHOED, V_MISMATCH, V_FIRST_REQ, V_FIRST_ECHO,
     V_WAIT, V_QUEUED_BEHIND, V_MISMATCH_FRAME, V_EXCHANGES, V_CSHA, V_SSHA, V_CPREVIEW, V_SPREVIEW, V_EMPTY_LIST,
-    V_SERVICE_BY, V_LAST
+    V_SERVICE_BY
 };
 enum { X_REQ = 1, X_ECHO, X_REQ_TIME, X_ECHO_TIME, X_BYTES };  /* an exchange's */
 enum { F_BY = 1, F_FRAME, F_TIME };  /* a FIN's */
@@ -1673,6 +1682,7 @@ static PyTypeObject Pass1Type;
 static int parse_templates(Tracker *t, PyObject *tpls);
 
 static PyObject *fast_analyse(PyObject *self, PyObject *args) {
+    (void)self;
     PyObject *pargs, *tpls;
     if (!PyArg_ParseTuple(args, "O!O!", &PyTuple_Type, &pargs, &PyTuple_Type, &tpls)) return NULL;
     Pass1 *p1 = PyObject_New(Pass1, &Pass1Type);
@@ -2100,6 +2110,7 @@ static void replay_dealloc(Replay *self) {
 static PyTypeObject ReplayType;
 
 static PyObject *fast_replay(PyObject *self, PyObject *args) {
+    (void)self;
     PyObject *pargs, *ids;
     if (!PyArg_ParseTuple(args, "O!O", &PyTuple_Type, &pargs, &ids)) return NULL;
     Replay *rp = PyObject_New(Replay, &ReplayType);

@@ -1,31 +1,35 @@
 """The compiled fast path for plain TCP connections, and what the Python analyses still do around it.
 
-Why: the Python TCP analysis (tcp.py with reassembly.py and echo.py) costs ~4 us a packet, so a
-capture of a million packets takes longer than `tshark -z conv,tcp`. Most connections of such a
-capture are plain (a handshake, bytes in order both ways, an echo, a close), and for them the
-analysis always takes the same few branches. ``_fasttcp.c`` takes exactly those branches, in C,
-for every connection until one of its packets would take another branch; that connection is then
-*tainted* and the Python analysis, which stays the reference, analyses it whole. So:
+Why: the Python TCP analysis (tcp.py with reassembly.py, echo.py and the message layer) costs ~4 us
+a packet, so a capture of a million packets took longer than `tshark -z conv,tcp`. Most connections
+of such a capture are plain (a handshake, bytes in order both ways, an echo or messages, a close),
+and for them the analysis always takes the same few branches. ``_fasttcp.c`` takes exactly those
+branches, in C, for every connection until one of its packets would take another branch; that
+connection is then *tainted* and the Python analysis, which stays the reference, analyses it whole.
 
-1. pass 1 (``_fasttcp.analyse``) reads a pcap file once: every connection is opened as tcp.py
-   opens it (ids, client numbers, port reuse) and the plain ones are analysed; out come their
-   records (one tuple each, FIELDS), the tainted connections' ids, the frames at which tcp.py
-   sweeps idle connections, and the capture's counters;
-2. pass 2 (``_fasttcp.replay``) reads the file again and hands the Python analyses, in frame
-   order, exactly what they would have taken from the full packet stream: the tainted
-   connections' packets (TcpAnalysis, and the DNS analysis for port 53), plain UDP DNS datagrams,
-   and every frame outside the reader's fast layout (decoded by ``decode_frame``, problems
-   counted as the reader counts them). It is skipped when there is nothing to hand.
-3. TcpAnalysis.finish merges the plain records (``merge_plain``) with its own by id.
+1. pass 1 (``_fasttcp.analyse``, an iterator) reads a pcap file once: every connection is opened
+   as tcp.py opens it (ids, client numbers, port reuse, sweeps) and the plain ones are analysed.
+   A message service's delivered bytes go to the reference's own message layer as they come
+   (``Streams``). A plain connection closed and quiet for QUIET_NS is written out: its
+   connections[] line into an anonymous spool file, its record as report objects
+   (plain.PlainConnection), its C state freed; a packet that still comes for it taints it.
+2. pass 2 (``_fasttcp.replay``) reads the file again, only when needed, and hands the Python
+   analyses, in frame order, exactly what they would have taken from the whole packet stream:
+   the tainted connections' packets (TcpAnalysis, and the DNS analysis for port 53), UDP DNS
+   messages (parsed in C when dns.parse_plain would take them), and every frame outside the
+   reader's fast layout (decoded by ``decode_frame``, problems counted as the reader counts them).
+3. TcpAnalysis.finish merges the plain records with its own by id (``merge_plain``) and judges
+   queued_behind over all of them; the JSON writer copies each plain line from the spool.
 
 The module declines a capture (returns False before touching the analyses) when it cannot vouch
 for it: no compiled module (a machine without a C compiler: everything stays correct, only
-slower), pcapng, a link type without a fast layout, a damaged file, or a frame that might be TCP
-outside the fast layout (IPv6, VLAN, IP options, a frame cut by the snap length). Frame notes
-(--frames) and the tests' kept streams also use the reference alone.
+slower), pcapng, a link type without a fast layout, a damaged file, a frame that might be TCP
+outside the fast layout (IPv6, VLAN, IP options, a frame cut by the snap length), or a model
+whose fields the C side does not know. Frame notes (--frames), content recognition on unclaimed
+ports and the tests' kept streams stay with the reference.
 
-tests/test_fastpath.py proves the two paths write the same report on the snapshot corpus (samples,
-crafted edge cases, mutants) and on the bench's shapes.
+tests/test_fastpath.py proves the two paths write the same report, byte for byte, on samples,
+crafted edge cases, class captures, file damage, packet-level mutants and the bench's shapes.
 """
 from __future__ import annotations
 
@@ -51,7 +55,7 @@ except ImportError:  # not compiled (no C compiler where it was installed): the 
 API_VERSION = 12
 ENABLED = os.environ.get("PROGJAR_FASTPATH", "1") != "0"  # PROGJAR_FASTPATH=0: the reference alone
 QUIET_NS = 1_000_000_000  # a closed plain connection this long without a packet is written out
-K_OTHER, K_DNS, K_TCP, K_SWEEP = 0, 1, 2, 3
+K_OTHER, K_DNS, K_TCP, K_SWEEP = 0, 1, 2, 3  # what pass 2 hands over (K_* in _fasttcp.c)
 FAST_LINKTYPES = (1, 113, 276)  # Ethernet, Linux cooked v1 and v2: decode.fast_layout's
 DNS_PORT = 53
 

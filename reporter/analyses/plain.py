@@ -1,19 +1,20 @@
-"""Plain connections as the fast path hands them out: a JSON line in a spool file and a small row.
+"""Plain connections as the fast path hands them out: a JSON line in a spool file and report objects.
 
-Why: a capture of 70,000 connections held as report objects takes ~2.5 KB a connection (nested
-records, digests, previews, exchanges), the bulk of the reporter's memory. The fast path
-(_fasttcp.c) writes each plain connection's connections[] record itself, once the connection is
-closed and quiet, as the JSON line the report will carry, into an anonymous temporary file (the
-spool, never visible in the file system, gone with the process), and keeps a packed row of ~450
-bytes with what rubrics, renderers and queued_behind read. ``PlainConnection`` gives that row the
-Connection's attributes (``c.server.ip``, ``c.handshake.syn_time_s``, ``c.echo.verified`` ...),
-made on each access; the few heavy ones (exchanges, digests, previews) are read back from the
-spool line. The JSON writer copies the line (queued_behind filled in, judged once every connection
-is known); ``model._plain`` gives the dict for the indented small-report form.
+Why: the reference keeps every connection's whole analysis state to the end and then builds its
+record; at 70,000 connections that was ~8 KB a connection. The fast path (_fasttcp.c) writes a
+plain connection's connections[] record itself, once the connection is closed and quiet, as the
+JSON line the report will carry, into an anonymous temporary file (the spool: never visible in the
+file system, gone with the process), and gives the rubrics and renderers the record as report
+objects (``PlainConnection``, a Connection) made directly by the C side: every field a real value,
+but exchanges, digests, previews and FINs, which only a renderer's detailed view reads, are read
+back from the JSON line when asked for. Server endpoints, TCP options and empty anomalies are one
+object per value, shared by the connections that have it: the model is read-only once built.
+The JSON writer copies the line (queued_behind filled in, judged once every connection is known).
 
 The line comes from templates made here from the model's own fields (``templates``), each value
-by a code the C side knows: a model field without a code makes the fast path decline every
-capture (the reference then writes it), never a wrong record.
+by a code the C side knows, and the objects from the model's classes and slots (``kinds``): a model
+field the C side does not know makes the fast path decline every capture (the reference then
+writes it), never a wrong record.
 """
 from __future__ import annotations
 
