@@ -40,7 +40,7 @@
 #include <emmintrin.h>
 #endif
 
-#define API_VERSION 12
+#define API_VERSION 13
 
 #define M32 0xFFFFFFFFu
 #define HALF 0x80000000u
@@ -64,6 +64,7 @@ enum { INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET };
 #define WAIT_REQUEST (H_ACK << 16)
 
 #define HIST_MAX 48
+#define HINT_FRAMES_FP 20000  /* fingerprint.HINT_FRAMES (fastpath checks they agree) */
 
 /* frame classes: the first four are what Replay hands to Python (fastpath.K_*) */
 enum { K_OTHER = 0, K_DNS = 1, K_TCP = 2, K_SWEEP = 3, K_UDP_SKIP = 10, K_TCP_FAST = 11, K_ABORT = 12 };
@@ -508,6 +509,10 @@ typedef struct {
     PyObject *zero_anomalies, *empty_tuple;
     PyObject *str_client, *str_server, *str_port, *states[12];
     PyObject *deliver_cb, *finish_cb;  /* the message layer's (fastpath._Streams) */
+    /* batch's copy signals (grading.fingerprint.Collector), gathered in this same read when asked */
+    PyObject *fp_update, *fp_times, *fp_ip_ids, *fp_flows, *fp_isns, *fp_tokens, *fp_signals, *fp_dns;
+    Bytes fpbuf;  /* frames for the content digest, handed to its update() a megabyte at a time */
+    int64_t fp_ttl[256], fp_sums, fp_zero, fp_hint;
 } Tracker;
 
 static int emit(Tracker *t, Conn *conn, int64_t t0);
@@ -1639,7 +1644,10 @@ static void tracker_free(Tracker *t) {
         t->kinds[i].n = 0;
     }
     Py_CLEAR(t->ips); Py_CLEAR(t->shared); Py_CLEAR(t->zero_anomalies); Py_CLEAR(t->empty_tuple); Py_CLEAR(t->str_client); Py_CLEAR(t->str_server); Py_CLEAR(t->str_port);
-    Py_CLEAR(t->deliver_cb); Py_CLEAR(t->finish_cb); Py_CLEAR(t->spool);
+    Py_CLEAR(t->deliver_cb); Py_CLEAR(t->finish_cb);
+    Py_CLEAR(t->fp_update); Py_CLEAR(t->fp_times); Py_CLEAR(t->fp_ip_ids); Py_CLEAR(t->fp_flows);
+    Py_CLEAR(t->fp_isns); Py_CLEAR(t->fp_tokens); Py_CLEAR(t->fp_signals); Py_CLEAR(t->fp_dns);
+    bytes_free(&t->fpbuf); Py_CLEAR(t->spool);
     for (int i = 0; i < 12; i++) Py_CLEAR(t->states[i]);
     for (int i = 0; i < 65536; i++) Py_CLEAR(t->service_json[i]);
     bytes_free(&t->blob);
@@ -1655,6 +1663,149 @@ static int after_open(Tracker *t) {
     int r = PyList_Append(t->sweeps, item);
     Py_DECREF(item);
     return r;
+}
+
+/* ---- the copy signals of grading/fingerprint.py, in the report's own read ----------------------- */
+
+static int fp_flush(Tracker *t) {
+    if (!t->fpbuf.n) return 0;
+    PyObject *mv = PyMemoryView_FromMemory((char *)t->fpbuf.v, t->fpbuf.n, PyBUF_READ);
+    if (!mv) return -1;
+    PyObject *r = PyObject_CallOneArg(t->fp_update, mv);
+    Py_DECREF(mv);
+    t->fpbuf.n = 0;
+    if (!r) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* dict[key] as a new empty container made by make() when missing (defaultdict's __missing__) */
+static PyObject *fp_slot(PyObject *dict, PyObject *key, PyObject *(*make)(Py_ssize_t)) {
+    PyObject *v = PyDict_GetItemWithError(dict, key);
+    if (v) return v;
+    if (PyErr_Occurred()) return NULL;
+    v = make(0);
+    if (!v || PyDict_SetItem(dict, key, v) < 0) { Py_XDECREF(v); return NULL; }
+    Py_DECREF(v);
+    return v;
+}
+
+static PyObject *new_set(Py_ssize_t n) { (void)n; return PySet_New(NULL); }
+
+static int fp_token(Tracker *t, const char *kind, PyObject *text) {
+    if (!text) return -1;
+    PyObject *k = PyUnicode_FromString(kind);
+    PyObject *set = k ? fp_slot(t->fp_tokens, k, new_set) : NULL;
+    int rc = set ? PySet_Add(set, text) : -1;
+    Py_XDECREF(k);
+    Py_DECREF(text);
+    return rc;
+}
+
+/* fingerprint.Collector.frame for one record: content and times here; the IP signals here for the
+ * frames classify() decoded (plain IPv4 TCP/UDP, _ip_signals' own steps), by Collector.signals
+ * for every other frame */
+static int fp_frame(Tracker *t, const Reader *r, const Rec *rec, int kind) {
+    if (t->fp_hint < HINT_FRAMES_FP) {
+        PyObject *ts = PyLong_FromLongLong(rec->ts);
+        if (!ts || PyList_Append(t->fp_times, ts) < 0) { Py_XDECREF(ts); return -1; }
+        Py_DECREF(ts);
+        t->fp_hint++;
+    }
+    uint8_t head[8] = {(uint8_t)(r->linktype >> 24), (uint8_t)(r->linktype >> 16), (uint8_t)(r->linktype >> 8),
+                       (uint8_t)r->linktype, (uint8_t)(rec->caplen >> 24), (uint8_t)(rec->caplen >> 16),
+                       (uint8_t)(rec->caplen >> 8), (uint8_t)rec->caplen};
+    if (bytes_add(&t->fpbuf, head, 8) < 0 || bytes_add(&t->fpbuf, rec->frame, rec->caplen) < 0) return -1;
+    if (t->fpbuf.n >= (1 << 20) && fp_flush(t) < 0) return -1;
+    if (kind != K_TCP_FAST && kind != K_DNS && kind != K_UDP_SKIP) {
+        PyObject *res = PyObject_CallFunction(t->fp_signals, "iy#", r->linktype, (const char *)rec->frame, rec->caplen);
+        if (!res) return -1;
+        Py_DECREF(res);
+        return 0;
+    }
+    const uint8_t *ip = rec->frame + r->ipoff;
+    Py_ssize_t iplen = rec->caplen - r->ipoff;  /* to the frame's end, padding included, as ip[...] there */
+    const uint8_t *l4 = ip + 20;
+    Py_ssize_t l4len = iplen - 20;
+    int proto = ip[9], ttl = ip[8];
+    PyObject *src = PyBytes_FromStringAndSize((const char *)ip + 12, 4);
+    if (!src) return -1;
+    int rc = -1;
+    PyObject *ids = fp_slot(t->fp_ip_ids, src, PyList_New);
+    if (!ids) goto done;
+    if (PyList_GET_SIZE(ids) < HINT_FRAMES_FP) {
+        PyObject *v = PyLong_FromLong(be16(ip + 4));
+        if (!v || PyList_Append(ids, v) < 0) { Py_XDECREF(v); goto done; }
+        Py_DECREF(v);
+    }
+    t->fp_ttl[ttl]++;
+    int sport = be16(l4), dport = be16(l4 + 2);
+    PyObject *flows = fp_slot(t->fp_flows, src, new_set);
+    PyObject *flow = flows ? Py_BuildValue("(iy#ii)", proto, (const char *)ip + 16, (Py_ssize_t)4, sport, dport) : NULL;
+    if (!flow || PySet_Add(flows, flow) < 0) { Py_XDECREF(flow); goto done; }
+    Py_DECREF(flow);
+    if (proto == 6) {
+        t->fp_sums++;
+        t->fp_zero += be16(l4 + 16) == 0;
+        uint32_t seq = be32(l4 + 4);
+        int flags = l4[13], hlen = (l4[12] >> 4) * 4;
+        if (flags & F_SYN) {
+            char side = (flags & F_ACK) ? 's' : 'c';
+            PyObject *isn = Py_BuildValue("(OiI)", src, sport, seq);
+            if (!isn || PyList_Append(t->fp_isns, isn) < 0) { Py_XDECREF(isn); goto done; }
+            Py_DECREF(isn);
+            if (!(seq < 100000 || seq % 100000 == 0) && fp_token(t, "isn", PyUnicode_FromFormat("%c:%u", side, seq)) < 0)
+                goto done;
+            /* _tcp_tsval: the options walked as iter_tcp_options walks them */
+            const uint8_t *o = l4 + 20;
+            int n = hlen - 20 < l4len - 20 ? hlen - 20 : (int)(l4len - 20), i = 0;
+            uint32_t tsval = 0;
+            while (i < n) {
+                int k = o[i];
+                if (k == 0) break;
+                if (k == 1) { i++; continue; }
+                if (i + 1 >= n || o[i + 1] < 2) break;
+                int ln = o[i + 1];
+                int blen = (i + ln <= n ? ln : n - i) - 2;
+                if (k == 8 && blen == 8) { tsval = be32(o + i + 2); break; }
+                i += ln;
+            }
+            if (tsval && fp_token(t, "tsval", PyUnicode_FromFormat("%c:%u", side, tsval)) < 0) goto done;
+            if (side == 'c' && fp_token(t, "ports", PyUnicode_FromFormat("tcp:%d", sport)) < 0) goto done;
+        }
+    } else if (dport == 53) {
+        PyObject *res = PyObject_CallFunction(t->fp_dns, "y#i", (const char *)l4 + 8, l4len - 8, sport);
+        if (!res) goto done;
+        Py_DECREF(res);
+    }
+    rc = 0;
+done:
+    Py_DECREF(src);
+    return rc;
+}
+
+static int fp_setup(Tracker *t, PyObject *c) {
+    if (c == Py_None) return 0;
+    PyObject *content = PyObject_GetAttrString(c, "content");
+    if (!content) return -1;
+    t->fp_update = PyObject_GetAttrString(content, "update");
+    Py_DECREF(content);
+    t->fp_times = PyObject_GetAttrString(c, "times");
+    t->fp_ip_ids = PyObject_GetAttrString(c, "ip_ids");
+    t->fp_flows = PyObject_GetAttrString(c, "flows_by_src");
+    t->fp_isns = PyObject_GetAttrString(c, "isns");
+    t->fp_tokens = PyObject_GetAttrString(c, "tokens");
+    t->fp_signals = PyObject_GetAttrString(c, "signals");
+    t->fp_dns = PyObject_GetAttrString(c, "dns");
+    if (!t->fp_update || !t->fp_times || !t->fp_ip_ids || !t->fp_flows || !t->fp_isns || !t->fp_tokens
+        || !t->fp_signals || !t->fp_dns) return -1;
+    if (!PyList_Check(t->fp_times) || !PyDict_Check(t->fp_ip_ids) || !PyDict_Check(t->fp_flows)
+        || !PyList_Check(t->fp_isns) || !PyDict_Check(t->fp_tokens)) {
+        PyErr_SetString(PyExc_TypeError, "a fingerprint collector's containers");
+        return -1;
+    }
+    t->fp_hint = PyList_GET_SIZE(t->fp_times);
+    return 0;
 }
 
 /* ---- pass 1: Analyse(...), plain connections in batches as they finish ----------------------- */
@@ -1683,8 +1834,8 @@ static int parse_templates(Tracker *t, PyObject *tpls);
 
 static PyObject *fast_analyse(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *pargs, *tpls;
-    if (!PyArg_ParseTuple(args, "O!O!", &PyTuple_Type, &pargs, &PyTuple_Type, &tpls)) return NULL;
+    PyObject *pargs, *tpls, *collector = Py_None;
+    if (!PyArg_ParseTuple(args, "O!O!|O", &PyTuple_Type, &pargs, &PyTuple_Type, &tpls, &collector)) return NULL;
     Pass1 *p1 = PyObject_New(Pass1, &Pass1Type);
     if (!p1) return NULL;
     memset(&p1->r, 0, sizeof(p1->r));
@@ -1693,7 +1844,7 @@ static PyObject *fast_analyse(PyObject *self, PyObject *args) {
     if (parse_params(pargs, &p1->pr) < 0) { Py_DECREF(p1); return NULL; }
     p1->keep_services = p1->pr.services; Py_INCREF(p1->keep_services);
     if (reader_open(&p1->r, &p1->pr) < 0 || tracker_init(&p1->t, &p1->pr, 1) < 0
-        || parse_templates(&p1->t, tpls) < 0) { Py_DECREF(p1); return NULL; }
+        || parse_templates(&p1->t, tpls) < 0 || fp_setup(&p1->t, collector) < 0) { Py_DECREF(p1); return NULL; }
     return (PyObject *)p1;
 }
 
@@ -1728,6 +1879,7 @@ static PyObject *pass1_next(Pass1 *self) {
         while ((got = reader_next(r, &rec)) == 1) {
             if (!t->has_t0) { t->has_t0 = 1; t->t0 = r->first_ts; }
             int kind = classify(r, &rec, &p);
+            if (t->fp_update && kind != K_ABORT && fp_frame(t, r, &rec, kind) < 0) return NULL;
             if (kind == K_TCP_FAST) {
                 Conn *conn; int opened;
                 if (feed(t, &rec, &p, &conn, &opened) < 0) return NULL;
@@ -1748,6 +1900,7 @@ static PyObject *pass1_next(Pass1 *self) {
         }
         if (got < 0) return NULL;
         if (r->damaged) self->verdict = "decline";
+        if (t->fp_update && fp_flush(t) < 0) return NULL;
         self->state = 1;
         if (strcmp(self->verdict, "ok") == 0) {
             for (Py_ssize_t i = 0; i < t->nconns; i++) {
@@ -1776,13 +1929,21 @@ static PyObject *pass1_result(Pass1 *self, PyObject *unused) {
         Py_DECREF(item);
     }
     Reader *r = &self->r;
-    return Py_BuildValue("{s:s,s:L,s:L,s:L,s:O,s:N,s:O,s:L,s:L}",
+    PyObject *ttl = PyList_New(256);
+    if (!ttl) { Py_DECREF(tainted); return NULL; }
+    for (int i = 0; i < 256; i++) {
+        PyObject *v = PyLong_FromLongLong(t->fp_ttl[i]);
+        if (!v) { Py_DECREF(ttl); Py_DECREF(tainted); return NULL; }
+        PyList_SET_ITEM(ttl, i, v);
+    }
+    return Py_BuildValue("{s:s,s:L,s:L,s:L,s:O,s:N,s:O,s:L,s:L,s:N,s:L,s:L}",
                          "verdict", self->verdict, "packets", (long long)r->no,
                          "first_ts", (long long)(r->has_first ? r->first_ts : 0),
                          "last_ts", (long long)(r->has_first ? r->last_ts : 0),
                          "has_frames", r->has_first ? Py_True : Py_False,
                          "tainted", tainted, "sweeps", t->sweeps, "python_frames", (long long)self->need,
-                         "abort_frame", (long long)self->abort_frame);
+                         "abort_frame", (long long)self->abort_frame, "fp_ttls", ttl, "fp_tcp_sums",
+                         (long long)t->fp_sums, "fp_tcp_zero", (long long)t->fp_zero);
 }
 
 static PyMethodDef pass1_methods[] = {

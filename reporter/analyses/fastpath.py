@@ -52,7 +52,7 @@ try:
 except ImportError:  # not compiled (no C compiler where it was installed): the reference does all
     _fasttcp = None  # type: ignore[assignment]
 
-API_VERSION = 12
+API_VERSION = 13
 ENABLED = os.environ.get("PROGJAR_FASTPATH", "1") != "0"  # PROGJAR_FASTPATH=0: the reference alone
 QUIET_NS = 1_000_000_000  # a closed plain connection this long without a packet is written out
 K_OTHER, K_DNS, K_TCP, K_SWEEP = 0, 1, 2, 3  # what pass 2 hands over (K_* in _fasttcp.c)
@@ -111,10 +111,13 @@ def _constants(capture: _capture.Capture) -> dict[str, int]:
     }
 
 
-def run(capture: _capture.Capture, tcp: Any, dns: Any) -> bool:
+def run(capture: _capture.Capture, tcp: Any, dns: Any, collector: Any = None) -> bool:
     """Analyse the capture's packets into ``tcp`` (a TcpAnalysis) and ``dns`` (a DnsAnalysis), and
     fill the capture's counters, as ``pipeline``'s packet loop would; False (nothing touched)
-    when the fast path declines the capture. Raises Mismatch when pass 2 contradicts pass 1."""
+    when the fast path declines the capture. Raises Mismatch when pass 2 contradicts pass 1.
+
+    ``collector``: batch's copy signals (grading.fingerprint.Collector), gathered in the same read;
+    returns with ``collector.fed`` set when they are complete (else the caller reads them apart)."""
     if (not available() or capture.format != "pcap" or len(capture.linktypes) != 1
             or capture.linktypes[0] not in FAST_LINKTYPES or tcp.frames is not None or tcp.kept is not None):
         return False
@@ -125,7 +128,7 @@ def run(capture: _capture.Capture, tcp: Any, dns: Any) -> bool:
     spool = plain.Spool()
     rows: list[plain.PlainConnection] = []
     streams = Streams(services, tcp.framings)
-    p1 = _fasttcp.analyse(params, plain.templates(services, spool, streams.deliver, streams.finish))
+    p1 = _fasttcp.analyse(params, plain.templates(services, spool, streams.deliver, streams.finish), collector)
     for batch in p1:
         rows += batch
     res = p1.result()
@@ -137,6 +140,10 @@ def run(capture: _capture.Capture, tcp: Any, dns: Any) -> bool:
     capture.last_ts = res["last_ts"] if res["has_frames"] else None
     capture.truncated = False
     capture.problems = list(capture.header_problems)
+    if collector is not None:
+        collector.add_counts(res["fp_ttls"], res["fp_tcp_sums"], res["fp_tcp_zero"])
+        # the raw records' problems: what the file header gets wrong (a damaged file is declined)
+        collector.fed = (capture.packets, capture.first_ts, list(capture.header_problems))
     tainted = res["tainted"]
     late = {cid for _, cid, _, emitted in tainted if emitted}  # written, then a packet came: the reference's
     tcp.plain = [r for r in rows if r.id not in late] if late else rows
