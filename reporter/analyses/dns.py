@@ -369,10 +369,13 @@ class DnsAnalysis:
             if waiting:
                 self._warn("dns-retransmission", f"query {msg.id:#06x} for {msg.name} {qtype_text(msg.qtype)} "
                            f"sent again (first in frame {self._rows[waiting[0]].query_frame})", no)
-            waiting.append(len(self._rows))
-            text = self._shared
-            self._rows.append(DnsLookup(no, None, ts, text(src, ip_text), text(dst, ip_text), msg.id,
-                                        text(msg.name or ".", str), text(msg.qtype or 0, qtype_text), None, [], None))
+            rows = self._rows
+            waiting.append(len(rows))
+            get = self._text.get  # the shared strings (see _shared), looked up inline: a row a query
+            name, qtype = msg.name or ".", msg.qtype or 0
+            rows.append(DnsLookup(no, None, ts, get(src) or self._shared(src, ip_text),
+                                  get(dst) or self._shared(dst, ip_text), msg.id, get(name) or self._shared(name, str),
+                                  get(qtype) or self._shared(qtype, qtype_text), None, [], None))
             return
         key = (dst, dport, src, msg.id, qname, msg.qtype)
         waiting = self._pending.get(key)
@@ -385,8 +388,9 @@ class DnsAnalysis:
             del self._pending[key]
         row = self._rows[i]
         row.response_frame = no
-        row.rcode = self._shared(("rcode", msg.rcode), lambda k: rcode_text(k[1]))
-        row.answers = [self._shared(a, str) for a in msg.answers]
+        get = self._text.get
+        row.rcode = get(("rcode", msg.rcode)) or self._shared(("rcode", msg.rcode), lambda k: rcode_text(k[1]))
+        row.answers = [get(a) or self._shared(a, str) for a in msg.answers]
         row.latency_ms = round((ts - row.time_s) / 1e6, 6)
 
     def _shared(self, key: object, make: Any) -> str:

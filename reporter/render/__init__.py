@@ -59,8 +59,13 @@ def write_json(report: Report, path: Path) -> None:
     gc.disable()  # millions of short-lived dicts: the cyclic GC would walk the whole heap repeatedly
     try:
         with open(path, "w", encoding="utf-8") as f:
+            batch: list[str] = []  # a write a few hundred records, not one each
             for piece in iter_report_json(report):
-                f.write(piece)
+                batch.append(piece)
+                if len(batch) >= 512:
+                    f.write("".join(batch))
+                    batch.clear()
+            f.write("".join(batch))
     finally:
         if enabled:
             gc.enable()
