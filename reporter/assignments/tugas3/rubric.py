@@ -268,7 +268,8 @@ def judge_t6(report: Report, marks: Any) -> Task:
 
     t6 = {k.replace("t6_", "t4_", 1): w for k, w in WORDING.items() if k.startswith("t6_")}
     task = judge_overlap(report, "T6", t6, served=_served, first_frames=_first_frames, marks=marks,
-                         eligible=lambda c: c.service == "file", verb="answered", unserved_key="unanswered")
+                         eligible=lambda c: c.service == "file", verb="answered", unserved_key="unanswered",
+                         serial_passes=False)  # two clients served at overlapping times: a serial server is not
     task.code = task.code.replace("t4_", "t6_", 1)
     return task
 
