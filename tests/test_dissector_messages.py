@@ -153,7 +153,7 @@ def build(d: Path) -> dict[str, tuple[Path, Cap]]:
     f.data("c", 0, b"LIST\r\n\r\n"); c.note([0], ["LIST"])
     r1 = reply("OK", data=["donalbebek.jpg", "kucing.jpg"])
     f.data("s", 0, r1); c.note([1], [], ["OK"])
-    f.data("c", 8, b"LIST")  # the lecturer's client: no terminator, the reply ends the request
+    f.data("c", 8, b"list")  # the lecturer's client, lower case: no terminator, the reply ends the request
     f.data("s", len(r1), r1); c.note([2, 3], ["LIST"], ["OK"])
     f.close()
 
