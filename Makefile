@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml reporter/analyses/_fasttcp.c
 
 venv: $(STAMP)
 
-ASSIGNMENTS := $(notdir $(wildcard samples/*))
+ASSIGNMENTS := $(notdir $(patsubst %/,%,$(wildcard samples/*/)))
 
 ## demo: reports (HTML, PDF, JSON) for every bundled sample into reports/, one student's combined
 ## report over all Tugas 1 samples, and per assignment a class (each sample one student's hand-in)

@@ -720,6 +720,9 @@ end
 local function request_done(ms, h, cut)
     local cmd, file = nil, nil
     if not h.gap then cmd, file = M.parse_request(text_of(h, ms.kind)) end
+    -- the file server's commands are case-insensitive (the lecturer's server lower-cases them):
+    -- named upper-cased, as the report names them
+    if cmd and ms.kind == "json" then cmd = string.sub(string.upper(cmd), 1, 32) end
     local rec = { index = next_index(ms), dir = "request", frame = ms.frame, t = ms.t, bytes = h.n,
                   command = cmd, file = file, replies = 0 }
     if h.from and h.from >= 0 and not h.gap then rec.file_len = M.b64_size(h.b64, h.pad) end

@@ -153,7 +153,7 @@ def build(d: Path) -> dict[str, tuple[Path, Cap]]:
     f.data("c", 0, b"LIST\r\n\r\n"); c.note([0], ["LIST"])
     r1 = reply("OK", data=["donalbebek.jpg", "kucing.jpg"])
     f.data("s", 0, r1); c.note([1], [], ["OK"])
-    f.data("c", 8, b"LIST")  # the lecturer's client: no terminator, the reply ends the request
+    f.data("c", 8, b"list")  # the lecturer's client, lower case: no terminator, the reply ends the request
     f.data("s", len(r1), r1); c.note([2, 3], ["LIST"], ["OK"])
     f.close()
 
@@ -566,25 +566,13 @@ def test_a_segment_missing_from_the_capture_is_skipped_when_the_client_acks_past
 def _sharkd(reqs: list[dict], ws: Wireshark, home: Path, plugin: str | None = None) -> dict[int, dict]:
     """Answers of one `sharkd -` of that version (Wireshark's engine behind a GUI) to JSON-RPC
     requests, with the plugin (or the given text of one) installed in a private HOME and proven
-    loaded (tests/wireshark.py); files to `load` are copied where it reads them."""
+    loaded (tests/test_dissector.py's runner, the same for both plugin test files)."""
+    from tests.test_dissector import _install_plugin, _sharkd as sharkd_answers
+
     ws.require("sharkd")
-    plugins = home / ".local" / "lib" / "wireshark" / "plugins"
-    plugins.mkdir(parents=True, exist_ok=True)
-    (plugins / "progjar.lua").write_text(plugin or PLUGIN.read_text())
-    with ws.with_home(home).stage() as st:
-        reqs = [dict(r, params=dict(r["params"], file=st.file(r["params"]["file"])))
-                if r["method"] == "load" else r for r in reqs]
-        p = st.run("sharkd", ["-"], input="\n".join(json.dumps(r) for r in reqs) + "\n", timeout=300,
-                   plugins=True)
-    assert "lua" not in p.stderr.lower(), p.stderr
-    answers = {}
-    for line in p.stdout.splitlines():
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(msg, dict) and "id" in msg:
-            answers[msg["id"]] = msg
+    _install_plugin(home, plugin or PLUGIN.read_text())
+    answers, stderr = sharkd_answers(reqs, ws.with_home(home), 300)
+    assert "lua" not in stderr.lower(), stderr
     return answers
 
 

@@ -219,3 +219,17 @@ def test_auto_choice_weighs_stress_tests():
     assert a.id == "tugas3" and "not ets" in why and "up to 1 at once" in why
     a, _, _, _ = choose(report(conn(0, *LIST_OK)), "auto", service_ports())
     assert a.id == "tugas3"
+
+
+def test_ets_without_transfers_counts_the_file_connections_in_every_task(tmp_path) -> None:
+    """A capture with a LIST but no UPLOAD or GET: every ETS task says how many file-server
+    connections there were (never "0 connections" of a capture that has one)."""
+    from reporter.options import ReportOptions
+    from reporter.pipeline import analyse
+    from tests import craft
+
+    f = craft.TcpFlow(sport=6666).handshake()
+    f.data("c", 0, b"LIST\r\n\r\n").data("s", 0, b'{"status": "OK", "data": ["a.txt"]}\r\n\r\n').ack("c").close()
+    rep, _ = analyse(str(craft.write_pcap(tmp_path / "list.pcap", f.recs())), ReportOptions(assignment="ets"))
+    assert [(t.id, t.status, t.code, t.facts["n"]) for t in rep.tasks] == \
+        [(tid, "absent", "t1_no_transfer", 1) for tid in ("T1", "T2", "T3", "T4")]

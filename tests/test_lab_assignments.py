@@ -17,7 +17,7 @@ import pytest
 
 from servers.netlab import MACHINES
 from servers.scenarios_tugas3 import text_file
-from tests.conftest import SAMPLES, require_root, require_tool
+from tests.conftest import SAMPLES_ROOT, require_root, require_tool
 from tests.test_lab import LAB_TOOLS, assert_nothing_left, fields, lab_namespaces, pcap_linktypes, progjar_lab
 
 SERVER, M2, M3 = MACHINES["mesin1"], MACHINES["mesin2"], MACHINES["mesin3"]
@@ -295,7 +295,7 @@ def test_ets_knob_makes_bigger_runs(tmp_path_factory, home: Path) -> None:
     ("ets", ["ets-thread.pcap", "ets-process.pcap"]),
 ])
 def test_committed_samples_agree_with_their_manifest(assignment: str, files: list[str]) -> None:
-    folder = SAMPLES / assignment
+    folder = SAMPLES_ROOT / assignment
     manifest = json.loads((folder / "manifest.json").read_text())
     check_manifest(folder, manifest, assignment, files)
     readme = (folder / "README.md").read_text()
@@ -313,5 +313,5 @@ def test_committed_samples_agree_with_their_manifest(assignment: str, files: lis
 
 
 def test_new_samples_stay_small() -> None:
-    total = sum(p.stat().st_size for a in ("tugas2", "tugas3", "ets") for p in (SAMPLES / a).iterdir())
+    total = sum(p.stat().st_size for a in ("tugas2", "tugas3", "ets") for p in (SAMPLES_ROOT / a).iterdir())
     assert total < 300_000, f"samples of tugas2, tugas3 and ets: {total} bytes"

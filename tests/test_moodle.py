@@ -244,11 +244,11 @@ def test_indonesian_gradebook_and_worksheet(graded: dict, tmp_path: Path) -> Non
     rows = {r["mahasiswa"]: r for r in csv.DictReader(io.StringIO(text), delimiter=";")}
     assert rows["Bambang Pamungkas"]["nilai"] == "15" and rows["Bambang Pamungkas"]["T1"] == "sebagian"
     assert rows["Siti Nurhaliza"]["nilai"] == "20"
-    assert rows["Dewi Lestari"]["kesimpulan"] == "T4 bersamaan" and rows["Dewi Lestari"]["T2"] == "lulus"
+    assert rows["Dewi Lestari"]["kesimpulan"] == "T4 konkuren" and rows["Dewi Lestari"]["T2"] == "terpenuhi"
     assert "tidak mengumpulkan berkas tangkapan" in rows["Rina Wati"]["perlu diperiksa"]
     got = moodle_import(out / "moodle-grades.csv", "id")
     assert {k: v["grade"] for k, v in got.items()} == {"101": 20, "102": 90, "103": 15, "104": 60, "105": 0, "106": 0}
-    assert got["101"]["comments"].startswith("Tugas 1: nilai 20 dari 100.<br>T3 tidak ada: ")
+    assert got["101"]["comments"].startswith("Tugas 1: nilai 20 dari 100.<br>T3 tidak ditemukan: ")
     assert "Yang perlu diperbaiki: " in got["101"]["comments"]
     assert "caps.zip/rahasia.pcap tidak dapat dibaca: dienkripsi (dilindungi kata sandi)" in got["102"]["comments"]
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))

@@ -18,40 +18,17 @@ from pathlib import Path
 import pytest
 
 from servers.echo_client import LAB_MESSAGE
+from tests.programs import Program
 from tests.conftest import ROOT
 
 SERVERS = ROOT / "servers"
 
 
-class Server:
-    """echo_server.py on 127.0.0.1, any free port; log in a file so a chatty server never blocks on a pipe."""
+class Server(Program):
+    """echo_server.py on 127.0.0.1, any free port, its log in a file (tests/programs.py)."""
 
     def __init__(self, tmp: Path, *args: str) -> None:
-        self.log = tmp / f"server-{time.monotonic_ns()}.log"
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen([sys.executable, "-u", str(SERVERS / "echo_server.py"), "--bind", "127.0.0.1",
-                                          "--port", "0", *args], stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
-        self.port = int(self.wait_for(r"starting up on 127\.0\.0\.1 port (\d+)").group(1))
-        self.wait_for(r"waiting for a connection")
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_for(self, pattern: str, timeout: float = 10) -> re.Match:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            m = re.search(pattern, self.text())
-            if m:
-                return m
-            assert self.proc.poll() is None, f"server exited early: {self.text()}"
-            time.sleep(0.02)
-        raise AssertionError(f"server never logged /{pattern}/: {self.text()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(5)
+        super().__init__(tmp, "echo_server.py", *args)
 
 
 @pytest.fixture

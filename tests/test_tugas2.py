@@ -149,7 +149,10 @@ def _two_clients(tmp_path: Path, serial: bool, second_host: str = MESIN3) -> Pat
 def test_t4_verdict(serial: bool, verdict: str, tmp_path: Path) -> None:
     rep, tasks = run(_two_clients(tmp_path, serial))
     t4 = tasks["T4"]
-    assert (t4.status, t4.verdict, t4.code) == ("pass", verdict, f"t4_{verdict}"), t4.reason
+    # the assignment asks for a multithreaded server: serving one client at a time is partial, with a fix
+    status = "partial" if serial else "pass"
+    assert (t4.status, t4.verdict, t4.code) == (status, verdict, f"t4_{verdict}"), t4.reason
+    assert (t4.fix is not None) == serial
     if serial:
         later = rep.connections[1]
         assert later.echo.queued_behind == 0 and t4.facts["wait"] > 2.5

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Optional
 
 from reporter.assignments.wording import Wording, say
-from reporter.model import Task
+from reporter.model import Connection, Task
 
 RANK = {"pass": 3, "partial": 2, "fail": 1, "absent": 0}
 
@@ -44,3 +44,11 @@ def frames(*xs: Optional[int] | Iterable[Optional[int]]) -> list[int]:
 def endpoint(ip: str, port: int) -> str:
     """ip:port, with brackets around an IPv6 address (as Wireshark writes it)."""
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def conn_facts(c: Connection) -> dict[str, Any]:
+    """How every reason names a connection: the plugin's client number on its server endpoint,
+    the two endpoints, and Wireshark's tcp.stream (the connection id), as "Client #2 (a → b,
+    tcp.stream 1)" in every assignment's wording."""
+    return {"conn": c.id, "client_no": c.client_no, "client": endpoint(c.client.ip, c.client.port),
+            "server": endpoint(c.server.ip, c.server.port)}

@@ -95,7 +95,8 @@ def judge_overlap(report: Report, task_id: str, wording: Mapping[str, Wording], 
                   first_frames: Callable[[Connection], tuple[Iterable[int], Iterable[int]]],
                   marks: Optional[EvidenceFrames], eligible: Callable[[Connection], bool] = lambda c: True,
                   verb: str = "echoed", unserved_key: str = "unechoed",
-                  extra_filters: Iterable[str] = (), serial_filters: Iterable[str] = ()) -> Task:
+                  extra_filters: Iterable[str] = (), serial_filters: Iterable[str] = (),
+                  serial_passes: bool = True) -> Task:
     """The concurrency task over the report's eligible connections (module docstring); reason codes
     t4_no_overlap, t4_serial, t4_concurrent, t4_same_host, t4_not_all_echoed,
     t4_same_host_not_all_echoed from `wording`."""
@@ -112,7 +113,7 @@ def judge_overlap(report: Report, task_id: str, wording: Mapping[str, Wording], 
         if not g.overlapping:
             continue
         task = _task(g, sip, sport, task_id, wording, served, first_frames, marks, verb, unserved_key,
-                     list(extra_filters), list(serial_filters))
+                     list(extra_filters), list(serial_filters), serial_passes)
         if best is None or RANK[task.status] > RANK[best.status]:
             best = task
     if best is None:
@@ -126,12 +127,15 @@ def _task(g: Group, sip: str, sport: int, task_id: str, wording: Mapping[str, Wo
           served: Callable[[Connection], bool],
           first_frames: Callable[[Connection], tuple[Iterable[int], Iterable[int]]],
           marks: Optional[EvidenceFrames], verb: str, unserved_key: str, extra_filters: list[str],
-          serial_filters: list[str]) -> Task:
+          serial_filters: list[str], serial_passes: bool = True) -> Task:
     hosts = sorted({c.client.ip for c in g.overlapping})
     all_served = all(served(c) for c in g.overlapping)
-    status = "pass" if g.cross is not None and all_served else "partial"
+    served_ok = g.cross is not None and all_served
+    status = "pass" if served_ok else "partial"
     queued = next(((c, q) for c in g.overlapping if (q := g.queued_behind(c)) is not None), None)
     verdict = "serial" if queued else "concurrent"
+    if verdict == "serial" and not serial_passes:  # the assignment asks for clients served at once
+        status = "partial"
     if queued:
         later, earlier = queued
     else:
@@ -155,7 +159,7 @@ def _task(g: Group, sip: str, sport: int, task_id: str, wording: Mapping[str, Wo
         facts.update(later=later.client_no, later_ip=later.client.ip, earlier=earlier.client_no,
                      wait=later.echo.wait_s if later.echo.wait_s is not None else 0.0)
     code = "t4_serial" if verdict == "serial" else "t4_concurrent"
-    if status == "partial":
+    if not served_ok:
         reasons = []
         if g.cross is None:
             reasons.append("all from the same host")

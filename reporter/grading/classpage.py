@@ -166,7 +166,7 @@ def _row(s: dict, tasks: list[str], w: Words, lang: str) -> str:
             badge = f'<a class="badge" href="{_e(href)}" title="{_e(tip)}">{badge}</a>'
         vd = f'<span class="vd">{_e(w.t(task["verdict"]))}</span>' if task.get("verdict") else ""
         cells.append(f'<td data-s="{3 - STATUSES.index(st) if st in STATUSES else 0}">{badge}{vd}</td>')
-    for key, spec in (("rtt_ms", ".3g"), ("dns_latency_ms", ".3g"), ("wait_s", ".2f")):
+    for key, spec in (("rtt_ms", ".2f"), ("dns_latency_ms", ".2f"), ("wait_s", ".2f")):  # one decimal count a column
         shown, raw = _num(s.get(key), spec, w)
         cells.append(f'<td class="n" data-s="{_e(raw or -1)}">{_e(shown)}</td>')
     cells.append(f'<td class="n">{s["warnings"]}</td>')

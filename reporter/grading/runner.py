@@ -1,54 +1,83 @@
 """Worker processes for class grading: bounded, recycled, and never hung by a worker that died.
 
 Why recycled workers: analysis is CPU bound and PDF layout keeps memory it never gives back, so a
-fresh process every RECYCLE tasks keeps the peak flat over a class of 40. Why the bookkeeping: a
-worker killed by the OS (out of memory) loses its task silently in a ``multiprocessing.Pool``; each
-task says which process took it, so a task whose process is gone becomes an error row instead of
-a wait forever, and a global timeout bounds the rest.
+fresh process every RECYCLE tasks keeps the peak flat over a class of 40.
+
+Why not multiprocessing.Pool: a Pool forks replacement workers from its helper threads (after
+RECYCLE tasks, or when a worker dies) while its other threads may hold locks, and a child forked
+then can wait forever on a lock nobody will release (seen here: a batch hung with every capture
+done). Here every worker is forked by the calling thread itself, with no helper thread in this
+process: each worker has a pipe of its own; the parent sends it one task at a time, waits on all
+pipes at once, and sees a worker that died (killed by the OS for memory) as its pipe closing, so
+that task becomes an error row instead of a wait forever; a global timeout bounds the rest.
 """
 from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
 import os
-import queue
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
-from typing import Any
+from multiprocessing.connection import Connection, wait
+from typing import Any, Optional
 
 RECYCLE = 10  # tasks per worker before it is replaced: PDF layout keeps ~1.5 MiB a report
 TIMEOUT_S = 600.0  # longest wait for any next result before the rest are given up as timed out
 
-_started = None  # in a worker: where to say which task it is working on
-
-
-def _init_worker(started: Any) -> None:
-    global _started
-    _started = started
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's "clean up, then stop" is not ours
-
 
 def announce(key: str) -> None:
-    """Called by a task when it starts: the parent learns which process holds it."""
-    if _started is not None:
-        _started.put((key, os.getpid()))
+    """Called by a task when it starts (kept for the tasks' sake: the parent already knows which
+    worker holds which task, since it hands them out one by one)."""
 
 
-def _alive(pid: int) -> bool:
-    """Is the process running (not gone, not a zombie)?"""
-    if not os.path.isdir("/proc/self"):  # no procfs: a zombie passes for alive, the timeout still bounds it
+def _worker(conn: Connection, func: Callable[..., dict], args: tuple) -> None:
+    """A worker: run the tasks the parent sends until it sends None (or goes away)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's "clean up, then stop" is not ours
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops us
+    while True:
         try:
-            os.kill(pid, 0)
-        except OSError:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        conn.send(func(task, *args))
+
+
+class _Worker:
+    __slots__ = ("conn", "done", "proc", "task")
+
+    def __init__(self, ctx: Any, func: Callable[..., dict], args: tuple) -> None:
+        parent, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker, args=(child, func, args), daemon=True)
+        self.proc.start()
+        child.close()
+        self.conn: Connection = parent
+        self.task: Optional[dict] = None
+        self.done = 0
+
+    def give(self, task: dict) -> bool:
+        self.task = task
+        try:
+            self.conn.send(task)
+            return True
+        except (OSError, EOFError):
             return False
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
-    except (OSError, IndexError):
-        return False
+
+    def stop(self, force: bool = False) -> None:
+        with contextlib.suppress(OSError, EOFError):
+            if not force:
+                self.conn.send(None)
+        self.conn.close()
+        if force and self.proc.is_alive():
+            self.proc.terminate()
+        self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(5)
 
 
 def run(tasks: list[dict], func: Callable[..., dict], args: tuple, jobs: int, on_result: Callable[[dict], None],
@@ -62,44 +91,65 @@ def run(tasks: list[dict], func: Callable[..., dict], args: tuple, jobs: int, on
             on_result(func(t, *args))
         return
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-    done: queue.Queue = queue.Queue()
-    started = ctx.SimpleQueue()  # (task key, worker pid) as each task starts
-    pool = ctx.Pool(processes=min(jobs, len(tasks)), maxtasksperchild=RECYCLE, initializer=_init_worker,
-                    initargs=(started,))
-    by_key = {t["key"]: t for t in tasks}
+    todo = deque(tasks)
+    workers: list[_Worker] = []
     try:
-        for t in tasks:
-            pool.apply_async(func, (t, *args), callback=done.put,
-                             error_callback=lambda e, t=t: done.put(fail(t, f"worker failed: {e}")))
-        pending, running, suspect = set(by_key), {}, set()
+        while todo and len(workers) < min(jobs, len(tasks)):
+            w = _Worker(ctx, func, args)
+            workers.append(w)
+            if not w.give(todo.popleft()):
+                on_result(fail(w.task, "worker process could not start"))  # type: ignore[arg-type]
         last = time.monotonic()
-        while pending:
-            try:
-                res = done.get(timeout=1.0)
-            except queue.Empty:
-                while not started.empty():
-                    key, pid = started.get()
-                    running[key] = pid
-                # dead twice in a row (results of a worker that just exited have had a second)
-                dead = {k for k in pending if k in running and not _alive(running[k])}
-                for k in sorted(dead & suspect):
-                    pending.discard(k)
-                    on_result(fail(by_key[k], "worker process died while working on it (out of memory?)"))
-                suspect = dead - suspect
+        while any(w.task is not None for w in workers):
+            ready = wait([w.conn for w in workers if w.task is not None], timeout=1.0)
+            if not ready:
                 if time.monotonic() - last > timeout_s:
-                    for k in sorted(pending):
-                        on_result(fail(by_key[k], f"timed out after {timeout_s:.0f} s"))
+                    for w in workers:
+                        if w.task is not None:
+                            on_result(fail(w.task, f"timed out after {timeout_s:.0f} s"))
+                            w.task = None
+                    for t in todo:
+                        on_result(fail(t, f"timed out after {timeout_s:.0f} s"))
+                    todo.clear()
                     break
                 continue
             last = time.monotonic()
-            if res["key"] in pending:
-                pending.discard(res["key"])
+            for w in [w for w in workers if w.conn in ready]:
+                task = w.task
+                try:
+                    res = w.conn.recv()
+                except (EOFError, OSError):  # the worker is gone (killed by the OS, out of memory?)
+                    w.task = None
+                    w.stop(force=True)
+                    workers.remove(w)
+                    on_result(fail(task, "worker process died while working on it (out of memory?)"))  # type: ignore[arg-type]
+                    if todo:
+                        workers.append(_next(ctx, func, args, todo, on_result, fail))
+                    continue
+                w.task = None
+                w.done += 1
                 on_result(res)
-        pool.close()
+                if not todo:
+                    continue
+                if w.done >= RECYCLE:  # a fresh process: PDF layout's memory goes with the old one
+                    w.stop()
+                    workers.remove(w)
+                    workers.append(_next(ctx, func, args, todo, on_result, fail))
+                elif not w.give(todo.popleft()):
+                    on_result(fail(w.task, "worker process died before its task"))  # type: ignore[arg-type]
+                    w.task = None
     finally:
-        pool.terminate()
-        with contextlib.suppress(Exception):
-            pool.join()
+        for w in workers:
+            w.stop(force=w.task is not None)
+
+
+def _next(ctx: Any, func: Callable[..., dict], args: tuple, todo: deque, on_result: Callable[[dict], None],
+          fail: Callable[[dict, str], dict]) -> _Worker:
+    w = _Worker(ctx, func, args)
+    if not w.give(todo.popleft()):
+        on_result(fail(w.task, "worker process could not start"))  # type: ignore[arg-type]
+        w.task = None
+    return w
 
 
 class Progress:
@@ -112,8 +162,10 @@ class Progress:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+            # no auto-refresh: its thread would be in this process when workers are forked
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+                                TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+                                auto_refresh=False)
             self.bar.start()
             self.task = self.bar.add_task("grading", total=total)
 
@@ -123,7 +175,7 @@ class Progress:
                                              else "damaged" if res.get("damaged") else "ok")
         line = f"[{self.done}/{self.total}] {res['file'] or res['student'] + '/'}: {what}"
         if self.bar is not None:
-            self.bar.update(self.task, advance=1, description=res["student"][:30])
+            self.bar.update(self.task, advance=1, description=res["student"][:30], refresh=True)
             if res.get("error"):
                 self.bar.console.print(line, markup=False, highlight=False)
         else:

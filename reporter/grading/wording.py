@@ -88,12 +88,12 @@ CLASS_ID: dict[str, str] = {
     "mixed": "Berkas tangkapan dinilai sebagai beberapa tugas yang berbeda ({counts}); tabel ini menampilkan {a}. "
              "Jalankan ulang dengan --assignment agar semua berkas tangkapan dinilai sebagai satu tugas.",
     "filter": "Tampilkan", "f_all": "semua mahasiswa", "f_flagged": "mahasiswa yang perlu diperiksa",
-    "f_similar": "mahasiswa dengan berkas tangkapan yang mirip", "f_notpass": "{t} belum lulus",
+    "f_similar": "mahasiswa dengan berkas tangkapan yang mirip", "f_notpass": "{t} belum terpenuhi",
     "f_shown": "{n} dari {m} ditampilkan",
     "warn_note": "Kolom peringatan hanya menghitung hal yang dapat mengubah hasil; informasi seperti frame ARP "
                  "tidak dihitung.",
-    "pass": "lulus", "partial": "sebagian", "fail": "gagal", "absent": "tidak ada",
-    "serial": "berurutan", "concurrent": "bersamaan",
+    "pass": "terpenuhi", "partial": "sebagian", "fail": "gagal", "absent": "tidak ditemukan",
+    "serial": "serial", "concurrent": "konkuren",
     # tanda untuk diperiksa
     "no-aaaa": "hanya kueri A, tanpa AAAA", "no-lab-traffic": "tidak ada lalu lintas lab (salah memilih antarmuka?)",
     "loopback-only": "hanya lalu lintas loopback (direkam pada lo?)",
@@ -129,11 +129,11 @@ CLASS_ID: dict[str, str] = {
     # komentar umpan balik di Moodle
     "fb_head": "{a}: nilai {score} dari 100.", "fb_task": "{t} {status}: {reason}",
     "fb_fix": "Yang perlu diperbaiki: {fix}",
-    "fb_allpass": "Semua tugas lulus.", "fb_none": "Tidak ada berkas tangkapan (pcap atau pcapng) yang dikumpulkan.",
+    "fb_allpass": "Semua tugas terpenuhi.", "fb_none": "Tidak ada berkas tangkapan (pcap atau pcapng) yang dikumpulkan.",
     "fb_unreadable": "{file} tidak dapat dibaca: {why}",
     "fb_other": "{file} dinilai sebagai {other}, bukan sebagai {a}.",
     # aturan nilai, pada sampul laporan gabungan
-    "score_rule": "Per tugas: lulus 1, sebagian 0,5, gagal atau tidak ada 0; {weights}; dikonversi ke skala 100.",
+    "score_rule": "Per tugas: terpenuhi 1, sebagian 0,5, gagal atau tidak ditemukan 0; {weights}; dikonversi ke skala 100.",
     "w_equal": "bobot setiap tugas sama", "w_given": "bobot {w}",
 }
 

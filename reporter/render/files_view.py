@@ -166,12 +166,18 @@ def throughput_svg(runs: list[Run], L: Lang) -> Markup:
             out.append(f'<path d="M{x - 4:.1f},{y - 4:.1f} L{x + 4:.1f},{y + 4:.1f} M{x - 4:.1f},{y + 4:.1f} '
                        f'L{x + 4:.1f},{y - 4:.1f}" stroke="{svg.C_BAD}" stroke-width="2"/>')
     legend = [(C_UP, L.t("fv_upload")), (C_DOWN, L.t("fv_download")), (svg.C_BAD, L.t("fv_failed"))]
+    return _finish(out, legend, left, w - right, h, L)
+
+
+def _finish(out: list[str], legend: list[tuple[str, str]], left: float, right_x: float, h: float, L: Lang) -> Markup:
+    """A chart's legend (a swatch and a label each) and time-axis label along the bottom, then the
+    closing tag: both ETS charts end the same way."""
     x = left
     for colour, text in legend:
         out.append(f'<rect x="{x}" y="{h - 12}" width="9" height="9" fill="{colour}"/>')
         out.append(svg._t(x + 13, h - 4, text, 9, anchor="start"))
         x += 22 + 6 * len(text)
-    out.append(svg._t(w - right, h - 4, L.t("fv_time_axis"), 9, anchor="end", fill="#444"))
+    out.append(svg._t(right_x, h - 4, L.t("fv_time_axis"), 9, anchor="end", fill="#444"))
     out.append("</svg>")
     return Markup("".join(out))
 
@@ -226,14 +232,7 @@ def concurrency_svg(runs: list[Run], hosts: dict[int, str], L: Lang) -> Markup:
             out.append(path(_steps(hs), colour, 1.3, "4,2"))
             legend.append((colour, host))
     out.append(path(total, "#222", 2.2))
-    x = left
-    for colour, text in legend:
-        out.append(f'<rect x="{x}" y="{h - 12}" width="9" height="9" fill="{colour}"/>')
-        out.append(svg._t(x + 13, h - 4, text, 9, anchor="start"))
-        x += 22 + 6 * len(text)
-    out.append(svg._t(w - right, h - 4, L.t("fv_time_axis"), 9, anchor="end", fill="#444"))
-    out.append("</svg>")
-    return Markup("".join(out))
+    return _finish(out, legend, left, w - right, h, L)
 
 
 def _runs(report: Report, hosts: dict[int, str], L: Lang) -> list[dict[str, Any]]:

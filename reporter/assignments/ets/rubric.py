@@ -23,9 +23,11 @@ def _evidence(x: Optional[Exchange]) -> list[int]:
     return frames(x.conn.handshake.syn_frame, x.request.last_frame, r.last_frame if r else None)
 
 
-def _no_runs(report: Report, port: int) -> Task:
+def _no_runs(report: Report, port: int, task_id: str = "T1") -> Task:
+    """A task with nothing to judge: no transfer at all (saying how many file-server connections
+    there were, so "0 connections" is never said of a capture that has some)."""
     n = len(file_connections(report))
-    return make_task("T1", "absent", "t1_no_transfer" if n else "no_connection", {"n": n, "port": port}, WORDING,
+    return make_task(task_id, "absent", "t1_no_transfer" if n else "no_connection", {"n": n, "port": port}, WORDING,
                      filters=[f"tcp.port == {port}"])
 
 
@@ -110,5 +112,7 @@ def judge(report: Report, inp: Any) -> list[Task]:
     runs, xs = make_runs(report)
     port = inp.ports["file"]
     table = report.ets_table
+    if not runs:
+        return [_no_runs(report, port, tid) for tid in ("T1", "T2", "T3", "T4")]
     return [judge_t1(runs, xs, report, port), judge_t2(runs, xs, port), judge_t3(runs, xs, table, port),
             judge_t4(runs, xs, table, port)]

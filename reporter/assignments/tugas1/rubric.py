@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from reporter.analyses.conn import EvidenceFrames
 from reporter.assignments.judging import RANK as _RANK
-from reporter.assignments.judging import endpoint, frames as _frames, make_task
+from reporter.assignments.judging import conn_facts, endpoint, frames as _frames, make_task
 from reporter.assignments.overlap import SERIAL_MIN_WAIT_S, judge_overlap
 from reporter.assignments.tugas1.wording import WORDING
 from reporter.model import Connection, DnsLookup, Report, Task
@@ -170,11 +170,7 @@ def _quoted(ch: str) -> str:
     return {"\r": "CR", "\n": "LF", "\t": "TAB"}.get(ch, f"'{ch}'")
 
 
-def _conn_facts(c: Connection) -> dict[str, Any]:
-    """How every reason names a connection: the plugin's client number on its server endpoint,
-    the two endpoints, and Wireshark's tcp.stream (the connection id)."""
-    return {"conn": c.id, "client_no": c.client_no, "client": endpoint(c.client.ip, c.client.port),
-            "server": endpoint(c.server.ip, c.server.port)}
+_conn_facts = conn_facts
 
 
 def _echo_evidence(c: Connection, marks: Optional[EvidenceFrames]) -> list[int]:

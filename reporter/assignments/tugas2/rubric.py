@@ -13,7 +13,7 @@ import datetime as _dt
 from typing import Any, Optional
 
 from reporter.analyses.messages.timeserver import clock_offsets, offset_text
-from reporter.assignments.judging import endpoint, frames, make_task
+from reporter.assignments.judging import conn_facts, endpoint, frames, make_task
 from reporter.assignments.overlap import judge_overlap
 from reporter.assignments.tugas2.wording import WORDING, t2_code
 from reporter.model import Connection, Message, Report, Task
@@ -40,7 +40,7 @@ def _replies(c: Connection) -> dict[int, list[Message]]:
 
 
 def _who(c: Connection) -> dict[str, Any]:
-    return {"conn": c.id, "client": endpoint(c.client.ip, c.client.port), "server": endpoint(c.server.ip, c.server.port)}
+    return conn_facts(c)
 
 
 def _filters(c: Connection, *extra: str) -> list[str]:
@@ -255,7 +255,8 @@ def _first_exchange(c: Connection) -> tuple[list[int], list[int]]:
 def judge_t4(report: Report, marks: Any) -> Task:
     return judge_overlap(report, "T4", WORDING, served=_answered, first_frames=_first_exchange, marks=marks,
                          eligible=lambda c: c.service == "time", verb="answered", unserved_key="unanswered",
-                         extra_filters=['progjar.msg.command == "TIME"'])
+                         extra_filters=['progjar.msg.command == "TIME"'], serial_filters=("progjar.expert.queued",),
+                         serial_passes=False)  # the assignment asks for a multithreaded server
 
 
 def judge(report: Report, inp: Any) -> list[Task]:

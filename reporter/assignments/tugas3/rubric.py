@@ -17,7 +17,7 @@ from reporter.assignments.files import (
     listed_names,
     uploaded_file,
 )
-from reporter.assignments.judging import RANK, endpoint, frames, make_task
+from reporter.assignments.judging import RANK, conn_facts, endpoint, frames, make_task
 from reporter.assignments.tugas3.wording import WORDING
 from reporter.model import Connection, Message, Report, Task
 
@@ -31,8 +31,7 @@ def short(sha: Optional[str]) -> str:
 
 def _base(x: Exchange) -> dict[str, Any]:
     c = x.conn
-    return {"conn": c.id, "client": endpoint(c.client.ip, c.client.port), "server": endpoint(c.server.ip, c.server.port),
-            "frame": x.request.last_frame, "name": x.name or "", "port": c.server.port}
+    return {**conn_facts(c), "frame": x.request.last_frame, "name": x.name or "", "port": c.server.port}
 
 
 def _evidence(x: Exchange, *more: Optional[int]) -> list[int]:
@@ -269,7 +268,8 @@ def judge_t6(report: Report, marks: Any) -> Task:
 
     t6 = {k.replace("t6_", "t4_", 1): w for k, w in WORDING.items() if k.startswith("t6_")}
     task = judge_overlap(report, "T6", t6, served=_served, first_frames=_first_frames, marks=marks,
-                         eligible=lambda c: c.service == "file", verb="answered", unserved_key="unanswered")
+                         eligible=lambda c: c.service == "file", verb="answered", unserved_key="unanswered",
+                         serial_passes=False)  # two clients served at overlapping times: a serial server is not
     task.code = task.code.replace("t4_", "t6_", 1)
     return task
 

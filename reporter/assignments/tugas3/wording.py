@@ -20,7 +20,8 @@ TASK_NAMES = {
     "T6": Say("Two clients at once", "Dua klien sekaligus"),
 }
 
-_CONN = Say("Connection {conn} ({client} → {server}): ", "Koneksi {conn} ({client} → {server}): ")
+_CONN = Say("Client #{client_no} ({client} → {server}, tcp.stream {conn}): ",
+            "Klien #{client_no} ({client} → {server}, tcp.stream {conn}): ")
 
 
 def _conn(en: str, id_: str) -> Say:
