@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lab bench deps venv clean
 
-$(STAMP): pyproject.toml
+# the C fast path is compiled by the install: a changed source must be built again
+$(STAMP): pyproject.toml reporter/analyses/_fasttcp.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
@@ -30,7 +31,7 @@ demo: $(STAMP)
 ## deps: system packages the tests need (tshark, tcpdump, dnsmasq, lua, poppler) when root, and
 ## Wireshark 4.0/4.4/4.6 chroots for the plugin tests (cached in /var/cache/progjar-lab/wireshark)
 deps:
-	@bash .ci/deps.sh
+	@PY=$(PY) bash .ci/deps.sh
 
 ## test: install what the tests need and run them
 test: deps $(STAMP)

@@ -15,6 +15,10 @@ ls /usr/lib/*/libpango-1.0.so.0 >/dev/null 2>&1 || need+=(libpango-1.0-0 libpang
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
 command -v debootstrap >/dev/null || need+=(debootstrap)  # Wireshark 4.0/4.4/4.6 chroots, below
 command -v chromium  >/dev/null || need+=(chromium)  # the class page's layout test (headless, nothing fetched)
+# the reporter's compiled fast path (optional: without them the pure-Python analysis does all)
+command -v gcc       >/dev/null || need+=(gcc)
+inc=$("${PY:-python3}" -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null || true)
+[ -n "$inc" ] && [ -e "$inc/Python.h" ] || need+=(python3-dev)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "deps: missing ${need[*]} (not root: install them yourself; tests that need them will skip)" >&2

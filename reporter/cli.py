@@ -179,6 +179,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
             raise UsageError(f"progjar report: {c}: no such file")
     from reporter.pipeline import report_command
 
+    global _LEAVE_AT_ONCE
+    _LEAVE_AT_ONCE = True
     return report_command(args.captures, args.outdir, opts, quiet=args.quiet)
 
 
@@ -242,5 +244,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
 
 
+_LEAVE_AT_ONCE = False  # set by `report`: nothing of it needs the interpreter's orderly shutdown
+
+
+def entry() -> None:
+    """The `progjar` script and `python -m reporter`: main(), then the exit.
+
+    After `progjar report` the process leaves at once (os._exit once its output is flushed): an
+    orderly shutdown would free a big report's millions of objects one by one and run a last
+    garbage collection over them, ~10% of a 70,000-connection report's time, for memory the
+    operating system takes back anyway. Every file the command writes is closed by then; other
+    commands (lab cleans up namespaces, batch runs a worker pool) exit the usual way."""
+    code = main()
+    if _LEAVE_AT_ONCE:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe: nothing more can be said
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

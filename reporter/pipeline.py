@@ -30,10 +30,11 @@ import gc
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from reporter import __version__
 from reporter import assignments
+from reporter.analyses import fastpath
 from reporter.analyses.dns import DnsAnalysis
 from reporter.analyses.tcp import TcpAnalysis
 from reporter.assignments.diagnosis import diagnose
@@ -65,17 +66,21 @@ def iso_utc(ns: Optional[int]) -> Optional[str]:
     return f"{base}.{frac // 1000:06d}Z" if frac % 1000 == 0 else f"{base}.{frac:09d}Z"
 
 
-def analyse(path: str, opts: ReportOptions, sha256: Optional[str] = None) -> tuple[Report, bool]:
+def analyse(path: str, opts: ReportOptions, sha256: Optional[str] = None,
+            fingerprint: Any = None) -> tuple[Report, bool]:
     """Analyse one capture: (report, damaged). Raises NotACapture; never anything for damaged content.
 
     `sha256`: the file's hash when the caller already has it (batch hashes every capture for its
-    cache), so the file is not read a second time just to hash it (~0.08 s per 100 MB)."""
+    cache), so the file is not read a second time just to hash it (~0.08 s per 100 MB).
+    `fingerprint`: batch's grading.fingerprint.Collector, filled in the same read when the compiled
+    fast path takes the capture (its ``fed`` is then set; otherwise the caller reads the capture
+    for it apart)."""
     enabled = gc.isenabled()
     # The pass allocates millions of small objects that die young or live to the end, and none
     # form cycles that matter: the cyclic GC would only walk the growing heap (~25% of the time).
     gc.disable()
     try:
-        return _analyse(path, opts, sha256)
+        return _analyse(path, opts, sha256, fingerprint)
     finally:
         if enabled:
             _enable_gc_quietly()
@@ -94,23 +99,33 @@ def _enable_gc_quietly() -> None:
     gc.enable()
 
 
-def _analyse(path: str, opts: ReportOptions, sha256: Optional[str]) -> tuple[Report, bool]:
+def _analyse(path: str, opts: ReportOptions, sha256: Optional[str], fingerprint: Any = None) -> tuple[Report, bool]:
     capture = open_capture(path)
     ports = assignments.service_ports(opts.port_overrides)
     wanted = assignments.get(opts.assignment) if opts.assignment != "auto" else None
-    tcp = TcpAnalysis(assignments.tcp_services(ports, wanted), opts.frames, framings=assignments.framings(),
-                      recognise=assignments.recognisable(wanted))
-    dns = DnsAnalysis()
+    services = assignments.tcp_services(ports, wanted)
 
-    tcp_feed, dns_feed, dns_tcp = tcp.feed, dns.feed, dns.feed_tcp
-    for pkt in iter_packets(capture):
-        proto = pkt.proto
-        if proto == 6:
-            tcp_feed(pkt)
-            if pkt.sport == DNS_PORT or pkt.dport == DNS_PORT:
-                dns_tcp(pkt)
-        elif proto == 17 and (pkt.sport == DNS_PORT or pkt.dport == DNS_PORT):
-            dns_feed(pkt)
+    def analyses() -> tuple[TcpAnalysis, DnsAnalysis]:
+        return (TcpAnalysis(services, opts.frames, framings=assignments.framings(),
+                            recognise=assignments.recognisable(wanted)), DnsAnalysis())
+
+    tcp, dns = analyses()
+    try:
+        fast = fastpath.run(capture, tcp, dns, fingerprint)  # the plain connections compiled, the rest as below
+    except fastpath.Mismatch:  # a bug of the fast path: the reference alone, from the start
+        (tcp, dns), fast = analyses(), False
+        if fingerprint is not None:
+            fingerprint.fed = None
+    if not fast:
+        tcp_feed, dns_feed, dns_tcp = tcp.feed, dns.feed, dns.feed_tcp
+        for pkt in iter_packets(capture):
+            proto = pkt.proto
+            if proto == 6:
+                tcp_feed(pkt)
+                if pkt.sport == DNS_PORT or pkt.dport == DNS_PORT:
+                    dns_tcp(pkt)
+            elif proto == 17 and (pkt.sport == DNS_PORT or pkt.dport == DNS_PORT):
+                dns_feed(pkt)
 
     t0, t_end = capture.first_ts, capture.last_ts
     tcp_res = tcp.finish(t0 if t0 is not None else 0)

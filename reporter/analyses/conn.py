@@ -210,17 +210,21 @@ def _printable(data: bytes) -> str:
 
 def conn_state(conn: Conn) -> str:
     """Zeek's conn_state from the two endpoint states (base/protocols/conn/main.zeek)."""
-    os_, rs = conn.c.state, conn.s.state
+    return zeek_state(conn.c.state, conn.s.state, conn.c.bytes, conn.s.bytes, conn.hist)
+
+
+def zeek_state(os_: int, rs: int, client_bytes: int, server_bytes: int, history: list[str] | str) -> str:
+    """conn_state from its inputs (the fast path has no Conn): endpoint states, bytes, history."""
     o_inactive = os_ in (INACTIVE, PARTIAL)
     r_inactive = rs in (INACTIVE, PARTIAL)
     if rs == RESET:
-        if os_ in (SYN_SENT, SYN_ACK_SENT) or (os_ == RESET and conn.c.bytes == 0 and conn.s.bytes == 0):
+        if os_ in (SYN_SENT, SYN_ACK_SENT) or (os_ == RESET and client_bytes == 0 and server_bytes == 0):
             return "REJ"
         return "RSTRH" if o_inactive else "RSTR"
     if os_ == RESET:
         if not r_inactive:
             return "RSTO"
-        hist = "".join(conn.hist)
+        hist = "".join(history)
         if hist.startswith("S") and not any(x in hist.split("R")[0] for x in "HAFGIQ"):
             return "RSTOS0"
     if rs == CLOSED and os_ == CLOSED:
@@ -240,24 +244,37 @@ def queued_behind(conns: list[Conn], out: list[Connection]) -> None:
     """The single-threaded-server signature: served only after another client to the same
     server endpoint closed (the first FIN or RST of either side, as the plugin's expert info
     counts it), although the request had been sent before that close. The most recent such close
-    names the connection it queued behind."""
+    names the connection it queued behind. ``out`` is indexed by connection id."""
+    rows = [(c.id, c.server, c.close_ts, c.echo.first_req_ts, c.echo.first_echo_ts) for c in conns]
+    for cid, behind in queued_behind_of(rows).items():
+        out[cid].echo.queued_behind = behind
+
+
+QueueRow = tuple[int, tuple[bytes, int], "int | None", "int | None", "int | None"]
+
+
+def queued_behind_of(rows: list[QueueRow]) -> dict[int, int]:
+    """queued_behind from one row per connection: (id, server endpoint, first FIN/RST time, first
+    request byte's time, first echo byte's time); connection id -> the id it queued behind."""
     by_server: dict[tuple[bytes, int], list[tuple[int, int]]] = {}
-    for conn in conns:
-        if conn.close_ts is not None:
-            by_server.setdefault(conn.server, []).append((conn.close_ts, conn.id))
+    for cid, server, close_ts, _, _ in rows:
+        if close_ts is not None:
+            by_server.setdefault(server, []).append((close_ts, cid))
     for closes in by_server.values():
         closes.sort()
-    for conn in conns:
-        e = conn.echo
-        closes = by_server.get(conn.server, ())
-        if not closes or e.first_req_ts is None or e.first_echo_ts is None:
+    out: dict[int, int] = {}
+    top = len(rows)  # above every id: bisect past every close at the same time
+    for cid, server, _, first_req, first_echo in rows:
+        closes = by_server.get(server, ())
+        if not closes or first_req is None or first_echo is None:
             continue
-        i = bisect.bisect_right(closes, (e.first_echo_ts, len(conns))) - 1
-        while i >= 0 and closes[i][0] > e.first_req_ts:
-            if closes[i][1] != conn.id:
-                out[conn.id].echo.queued_behind = closes[i][1]
+        i = bisect.bisect_right(closes, (first_echo, top)) - 1
+        while i >= 0 and closes[i][0] > first_req:
+            if closes[i][1] != cid:
+                out[cid] = closes[i][1]
                 break
             i -= 1
+    return out
 
 
 class EvidenceFrames:

@@ -127,6 +127,14 @@ class TcpAnalysis:
         self.warnings: list[Warning] = []
         self.events: dict[str, list[int]] = {}  # warning code -> [count, first frame]
         self.marks = EvidenceFrames()  # task evidence frames the model has no field for
+        # Set by fastpath.run when its compiled pass analysed the plain connections: their records
+        # (fastpath tuples), and for the connections this analysis gets, the id and client number
+        # the whole capture gives them (opening frame -> (id, client_no)) and the frames whose
+        # opening sweeps idle connections (every SWEEP_EVERY-th connection of the capture).
+        self.plain: list = []
+        self.fast_message_conns: list = []  # its connections whose messages_warnings it owes (fastpath._Truncated)
+        self.assigned: dict[int, tuple[int, int]] | None = None
+        self.sweep_frames: set[int] | None = None
 
     # -- per packet ------------------------------------------------------------------------------
 
@@ -242,7 +250,13 @@ class TcpAnalysis:
             src_is_client = pkt.sport >= pkt.dport
         client, server = (a, b) if src_is_client else (b, a)
         c, s = Half(), Half()
-        conn = Conn(len(self.conns), c, s, pkt.ts)
+        if self.assigned is None:
+            cid = len(self.conns)
+            n = self.per_server.get(server, 0) + 1
+            self.per_server[server] = n
+        else:
+            cid, n = self.assigned[pkt.no]
+        conn = Conn(cid, c, s, pkt.ts)
         conn.client, conn.server = client, server
         service = self.ports.get(server[1])
         if service is not None:
@@ -251,8 +265,6 @@ class TcpAnalysis:
             conn.by = "port"
         else:
             conn.echo.cap = OTHER_CAP
-        n = self.per_server.get(server, 0) + 1
-        self.per_server[server] = n
         conn.client_no = n
         for half, is_client in ((c, True), (s, False)):
             half.conn = conn
@@ -278,7 +290,7 @@ class TcpAnalysis:
         self.table[(server[0], server[1], client[0], client[1])] = s
         self.conns.append(conn)
         self.live.append(conn)
-        if len(self.conns) % SWEEP_EVERY == 0:
+        if (len(self.conns) % SWEEP_EVERY == 0) if self.sweep_frames is None else pkt.no in self.sweep_frames:
             self._sweep(pkt.ts)
         return c if src_is_client else s
 
@@ -453,7 +465,12 @@ class TcpAnalysis:
             out.append(connection(conn, t0_ns))
         if resort and self.frames is not None:  # a note added at the end goes back to its frame's place
             self.frames = dict(sorted(self.frames.items(), key=lambda kv: int(kv[0])))
-        queued_behind(self.conns, out)
+        if self.plain:  # the fast path's plain connections join the reference's, in id order
+            from reporter.analyses.fastpath import merge_plain
+
+            merge_plain(self, out, t0_ns)
+        else:
+            queued_behind(self.conns, out)
         streams = None if self.kept is None else {cid: (bytes(a), bytes(b)) for cid, (a, b) in self.kept.items()}
         for code, (n, first) in self.events.items():
             self.warnings.append(Warning(code, EVENT_TEXT[code].format(n=n), first))
@@ -465,7 +482,9 @@ class TcpAnalysis:
             if conn.echo.truncated:
                 self.warnings.append(Warning("exchanges-truncated", f"connection {conn.id}: only the first "
                                              "exchanges are listed", conn.syn_frame))
-        self.warnings += messages_warnings(self.conns, out)
+        conns = sorted([*self.conns, *self.fast_message_conns], key=lambda c: c.id) if self.fast_message_conns \
+            else self.conns
+        self.warnings += messages_warnings(conns, out)
         hint = timezone_hint(out)
         return TcpResult(out, self.frames, self.warnings, streams, self.marks, hint)
 

@@ -42,7 +42,7 @@ from reporter.grading.classsummary import (
     write_json,
 )
 from reporter.grading.combine import COMBINED, combine_specs, combine_student, fail_combined
-from reporter.grading.fingerprint import Fingerprint, compare, fingerprint
+from reporter.grading.fingerprint import Collector, Fingerprint, compare, fingerprint
 from reporter.grading.handins import collect, student_files
 from reporter.grading.moodle import feedback_lines, write_worksheet
 from reporter.grading.scores import parse_weights
@@ -146,14 +146,21 @@ def grade_capture(job: dict, opts: ReportOptions, outdir: str) -> dict:
     runner.announce(job["key"])
     res = _result(job)
     sha = job["sha256"] or None  # hashed once by the batch for its cache: not again here
-    fp = fingerprint(job["path"], sha)
-    res["fingerprint"] = fp.to_dict()
+    # the copy signals come from the report's own read when the compiled fast path takes the
+    # capture (collector.fed), else from a read of their own (pcapng, unusual frames, damage)
+    collector = Collector(sha or "")
     try:
         try:
-            report, damaged = analyse(Path(job["path"]), opts, sha256=sha)
+            report, damaged = analyse(Path(job["path"]), opts, sha256=sha, fingerprint=collector)
         except NotACapture as e:
+            res["fingerprint"] = fingerprint(job["path"], sha).to_dict()
             res.update(error=f"not a capture: {e.reason}", damaged=True)
             return res
+        if collector.fed is not None:
+            collector.sha256 = report.capture.sha256
+            res["fingerprint"] = collector.result(*collector.fed).to_dict()
+        else:
+            res["fingerprint"] = fingerprint(job["path"], sha).to_dict()
         report.capture.path = job["file"]  # the class-relative name, never this machine's (or a temporary) path
         out = Path(outdir) / job["safe"]
         out.mkdir(parents=True, exist_ok=True)
@@ -174,6 +181,8 @@ def grade_capture(job: dict, opts: ReportOptions, outdir: str) -> dict:
             res.update(damaged=True, error="damaged: " + ("; ".join(why)[:300] or "see the report's warnings"))
     except Exception as e:  # noqa: BLE001 - one bad capture must not stop a class of 40
         res.update(error=_no_folders(f"{type(e).__name__}: {e}", job, outdir)[:300], damaged=True)
+        if res["fingerprint"] is None:
+            res["fingerprint"] = fingerprint(job["path"], sha).to_dict()
     return res
 
 

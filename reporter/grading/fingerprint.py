@@ -103,35 +103,74 @@ def fingerprint(path: Path | str, sha256: str | None = None) -> Fingerprint:
 
 
 def _fingerprint(capture: Capture, sha256: str) -> Fingerprint:
-    fp = Fingerprint(sha256=sha256)
-    content = hashlib.sha256()
-    tokens: dict[str, set[str]] = defaultdict(set)
-    ip_ids: dict[bytes, list[int]] = defaultdict(list)
-    flows_by_src: dict[bytes, set] = defaultdict(set)
-    ttls: Counter = Counter()
-    tcp_sums = tcp_zero = 0
-    isns: list[tuple[bytes, int, int]] = []
-    times: list[int] = []
+    c = Collector(sha256)
     for linktype, _iface, ts, data in iter_records(capture):
-        if len(times) < HINT_FRAMES:
-            times.append(ts)
-        content.update(struct.pack("!II", linktype, len(data)))
-        content.update(data)
+        c.frame(linktype, ts, data)
+    return c.result(capture.packets, capture.first_ts, capture.problems)
+
+
+class Collector:
+    """The signals of one capture, gathered frame by frame: from the Python reader's records
+    (``fingerprint``), or, in batch, during the report's own read (``pipeline.analyse(...,
+    fingerprint=collector)``: the compiled fast path feeds the same containers, so a capture is
+    read once). ``frame`` takes a whole record; the fast path does the content digest, the times
+    and the IP signals of the frames it decodes itself, and calls ``signals`` / ``dns`` for the rest."""
+
+    def __init__(self, sha256: str) -> None:
+        self.sha256 = sha256
+        self.content = hashlib.sha256()
+        self.tokens: dict[str, set[str]] = defaultdict(set)
+        self.ip_ids: dict[bytes, list[int]] = defaultdict(list)
+        self.flows_by_src: dict[bytes, set] = defaultdict(set)
+        self.ttls: Counter = Counter()
+        self.tcp_sums = self.tcp_zero = 0
+        self.isns: list[tuple[bytes, int, int]] = []
+        self.times: list[int] = []
+        # set by the fast path when it gave every frame: (frames, first frame time, raw problems)
+        self.fed: tuple | None = None
+
+    def frame(self, linktype: int, ts: int, data: bytes) -> None:
+        if len(self.times) < HINT_FRAMES:
+            self.times.append(ts)
+        self.content.update(struct.pack("!II", linktype, len(data)))
+        self.content.update(data)
+        self.signals(linktype, data)
+
+    def signals(self, linktype: int, data: bytes) -> None:
+        """What the frame's IP packet says (everything but the content digest and the times)."""
         ip = _ip_of(linktype, data)
-        _ip_signals(ip, tokens, ip_ids, flows_by_src, ttls, isns)
+        _ip_signals(ip, self.tokens, self.ip_ids, self.flows_by_src, self.ttls, self.isns)
         if ip and ip[0] >> 4 == 4 and len(ip) >= 20 and ip[9] == 6:
             ihl = (ip[0] & 15) * 4
             if len(ip) >= ihl + 18:
-                tcp_sums += 1
-                tcp_zero += struct.unpack_from("!H", ip, ihl + 16)[0] == 0
-    if capture.problems:  # raw records: only "truncated" ones, saying where the file is cut or damaged
-        fp.error = "; ".join(w.message for w in capture.problems)
-    fp.frames = capture.packets
-    fp.content = content.hexdigest() if fp.frames else ""
-    fp.first_ts = capture.first_ts
-    fp.tokens = {k: sorted(v) for k, v in sorted(tokens.items())}
-    fp.crafted = _crafted(ip_ids, flows_by_src, ttls, tcp_sums, tcp_zero, isns, times)
-    return fp
+                self.tcp_sums += 1
+                self.tcp_zero += struct.unpack_from("!H", ip, ihl + 16)[0] == 0
+
+    def add_counts(self, ttls: list[int], tcp_sums: int, tcp_zero: int) -> None:
+        """The fast path's counts for the frames it decoded itself."""
+        for ttl, n in enumerate(ttls):
+            if n:
+                self.ttls[ttl] += n
+        self.tcp_sums += tcp_sums
+        self.tcp_zero += tcp_zero
+
+    def dns(self, payload: bytes, sport: int) -> None:
+        """A UDP datagram to port 53 (its payload to the frame's end, as _ip_signals reads it)."""
+        _dns_tokens(payload, sport, self.tokens)
+
+    def result(self, frames: int, first_ts: int | None, problems: list) -> Fingerprint:
+        """The fingerprint once every frame was given: ``problems`` are the reader's on the raw
+        records (what the file header gets wrong, where the file is cut or damaged)."""
+        fp = Fingerprint(sha256=self.sha256)
+        if problems:
+            fp.error = "; ".join(w.message for w in problems)
+        fp.frames = frames
+        fp.content = self.content.hexdigest() if fp.frames else ""
+        fp.first_ts = first_ts
+        fp.tokens = {k: sorted(v) for k, v in sorted(self.tokens.items())}
+        fp.crafted = _crafted(self.ip_ids, self.flows_by_src, self.ttls, self.tcp_sums, self.tcp_zero, self.isns,
+                              self.times)
+        return fp
 
 
 def _ip_signals(ip: bytes, tokens: dict, ip_ids: dict, flows_by_src: dict,
@@ -169,10 +208,14 @@ def _ip_signals(ip: bytes, tokens: dict, ip_ids: dict, flows_by_src: dict,
             if side == "c":  # the client's ephemeral port (its address is the lab's, the same for all)
                 tokens["ports"].add(f"tcp:{sport}")
     elif proto == 17 and dport == 53:
-        q = parse_lenient(l4[8:])  # the DNS analysis's own parser: header and first question
-        if q is not None and not q.response and q.name is not None:
-            tokens["dns"].add(f"{q.id} {q.name.lower()} {q.qtype}")
-            tokens["ports"].add(f"udp:{sport}")
+        _dns_tokens(l4[8:], sport, tokens)
+
+
+def _dns_tokens(payload: bytes, sport: int, tokens: dict) -> None:
+    q = parse_lenient(payload)  # the DNS analysis's own parser: header and first question
+    if q is not None and not q.response and q.name is not None:
+        tokens["dns"].add(f"{q.id} {q.name.lower()} {q.qtype}")
+        tokens["ports"].add(f"udp:{sport}")
 
 
 def _trivial_isn(isn: int) -> bool:

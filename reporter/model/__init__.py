@@ -340,6 +340,13 @@ class Report:
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # dataclass -> its field names, looked up once per type
+_PLAIN_HOOKS: dict[type, Any] = {}  # a class standing in for a record -> its dict (register_plain)
+
+
+def register_plain(cls: type, to_plain: Any) -> None:
+    """``_plain`` of an object that stands in for a model record without being one (the fast
+    path's PlainConnection, whose record is a JSON line): ``to_plain(obj)`` gives its dict."""
+    _PLAIN_HOOKS[cls] = to_plain
 
 
 def _plain(v: Any) -> Any:
@@ -352,6 +359,9 @@ def _plain(v: Any) -> Any:
         names = _FIELD_NAMES[type(v)] = tuple(f.name for f in fields(v))
     if names is not None:
         return {n: _plain(getattr(v, n)) for n in names}
+    hook = _PLAIN_HOOKS.get(type(v))
+    if hook is not None:
+        return hook(v)
     if isinstance(v, (list, tuple)):
         return [_plain(x) for x in v]
     if isinstance(v, dict):

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from reporter.model import JSON_KEYS, Report, _plain
+from reporter.model.jsonenc import dumps as record_json
 from reporter.options import DEFAULT_TZ
 
 ORDER = ("json", "html", "pdf")
@@ -35,12 +36,12 @@ def iter_report_json(report: Report) -> Iterator[str]:
         if isinstance(value, list):  # warnings, dns, connections, tasks: one record a line
             yield f'{sep}"{key}":['
             for i, item in enumerate(value):
-                yield ("\n" if i == 0 else ",\n") + dumps(_plain(item))
+                yield ("\n" if i == 0 else ",\n") + record_json(item)
             yield "\n]" if value else "]"
         elif isinstance(value, dict):  # frames: one note a line
             yield f'{sep}"{key}":{{'
             for i, (no, note) in enumerate(value.items()):
-                yield ("\n" if i == 0 else ",\n") + f"{dumps(no)}:{dumps(_plain(note))}"
+                yield ("\n" if i == 0 else ",\n") + f"{dumps(no)}:{record_json(note)}"
             yield "\n}" if value else "}"
         else:
             yield f'{sep}"{key}":{dumps(_plain(value))}'
@@ -58,8 +59,13 @@ def write_json(report: Report, path: Path) -> None:
     gc.disable()  # millions of short-lived dicts: the cyclic GC would walk the whole heap repeatedly
     try:
         with open(path, "w", encoding="utf-8") as f:
+            batch: list[str] = []  # a write a few hundred records, not one each
             for piece in iter_report_json(report):
-                f.write(piece)
+                batch.append(piece)
+                if len(batch) >= 512:
+                    f.write("".join(batch))
+                    batch.clear()
+            f.write("".join(batch))
     finally:
         if enabled:
             gc.enable()

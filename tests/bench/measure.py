@@ -31,15 +31,18 @@ open(sys.argv[1], "w").write(f"{ru.ru_maxrss} {wall} {ru.ru_utime + ru.ru_stime}
 sys.exit(rc if rc >= 0 else 128 - rc)
 """
 
-# The reporter's own reader with no analysis: records, link and IP/TCP/UDP headers decoded into
-# its packet objects. What the reporter could reach if analysis and output cost nothing.
+# The reporter's own reader with no analysis: what the reporter could reach if analysis and
+# output cost nothing. The compiled reader where the reporter takes it (reporter/analyses/fastpath.py:
+# records read, frames classified, connections tracked), else records, link and IP/TCP/UDP headers
+# decoded into the Python reader's packet objects.
 READ_ONLY = """
 import sys
+from reporter.analyses import fastpath
 from reporter.reading.capture import open_capture, iter_packets
 cap = open_capture(sys.argv[1])
-n = 0
-for p in iter_packets(cap):
-    n += 1
+n = fastpath.read_only(cap)
+if n is None:
+    n = sum(1 for _ in iter_packets(cap))
 print(cap.packets, n)
 """
 

@@ -23,6 +23,17 @@ LINE_MAX = 4096  # a line longer than this is "too-long" (it is still framed: by
 CRLF2 = b"\r\n\r\n"
 
 
+def _find_crlf2(data: bytes, pos: int) -> int:
+    """data.find(CRLF2, pos), by memchr for each LF: a 100 MB reply's base64 has none, and a
+    single-byte search is several times faster than the four-byte one."""
+    n = data.find(b"\n", pos + 1)
+    while n >= 0:  # the first CRLF2 at or after pos has its first LF first
+        if data[n - 1:n + 3] == CRLF2:
+            return n - 1
+        n = data.find(b"\n", n + 1)
+    return -1
+
+
 class Framer:
     """Base: gaps mark the message in progress, finish() ends what is left without a terminator."""
 
@@ -100,7 +111,7 @@ class JsonFramer(Framer):
                 if k >= 0:
                     end = pos + k + 4 - len(tail)
             if end < 0:
-                i = data.find(CRLF2, pos)
+                i = _find_crlf2(data, pos)
                 end = i + 4 if i >= 0 else -1
             if end < 0:
                 d = s.add(side, data[pos:] if pos else data, pkt)

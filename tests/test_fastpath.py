@@ -1,0 +1,467 @@
+"""The compiled fast path (reporter/analyses/fastpath.py, _fasttcp.c) writes the reference's report.
+
+Differential: every capture is analysed twice in this process, by the Python analysis alone (the
+reference) and with the fast path, and the two report JSON texts must be identical byte for byte.
+The captures: the bundled samples, the plugin tests' crafted edge cases, the crafted sources of
+every format and link type, seeded class captures, the bench's four shapes at a small size, file
+damage (tests/mutants.py) and packet-level mutants made here, which keep the file valid so the fast
+path really runs on them: a frame dropped, captured twice, moved, its flags/sequence/ack/window/
+payload/IP length changed, its time moved back, the capture cut between frames, a connection's SYN
+repeated later. The test also checks that the fast path ran on most of them and that both plain
+and tainted connections occurred, so it cannot pass by declining everything.
+"""
+from __future__ import annotations
+
+import random
+import re
+import struct
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from reporter.analyses import fastpath
+from reporter.reading.capture import NotACapture, iter_records, open_capture
+from reporter.options import ReportOptions
+from reporter.pipeline import analyse
+from reporter.render import iter_report_json
+from tests import classgen, craft, mutants
+from tests.bench.shapes import make
+from tests.conftest import ALL_SAMPLES, IN_CI
+from tests.test_dissector import build_crafted
+
+
+@pytest.fixture(autouse=True)
+def _compiled() -> None:
+    if not fastpath.available():
+        msg = "the fast path is not compiled (pip install -e . with a C compiler and Python's headers)"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+class Tally:
+    """What the fast path did over a corpus."""
+
+    def __init__(self) -> None:
+        self.c: Counter[str] = Counter()
+
+    def __enter__(self) -> "Tally":
+        self._orig = fastpath.run
+
+        def run(capture, tcp, dns, *more):  # type: ignore[no-untyped-def]
+            done = self._orig(capture, tcp, dns, *more)
+            self.c["fast" if done else "declined"] += 1
+            if done:
+                self.c["plain"] += len(tcp.plain)
+                self.c["tainted"] += len(tcp.assigned or {})
+            return done
+
+        fastpath.run = run
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fastpath.run = self._orig
+
+
+def _report_text(path: Path, fast: bool, monkeypatch: pytest.MonkeyPatch, frames: bool = False) -> str:
+    monkeypatch.setattr(fastpath, "ENABLED", fast)
+    report, _ = analyse(str(path), ReportOptions(frames=frames))
+    return "".join(iter_report_json(report))
+
+
+def _same(paths: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("reporter.render.PRETTY_LIMIT", -1)  # the one-record-a-line writer for all
+    for p in paths:
+        try:
+            ref = _report_text(p, False, monkeypatch)
+        except NotACapture as e:  # not a capture at all: both paths must say so
+            with pytest.raises(NotACapture, match=re.escape(e.reason)):
+                _report_text(p, True, monkeypatch)
+            continue
+        assert _report_text(p, True, monkeypatch) == ref, p.name
+
+
+# ---- packet-level mutants: valid files the fast path reads -----------------------------------------
+
+_REC = struct.Struct("<IIII")
+
+
+def _records(data: bytes) -> tuple[bytes, list[list]]:
+    """A little-endian microsecond pcap -> (file header, [[sec, usec, frame], ...])."""
+    head, pos, recs = data[:24], 24, []
+    while pos + 16 <= len(data):
+        sec, usec, caplen, _ = _REC.unpack_from(data, pos)
+        recs.append([sec, usec, bytearray(data[pos + 16:pos + 16 + caplen])])
+        pos += 16 + caplen
+    return head, recs
+
+
+def _ip_offset(head: bytes) -> int:
+    return {1: 14, 113: 16, 276: 20}[struct.unpack_from("<I", head, 20)[0]]
+
+
+def _mutate(head: bytes, recs: list[list], rng: random.Random) -> str:
+    """One edit that keeps the file valid; returns its name."""
+    ip = _ip_offset(head)
+    tcp = [i for i, (_, _, f) in enumerate(recs) if len(f) >= ip + 40 and f[ip + 9] == 6 and f[ip] == 0x45]
+    kind = rng.choice(["drop", "duplicate", "swap", "move", "flags", "seq", "ack", "window", "payload", "iplen",
+                       "time", "cut", "resyn", "rst", "csum0"])
+    if not tcp or kind == "cut":
+        del recs[rng.randrange(1, len(recs) + 1):]
+        return "cut"
+    i = rng.choice(tcp)
+    f = recs[i][2]
+    t = ip + 20  # TCP header
+    if kind == "drop":
+        del recs[i]
+    elif kind == "duplicate":  # a capture duplicate: the same frame again, a few microseconds later
+        sec, usec, frame = recs[i]
+        recs.insert(i + 1, [sec, usec + rng.choice([0, 3, 40]), bytearray(frame)])
+    elif kind == "swap" and i + 1 < len(recs):
+        recs[i][2], recs[i + 1][2] = recs[i + 1][2], recs[i][2]
+    elif kind == "move":  # a frame arrives later: out of order, or a retransmission-like copy
+        rec = recs.pop(i)
+        recs.insert(min(len(recs), i + rng.randint(1, 6)), [*recs[min(len(recs) - 1, i)][:2], rec[2]])
+    elif kind == "flags":
+        f[t + 13] ^= rng.choice([0x01, 0x02, 0x04, 0x08, 0x10, 0x12])
+    elif kind == "seq":
+        struct.pack_into("!I", f, t + 4, (struct.unpack_from("!I", f, t + 4)[0] + rng.choice([-1, 1, 32, -46])) & 0xFFFFFFFF)
+    elif kind == "ack":
+        struct.pack_into("!I", f, t + 8, (struct.unpack_from("!I", f, t + 8)[0] + rng.choice([-1, 1, 100])) & 0xFFFFFFFF)
+    elif kind == "window":
+        struct.pack_into("!H", f, t + 14, 0)
+    elif kind == "payload":  # an echo that differs, or a request that does
+        start = t + (f[t + 12] >> 4) * 4
+        end = ip + struct.unpack_from("!H", f, ip + 2)[0]
+        if end > start:
+            f[rng.randrange(start, end)] ^= 0x20
+    elif kind == "iplen":  # fewer payload bytes than the frame holds (the rest is padding)
+        n = struct.unpack_from("!H", f, ip + 2)[0]
+        struct.pack_into("!H", f, ip + 2, max(40, n - rng.randint(1, 20)))
+    elif kind == "time":
+        recs[i][0] -= rng.choice([0, 1])
+        recs[i][1] = max(0, recs[i][1] - rng.randint(1, 300_000))
+    elif kind == "resyn":  # the connection's first frame again, later: port reuse or a SYN retransmission
+        recs.insert(min(len(recs), i + rng.randint(1, 30)), [*recs[i][:2], bytearray(recs[tcp[0]][2])])
+    elif kind == "rst":
+        f[t + 13] = 0x14
+    elif kind == "csum0":  # a tool's packets: every TCP checksum zero (a copy-signal hint)
+        for k in tcp:
+            struct.pack_into("!H", recs[k][2], t + 16, 0)
+    return kind
+
+
+def _write(path: Path, head: bytes, recs: list[list]) -> Path:
+    out = [head]
+    for sec, usec, frame in recs:
+        sec, usec = sec + usec // 1_000_000, usec % 1_000_000
+        out.append(_REC.pack(sec & 0xFFFFFFFF, usec, len(frame), len(frame)) + bytes(frame))
+    path.write_bytes(b"".join(out))
+    return path
+
+
+def packet_mutants(sources: list[Path], out: Path, n: int, seed: int = 15) -> list[Path]:
+    rng = random.Random(seed)
+    usable = []
+    for p in sources:
+        data = p.read_bytes()
+        if data[:4] == b"\xd4\xc3\xb2\xa1" and struct.unpack_from("<I", data, 20)[0] in (1, 113, 276):
+            usable.append((p, data))
+    paths = []
+    for k in range(n):
+        p, data = usable[k % len(usable)]
+        head, recs = _records(data)
+        kinds = [_mutate(head, recs, rng) for _ in range(rng.randint(1, 3))]
+        paths.append(_write(out / f"pm{k:03d}-{'-'.join(kinds)}-{p.name}", head, recs))
+    return paths
+
+
+# ---- edge cases of the plain branches, crafted ----------------------------------------------------
+
+def _window0(pkt: bytes) -> bytes:
+    """An IPv4+TCP packet (craft's) with its window set to zero."""
+    return pkt[:20 + 14] + b"\0\0" + pkt[20 + 16:]
+
+
+def _scenarios(tmp: Path) -> list[Path]:
+    """Captures at the edges of what the fast path takes: limits, exact boundaries, time going back."""
+    out: list[Path] = []
+
+    def save(name: str, recs: list, **kw: object) -> None:
+        out.append(craft.write_pcap(tmp / f"edge-{name}.pcap", recs, **kw))
+
+    msg = craft.LAB_MESSAGE
+    # requests exactly one second apart, a hair under and over (the exchange boundary), each echoed later
+    for gap in (1.0, 0.999999, 1.000001):
+        f = craft.TcpFlow(client="172.16.16.102", server="172.16.16.101").handshake()
+        f.data("c", 0, msg).data("c", 46, msg, dt=gap).data("c", 92, msg, dt=gap)
+        for off in range(0, 138, 32):  # echoes that end inside, exactly at and across request ends
+            f.data("s", off, (msg * 3)[off:off + 32], dt=0.3)
+        f.ack("c").close()
+        save(f"gap-{gap}", f.recs())
+    # echoes cut exactly at each request's end, several requests outstanding
+    f = craft.TcpFlow(client="172.16.16.103", server="172.16.16.101").handshake()
+    f.data("c", 0, msg).data("c", 46, msg, dt=1.5).data("c", 92, msg[:10], dt=1.5)
+    f.data("s", 0, (msg * 2)[:46]).data("s", 46, msg).data("s", 92, msg[:10]).ack("c")
+    f.data("c", 102, msg, dt=0.5).data("s", 102, msg).ack("c").close()  # a new exchange, not the last one
+    save("outstanding", f.recs())
+    # zero windows, more than ten from each side (Zeek's W/w letters at 1, 10, 100)
+    f = craft.TcpFlow(client="172.16.16.104", server="172.16.16.101").handshake().echo_exchange(msg)
+    for _ in range(12):
+        f.ack("c").ack("s")
+    f.close()
+    recs = f.recs()
+    for k in range(len(recs) - 27, len(recs) - 3):
+        recs[k] = craft.Rec(craft.frame_for(craft.EN10MB, _window0(f.packets[k][1])), recs[k].t)
+    save("zero-windows", recs)
+    # a request longer than the frames one exchange lists (MAX_FRAMES echo frames of 32 bytes)
+    f = craft.TcpFlow(client="172.16.16.105", server="172.16.16.101").handshake()
+    big = bytes(range(256)) * 160
+    for off in range(0, len(big), 1448):
+        f.data("c", off, big[off:off + 1448])
+    for off in range(0, len(big), 32):
+        f.data("s", off, big[off:off + 32], dt=0.00001)
+    save("many-echo-frames", f.ack("c").close().recs())
+    f = craft.TcpFlow(client="172.16.16.105", server="172.16.16.101", cport=40001).handshake()
+    for off in range(0, 44_000, 40):  # more request frames than an exchange lists
+        f.data("c", off, big[off % 40000:off % 40000 + 40], dt=0.0001)
+    f.data("s", 0, bytes(f.sent["c"])).ack("c").close()  # an echo that differs
+    save("many-request-frames", f.recs())
+    # stream lengths at SHA-256's block and padding edges, and around where hashing moves to hashlib
+    recs = []
+    for k, n in enumerate((1, 55, 56, 63, 64, 65, 119, 120, 128, 16383, 16384, 16385, 40000)):
+        f = craft.TcpFlow(client="172.16.16.109", server="172.16.16.101", cport=41000 + k, t=1.0 + k)
+        recs += f.handshake().echo_exchange(bytes((i * 7 + k) & 255 for i in range(n)), chunk=1448).close().recs()
+    save("digest-lengths", recs)
+    # more unanswered bytes than an other port's echo check keeps; a banner before the request
+    f = craft.TcpFlow(client="172.16.16.106", server="172.16.16.101", sport=8080).handshake()
+    for off in range(0, 70_000, 1400):
+        f.data("c", off, bytes(1400))
+    save("other-port-upload", f.close().recs())
+    f = craft.TcpFlow(client="172.16.16.106", server="172.16.16.101", sport=21).handshake()
+    f.data("s", 0, b"220 hello\r\n").data("c", 0, b"USER x\r\n").data("s", 11, b"331\r\n")
+    save("banner", f.close().recs())
+    # a SYN and a SYN-ACK sent twice, then a plain echo; port reuse with a new ISN on the same 4-tuple
+    f = craft.TcpFlow(client="172.16.16.107", server="172.16.16.101")
+    f._emit("c", f.isn_c, craft.SYN, options=craft.tcp_options())
+    f.handshake()
+    f._emit("s", f.isn_s, craft.SYN | craft.ACK, options=craft.tcp_options(), ack=f.isn_c + 1)
+    f.echo_exchange(msg).close()
+    g = craft.TcpFlow(client="172.16.16.107", server="172.16.16.101", isn_c=777_777, isn_s=888_888, t=5.0)
+    g.handshake().echo_exchange(msg).close()
+    save("syn-twice-and-reuse", f.recs() + g.recs())
+    # time going back: a pure ACK captured twice with the copy's time before the original's, and
+    # a copy after 300 connections opened (idle connections swept: the copy is no longer recognised)
+    f = craft.TcpFlow(client="172.16.16.108", server="172.16.16.101").handshake().echo_exchange(msg)
+    recs = f.recs()
+    ack = recs[-1]
+    recs.append(craft.Rec(ack.data, ack.t - 0.001))
+    many = []
+    for i in range(300):
+        h = craft.TcpFlow(client="172.16.17.1", server="172.16.16.101", cport=20000 + i, t=1.3 + i * 0.0005,
+                          step=0.00001).handshake()
+        many += h.recs()
+    tail = [craft.Rec(ack.data, ack.t + 0.01)]
+    save("time-back", recs + many + tail)
+    # connections written out once closed and quiet (at the sweep of the 256th opening), then: a
+    # late packet for one (the reference takes it over), a new SYN on another's 4-tuple (port reuse)
+    early = [craft.TcpFlow(client="172.16.16.110", server="172.16.16.101", cport=30000 + i, t=1.0 + i * 0.01)
+             for i in range(3)]
+    recs = []
+    for f in early:
+        recs += f.handshake().echo_exchange(msg).close().recs()
+    late_ack = recs[-1]  # the third connection's last ACK, again after it was written
+    many = []
+    for i in range(300):
+        h = craft.TcpFlow(client="172.16.17.2", server="172.16.16.101", cport=20000 + i, t=2.5 + i * 0.0002,
+                          step=0.00001).handshake().echo_exchange(msg).close()
+        many += h.recs()
+    reuse = craft.TcpFlow(client="172.16.16.110", server="172.16.16.101", cport=30001, isn_c=424242, t=4.0)
+    tail = [craft.Rec(late_ack.data, 3.5)] + reuse.handshake().echo_exchange(msg).close().recs()
+    save("written-then-late", recs + many + tail)
+    # a time client that sends a byte a segment (telnet): each request starts with segments of
+    # letters only, which must not be merged with the first of them
+    from reporter.assignments import service_ports
+
+    f = craft.TcpFlow(client="172.16.16.111", server="172.16.16.101", sport=service_ports()["time"]).handshake()
+    sent = recv = 0
+    for _ in range(3):
+        for ch in b"TIME\r\n":
+            f.data("c", sent, bytes([ch]))
+            sent += 1
+        reply = b"JAM 12:34:56\r\n"
+        f.data("s", recv, reply)
+        recv += len(reply)
+    save("telnet-time", f.ack("c").close().recs())
+    # file-server transfers whose base64 breaks somewhere inside (merged deliveries must not move
+    # where a decoding error is found): a byte outside the alphabet, padding, a control character,
+    # a quote that ends the JSON string early, a blank
+    bulk = tmp / "edge-bulk.pcap"
+    make("bulk", bulk, transfer_bytes=150_000, downloads=1, uploads=1)
+    head, recs = _records(bulk.read_bytes())
+    big = [k for k, (_, _, f) in enumerate(recs) if len(f) > 1000]
+    for j, bad in enumerate((b"!", b"=", b"\x01", b'"', b" ", b"\n")):
+        mutated = [list(r) for r in recs]
+        k = big[(j * 7 + 5) % len(big)]
+        frame = bytearray(mutated[k][2])
+        frame[len(frame) // 2] = bad[0]
+        mutated[k][2] = frame
+        out.append(_write(tmp / f"edge-bulk-{j}.pcap", head, mutated))
+    out.append(bulk)
+    return out
+
+
+# ---- the corpus ------------------------------------------------------------------------------------
+
+def _base_corpus(tmp: Path) -> list[Path]:
+    paths = list(ALL_SAMPLES)
+    crafted = tmp / "crafted"
+    crafted.mkdir()
+    paths += sorted(build_crafted(crafted).values())
+    for name, data in sorted(mutants.crafted_sources().items()):
+        p = tmp / f"source-{name}"
+        p.write_bytes(data)
+        paths.append(p)
+    for i, kw in enumerate([{}, {"aaaa": False}, {"tasks": "12"}, {"other_port": 5000}, {"retransmits": 3}]):
+        paths.append(classgen.kernel_like_capture(tmp / f"class-{i}.pcap", seed=100 + i, **kw))
+    return paths + _scenarios(tmp)
+
+
+def test_samples_crafted_and_class_captures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = _base_corpus(tmp_path)
+    with Tally() as t:
+        _same(paths, monkeypatch)
+    assert t.c["fast"] >= 20 and t.c["plain"] >= 20 and t.c["tainted"] >= 10, t.c
+
+
+def test_frame_notes_stay_with_the_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for p in ALL_SAMPLES[:4]:
+        assert _report_text(p, True, monkeypatch, frames=True) == _report_text(p, False, monkeypatch, frames=True)
+
+
+def test_packet_level_mutants(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = _base_corpus(tmp_path)
+    out = tmp_path / "pm"
+    out.mkdir()
+    paths = packet_mutants(base, out, 360)
+    with Tally() as t:
+        _same(paths, monkeypatch)
+    assert t.c["fast"] >= 250 and t.c["plain"] >= 200 and t.c["tainted"] >= 150, t.c
+
+
+def test_file_damage_mutants(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = mutants.make_mutants(tmp_path / "m", n=180, seed=3)
+    with Tally() as t:
+        _same(paths, monkeypatch)
+    assert t.c["fast"] >= 10, t.c
+
+
+@pytest.mark.parametrize("shape, size", [
+    ("long", {"packets": 6000}),
+    ("short", {"connections": 400}),
+    ("dns", {"packets": 5000}),
+    ("bulk", {"transfer_bytes": 200_000, "downloads": 1, "uploads": 1}),
+    ("one_echo", {"packets": 3000}),
+    ("one_echo", {"packets": 21_000}),  # more exchanges than a connection lists: the reference's
+])
+def test_bench_shapes(shape: str, size: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = tmp_path / f"{shape}.pcap"
+    make(shape, p, **size)
+    with Tally() as t:
+        _same([p], monkeypatch)
+    assert t.c["fast"] == 1, t.c
+
+
+def test_base64_in_c_decodes_as_base64stream_does() -> None:
+    """fileserver.Base64Stream with the compiled b64_feed against the same stream without it, on
+    random pieces: blanks, padding, bytes outside the alphabet, every cut."""
+    import base64
+    import hashlib
+
+    from reporter.analyses.messages import fileserver
+
+    rng = random.Random(64)
+
+    def run(pieces: list[bytes], fast: bool) -> tuple:
+        saved = fileserver.B64_FEED
+        fileserver.B64_FEED = saved if fast else None
+        try:
+            st = fileserver.Base64Stream()
+            for p in pieces:
+                st.feed(p)
+            st.finish()
+            return st.size, st.sha256, st.error is None, st.pending
+        finally:
+            fileserver.B64_FEED = saved
+
+    assert fileserver.B64_FEED is not None
+    for i in range(1500):
+        raw = rng.randbytes(rng.randint(0, 300))
+        text = bytearray(base64.encodebytes(raw) if rng.random() < 0.3 else base64.b64encode(raw))
+        for _ in range(rng.choice([0, 0, 1, 2])):
+            if text:
+                text[rng.randrange(len(text))] = rng.choice(b"=A \n\t\x00\xff-_.\"\\")
+        cuts = sorted(rng.sample(range(len(text) + 1), k=min(len(text) + 1, rng.randint(0, 6))))
+        pieces = [bytes(text[a:b]) for a, b in zip([0, *cuts], [*cuts, len(text)])]
+        assert run(pieces, True) == run(pieces, False), (i, bytes(text))
+    st = fileserver.Base64Stream()
+    st.feed(base64.b64encode(b"x" * 1000))
+    st.finish()
+    assert st.size == 1000 and st.sha256 == hashlib.sha256(b"x" * 1000).hexdigest()
+
+
+def test_control_bytes_found_as_jsonstream_finds_them() -> None:
+    from reporter.analyses import _fasttcp  # type: ignore[attr-defined]
+
+    rng = random.Random(32)
+    for n in list(range(0, 40)) + [100, 1000]:
+        for _ in range(20):
+            data = bytes(rng.choice(b"ABCxyz09+/ \x7f\x80\xff" + bytes([rng.randrange(32)]) * (rng.random() < 0.2))
+                         for _ in range(n))
+            assert _fasttcp.has_control(data) == (len(data.translate(None, bytes(range(32)))) != len(data)), data
+
+
+def test_terminator_search_finds_what_bytes_find_finds() -> None:
+    from reporter.analyses.messages.framing import CRLF2, _find_crlf2
+
+    rng = random.Random(2)
+    for _ in range(3000):
+        data = bytes(rng.choice(b"\r\nab") for _ in range(rng.randint(0, 30)))
+        pos = rng.randint(0, len(data))
+        assert _find_crlf2(data, pos) == data.find(CRLF2, pos), (data, pos)
+
+
+def test_batch_copy_signals_from_the_reports_own_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """batch gathers a capture's fingerprint in the report's own read (fast path) and gets what the
+    fingerprint's own read of the capture gives, on every capture the fast path takes."""
+    from reporter.grading.fingerprint import HINT_FRAMES, Collector, fingerprint
+
+    assert HINT_FRAMES == 20_000  # HINT_FRAMES_FP in _fasttcp.c
+    paths = _base_corpus(tmp_path)
+    out = tmp_path / "pm"
+    out.mkdir()
+    paths += packet_mutants(paths, out, 60, seed=16)
+    for shape, size in (("dns", {"packets": 4000}), ("short", {"connections": 200})):
+        p = tmp_path / f"{shape}.pcap"
+        make(shape, p, **size)
+        paths.append(p)
+    fed = 0
+    for p in paths:
+        c = Collector("")
+        try:
+            report, _ = analyse(str(p), ReportOptions(), fingerprint=c)
+        except NotACapture:  # batch reads it apart
+            continue
+        if c.fed is None:
+            continue
+        fed += 1
+        c.sha256 = report.capture.sha256
+        assert c.result(*c.fed).to_dict() == fingerprint(p).to_dict(), p.name
+        ref = Collector(c.sha256)  # and every signal gathered, not only what the hints make of them
+        for linktype, _iface, ts, data in iter_records(open_capture(p)):
+            ref.frame(linktype, ts, data)
+        for name in ("tokens", "ip_ids", "flows_by_src", "ttls", "tcp_sums", "tcp_zero", "isns", "times"):
+            assert getattr(c, name) == getattr(ref, name), (p.name, name)
+        assert c.content.hexdigest() == ref.content.hexdigest(), p.name
+    assert fed >= 60
