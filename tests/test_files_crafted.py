@@ -178,4 +178,5 @@ def test_two_clients_served_at_once_and_one_at_a_time(tmp_path):
     late.close()
     r = run(tmp_path, [slow2, late], "serial.pcap")
     t6 = tasks(r)["T6"]
-    assert (t6.status, t6.verdict, t6.code) == ("pass", "serial", "t6_serial")
+    # Tugas 3 asks for clients served at overlapping times: a serial server is partial, with the fix
+    assert (t6.status, t6.verdict, t6.code) == ("partial", "serial", "t6_serial") and t6.fix
