@@ -273,12 +273,19 @@ def _replay(capture: _capture.Capture, params: tuple, ids: list[int], tcp: Any, 
     """Pass 2: the frames the Python analyses need, fed as pipeline's loop feeds them."""
     probs: dict[str, list[int]] = {}
     tcp_feed, dns_feed, dns_tcp, dns_parsed, sweep = tcp.feed, dns.feed, dns.feed_tcp, dns.feed_parsed, tcp._sweep
+    opening, table = tcp.assigned, tcp.table
     P = Packet
     for item in _fasttcp.replay(params, ids):
         kind = item[0]
         if kind == K_TCP:
             _, no, ts, src, dst, ipid, sport, dport, seq, ack, flags, win, opts, payload, iface = item
             pkt = P(no, ts, iface, 4, src, dst, 6, ipid, sport, dport, seq, ack, flags, win, opts, payload, 0)
+            if no in opening:
+                # the packet opens a connection (pass 1 opened it as tcp._open does); the table may
+                # still hold an earlier connection of the 4-tuple whose successors it never saw
+                # (plain ones), which would take the packet: the reference had replaced it
+                table.pop((src, sport, dst, dport), None)
+                table.pop((dst, dport, src, sport), None)
             tcp_feed(pkt)
             if sport == DNS_PORT or dport == DNS_PORT:
                 dns_tcp(pkt)
