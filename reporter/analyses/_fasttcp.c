@@ -3,7 +3,8 @@
  * Why: the Python analysis (tcp.py, echo.py, reassembly.py, the message layer) is the reference and
  * handles every connection, whatever happens in it, at ~4 us a packet. Most connections of a big
  * capture are plain: a handshake, bytes in order both ways, an echo or messages, a close. This
- * module reads a pcap file, decodes the common frame (the reader's own fast layout), tracks every
+ * module reads a pcap or pcapng file (as capture.py / pcapng.py read it), decodes the common frame
+ * (the reader's own fast layout), tracks every
  * connection exactly as tcp.py opens them (the same ids, client numbers, port reuse, sweeps), and
  * follows the plain ones along the very branches tcp.py and echo.py take for such packets (a
  * message service's bytes go to the Python message layer, msg_deliver). The first packet that would
@@ -12,13 +13,14 @@
  * *taints* its connection: everything computed for it is dropped and the Python reference analyses
  * it from its first packet in a second pass (Replay), which also hands out every frame the Python
  * side needs (DNS, frames the fast layout does not cover). Whatever this module cannot vouch for
- * (another file format or link type, a damaged file, a frame that might be TCP but is not in the
- * fast layout) makes it decline the whole capture, and the reference does all of it.
+ * (another link type, a damaged file, a pcapng header the reference would warn about or a second
+ * section, a frame that might be TCP but is not in the fast layout) makes it decline the whole
+ * capture, and the reference does all of it.
  *
  * A plain connection closed and quiet is written out (emit): its connections[] line from templates
  * made from the model's fields (plain.py) into the spool, its record as the model's own objects.
  *
- * Sections: the pcap reader and frame classes; the tracker (tcp._open, _sweep); echo.EchoCheck's
+ * Sections: the pcap reader, the pcapng reader and frame classes; the tracker (tcp._open, _sweep); echo.EchoCheck's
  * plain branches; the message layer's runs; tcp.feed's plain branches; writing a connection (JSON,
  * objects, SHA-256); pass 1 (Pass1); DNS parsing and base64 (fast cases of Python functions, each
  * tested against them); pass 2 (Replay).
