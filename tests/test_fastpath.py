@@ -466,11 +466,10 @@ def _ng_mutate(data: bytes, kind: str, rng: random.Random) -> bytes:
     elif kind in ("shb-option", "idb-option"):
         bpos, _, blen = shb if kind == "shb-option" else rng.choice(idbs)
         opts = _ng_options(data, e, bpos + (24 if kind == "shb-option" else 16), bpos + blen - 4)
-        if opts:
-            o, _, _ = rng.choice(opts)
-            struct.pack_into(e + "H", b, o + 2, rng.choice([blen, 0xFFFF, blen - 27, 3]))
-        else:  # no options: one that runs past the block
-            u32(bpos + blen - 4 - 4 + 4 if blen > 28 else bpos + 4, blen)
+        if not opts:
+            return _ng_mutate(data, "blen", rng)
+        o, _, _ = rng.choice(opts)  # its length: past the block, or short (the next option misread)
+        struct.pack_into(e + "H", b, o + 2, rng.choice([blen, 0xFFFF, max(0, blen - 27), 3]))
     elif kind == "idb-tsresol":
         bpos, _, blen = rng.choice(idbs)
         opts = [o for o in _ng_options(data, e, bpos + 16, bpos + blen - 4) if o[1] in (9, 14)]
