@@ -3,12 +3,16 @@
 Differential: every capture is analysed twice in this process, by the Python analysis alone (the
 reference) and with the fast path, and the two report JSON texts must be identical byte for byte.
 The captures: the bundled samples, the plugin tests' crafted edge cases, the crafted sources of
-every format and link type, seeded class captures, the bench's four shapes at a small size, file
+every format and link type, seeded class captures, the bench's shapes at a small size, file
 damage (tests/mutants.py) and packet-level mutants made here, which keep the file valid so the fast
 path really runs on them: a frame dropped, captured twice, moved, its flags/sequence/ack/window/
 payload/IP length changed, its time moved back, the capture cut between frames, a connection's SYN
-repeated later. The test also checks that the fast path ran on most of them and that both plain
-and tainted connections occurred, so it cannot pass by declining everything.
+repeated later. Every pcap among them is also re-written as pcapng (tests/bench/ngwrite.py: both
+byte orders, several if_tsresol and if_tsoffset values, two interfaces of different link types,
+options, simple and obsolete packet blocks, blocks no reader knows), and pcapng files are damaged
+block by block (lengths, section and interface headers and options, packet blocks, a second
+section). The test also checks that the fast path ran on most of them, pcapng included, and that
+both plain and tainted connections occurred, so it cannot pass by declining everything.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from reporter.options import ReportOptions
 from reporter.pipeline import analyse
 from reporter.render import iter_report_json
 from tests import classgen, craft, mutants
+from tests.bench import ngwrite
 from tests.bench.shapes import make
 from tests.conftest import ALL_SAMPLES, IN_CI
 from tests.test_dissector import build_crafted
@@ -51,7 +56,10 @@ class Tally:
 
         def run(capture, tcp, dns, *more):  # type: ignore[no-untyped-def]
             done = self._orig(capture, tcp, dns, *more)
+            if not fastpath.ENABLED:  # the reference's own run: nothing to count
+                return done
             self.c["fast" if done else "declined"] += 1
+            self.c[f"{'fast' if done else 'declined'}-{capture.format}"] += 1
             if done:
                 self.c["plain"] += len(tcp.plain)
                 self.c["tainted"] += len(tcp.assigned or {})
@@ -251,6 +259,14 @@ def _scenarios(tmp: Path) -> list[Path]:
     g = craft.TcpFlow(client="172.16.16.107", server="172.16.16.101", isn_c=777_777, isn_s=888_888, t=5.0)
     g.handshake().echo_exchange(msg).close()
     save("syn-twice-and-reuse", f.recs() + g.recs())
+    # one 4-tuple: a connection the reference takes (a gap), a plain one reusing the port, then the
+    # first one's frames again: its SYN opens a third connection, not the first one's retransmission
+    a = craft.TcpFlow(client="172.16.16.107", server="172.16.16.101", cport=40100).handshake()
+    a.data("c", 0, msg).data("c", 100, msg).data("s", 0, msg).ack("c").close()
+    b = craft.TcpFlow(client="172.16.16.107", server="172.16.16.101", cport=40100, isn_c=55_555, isn_s=66_666,
+                      t=3.0).handshake().echo_exchange(msg).close()
+    again = [craft.Rec(r.data, r.t + 5.0) for r in a.recs()]
+    save("reuse-between-tainted", a.recs() + b.recs() + again)
     # time going back: a pure ACK captured twice with the copy's time before the original's, and
     # a copy after 300 connections opened (idle connections swept: the copy is no longer recognised)
     f = craft.TcpFlow(client="172.16.16.108", server="172.16.16.101").handshake().echo_exchange(msg)
@@ -357,6 +373,217 @@ def test_file_damage_mutants(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert t.c["fast"] >= 10, t.c
 
 
+# ---- pcapng: the corpus as Wireshark saves it, and pcapng damage ----------------------------------
+
+NG_STYLES = [
+    ngwrite.Style(),  # as editcap writes it: little-endian, microseconds, no options
+    ngwrite.Style(big_endian=True, tsresol=(9,), options=True),  # as dumpcap writes it, big-endian
+    ngwrite.Style(tsresol=(9, 6), options=True, seed=1),  # two interfaces, each its own clock
+    ngwrite.Style(big_endian=True, tsresol=(0x80 | 30, 3), tsoffset=(0, -3600), relink=(None, ngwrite.SLL2),
+                  simple=True, seed=2),
+    ngwrite.Style(tsresol=(10, 0x80 | 20), tsoffset=(-7, 0), relink=(None, ngwrite.SLL), options=True,
+                  simple=True, seed=3),
+]
+
+
+def pcapng_versions(paths: list[Path], out: Path, per: int = 2, styles: list = NG_STYLES) -> list[Path]:
+    """Every pcap among ``paths`` re-written as pcapng in ``per`` styles (the styles taken in turn)."""
+    out.mkdir(exist_ok=True)
+    made: list[Path] = []
+    k = 0
+    for p in paths:
+        data = p.read_bytes()
+        for _ in range(per):
+            style = styles[k % len(styles)]
+            ng = ngwrite.rewrite(data, style)
+            if ng is None:
+                break
+            k += 1
+            made.append(out / f"{p.stem}.{style.name()}.pcapng")
+            made[-1].write_bytes(ng)
+    return made
+
+
+def _ng_blocks(data: bytes) -> tuple[str, list[tuple[int, int, int]]]:
+    """A pcapng file's byte order and its blocks as (offset, type, length), up to any damage."""
+    e = "<" if struct.unpack_from("<I", data, 8)[0] == 0x1A2B3C4D else ">"
+    out, pos = [], 0
+    while pos + 12 <= len(data):
+        btype, blen = struct.unpack_from(e + "II", data, pos)
+        if blen < 12 or blen % 4 or pos + blen > len(data):
+            break
+        out.append((pos, btype, blen))
+        pos += blen
+    return e, out
+
+
+def _ng_options(data: bytes, e: str, o: int, end: int) -> list[tuple[int, int, int]]:
+    """(offset, code, length) of each option in data[o:end], up to opt_endofopt."""
+    out = []
+    while o + 4 <= end:
+        code, length = struct.unpack_from(e + "HH", data, o)
+        if code == 0:
+            break
+        out.append((o, code, length))
+        o += 4 + length + (-length % 4)
+    return out
+
+
+NG_DAMAGE = ("blen", "trail", "shb-version", "shb-option", "idb-option", "idb-tsresol", "idb-linktype",
+             "idb-snaplen", "idb-late", "idb-short", "epb-iface", "epb-caplen", "epb-origlen", "epb-time", "section",
+             "spb-first", "cut", "huge")
+
+
+def _ng_mutate(data: bytes, kind: str, rng: random.Random) -> bytes:
+    """One pcapng-specific edit of ``data``: many are damage the reference reports, some keep the
+    file valid (a trailing length the readers never check, a cut between blocks, an interface
+    described after the first frames, another snap length or clock)."""
+    e, blocks = _ng_blocks(data)
+    if not blocks:  # an earlier edit broke the first block
+        return mutants.mutate(data, "flip", rng)
+    big = e == ">"
+    b = bytearray(data)
+
+    def u32(off: int, v: int) -> None:
+        struct.pack_into(e + "I", b, off, v & 0xFFFFFFFF)
+
+    def of(*types: int) -> list[tuple[int, int, int]]:
+        return [x for x in blocks if x[1] in types] or blocks
+
+    def insert(at: int, block: bytes) -> bytes:
+        return bytes(b[:at] + block + b[at:])
+
+    packets, idbs = of(6, 2, 3), of(1)
+    bpos, _, blen = shb = blocks[0]
+    if kind == "blen":
+        bpos, _, blen = rng.choice(blocks)
+        u32(bpos + 4, rng.choice([0, 8, 12, 13, blen - 4, blen + 4, 0x7FFFFFF0, (16 << 20) + 4, 0xFFFFFFFC]))
+    elif kind == "trail":
+        bpos, _, blen = rng.choice(blocks)
+        u32(bpos + blen - 4, rng.choice([0, 12, blen + 4, 0xFFFFFFFF]))
+    elif kind == "shb-version":
+        struct.pack_into(e + "HH", b, 12, *rng.choice([(1, 1), (1, 2), (2, 0), (0, 0), (1, 0)]))
+    elif kind in ("shb-option", "idb-option"):
+        bpos, _, blen = shb if kind == "shb-option" else rng.choice(idbs)
+        opts = _ng_options(data, e, bpos + (24 if kind == "shb-option" else 16), bpos + blen - 4)
+        if not opts:
+            return _ng_mutate(data, "blen", rng)
+        o, _, _ = rng.choice(opts)  # its length: past the block, or short (the next option misread)
+        struct.pack_into(e + "H", b, o + 2, rng.choice([blen, 0xFFFF, max(0, blen - 27), 3]))
+    elif kind == "idb-tsresol":
+        bpos, _, blen = rng.choice(idbs)
+        opts = [o for o in _ng_options(data, e, bpos + 16, bpos + blen - 4) if o[1] in (9, 14)]
+        if opts:
+            o, code, _ = rng.choice(opts)
+            if code == 9:
+                b[o + 4] = rng.choice([0, 1, 3, 9, 10, 12, 30, 45, 0x80, 0x81, 0x80 | 40, 0x80 | 63, 0xFF])
+            else:
+                struct.pack_into(e + "q", b, o + 4, rng.choice([1, -1, 10 ** 6, -(10 ** 10), 1 << 40, -(1 << 62)]))
+        else:
+            return _ng_mutate(data, "idb-linktype", rng)
+    elif kind == "idb-linktype":
+        struct.pack_into(e + "H", b, rng.choice(idbs)[0] + 8, rng.choice([0, 101, 113, 276, 1, 228, 0xFFFF]))
+    elif kind == "idb-snaplen":
+        u32(rng.choice(idbs)[0] + 12, rng.choice([0, 14, 60, 100]))
+    elif kind == "idb-late":  # an interface described after frames (valid); its frames would name it
+        at = rng.choice(packets)
+        return insert(at[0] + at[2], craft.ng_idb(rng.choice([1, 276, 113, 101]), rng.choice([None, 9]),
+                                                  big_endian=big))
+    elif kind == "idb-short":
+        bpos, _, blen = rng.choice(idbs)
+        return bytes(b[:bpos]) + craft.ng_block(1, struct.pack(e + "HH", 1, 0), big) + bytes(b[bpos + blen:])
+    elif kind.startswith("epb-"):
+        bpos, btype, blen = rng.choice(packets)
+        if btype not in (6, 2):
+            return _ng_mutate(data, "cut", rng)
+        if kind == "epb-iface":
+            if btype == 6:
+                u32(bpos + 8, rng.choice([1, 2, 7, 0xFFFFFFFF]))
+            else:
+                struct.pack_into(e + "H", b, bpos + 8, rng.choice([1, 2, 0xFFFF]))
+        elif kind == "epb-caplen":
+            cap = struct.unpack_from(e + "I", data, bpos + 20)[0]
+            u32(bpos + 20, rng.choice([0, cap - 1, cap + 1, cap + 4, blen - 32, blen - 31, 0xFFFFFFFF]))
+        elif kind == "epb-origlen":
+            cap = struct.unpack_from(e + "I", data, bpos + 20)[0]
+            u32(bpos + 24, rng.choice([0, cap - 1, cap + 100, 0xFFFFFFFF]))
+        else:
+            u32(bpos + rng.choice([12, 16]), rng.getrandbits(32))
+    elif kind == "section":  # a second section: appended whole, or a section header in the middle
+        if rng.random() < 0.5:
+            return bytes(data) + bytes(data)
+        at = rng.choice(packets)
+        return insert(at[0], bytes(data[bpos:bpos + blen]))
+    elif kind == "spb-first":  # a simple packet block before any interface
+        return insert(blen, craft.ng_spb(bytes(60), big))
+    elif kind == "cut":
+        at = rng.choice(blocks[1:] or blocks)
+        return bytes(b[:at[0] + (rng.choice([0, 0, 4, 13]) if at[0] else 0)])
+    elif kind == "huge":  # a block of no known type claiming more than the file and than MAX_BLOCK
+        at = rng.choice(packets)
+        return insert(at[0], struct.pack(e + "II", 0x7E57, (16 << 20) + 16))
+    return bytes(b)
+
+
+def pcapng_damage(sources: list[Path], out: Path, n: int, seed: int = 27) -> list[Path]:
+    """``n`` pcapng files, each a source with one to two edits of NG_DAMAGE or of tests/mutants.py."""
+    rng = random.Random(seed)
+    out.mkdir(exist_ok=True)
+    datas = [(p, p.read_bytes()) for p in sources]
+    paths = []
+    for k in range(n):
+        p, data = datas[k % len(datas)]
+        kinds = []
+        for _ in range(rng.choice([1, 1, 2])):
+            if rng.random() < 0.8:
+                kinds.append(NG_DAMAGE[(k + len(kinds)) % len(NG_DAMAGE)])
+                data = _ng_mutate(data, kinds[-1], rng)
+            else:
+                kinds.append(rng.choice(mutants.KINDS))
+                data = mutants.mutate(data, kinds[-1], rng)
+            if len(data) < 28:
+                break
+        paths.append(out / f"ng{k:03d}-{'-'.join(kinds)}-{p.name}")
+        paths[-1].write_bytes(data)
+    return paths
+
+
+def test_pcapng_versions_of_the_corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every pcap of the corpus saved as pcapng in two styles: the same report as the reference's."""
+    paths = pcapng_versions(_base_corpus(tmp_path), tmp_path / "ng")
+    assert len(paths) >= 80
+    with Tally() as t:
+        _same(paths, monkeypatch)
+    assert t.c["fast-pcapng"] >= 60 and t.c["plain"] >= 60 and t.c["tainted"] >= 20, t.c
+
+
+def test_pcapng_packet_level_mutants(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "pm"
+    out.mkdir()
+    paths = pcapng_versions(packet_mutants(_base_corpus(tmp_path), out, 160, seed=17), tmp_path / "ng", per=1)
+    with Tally() as t:
+        _same(paths, monkeypatch)
+    assert t.c["fast-pcapng"] >= 110 and t.c["plain"] >= 80 and t.c["tainted"] >= 60, t.c
+
+
+def test_pcapng_damage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Block lengths, section and interface headers and their options, packet blocks, a second
+    section: the fast path reads what stays valid and declines the rest, the report never differs."""
+    base = [*ALL_SAMPLES, *(tmp_path / f"class-{i}.pcap" for i in range(2))]
+    for i in range(2):
+        classgen.kernel_like_capture(base[-2 + i], seed=200 + i, retransmits=i)
+    short = tmp_path / "short.pcap"
+    make("short", short, connections=40)
+    sources = pcapng_versions([*base, short], tmp_path / "ng", per=len(NG_STYLES))
+    odd = [ngwrite.Style(tsresol=(r,), tsoffset=(off,)) for r, off in
+           ((0, 0), (3, 0), (12, 0), (0x80, 0), (0x80 | 40, 0), (6, 5), (9, -(1 << 33)), (6, 1 << 33))]
+    sources += pcapng_versions([short] * len(odd), tmp_path / "odd", per=1, styles=odd)
+    paths = pcapng_damage(sources, tmp_path / "dmg", 240)
+    with Tally() as t:
+        _same(paths + sources[-len(odd):], monkeypatch)
+    assert t.c["fast-pcapng"] >= 50 and t.c["declined-pcapng"] >= 100, t.c
+
+
 @pytest.mark.parametrize("shape, size", [
     ("long", {"packets": 6000}),
     ("short", {"connections": 400}),
@@ -364,13 +591,16 @@ def test_file_damage_mutants(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     ("bulk", {"transfer_bytes": 200_000, "downloads": 1, "uploads": 1}),
     ("one_echo", {"packets": 3000}),
     ("one_echo", {"packets": 21_000}),  # more exchanges than a connection lists: the reference's
+    ("long-ng", {"packets": 6000}),  # as Wireshark saves them
+    ("short-ng", {"connections": 400}),
 ])
 def test_bench_shapes(shape: str, size: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     p = tmp_path / f"{shape}.pcap"
-    make(shape, p, **size)
+    m = make(shape, p, **size)
     with Tally() as t:
         _same([p], monkeypatch)
     assert t.c["fast"] == 1, t.c
+    assert fastpath.read_only(open_capture(p)) == m.packets  # the bench's read ceiling reads it whole
 
 
 def test_base64_in_c_decodes_as_base64stream_does() -> None:
@@ -442,11 +672,12 @@ def test_batch_copy_signals_from_the_reports_own_read(tmp_path: Path, monkeypatc
     out = tmp_path / "pm"
     out.mkdir()
     paths += packet_mutants(paths, out, 60, seed=16)
-    for shape, size in (("dns", {"packets": 4000}), ("short", {"connections": 200})):
+    for shape, size in (("dns", {"packets": 4000}), ("short", {"connections": 200}), ("short-ng", {"connections": 200})):
         p = tmp_path / f"{shape}.pcap"
         make(shape, p, **size)
         paths.append(p)
-    fed = 0
+    paths += pcapng_versions(paths[::3], tmp_path / "ng", per=1)  # both byte orders, two interfaces, ...
+    fed: Counter[str] = Counter()
     for p in paths:
         c = Collector("")
         try:
@@ -455,7 +686,7 @@ def test_batch_copy_signals_from_the_reports_own_read(tmp_path: Path, monkeypatc
             continue
         if c.fed is None:
             continue
-        fed += 1
+        fed[report.capture.format] += 1
         c.sha256 = report.capture.sha256
         assert c.result(*c.fed).to_dict() == fingerprint(p).to_dict(), p.name
         ref = Collector(c.sha256)  # and every signal gathered, not only what the hints make of them
@@ -464,4 +695,4 @@ def test_batch_copy_signals_from_the_reports_own_read(tmp_path: Path, monkeypatc
         for name in ("tokens", "ip_ids", "flows_by_src", "ttls", "tcp_sums", "tcp_zero", "isns", "times"):
             assert getattr(c, name) == getattr(ref, name), (p.name, name)
         assert c.content.hexdigest() == ref.content.hexdigest(), p.name
-    assert fed >= 60
+    assert fed["pcap"] >= 60 and fed["pcapng"] >= 20, fed

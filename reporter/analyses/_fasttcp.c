@@ -3,7 +3,8 @@
  * Why: the Python analysis (tcp.py, echo.py, reassembly.py, the message layer) is the reference and
  * handles every connection, whatever happens in it, at ~4 us a packet. Most connections of a big
  * capture are plain: a handshake, bytes in order both ways, an echo or messages, a close. This
- * module reads a pcap file, decodes the common frame (the reader's own fast layout), tracks every
+ * module reads a pcap or pcapng file (as capture.py / pcapng.py read it), decodes the common frame
+ * (the reader's own fast layout), tracks every
  * connection exactly as tcp.py opens them (the same ids, client numbers, port reuse, sweeps), and
  * follows the plain ones along the very branches tcp.py and echo.py take for such packets (a
  * message service's bytes go to the Python message layer, msg_deliver). The first packet that would
@@ -12,13 +13,14 @@
  * *taints* its connection: everything computed for it is dropped and the Python reference analyses
  * it from its first packet in a second pass (Replay), which also hands out every frame the Python
  * side needs (DNS, frames the fast layout does not cover). Whatever this module cannot vouch for
- * (another file format or link type, a damaged file, a frame that might be TCP but is not in the
- * fast layout) makes it decline the whole capture, and the reference does all of it.
+ * (another link type, a damaged file, a pcapng header the reference would warn about or a second
+ * section, a frame that might be TCP but is not in the fast layout) makes it decline the whole
+ * capture, and the reference does all of it.
  *
  * A plain connection closed and quiet is written out (emit): its connections[] line from templates
  * made from the model's fields (plain.py) into the spool, its record as the model's own objects.
  *
- * Sections: the pcap reader and frame classes; the tracker (tcp._open, _sweep); echo.EchoCheck's
+ * Sections: the pcap reader, the pcapng reader and frame classes; the tracker (tcp._open, _sweep); echo.EchoCheck's
  * plain branches; the message layer's runs; tcp.feed's plain branches; writing a connection (JSON,
  * objects, SHA-256); pass 1 (Pass1); DNS parsing and base64 (fast cases of Python functions, each
  * tested against them); pass 2 (Replay).
@@ -40,7 +42,7 @@
 #include <emmintrin.h>
 #endif
 
-#define API_VERSION 13
+#define API_VERSION 14
 
 #define M32 0xFFFFFFFFu
 #define HALF 0x80000000u
@@ -253,6 +255,21 @@ static void make_key(uint8_t *k, const uint8_t *src, int sport, const uint8_t *d
 
 /* ---- the pcap reader (capture._iter_pcap, the same checks) ---------------------------------- */
 
+#ifdef __SIZEOF_INT128__
+typedef __int128 i128;  /* pcapng times: the reference's integers are unbounded, its products need 94 bits */
+#define HAS_I128 1
+#else
+typedef int64_t i128;  /* no 128-bit integers: the pcapng reader declines every file (reader_open) */
+#define HAS_I128 0
+#endif
+
+/* A pcapng interface (pcapng._iface_info / _iface_entry): its link's fast layout and its clock. */
+typedef struct {
+    int linktype, etoff, ipoff, fmin, shift;
+    uint32_t snaplen;
+    i128 mult, div, offset;
+} Iface;
+
 typedef struct {
     FILE *f;
     uint8_t *buf;
@@ -260,8 +277,13 @@ typedef struct {
     int eof, big_endian, nano, hsize, linktype;
     int64_t remaining, no, first_ts, last_ts, chunk, max_caplen;
     int has_first, damaged;
-    /* the fast layout: offset of the link's ethertype, of the IP header, shortest frame */
+    /* the fast layout: offset of the link's ethertype, of the IP header, shortest frame (pcapng:
+     * the current record's interface's, set by ng_next) */
     int etoff, ipoff, fmin;
+    /* pcapng: the section's interfaces, the record's interface, a Simple Packet Block's time */
+    int ng, sections, nifaces, cap_ifaces, iface;
+    Iface *ifaces;
+    int64_t last_seen, max_block;
 } Reader;
 
 typedef struct {
@@ -299,8 +321,11 @@ static int reader_fill(Reader *r, Py_ssize_t want) {
     return (int)(got > 0);
 }
 
+static int ng_next(Reader *r, Rec *rec);
+
 /* 1: a record; 0: the end; -1: a Python error. Damage sets r->damaged and ends. */
 static int reader_next(Reader *r, Rec *rec) {
+    if (r->ng) return ng_next(r, rec);
     for (;;) {
         if (r->pos + r->hsize > r->n) {
             if (r->eof || r->remaining <= 0) {
@@ -331,6 +356,183 @@ static int reader_next(Reader *r, Rec *rec) {
             r->last_ts = ts;
             if (!r->has_first) { r->has_first = 1; r->first_ts = ts; }
         }
+        rec->no = r->no; rec->ts = ts; rec->frame = r->buf + fs; rec->caplen = (Py_ssize_t)caplen;
+        rec->origlen = (Py_ssize_t)origlen;
+        return 1;
+    }
+}
+
+/* ---- the pcapng reader (pcapng.iter_pcapng: one section, every block it reads the same way) ---- */
+
+/* What this reader takes: one Section Header Block (either byte order, version 1.0, options that
+ * end inside it), Interface Description Blocks of the fast link types (if_tsresol as a power of 10
+ * or of 2, if_tsoffset), Enhanced, obsolete and Simple Packet Blocks (their options are never
+ * read, as in the reference), and any other block, skipped. Everything the reference would
+ * report as damage or as a header problem ("unsupported-version", "option-overrun"), a second
+ * section, an interface of another link type, a block the reference would skip unread (over
+ * MAX_BLOCK) or a time outside 0 .. 2^62 ns sets r->damaged: the fast path declines the capture.
+ * Interface ids are the section's own, which one section makes the global ones. */
+
+#define NG_SHB 0x0A0D0D0Au
+#define NG_BOM 0x1A2B3C4Du
+#define NG_IDB 1
+#define NG_PB 2
+#define NG_SPB 3
+#define NG_EPB 6
+#define NG_OPT_TSRESOL 9
+#define NG_OPT_TSOFFSET 14
+#define NG_TS_MAX ((int64_t)1 << 62)
+
+static inline int rd16(const uint8_t *p, int big) { return big ? (p[0] << 8 | p[1]) : (p[1] << 8 | p[0]); }
+
+/* the fast layout of a link type (decode.fast_layout): 0, or -1 when it has none */
+static int fast_layout(int linktype, int *etoff, int *ipoff) {
+    if (linktype == 1) { *etoff = 12; *ipoff = 14; }
+    else if (linktype == 113) { *etoff = 14; *ipoff = 16; }
+    else if (linktype == 276) { *etoff = 0; *ipoff = 20; }
+    else return -1;
+    return 0;
+}
+
+/* pcapng.iter_options over buf[o:end], the interface's clock options into ifc (when given): 0 when
+ * the options end inside the block, -1 when one runs past it (the reference's "option-overrun") */
+static int ng_options(const uint8_t *buf, Py_ssize_t o, Py_ssize_t end, int big, Iface *ifc) {
+    while (o + 4 <= end) {
+        int code = rd16(buf + o, big), len = rd16(buf + o + 2, big);
+        o += 4;
+        if (code == 0) return 0;
+        if (o + len > end) return -1;
+        if (ifc && code == NG_OPT_TSRESOL && len >= 1) {
+            int res = buf[o];
+            if (res & 0x80) { ifc->mult = 1000000000; ifc->div = 1; ifc->shift = res & 0x7F; }  /* 2^-k s */
+            else if (res <= 9) {
+                ifc->mult = 1; ifc->div = 1; ifc->shift = 0;
+                for (int i = res; i < 9; i++) ifc->mult *= 10;
+            } else {
+                ifc->mult = 1; ifc->div = 1; ifc->shift = 0;
+                for (int i = 0; i < (res - 9 < 30 ? res - 9 : 30); i++) ifc->div *= 10;
+            }
+        } else if (ifc && code == NG_OPT_TSOFFSET && len >= 8) {
+            uint64_t u = big ? ((uint64_t)rd32(buf + o, 1) << 32 | rd32(buf + o + 4, 1))
+                             : ((uint64_t)rd32(buf + o + 4, 0) << 32 | rd32(buf + o, 0));
+            ifc->offset = (i128)(int64_t)u * 1000000000;
+        }
+        o += len + ((-len) & 3);
+    }
+    return o == end ? 0 : -1;
+}
+
+/* An Interface Description Block body (bs: the block's start): its interface appended, or -1 (decline). */
+static int ng_interface(Reader *r, Py_ssize_t bs, uint32_t blen) {
+    const uint8_t *b = r->buf + bs;
+    int big = r->big_endian;
+    if (blen < 20) return -1;
+    Iface ifc = {0};
+    ifc.linktype = rd16(b + 8, big);
+    ifc.snaplen = rd32(b + 12, big);
+    ifc.mult = 1000; ifc.div = 1; ifc.shift = 0; ifc.offset = 0;  /* default: microseconds */
+    if (fast_layout(ifc.linktype, &ifc.etoff, &ifc.ipoff) < 0) return -1;
+    ifc.fmin = ifc.ipoff + 36;
+    if (ng_options(r->buf, bs + 16, bs + (Py_ssize_t)blen - 4, big, &ifc) < 0) return -1;
+    if (r->nifaces == r->cap_ifaces) {
+        int cap = r->cap_ifaces ? 2 * r->cap_ifaces : 4;
+        Iface *v = PyMem_Realloc(r->ifaces, (size_t)cap * sizeof(Iface));
+        if (!v) { PyErr_NoMemory(); return -2; }
+        r->ifaces = v; r->cap_ifaces = cap;
+    }
+    r->ifaces[r->nifaces++] = ifc;
+    return 0;
+}
+
+static int ng_next(Reader *r, Rec *rec) {
+    for (;;) {
+        if (r->pos + 12 > r->n) {
+            if (!r->eof && r->remaining > 0) {
+                int got = reader_fill(r, r->chunk);
+                if (got < 0) return -1;
+                if (!got) r->eof = 1;
+                continue;
+            }
+            if (r->pos < r->n) r->damaged = 1;  /* "a block header is cut short" */
+            return 0;
+        }
+        const uint8_t *h = r->buf + r->pos;
+        int big = r->big_endian;
+        uint32_t btype = rd32(h, big);
+        if (rd32(h, 0) == NG_SHB) {  /* the same in both byte orders; it sets the section's */
+            uint32_t bom = rd32(h + 8, 0);
+            if (bom != NG_BOM && bom != 0x4D3C2B1Au) { r->damaged = 1; return 0; }
+            big = bom != NG_BOM;
+            btype = NG_SHB;
+        }
+        uint32_t blen = rd32(h + 4, big);
+        if (blen < 12 || blen % 4 || (int64_t)blen > r->max_block) { r->damaged = 1; return 0; }
+        if (r->pos + (Py_ssize_t)blen > r->n) {
+            Py_ssize_t need = (Py_ssize_t)blen - (r->n - r->pos);
+            if (need > r->remaining) { r->damaged = 1; return 0; }  /* "the last block is cut short" */
+            int got = reader_fill(r, need);
+            if (got < 0) return -1;
+            if (!got) { r->eof = 1; r->damaged = 1; return 0; }
+            continue;
+        }
+        Py_ssize_t bs = r->pos;
+        const uint8_t *b = r->buf + bs;
+        r->pos += blen;
+        if (btype == NG_SHB) {
+            /* a second section resets the interfaces (the reference's); a short one, another
+             * version or an option past the block is a header problem the reference reports */
+            if (r->sections++ || blen < 28) { r->damaged = 1; return 0; }
+            r->big_endian = big;
+            int major = rd16(b + 12, big), minor = rd16(b + 14, big);
+            if (major != 1 || (minor != 0 && minor != 2)) { r->damaged = 1; return 0; }
+            if (ng_options(r->buf, bs + 24, bs + (Py_ssize_t)blen - 4, big, NULL) < 0) { r->damaged = 1; return 0; }
+            continue;
+        }
+        if (!r->sections) { r->damaged = 1; return 0; }  /* a file that does not start with a section */
+        const Iface *ifc;
+        int64_t caplen, origlen, ts;
+        Py_ssize_t fs;
+        if (btype == NG_EPB || btype == NG_PB) {
+            if (blen < 32) { r->damaged = 1; return 0; }
+            uint32_t iid = btype == NG_PB ? (uint32_t)rd16(b + 8, big) : rd32(b + 8, big);
+            uint64_t units = (uint64_t)rd32(b + 12, big) << 32 | rd32(b + 16, big);
+            caplen = rd32(b + 20, big); origlen = rd32(b + 24, big);
+            if (iid >= (uint32_t)r->nifaces || 28 + caplen > (int64_t)blen - 4) { r->damaged = 1; return 0; }
+            ifc = &r->ifaces[iid];
+            r->iface = (int)iid;
+            i128 v = (i128)units * ifc->mult;
+            if (ifc->div != 1) v /= ifc->div;
+            if (ifc->shift) v >>= ifc->shift;
+            v += ifc->offset;
+            if (v < 0 || v >= NG_TS_MAX) { r->damaged = 1; return 0; }
+            ts = (int64_t)v;
+            fs = bs + 28;
+        } else if (btype == NG_SPB) {  /* no interface id (the first), no time (the last frame's) */
+            if (!r->nifaces || blen < 16) { r->damaged = 1; return 0; }
+            ifc = &r->ifaces[0];
+            r->iface = 0;
+            origlen = rd32(b + 8, big);
+            int64_t lim = ifc->snaplen ? (int64_t)ifc->snaplen : r->max_caplen;
+            caplen = origlen;
+            if ((int64_t)blen - 16 < caplen) caplen = (int64_t)blen - 16;
+            if (lim < caplen) caplen = lim;
+            ts = r->last_seen;
+            fs = bs + 12;
+        } else {
+            if (btype == NG_IDB) {
+                int rc = ng_interface(r, bs, blen);
+                if (rc == -2) return -1;
+                if (rc < 0) { r->damaged = 1; return 0; }
+            }
+            continue;  /* name resolution, statistics, custom, unknown blocks: skipped */
+        }
+        r->no++;
+        r->last_seen = ts;
+        if (!r->has_first || ts > r->last_ts) {
+            r->last_ts = ts;
+            if (!r->has_first) { r->has_first = 1; r->first_ts = ts; }
+        }
+        r->linktype = ifc->linktype; r->etoff = ifc->etoff; r->ipoff = ifc->ipoff; r->fmin = ifc->fmin;
         rec->no = r->no; rec->ts = ts; rec->frame = r->buf + fs; rec->caplen = (Py_ssize_t)caplen;
         rec->origlen = (Py_ssize_t)origlen;
         return 1;
@@ -1532,8 +1734,8 @@ static int emit(Tracker *t, Conn *conn, int64_t t0) {
 
 typedef struct {
     const char *path;
-    int64_t data_start, size;
-    int big_endian, nano, hsize, linktype;
+    int64_t data_start, size, max_block;
+    int big_endian, nano, hsize, linktype, ng;
     PyObject *services, *message_ports;
     int recognise;
     Consts k;
@@ -1555,24 +1757,33 @@ static int parse_params(PyObject *args, Params *pr) {
         return -1;
     pr->data_start = data_start; pr->size = size;
     const char *names[] = {"chunk", "max_caplen", "preview", "exchange_gap_ns", "max_exchanges", "max_frames",
-                           "lead_cap", "other_cap", "idle_ns", "sweep_every", "dup_ns", "quiet_ns", "linktype", "hsize"};
-    int64_t vals[14];
-    for (int i = 0; i < 14; i++) if (get_i64(consts, names[i], &vals[i]) < 0) return -1;
+                           "lead_cap", "other_cap", "idle_ns", "sweep_every", "dup_ns", "quiet_ns", "linktype", "hsize",
+                           "pcapng", "max_block"};
+    int64_t vals[16];
+    for (int i = 0; i < 16; i++) if (get_i64(consts, names[i], &vals[i]) < 0) return -1;
     pr->k = (Consts){vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6], vals[7], vals[8], vals[9], vals[10],
                      vals[11]};
     pr->linktype = (int)vals[12];
     pr->hsize = (int)vals[13];
+    pr->ng = vals[14] != 0;
+    pr->max_block = vals[15];
     return 0;
 }
 
 static int reader_open(Reader *r, const Params *pr) {
     memset(r, 0, sizeof(*r));
-    if (pr->linktype == 1) { r->etoff = 12; r->ipoff = 14; }
-    else if (pr->linktype == 113) { r->etoff = 14; r->ipoff = 16; }
-    else if (pr->linktype == 276) { r->etoff = 0; r->ipoff = 20; }
-    else { PyErr_SetString(PyExc_ValueError, "link type without a fast layout"); return -1; }
-    r->fmin = r->ipoff + 36;  /* the IPv4 header and the fixed TCP header up to the window */
-    r->linktype = pr->linktype;
+    r->ng = pr->ng;
+    r->max_block = pr->max_block;
+    if (r->ng) {
+        r->damaged = !HAS_I128;  /* its interfaces' layouts come with their blocks (ng_next) */
+    } else {
+        if (fast_layout(pr->linktype, &r->etoff, &r->ipoff) < 0) {
+            PyErr_SetString(PyExc_ValueError, "link type without a fast layout");
+            return -1;
+        }
+        r->fmin = r->ipoff + 36;  /* the IPv4 header and the fixed TCP header up to the window */
+        r->linktype = pr->linktype;
+    }
     r->big_endian = pr->big_endian; r->nano = pr->nano; r->hsize = pr->hsize;
     r->chunk = pr->k.chunk; r->max_caplen = pr->k.max_caplen;
     r->f = fopen(pr->path, "rb");
@@ -1592,6 +1803,20 @@ static void reader_close(Reader *r) {
     r->f = NULL;
     PyMem_Free(r->buf);
     r->buf = NULL;
+    PyMem_Free(r->ifaces);
+    r->ifaces = NULL; r->nifaces = r->cap_ifaces = 0;
+}
+
+/* the link type of every interface the capture described, in order (pcap: its one) */
+static PyObject *reader_linktypes(const Reader *r) {
+    if (!r->ng) return Py_BuildValue("[i]", r->linktype);
+    PyObject *l = PyList_New(r->nifaces);
+    for (int i = 0; l && i < r->nifaces; i++) {
+        PyObject *v = PyLong_FromLong(r->ifaces[i].linktype);
+        if (!v) { Py_CLEAR(l); break; }
+        PyList_SET_ITEM(l, i, v);
+    }
+    return l;
 }
 
 static int tracker_init(Tracker *t, const Params *pr, int analyse) {
@@ -1936,14 +2161,16 @@ static PyObject *pass1_result(Pass1 *self, PyObject *unused) {
         if (!v) { Py_DECREF(ttl); Py_DECREF(tainted); return NULL; }
         PyList_SET_ITEM(ttl, i, v);
     }
-    return Py_BuildValue("{s:s,s:L,s:L,s:L,s:O,s:N,s:O,s:L,s:L,s:N,s:L,s:L}",
+    PyObject *linktypes = reader_linktypes(r);
+    if (!linktypes) { Py_DECREF(ttl); Py_DECREF(tainted); return NULL; }
+    return Py_BuildValue("{s:s,s:L,s:L,s:L,s:O,s:N,s:O,s:L,s:L,s:N,s:L,s:L,s:N}",
                          "verdict", self->verdict, "packets", (long long)r->no,
                          "first_ts", (long long)(r->has_first ? r->first_ts : 0),
                          "last_ts", (long long)(r->has_first ? r->last_ts : 0),
                          "has_frames", r->has_first ? Py_True : Py_False,
                          "tainted", tainted, "sweeps", t->sweeps, "python_frames", (long long)self->need,
                          "abort_frame", (long long)self->abort_frame, "fp_ttls", ttl, "fp_tcp_sums",
-                         (long long)t->fp_sums, "fp_tcp_zero", (long long)t->fp_zero);
+                         (long long)t->fp_sums, "fp_tcp_zero", (long long)t->fp_zero, "linktypes", linktypes);
 }
 
 static PyMethodDef pass1_methods[] = {
@@ -2317,25 +2544,27 @@ static PyObject *replay_next(Replay *self) {
             if (opened && after_open(&self->t) < 0) return NULL;
             int wanted = conn->id < self->nwant && self->want[conn->id];
             if (wanted)
-                return Py_BuildValue("(iLLy#y#iiiIIiiy#y#)", K_TCP, (long long)rec.no, (long long)rec.ts,
+                return Py_BuildValue("(iLLy#y#iiiIIiiy#y#i)", K_TCP, (long long)rec.no, (long long)rec.ts,
                                      (const char *)p.src, (Py_ssize_t)4, (const char *)p.dst, (Py_ssize_t)4, p.ipid,
                                      p.sport, p.dport, p.seq, p.ack, p.flags, p.win, (const char *)p.opt,
-                                     (Py_ssize_t)p.optlen, (const char *)p.pay, p.plen);
+                                     (Py_ssize_t)p.optlen, (const char *)p.pay, p.plen, self->r.iface);
             if (PyList_GET_SIZE(self->t.sweeps) > before)  /* a sweep opened by a connection Python never sees */
                 return Py_BuildValue("(iLL)", K_SWEEP, (long long)rec.no, (long long)rec.ts);
         } else if (kind == K_DNS) {
             PyObject *msg = dns_parse(p.pay, p.plen);
             if (!msg) return NULL;
             if (msg == Py_None)
-                return Py_BuildValue("(iLLy#y#iiiy#N)", K_DNS, (long long)rec.no, (long long)rec.ts, (const char *)p.src,
+                return Py_BuildValue("(iLLy#y#iiiy#Ni)", K_DNS, (long long)rec.no, (long long)rec.ts, (const char *)p.src,
                                      (Py_ssize_t)4, (const char *)p.dst, (Py_ssize_t)4, p.ipid, p.sport, p.dport,
-                                     (const char *)p.pay, p.plen, msg);
-            return Py_BuildValue("(iLLy#y#iiiON)", K_DNS, (long long)rec.no, (long long)rec.ts, (const char *)p.src,
-                                 (Py_ssize_t)4, (const char *)p.dst, (Py_ssize_t)4, p.ipid, p.sport, p.dport, Py_None, msg);
+                                     (const char *)p.pay, p.plen, msg, self->r.iface);
+            return Py_BuildValue("(iLLy#y#iiiONi)", K_DNS, (long long)rec.no, (long long)rec.ts, (const char *)p.src,
+                                 (Py_ssize_t)4, (const char *)p.dst, (Py_ssize_t)4, p.ipid, p.sport, p.dport, Py_None, msg,
+                                 self->r.iface);
         } else if (kind == K_OTHER) {
-            return Py_BuildValue("(iLLy#n)", K_OTHER, (long long)rec.no, (long long)rec.ts,
+            return Py_BuildValue("(iLLy#nii)", K_OTHER, (long long)rec.no, (long long)rec.ts,
                                  (const char *)rec.frame, rec.caplen,
-                                 rec.origlen > rec.caplen ? rec.origlen - rec.caplen : (Py_ssize_t)0);
+                                 rec.origlen > rec.caplen ? rec.origlen - rec.caplen : (Py_ssize_t)0,
+                                 self->r.linktype, self->r.iface);
         } else if (kind == K_ABORT) {
             PyErr_SetString(PyExc_RuntimeError, "the capture changed between the two passes");
             return NULL;

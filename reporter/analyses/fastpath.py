@@ -7,7 +7,8 @@ and for them the analysis always takes the same few branches. ``_fasttcp.c`` tak
 branches, in C, for every connection until one of its packets would take another branch; that
 connection is then *tainted* and the Python analysis, which stays the reference, analyses it whole.
 
-1. pass 1 (``_fasttcp.analyse``, an iterator) reads a pcap file once: every connection is opened
+1. pass 1 (``_fasttcp.analyse``, an iterator) reads a pcap or pcapng file once (the readers of
+   capture.py and pcapng.py, block for block): every connection is opened
    as tcp.py opens it (ids, client numbers, port reuse, sweeps) and the plain ones are analysed.
    A message service's delivered bytes go to the reference's own message layer as they come
    (``Streams``). A plain connection closed and quiet for QUIET_NS is written out: its
@@ -23,9 +24,10 @@ connection is then *tainted* and the Python analysis, which stays the reference,
 
 The module declines a capture (returns False before touching the analyses) when it cannot vouch
 for it: no compiled module (a machine without a C compiler: everything stays correct, only
-slower), pcapng, a link type without a fast layout, a damaged file, a frame that might be TCP
-outside the fast layout (IPv6, VLAN, IP options, a frame cut by the snap length), or a model
-whose fields the C side does not know. Frame notes (--frames), content recognition on unclaimed
+slower), a link type without a fast layout, a damaged file, a file header the reference would
+warn about, a pcapng file of several sections, a frame that might be TCP outside the fast layout
+(IPv6, VLAN, IP options, a frame cut by the snap length), or a model whose fields the C side does
+not know. A pcapng file's interfaces may be several, each of a fast link type with its own clock. Frame notes (--frames), content recognition on unclaimed
 ports and the tests' kept streams stay with the reference.
 
 tests/test_fastpath.py proves the two paths write the same report, byte for byte, on samples,
@@ -44,6 +46,7 @@ from reporter.analyses.conn import queued_behind_of
 from reporter.analyses.messages import is_message_framing, open_stream
 from reporter.model import Warning, jsonenc
 from reporter.reading import capture as _capture
+from reporter.reading import pcapng as _pcapng
 from reporter.reading.decode import PROBLEMS, decode_counted, decode_frame
 from reporter.reading.packet import Packet, ip_text
 
@@ -52,11 +55,12 @@ try:
 except ImportError:  # not compiled (no C compiler where it was installed): the reference does all
     _fasttcp = None  # type: ignore[assignment]
 
-API_VERSION = 13
+API_VERSION = 14
 ENABLED = os.environ.get("PROGJAR_FASTPATH", "1") != "0"  # PROGJAR_FASTPATH=0: the reference alone
 QUIET_NS = 1_000_000_000  # a closed plain connection this long without a packet is written out
 K_OTHER, K_DNS, K_TCP, K_SWEEP = 0, 1, 2, 3  # what pass 2 hands over (K_* in _fasttcp.c)
 FAST_LINKTYPES = (1, 113, 276)  # Ethernet, Linux cooked v1 and v2: decode.fast_layout's
+FAST_FORMATS = ("pcap", "pcapng")
 DNS_PORT = 53
 
 
@@ -107,8 +111,24 @@ def _constants(capture: _capture.Capture) -> dict[str, int]:
         "exchange_gap_ns": _echo.EXCHANGE_GAP_NS, "max_exchanges": _echo.MAX_EXCHANGES,
         "max_frames": _echo.MAX_FRAMES, "lead_cap": _echo.LEAD_CAP, "other_cap": _echo.OTHER_CAP,
         "idle_ns": _tcp.IDLE_NS, "sweep_every": _tcp.SWEEP_EVERY, "dup_ns": _reassembly.DUP_NS,
-        "quiet_ns": QUIET_NS, "linktype": capture.linktypes[0], "hsize": capture._rec_size,
+        "quiet_ns": QUIET_NS, "hsize": capture._rec_size, "max_block": _pcapng.MAX_BLOCK,
+        # pcapng: the link types come with the interface blocks, read by the C side
+        "pcapng": int(capture.format == "pcapng"),
+        "linktype": capture.linktypes[0] if capture.format == "pcap" else 0,
     }
+
+
+def _fast_capture(capture: _capture.Capture) -> bool:
+    """The capture's format and the link types its header names have a reader and a fast layout in C
+    (a pcapng file's later interfaces are checked by the C side as it meets them)."""
+    if capture.format == "pcap":
+        return len(capture.linktypes) == 1 and capture.linktypes[0] in FAST_LINKTYPES
+    return capture.format in FAST_FORMATS and all(lt in FAST_LINKTYPES for lt in capture.linktypes)
+
+
+def _params(capture: _capture.Capture, services: dict[int, str], message_ports: tuple, recognise: bool) -> tuple:
+    return (capture.path, capture._data_start, capture._size, capture._order == ">", capture._nano, services,
+            _constants(capture), message_ports, recognise)
 
 
 def run(capture: _capture.Capture, tcp: Any, dns: Any, collector: Any = None) -> bool:
@@ -118,13 +138,11 @@ def run(capture: _capture.Capture, tcp: Any, dns: Any, collector: Any = None) ->
 
     ``collector``: batch's copy signals (grading.fingerprint.Collector), gathered in the same read;
     returns with ``collector.fed`` set when they are complete (else the caller reads them apart)."""
-    if (not available() or capture.format != "pcap" or len(capture.linktypes) != 1
-            or capture.linktypes[0] not in FAST_LINKTYPES or tcp.frames is not None or tcp.kept is not None):
+    if not available() or not _fast_capture(capture) or tcp.frames is not None or tcp.kept is not None:
         return False
     services = dict(tcp.ports)
     message_ports = tuple(port for port, svc in services.items() if is_message_framing(tcp.framings.get(svc)))
-    params = (capture.path, capture._data_start, capture._size, capture._order == ">", capture._nano,
-              services, _constants(capture), message_ports, bool(tcp.recognise))
+    params = _params(capture, services, message_ports, bool(tcp.recognise))
     spool = plain.Spool()
     rows: list[plain.PlainConnection] = []
     streams = Streams(services, tcp.framings)
@@ -135,6 +153,12 @@ def run(capture: _capture.Capture, tcp: Any, dns: Any, collector: Any = None) ->
     del p1  # the C side's connection table: pass 2 builds its own
     if res["verdict"] != "ok":
         return False
+    linktypes = res["linktypes"]
+    if capture.format == "pcapng":  # the reader appends each interface it meets after open_capture's
+        if linktypes[:len(capture.linktypes)] != capture.linktypes:
+            return False
+        capture.linktypes = linktypes
+        capture.interfaces = len(linktypes)
     capture.packets = res["packets"]
     capture.first_ts = res["first_ts"] if res["has_frames"] else None
     capture.last_ts = res["last_ts"] if res["has_frames"] else None
@@ -236,12 +260,9 @@ def read_only(capture: _capture.Capture) -> Optional[int]:
     """The compiled reader alone (records read, frames classified, connections tracked, nothing
     analysed), as fast as the fast path could ever go on this capture: the bench's read ceiling.
     The number of frames read, or None when the fast path would not take the capture."""
-    if (not available() or capture.format != "pcap" or len(capture.linktypes) != 1
-            or capture.linktypes[0] not in FAST_LINKTYPES):
+    if not available() or not _fast_capture(capture):
         return None
-    params = (capture.path, capture._data_start, capture._size, capture._order == ">", capture._nano, {},
-              _constants(capture), (), False)
-    it = _fasttcp.replay(params, [])
+    it = _fasttcp.replay(_params(capture, {}, (), False), [])
     for _ in it:
         pass
     capture.packets = it.frames()
@@ -251,26 +272,32 @@ def read_only(capture: _capture.Capture) -> Optional[int]:
 def _replay(capture: _capture.Capture, params: tuple, ids: list[int], tcp: Any, dns: Any) -> None:
     """Pass 2: the frames the Python analyses need, fed as pipeline's loop feeds them."""
     probs: dict[str, list[int]] = {}
-    linktype = capture.linktypes[0]
     tcp_feed, dns_feed, dns_tcp, dns_parsed, sweep = tcp.feed, dns.feed, dns.feed_tcp, dns.feed_parsed, tcp._sweep
+    opening, table = tcp.assigned, tcp.table
     P = Packet
     for item in _fasttcp.replay(params, ids):
         kind = item[0]
         if kind == K_TCP:
-            _, no, ts, src, dst, ipid, sport, dport, seq, ack, flags, win, opts, payload = item
-            pkt = P(no, ts, 0, 4, src, dst, 6, ipid, sport, dport, seq, ack, flags, win, opts, payload, 0)
+            _, no, ts, src, dst, ipid, sport, dport, seq, ack, flags, win, opts, payload, iface = item
+            pkt = P(no, ts, iface, 4, src, dst, 6, ipid, sport, dport, seq, ack, flags, win, opts, payload, 0)
+            if no in opening:
+                # the packet opens a connection (pass 1 opened it as tcp._open does); the table may
+                # still hold an earlier connection of the 4-tuple whose successors it never saw
+                # (plain ones), which would take the packet: the reference had replaced it
+                table.pop((src, sport, dst, dport), None)
+                table.pop((dst, dport, src, sport), None)
             tcp_feed(pkt)
             if sport == DNS_PORT or dport == DNS_PORT:
                 dns_tcp(pkt)
         elif kind == K_DNS:
-            _, no, ts, src, dst, ipid, sport, dport, payload, msg = item
+            _, no, ts, src, dst, ipid, sport, dport, payload, msg, iface = item
             if msg is not None:  # parsed in C (dns.parse_plain's message)
                 dns_parsed(no, ts, src, sport, dst, dport, msg)
             else:
-                dns_feed(P(no, ts, 0, 4, src, dst, 17, ipid, sport, dport, payload=payload))
+                dns_feed(P(no, ts, iface, 4, src, dst, 17, ipid, sport, dport, payload=payload))
         elif kind == K_OTHER:
-            _, no, ts, frame, cut = item
-            pkt = decode_counted(decode_frame, probs, linktype, frame, 0, len(frame), cut, no, ts, 0)
+            _, no, ts, frame, cut, linktype, iface = item
+            pkt = decode_counted(decode_frame, probs, linktype, frame, 0, len(frame), cut, no, ts, iface)
             if pkt is None:
                 continue
             if pkt.proto == 6:

@@ -7,8 +7,9 @@ measured in the same run on the same file, each command in its own process (meas
 ceiling is the reporter's own reader with no analysis: what the reporter could reach at most.
 
 Shapes (tests/bench/shapes.py): `long` (the original lab-like capture), `short` (many 14-frame echo
-connections), `dns` (a third DNS), `bulk` (100 MB file-server transfers). Captures other than
-`long` are generated into a temporary folder and deleted after use; BENCH_KEEP=1 keeps them in
+connections), `dns` (a third DNS), `bulk` (100 MB file-server transfers), and `long-ng`, `short-ng`:
+`long` and `short` saved as Wireshark saves a capture (pcapng, what students hand in; `long-ng` is
+re-written from the `long` capture itself). Captures other than `long` are generated into a temporary folder and deleted after use; BENCH_KEEP=1 keeps them in
 bench-out/captures/ for the next run. BENCH_SCALE=0.05 runs everything at a twentieth of the size
 (a smoke test); BENCH_REPEAT=3 keeps the best of three runs of each command; BENCH_SHAPES=short,bulk
 picks shapes; BENCH_MEMORY=0 skips the memory runs.
@@ -24,15 +25,16 @@ from pathlib import Path
 from typing import Iterator
 
 from tests.bench.measure import DPKT_LOOP, READ_ONLY, Run, measure, python_env, tshark_conv
-from tests.bench.shapes import Manifest, make
+from tests.bench.shapes import Manifest, as_pcapng, make
 
-SHAPE_ORDER = ("long", "short", "dns", "bulk")
+SHAPE_ORDER = ("long", "long-ng", "short", "short-ng", "dns", "bulk")
 
 
 def _sizes(scale: float) -> dict[str, dict]:
     """Each shape's full size, times ``scale``."""
     return {
         "short": {"connections": max(10, round(71_429 * scale))},
+        "short-ng": {"connections": max(10, round(71_429 * scale))},
         "dns": {"packets": max(300, round(1_000_000 * scale))},
         "bulk": {"transfer_bytes": max(30_000, round(100_000_000 * scale)), "downloads": 2, "uploads": 1},
     }
@@ -54,7 +56,7 @@ def _capture(ctx, shape: str, size: dict, label: str) -> Iterator[tuple[Path, Ma
             folder.mkdir(exist_ok=True)
         else:
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=ctx.outdir, prefix="capture-")))
-        path = folder / f"{shape}-{tag}.pcap"
+        path = folder / f"{shape}-{tag}.{'pcapng' if shape.endswith('-ng') else 'pcap'}"
         mpath = path.with_suffix(".json")
         if keep and path.exists() and mpath.exists():
             m = Manifest(**json.loads(mpath.read_text()))
@@ -67,6 +69,32 @@ def _capture(ctx, shape: str, size: dict, label: str) -> Iterator[tuple[Path, Ma
         took = time.perf_counter() - t
         mpath.write_text(json.dumps(m.to_json()))
         _say(f"  {label}: generated {m.packets:,} packets, {m.file_bytes / 1e6:,.0f} MB in {took:.1f} s")
+        yield path, m, took
+
+
+@contextlib.contextmanager
+def _long_ng(ctx) -> Iterator[tuple[Path, Manifest, float | None]]:
+    """The `long` capture itself re-written as pcapng (the same frames and times): (path, manifest,
+    seconds to write or None when reused). Deleted afterwards unless BENCH_KEEP=1."""
+    keep = os.environ.get("BENCH_KEEP") == "1"
+    big = Path(ctx.big_capture)
+    with contextlib.ExitStack() as stack:
+        if keep:
+            folder = Path(ctx.outdir) / "captures"
+            folder.mkdir(exist_ok=True)
+        else:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=ctx.outdir, prefix="capture-")))
+        path = folder / f"{big.stem}-ng.pcapng"
+        mpath = path.with_suffix(".json")
+        if keep and path.exists() and mpath.exists() and mpath.stat().st_mtime >= big.stat().st_mtime:
+            _say(f"  long-ng: reusing {path.name}")
+            yield path, Manifest(**json.loads(mpath.read_text())), None
+            return
+        t = time.perf_counter()
+        m = as_pcapng(big, path, Manifest(**ctx.big_manifest), "long-ng")
+        took = time.perf_counter() - t
+        mpath.write_text(json.dumps(m.to_json()))
+        _say(f"  long-ng: {big.name} re-written as pcapng, {m.file_bytes / 1e6:,.0f} MB in {took:.1f} s")
         yield path, m, took
 
 
@@ -154,7 +182,7 @@ def _x(v: float | None) -> str:
 
 
 COLUMNS = [  # (title, width); one header line, so the table pastes into a note as it is
-    ("shape", 6), ("packets", 9), ("conns", 6), ("MB", 4), ("rep. s", 7), ("rep. pkt/s", 10), ("tshark s", 8),
+    ("shape", 8), ("packets", 9), ("conns", 6), ("MB", 4), ("rep. s", 7), ("rep. pkt/s", 10), ("tshark s", 8),
     ("tshark pkt/s", 12), ("ratio", 6), ("cpu ratio", 9), ("rep. RSS MB", 11), ("tshark RSS MB", 13), ("read s", 6),
     ("read ratio", 10), ("dpkt ratio", 10), ("load", 4),
 ]
@@ -250,6 +278,11 @@ def run(ctx) -> list[str]:
             m = Manifest(**ctx.big_manifest)
             rows.append(measure_shape(ctx, shape, Path(ctx.big_capture), m, repeat))
             rows[-1]["generate_s"] = ctx.big_generate_s
+            continue
+        if shape == "long-ng":
+            with _long_ng(ctx) as (path, m, took):
+                rows.append(measure_shape(ctx, shape, path, m, repeat))
+                rows[-1]["generate_s"] = None if took is None else round(took, 2)
             continue
         with _capture(ctx, shape, sizes[shape], shape) as (path, m, gen_s):
             rows.append(measure_shape(ctx, shape, path, m, repeat))

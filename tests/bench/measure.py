@@ -46,12 +46,13 @@ if n is None:
 print(cap.packets, n)
 """
 
-# A bare dpkt decode loop, as a Python program written the obvious way would read the file.
+# A bare dpkt decode loop, as a Python program written the obvious way would read the file (pcap or
+# pcapng: dpkt's UniversalReader picks the reader by the file's magic).
 DPKT_LOOP = """
 import sys, dpkt
 n = 0
 with open(sys.argv[1], 'rb') as f:
-    for ts, buf in dpkt.pcap.Reader(f):
+    for ts, buf in dpkt.pcap.UniversalReader(f):
         eth = dpkt.ethernet.Ethernet(buf)
         ip = eth.data
         if isinstance(ip, dpkt.ip.IP) and isinstance(ip.data, dpkt.tcp.TCP):

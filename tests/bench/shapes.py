@@ -3,7 +3,8 @@
 Why several shapes: a reporter tuned on one capture can be slow or greedy on another. The lab
 gives long echo sessions (`long`, tests/bench/gen.py, kept byte for byte so figures stay
 comparable), stress tests of many short echo connections (`short`), DNS-heavy hand-ins (`dns`)
-and the file server's 100 MB transfers of the ETS (`bulk`, tests/bench/bulk.py).
+and the file server's 100 MB transfers of the ETS (`bulk`, tests/bench/bulk.py). `long-ng` and
+`short-ng` are `long` and `short` saved as Wireshark saves a capture, pcapng (tests/bench/ngwrite.py).
 
 Each generator streams frames to disk in batches (nothing of the capture's size is held) from a
 fixed seed, so a run is repeatable, and fills a Manifest with the counts it wrote: the test
@@ -310,6 +311,28 @@ def _bulk(path: Path, **kw: object) -> Manifest:
     return bulk(path, **kw)
 
 
+def as_pcapng(pcap: Path, path: Path, m: Manifest, shape: str) -> Manifest:
+    """``pcap``'s frames saved as Wireshark saves them (tests/bench/ngwrite.py) at ``path``: the
+    manifest of ``shape``, the same counts."""
+    from tests.bench.ngwrite import pcap_to_pcapng
+
+    size = pcap_to_pcapng(pcap, path)
+    return Manifest(**{**m.to_json(), "shape": shape, "file_bytes": size})
+
+
+def _pcapng_of(gen: Callable[..., Manifest], shape: str) -> Callable[..., Manifest]:
+    """A shape generated as pcap next to ``path``, then re-written as pcapng (the pcap is removed)."""
+    def make_ng(path: Path, **kw: object) -> Manifest:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp.pcap")
+        try:
+            return as_pcapng(tmp, path, gen(tmp, **kw), shape)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    return make_ng
+
+
 # shape -> (generator, the full size's keyword arguments); a test passes small sizes instead
 SHAPES: dict[str, tuple[Callable[..., Manifest], dict]] = {
     "long": (long_echo, {"packets": 1_000_000}),
@@ -317,6 +340,9 @@ SHAPES: dict[str, tuple[Callable[..., Manifest], dict]] = {
     "dns": (dns_heavy, {"packets": 1_000_000}),
     "bulk": (_bulk, {"transfer_bytes": 100_000_000, "downloads": 2, "uploads": 1}),
     "one_echo": (one_echo, {"packets": 200_000}),  # for the memory runs only
+    # the same as Wireshark saves them (pcapng): what students hand in
+    "long-ng": (_pcapng_of(long_echo, "long-ng"), {"packets": 1_000_000}),
+    "short-ng": (_pcapng_of(short, "short-ng"), {"connections": 71_429}),
 }
 
 
