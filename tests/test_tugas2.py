@@ -237,3 +237,13 @@ def test_reports_validate_and_render_in_both_languages(lang: str, tmp_path: Path
     text = " ".join(p.extract_text() for p in PdfReader(str(written[1])).pages)
     assert "TIME" in text and "JAM " in text and ("Answers #" if lang == "en" else "Menjawab #") in text
     assert ("time service" if lang == "en" else "layanan waktu") in text
+
+
+def test_a_reply_whose_frame_time_no_calendar_holds_is_said_not_a_traceback(tmp_path: Path) -> None:
+    """A damaged time field puts a reply beyond the year 9999: its clock cannot be checked, and the
+    report says so instead of failing (seen on a damaged pcapng of the serial sample)."""
+    from reporter.assignments.tugas2.rubric import _utc
+    from reporter.model import CaptureInfo, Report
+
+    rep = Report(capture=CaptureInfo("x.pcapng", "0" * 64, "pcapng", start="9999-12-31T23:59:59.000000Z"))
+    assert _utc(rep, 5.0) is None and _utc(rep, 0.5) is not None

@@ -147,7 +147,7 @@ def grade_capture(job: dict, opts: ReportOptions, outdir: str) -> dict:
     res = _result(job)
     sha = job["sha256"] or None  # hashed once by the batch for its cache: not again here
     # the copy signals come from the report's own read when the compiled fast path takes the
-    # capture (collector.fed), else from a read of their own (pcapng, unusual frames, damage)
+    # capture (collector.fed), else from a read of their own (unusual frames, damage: captures the fast path declines)
     collector = Collector(sha or "")
     try:
         try:

@@ -59,10 +59,15 @@ _T1_STATUS = {"t1_ok": "pass", "t1_bare_lf": "partial", "t1_clock_off": "partial
 
 
 def _utc(report: Report, time_s: float) -> Optional[_dt.datetime]:
+    """The frame's own time of day (UTC), or None when the capture's clock says nothing a calendar
+    can hold (a damaged time field beyond the year 9999)."""
     if not report.capture.start:
         return None
-    start = _dt.datetime.strptime(report.capture.start[:26].rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f")
-    return start + _dt.timedelta(seconds=time_s)
+    try:
+        start = _dt.datetime.strptime(report.capture.start[:26].rstrip("Z"), "%Y-%m-%dT%H:%M:%S.%f")
+        return start + _dt.timedelta(seconds=time_s)
+    except (OverflowError, ValueError):
+        return None
 
 
 def _t1_outcome(report: Report, c: Connection, req: Message, reply: Optional[Message]) -> tuple[str, dict[str, Any]]:
