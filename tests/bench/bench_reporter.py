@@ -45,17 +45,23 @@ def _say(line: str = "") -> None:
 
 
 @contextlib.contextmanager
+def _folder(ctx, stack: contextlib.ExitStack, keep: bool) -> Path:
+    """Where a generated capture goes: bench-out/captures to keep (BENCH_KEEP=1), else a temporary
+    folder the stack removes."""
+    if keep:
+        folder = Path(ctx.outdir) / "captures"
+        folder.mkdir(exist_ok=True)
+        return folder
+    return Path(stack.enter_context(tempfile.TemporaryDirectory(dir=ctx.outdir, prefix="capture-")))
+
+
 def _capture(ctx, shape: str, size: dict, label: str) -> Iterator[tuple[Path, Manifest, float | None]]:
     """A generated capture of ``shape`` at ``size``: (path, manifest, seconds to generate or None
     when reused). Deleted afterwards unless BENCH_KEEP=1."""
     keep = os.environ.get("BENCH_KEEP") == "1"
     tag = "-".join(f"{k}{v}" for k, v in sorted(size.items()))
     with contextlib.ExitStack() as stack:
-        if keep:
-            folder = Path(ctx.outdir) / "captures"
-            folder.mkdir(exist_ok=True)
-        else:
-            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=ctx.outdir, prefix="capture-")))
+        folder = _folder(ctx, stack, keep)
         path = folder / f"{shape}-{tag}.{'pcapng' if shape.endswith('-ng') else 'pcap'}"
         mpath = path.with_suffix(".json")
         if keep and path.exists() and mpath.exists():
@@ -79,11 +85,7 @@ def _long_ng(ctx) -> Iterator[tuple[Path, Manifest, float | None]]:
     keep = os.environ.get("BENCH_KEEP") == "1"
     big = Path(ctx.big_capture)
     with contextlib.ExitStack() as stack:
-        if keep:
-            folder = Path(ctx.outdir) / "captures"
-            folder.mkdir(exist_ok=True)
-        else:
-            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=ctx.outdir, prefix="capture-")))
+        folder = _folder(ctx, stack, keep)
         path = folder / f"{big.stem}-ng.pcapng"
         mpath = path.with_suffix(".json")
         if keep and path.exists() and mpath.exists() and mpath.stat().st_mtime >= big.stat().st_mtime:
