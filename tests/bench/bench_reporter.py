@@ -44,7 +44,6 @@ def _say(line: str = "") -> None:
     print(line, flush=True)
 
 
-@contextlib.contextmanager
 def _folder(ctx, stack: contextlib.ExitStack, keep: bool) -> Path:
     """Where a generated capture goes: bench-out/captures to keep (BENCH_KEEP=1), else a temporary
     folder the stack removes."""
@@ -55,6 +54,7 @@ def _folder(ctx, stack: contextlib.ExitStack, keep: bool) -> Path:
     return Path(stack.enter_context(tempfile.TemporaryDirectory(dir=ctx.outdir, prefix="capture-")))
 
 
+@contextlib.contextmanager
 def _capture(ctx, shape: str, size: dict, label: str) -> Iterator[tuple[Path, Manifest, float | None]]:
     """A generated capture of ``shape`` at ``size``: (path, manifest, seconds to generate or None
     when reused). Deleted afterwards unless BENCH_KEEP=1."""
