@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test lab bench deps venv clean
 
 # the C fast path is compiled by the install: a changed source must be built again
-$(STAMP): pyproject.toml reporter/analyses/_fasttcp.c
+$(STAMP): pyproject.toml setup.py reporter/analyses/_fasttcp.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
