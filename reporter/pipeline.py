@@ -41,7 +41,7 @@ from reporter.assignments.diagnosis import diagnose
 from reporter.model import AssignmentInfo, CaptureInfo, Report, StudentInfo, Tool
 from reporter.options import ReportOptions, UsageError
 from reporter.reading.archive import ArchiveError, Item, Unpacker, is_zip_file, member_stem
-from reporter.reading.capture import NotACapture, file_sha256, iter_packets, open_capture
+from reporter.reading.capture import BackgroundSha256, NotACapture, iter_packets, open_capture
 from reporter.render import report_json, write_reports
 
 DNS_PORT = 53
@@ -101,6 +101,17 @@ def _enable_gc_quietly() -> None:
 
 def _analyse(path: str, opts: ReportOptions, sha256: Optional[str], fingerprint: Any = None) -> tuple[Report, bool]:
     capture = open_capture(path)
+    hashing = BackgroundSha256(path) if sha256 is None else None  # beside the analysis, on another core
+    try:
+        return _analyse_opened(capture, path, opts, sha256, hashing, fingerprint)
+    except BaseException:
+        if hashing is not None:
+            hashing.wait()  # no thread left reading a file the caller may now delete (a zip's member)
+        raise
+
+
+def _analyse_opened(capture: Any, path: str, opts: ReportOptions, sha256: Optional[str],
+                    hashing: Optional[BackgroundSha256], fingerprint: Any) -> tuple[Report, bool]:
     ports = assignments.service_ports(opts.port_overrides)
     wanted = assignments.get(opts.assignment) if opts.assignment != "auto" else None
     services = assignments.tcp_services(ports, wanted)
@@ -133,7 +144,7 @@ def _analyse(path: str, opts: ReportOptions, sha256: Optional[str], fingerprint:
     duration = max(0, t_end - t0) / 1e9 if t0 is not None and t_end is not None else 0.0
     info = CaptureInfo(
         path=str(path),
-        sha256=sha256 or file_sha256(path),
+        sha256=sha256 if hashing is None else hashing.result(),
         format=capture.format,
         linktypes=list(dict.fromkeys(capture.linktypes)),  # each once; per interface: `interfaces`
         interfaces=capture.interfaces,

@@ -342,6 +342,43 @@ def test_a_known_sha256_is_used_and_the_file_not_hashed_again(tmp_path, monkeypa
     def no_second_read(path):
         raise AssertionError("file hashed again")
 
-    monkeypatch.setattr(pipeline, "file_sha256", no_second_read)
+    monkeypatch.setattr(pipeline, "BackgroundSha256", no_second_read)
     report, damaged = analyse(str(cap), ReportOptions(), sha256=known)
     assert report.capture.sha256 == known and not damaged
+
+
+def test_the_background_hash_is_the_files_and_says_why_it_failed(tmp_path):
+    """The capture's hash runs on a second thread beside the analysis: same digest as a plain read,
+    and a file it cannot read raises in the caller's thread, as file_sha256 would."""
+    from reporter.reading.capture import BackgroundSha256, file_sha256
+
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(3 << 20) + b"tail")  # several of the hasher's 1 MiB chunks
+    assert BackgroundSha256(big).result() == file_sha256(big) == hashlib.sha256(big.read_bytes()).hexdigest()
+    with pytest.raises(FileNotFoundError):
+        BackgroundSha256(tmp_path / "gone.pcap").result()
+
+
+def test_an_analysis_that_fails_leaves_no_hashing_thread(tmp_path, monkeypatch):
+    """A failure after the hash started waits for its thread: nothing keeps reading a file the caller
+    is about to delete (a zip's member in a temporary folder)."""
+    import threading
+    import time
+
+    import reporter.pipeline as pipeline
+    import reporter.reading.capture as capture_module
+
+    cap = lab_capture(tmp_path)
+
+    def boom(*a, **kw):
+        raise RuntimeError("analysis failed")
+
+    def slow_hash(path):
+        time.sleep(0.3)  # still hashing when the analysis fails
+        return "0" * 64
+
+    monkeypatch.setattr(capture_module, "file_sha256", slow_hash)
+    monkeypatch.setattr(pipeline, "_analyse_opened", boom)
+    with pytest.raises(RuntimeError, match="analysis failed"):
+        analyse(str(cap), ReportOptions())
+    assert not [t for t in threading.enumerate() if t.name == "progjar-sha256"]

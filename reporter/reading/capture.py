@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,6 +63,37 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+class BackgroundSha256:
+    """``file_sha256`` on a second thread, so a report's hash costs no wall time on a multi-core machine.
+
+    hashlib and file reads release the GIL on large chunks, so the hash runs beside the analysis
+    (a 325 MB capture: ~0.17 s that was serial). ``result()`` waits and returns the hex digest, or
+    raises what reading the file raised (an OSError), as ``file_sha256`` would have."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._hex: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(path,), name="progjar-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self, path: str | os.PathLike[str]) -> None:
+        try:
+            self._hex = file_sha256(path)
+        except BaseException as e:  # handed to the caller's thread by result()
+            self._error = e
+
+    def wait(self) -> None:
+        """Wait for the thread, whatever it found (the caller is giving up on the result)."""
+        self._thread.join()
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._hex is not None
+        return self._hex
 
 
 class NotACapture(Exception):
