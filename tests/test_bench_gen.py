@@ -160,3 +160,23 @@ def test_generators_are_deterministic(tmp_path: Path) -> None:
         a, b = tmp_path / f"{shape}-a.pcap", tmp_path / f"{shape}-b.pcap"
         assert make(shape, a, **size) == make(shape, b, **size)
         assert a.read_bytes() == b.read_bytes()
+
+
+def test_every_bench_module_loads_and_has_its_entry() -> None:
+    """`make bench` imports each tests/bench/bench_*.py in turn: one that no longer imports (a helper
+    renamed under it) would stop the run halfway, after the long measurements."""
+    import importlib
+
+    names = sorted(p.stem for p in (ROOT / "tests" / "bench").glob("bench_*.py"))
+    assert {"bench_reporter", "bench_files", "bench_batch", "bench_lua", "bench_render"} <= set(names)
+    for name in names:
+        mod = importlib.import_module(f"tests.bench.{name}")
+        assert callable(getattr(mod, "run", None)), name
+
+
+def test_bench_files_measures_a_small_download(tmp_path: Path) -> None:
+    """bench_files end to end on a 2 MB download: the report's decoded file is the generated one."""
+    from tests.bench import bench_files
+
+    lines = bench_files.measure(mb=2, outdir=tmp_path)
+    assert len(lines) == 2 and all("2 MB download" in x and "peak RSS" in x and "OVER" not in x for x in lines)

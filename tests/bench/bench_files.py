@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.bench.bench_reporter import _measure
+from tests.bench.measure import measure as measure_run, python_env
 from tests.craft import ACK, PSH, SYN, FIN, ethernet, ip_packet, tcp_options, tcp_segment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,10 +117,11 @@ def measure(mb: int = 100, upload: bool = False, pdf: bool = False, outdir: Path
     lines = []
     with tempfile.TemporaryDirectory() as tmp:
         for formats in ("json", "json,html") + (("json,html,pdf",) if pdf else ()):
-            wall, rss, rc, _, err = _measure([sys.executable, "-m", "reporter", "report", str(cap), "-o", tmp,
-                                              "--format", formats])
-            if rc != 0:
-                raise SystemExit(f"bench_files: progjar report failed ({rc}): {err[-400:]}")
+            r = measure_run([sys.executable, "-m", "reporter", "report", str(cap), "-o", tmp, "--format", formats],
+                            env=python_env())
+            wall, rss = r.wall, r.rss_mb
+            if not r.ok:
+                raise SystemExit(f"bench_files: progjar report failed ({r.rc}): {r.err[-400:]}")
             report = json.loads((Path(tmp) / f"{cap.stem}.json").read_text())
             files = [m["file"] for c in report["connections"] for m in c["messages"] if m["file"]]
             assert all((f["bytes"], f["sha256"]) == (want["bytes"], want["sha256"]) for f in files), files
