@@ -696,3 +696,88 @@ def test_batch_copy_signals_from_the_reports_own_read(tmp_path: Path, monkeypatc
             assert getattr(c, name) == getattr(ref, name), (p.name, name)
         assert c.content.hexdigest() == ref.content.hexdigest(), p.name
     assert fed["pcap"] >= 60 and fed["pcapng"] >= 20, fed
+
+
+# ---- SHA-256 on the worker thread (_fasttcp.Sha256, _fasttcp.file_sha256) ------------------------
+
+def _threaded():
+    from reporter.analyses import _fasttcp
+
+    if not _fasttcp.threaded_sha256():  # no OpenSSL behind hashlib: hashlib hashes as before
+        if IN_CI:
+            pytest.fail("_fasttcp found no OpenSSL SHA-256 behind hashlib on a Debian machine")
+        pytest.skip("no OpenSSL behind hashlib here")
+    return _fasttcp
+
+
+def test_threaded_sha256_is_hashlibs_whatever_the_pieces() -> None:
+    """Several hashers fed at once in pieces of every size (empty, odd, a chunk and more, past the
+    queue's 16 MiB): each digest is hashlib's, the chunks of each hashed in order."""
+    import hashlib
+
+    ft = _threaded()
+    rng = random.Random(7)
+    data = [rng.randbytes(n) for n in (0, 1, 55, 64, 4095, (1 << 18) - 1, 1 << 18, (1 << 18) + 1, 3_000_001)]
+    data.append(rng.randbytes(1 << 20) * 20)  # 20 MiB: the producer waits for the queue to drain
+    hashers = [ft.Sha256() for _ in data]
+    offsets = [0] * len(data)
+    while any(o < len(d) for o, d in zip(offsets, data)):
+        for i, d in enumerate(data):
+            if offsets[i] < len(d):
+                k = rng.choice((1, 7, 1448, 65536, 300_000, 2_000_000))
+                hashers[i].update(memoryview(d)[offsets[i]:offsets[i] + k])
+                offsets[i] += k
+    for h, d in zip(hashers, data):
+        assert h.hexdigest() == hashlib.sha256(d).hexdigest()
+        assert h.hexdigest() == hashlib.sha256(d).hexdigest()  # asked twice: the same
+    assert ft.Sha256(b"abc").hexdigest() == hashlib.sha256(b"abc").hexdigest()
+    with pytest.raises(ValueError):
+        hashers[0].update(b"more")  # after hexdigest: refused, as nothing could change the digest
+    for _ in range(50):  # dropped with chunks still queued: freed only once the worker is done with them
+        h = ft.Sha256()
+        h.update(data[-2])
+        del h
+
+
+def test_threaded_sha256_after_fork_has_its_own_worker() -> None:
+    """batch forks its workers: a child hashes on a worker of its own, and refuses a parent's hasher
+    (its chunks were queued to a thread the child does not have)."""
+    import hashlib
+    import os
+
+    ft = _threaded()
+    big = random.Random(3).randbytes(3 << 20)
+    parent = ft.Sha256(big[:1 << 20])  # a chunk handed to the parent's worker
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report through the pipe, never return into pytest
+        code = 1
+        try:
+            ok = ft.Sha256(big).hexdigest() == hashlib.sha256(big).hexdigest()
+            try:
+                parent.update(b"x")
+                refused = False
+            except RuntimeError:
+                refused = True
+            code = 0 if ok and refused else 3
+        finally:
+            os.write(w, bytes([code]))
+            os._exit(0)
+    os.close(w)
+    got = os.read(r, 1)
+    os.close(r)
+    os.waitpid(pid, 0)
+    assert got == b"\x00"
+    assert parent.hexdigest() == hashlib.sha256(big[:1 << 20]).hexdigest()
+
+
+def test_file_sha256_in_c_is_the_files_and_names_a_missing_one(tmp_path: Path) -> None:
+    from reporter.reading import capture
+
+    ft = _threaded()
+    f = tmp_path / "cap.pcap"
+    f.write_bytes(random.Random(5).randbytes(5_000_017))
+    assert ft.file_sha256(str(f)) == ft.file_sha256(f) == capture.file_sha256(f)
+    assert capture.FILE_SHA256 is ft.file_sha256  # what BackgroundSha256 uses when compiled
+    with pytest.raises(FileNotFoundError, match="gone.pcap"):
+        ft.file_sha256(tmp_path / "gone.pcap")

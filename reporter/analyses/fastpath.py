@@ -55,7 +55,7 @@ try:
 except ImportError:  # not compiled (no C compiler where it was installed): the reference does all
     _fasttcp = None  # type: ignore[assignment]
 
-API_VERSION = 14
+API_VERSION = 15
 ENABLED = os.environ.get("PROGJAR_FASTPATH", "1") != "0"  # PROGJAR_FASTPATH=0: the reference alone
 QUIET_NS = 1_000_000_000  # a closed plain connection this long without a packet is written out
 K_OTHER, K_DNS, K_TCP, K_SWEEP = 0, 1, 2, 3  # what pass 2 hands over (K_* in _fasttcp.c)
@@ -96,6 +96,9 @@ if _CURRENT and ENABLED and getattr(_fasttcp, "API_VERSION", None) == API_VERSIO
     from reporter.analyses.messages import jsonstream as _jsonstream
 
     _fileserver.B64_FEED = _fasttcp.b64_feed  # base64 of file transfers, reference and fast path alike
+    if _fasttcp.threaded_sha256():  # ... and their files' SHA-256 on the worker thread (OpenSSL's, as hashlib's)
+        _fileserver.SHA256 = _fasttcp.Sha256
+        _capture.FILE_SHA256 = _fasttcp.file_sha256  # the capture's own hash, the GIL released throughout
     _jsonstream.HAS_CONTROL = _fasttcp.has_control
 
 

@@ -65,6 +65,12 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+# Set by reporter.analyses.fastpath when its compiled module can: file_sha256's work in C with the
+# GIL released throughout (this module's loop needs the GIL after every chunk, which the analysis
+# on the main thread holds, so on a thread it would crawl)
+FILE_SHA256: Any = None
+
+
 class BackgroundSha256:
     """``file_sha256`` on a second thread, so a report's hash costs no wall time on a multi-core machine.
 
@@ -80,7 +86,7 @@ class BackgroundSha256:
 
     def _run(self, path: str | os.PathLike[str]) -> None:
         try:
-            self._hex = file_sha256(path)
+            self._hex = (FILE_SHA256 or file_sha256)(path)
         except BaseException as e:  # handed to the caller's thread by result()
             self._error = e
 

@@ -50,6 +50,9 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 # Set by reporter.analyses.fastpath when its compiled module is there: Base64Stream.feed's work for
 # pieces of nothing but the alphabet and blanks, in one pass (the same result; None otherwise)
 B64_FEED: Optional[Callable[[bytes, bytes], Optional[tuple[bytes, bytes]]]] = None
+# ... and the decoded file's hasher: hashlib.sha256, or the compiled module's Sha256, the same
+# digest computed on a worker thread beside the analysis
+SHA256: Callable[[], Any] = hashlib.sha256
 
 
 class Base64Stream:
@@ -65,7 +68,7 @@ class Base64Stream:
     def __init__(self) -> None:
         self.pending = b""
         self.size = 0
-        self.sha = hashlib.sha256()
+        self.sha = SHA256()
         self.padded = False
         self.error: Optional[str] = None
 
