@@ -12,19 +12,19 @@ by a ~50 MB base64 JSON reply in MSS-sized segments. The plugin scans each segme
 reply's end and counts the base64 as it streams by (never keeping or rescanning the reply), so its
 cost must stay per segment, not per reply; TCP desegmentation (pinfo.desegment_len) would hand the
 dissector the whole reply so far on every segment, which grows quadratically (measured: 16 MB took
-59 s). Timed with os.wait4: wall time and peak RSS of each tshark, best of three.
+59 s). Timed through measure.py's launcher: wall time and peak RSS of each tshark, best of three.
 """
 from __future__ import annotations
 
 import base64
 import os
 import struct
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from tests import wireshark
+from tests.bench.measure import measure
 from tests.craft import ACK, FIN, PSH, SYN, ethernet, ip_packet, tcp_options, tcp_segment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,17 +141,17 @@ def write_download_capture(path: Path, b64_len: int = 50_000_000, mss: int = 144
 
 
 def _measured(args: list[str], home: Path, out: Path) -> tuple[float, int]:
-    """Wall time and peak RSS (KiB) of one tshark run (os.wait4: exactly that process)."""
+    """Wall time and peak RSS (KiB) of one tshark run, started by measure.py's small launcher.
+
+    Not os.wait4 on a child of this process: Linux carries a process's peak RSS across exec, so a
+    child forked from this bench (hundreds of MB by now) reported the bench's own peak (717 MB for
+    every run), not tshark's."""
     env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
-    with open(out, "wb") as fh, open(out.with_suffix(".err"), "wb") as eh:
-        t = time.perf_counter()
-        p = subprocess.Popen(["tshark", *args], stdout=fh, stderr=eh, env=env, stdin=subprocess.DEVNULL)
-        _, status, usage = os.wait4(p.pid, 0)
-        dt = time.perf_counter() - t
-    err = out.with_suffix(".err").read_text(errors="replace")
-    if os.waitstatus_to_exitcode(status) != 0 or "Lua" in err:
-        raise RuntimeError(f"tshark {' '.join(args)}: {err.strip()[:500]}")
-    return dt, usage.ru_maxrss
+    r = measure(["tshark", *args], env=env)
+    out.write_text(r.out)
+    if not r.ok or "Lua" in r.err:
+        raise RuntimeError(f"tshark {' '.join(args)}: {r.err.strip()[:500]}")
+    return r.wall, r.rss_mb * 1024
 
 
 DOWNLOAD_MODES = [
