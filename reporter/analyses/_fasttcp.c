@@ -718,6 +718,12 @@ typedef struct Sha256Obj {
 
 static PyTypeObject Sha256Type;
 
+/* a 32-byte digest as 64 lower-case hex digits (no terminator) */
+static void hex32(const uint8_t *d, char *out) {
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) { out[2 * i] = hx[d[i] >> 4]; out[2 * i + 1] = hx[d[i] & 15]; }
+}
+
 static void *ht_worker(void *arg) {
     (void)arg;
     pthread_mutex_lock(&HT.mu);
@@ -850,8 +856,7 @@ static PyObject *sha_hexdigest_str(Sha256Obj *h) {
             PyErr_SetString(PyExc_RuntimeError, "OpenSSL's SHA-256 failed");
             return NULL;
         }
-        static const char hx[] = "0123456789abcdef";
-        for (int i = 0; i < 32; i++) { h->hex[2 * i] = hx[out[i] >> 4]; h->hex[2 * i + 1] = hx[out[i] & 15]; }
+        hex32(out, h->hex);
         h->hex[64] = 0;
         h->done = 1;
         free(h->buf); h->buf = NULL; h->n = 0;
@@ -912,7 +917,7 @@ static PyMethodDef sha_methods[] = {
 
 static PyTypeObject Sha256Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "_fasttcp.Sha256",
+    .tp_name = "reporter.analyses._fasttcp.Sha256",
     .tp_basicsize = sizeof(Sha256Obj),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "hashlib.sha256's update/hexdigest, the hashing done on a worker thread (see the source).",
@@ -961,8 +966,7 @@ static PyObject *fast_file_sha256(PyObject *self, PyObject *arg) {
     Py_DECREF(path);
     if (!ok) { PyErr_SetString(PyExc_RuntimeError, "OpenSSL's SHA-256 failed"); return NULL; }
     char hex[64];
-    static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) { hex[2 * i] = hx[out[i] >> 4]; hex[2 * i + 1] = hx[out[i] & 15]; }
+    hex32(out, hex);
     return PyUnicode_FromStringAndSize(hex, 64);
 }
 
