@@ -22,13 +22,16 @@ SMALL = {
     "short": {"connections": 300},
     "dns": {"packets": 3000},
     "bulk": {"transfer_bytes": 300_000, "downloads": 2, "uploads": 1},
+    "long-ng": {"packets": 3000},  # long and short as Wireshark saves them (pcapng)
+    "short-ng": {"connections": 300},
 }
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Manifest]]:
     d = tmp_path_factory.mktemp("shapes")
-    return {shape: (d / f"{shape}.pcap", make(shape, d / f"{shape}.pcap", **size)) for shape, size in SMALL.items()}
+    paths = {shape: d / f"{shape}.{'pcapng' if shape.endswith('-ng') else 'pcap'}" for shape in SMALL}
+    return {shape: (paths[shape], make(shape, paths[shape], **size)) for shape, size in SMALL.items()}
 
 
 def report(path: Path) -> dict:
@@ -64,7 +67,7 @@ def test_packets_and_connections_are_what_the_generator_says(small, shape, tshar
     assert len({r[1] for r in rows if r[1]}) == m.connections
 
 
-@pytest.mark.parametrize("shape", ["long", "dns", "bulk"])
+@pytest.mark.parametrize("shape", ["long", "dns", "bulk", "long-ng"])  # short reuses ports on purpose
 def test_tcp_is_clean_in_tshark_eyes(small, shape, tshark_home) -> None:
     """Real TCP semantics: seq/ack consistent, so tshark sees no retransmission, gap or bad ACK."""
     path, _ = small[shape]
@@ -180,3 +183,18 @@ def test_bench_files_measures_a_small_download(tmp_path: Path) -> None:
 
     lines = bench_files.measure(mb=2, outdir=tmp_path)
     assert len(lines) == 2 and all("2 MB download" in x and "peak RSS" in x and "OVER" not in x for x in lines)
+
+
+@pytest.mark.parametrize("shape", ["long", "short"])
+def test_ng_shapes_are_their_pcap_shapes_saved_as_pcapng(small, shape, tshark_home) -> None:
+    """long-ng and short-ng carry the very frames of long and short, in a pcapng file tshark reads as
+    pcapng: the same bytes frame by frame, and the same connections in the reporter's eyes."""
+    pcap, _ = small[shape]
+    ng, _ = small[f"{shape}-ng"]
+    assert ng.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"  # a section header block
+    want = fields(pcap, tshark_home, "", "frame.time_epoch", "frame.len", "tcp.stream", "tcp.seq_raw", "tcp.len")
+    got = fields(ng, tshark_home, "", "frame.time_epoch", "frame.len", "tcp.stream", "tcp.seq_raw", "tcp.len")
+    assert got == want and len(got) > 1000
+    a, b = report(pcap), report(ng)
+    assert a["capture"]["format"] == "pcap" and b["capture"]["format"] == "pcapng"
+    assert a["connections"] == b["connections"] and a["tasks"] == b["tasks"]
