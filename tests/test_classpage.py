@@ -145,3 +145,23 @@ def test_the_page_counts_warnings_not_information_and_says_mixed_assignments() -
     assert "The captures were judged as several assignments (tugas3: 30, tugas2: 2); this table shows tugas3." in page
     assert "Berkas tangkapan dinilai sebagai beberapa tugas yang berbeda" in render_class_page(summary, "id")
     assert "<script" in page and "http://" not in page and "https://" not in page and "<link" not in page
+
+
+def test_dns_latency_is_a_column_only_where_a_class_can_have_one() -> None:
+    """Tugas 2, 3 and the ETS make no DNS lookups: no empty DNS column, no "no data" chart. Tugas 1
+    keeps both even when nobody's capture has a lookup (that absence is the news), and a class whose
+    captures do have lookups shows them whatever the assignment."""
+    from reporter.grading.wording import Words
+
+    head = Words("en").t("h_dns")
+    caption = Words("en").t("dns_c")
+    summary = _fake_class(4, ["T1", "T2", "T3", "T4", "T5", "T6"])
+    assert f">{head}</th>" in render_class_page(summary, "en")  # tugas3, but lookups were captured
+    for s in summary["students"]:
+        s["dns_latency_ms"] = None
+    page = render_class_page(summary, "en")
+    assert f">{head}</th>" not in page and caption not in page
+    assert page.count("<col ") == 2 + 6 + 2 + 3  # who, score, six tasks, RTT and wait, warnings, flags, similar
+    summary["assignment"] = "tugas1"
+    page = render_class_page(summary, "en")
+    assert f">{head}</th>" in page and caption in page

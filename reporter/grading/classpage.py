@@ -139,7 +139,7 @@ def _task_href(s: dict, tid: str) -> Optional[str]:
     return f"{task['report']}#task-{tid}" if task.get("report") else None
 
 
-def _row(s: dict, tasks: list[str], w: Words, lang: str) -> str:
+def _row(s: dict, tasks: list[str], w: Words, lang: str, metrics: tuple[str, ...]) -> str:
     who = f'<a class="name" href="{_e(s["report_html"])}" title="{_e(s["student"])}">{_e(s["student"])}</a>' \
         if s.get("report_html") else f'<span class="name" title="{_e(s["student"])}">{_e(s["student"])}</span>'
     # each capture a numbered link (its path is the tooltip; the combined report lists them all)
@@ -166,8 +166,8 @@ def _row(s: dict, tasks: list[str], w: Words, lang: str) -> str:
             badge = f'<a class="badge" href="{_e(href)}" title="{_e(tip)}">{badge}</a>'
         vd = f'<span class="vd">{_e(w.t(task["verdict"]))}</span>' if task.get("verdict") else ""
         cells.append(f'<td data-s="{3 - STATUSES.index(st) if st in STATUSES else 0}">{badge}{vd}</td>')
-    for key, spec in (("rtt_ms", ".2f"), ("dns_latency_ms", ".2f"), ("wait_s", ".2f")):  # one decimal count a column
-        shown, raw = _num(s.get(key), spec, w)
+    for key in metrics:  # one decimal count a column
+        shown, raw = _num(s.get(key), ".2f", w)
         cells.append(f'<td class="n" data-s="{_e(raw or -1)}">{_e(shown)}</td>')
     cells.append(f'<td class="n">{s["warnings"]}</td>')
     flags = "; ".join(outlier_text(o, lang) for o in s["outliers"])
@@ -180,6 +180,24 @@ def _row(s: dict, tasks: list[str], w: Words, lang: str) -> str:
             f'data-notpass="{_e(notpass)}">{"".join(cells)}</tr>')
 
 
+# the per-student figures the table and the charts show: key -> (column width %, header, tip, chart caption)
+METRICS = ("rtt_ms", "dns_latency_ms", "wait_s")
+_METRIC_WORDS = {"rtt_ms": (5, "h_rtt", "rtt", "rtt_c"), "dns_latency_ms": (5, "h_dns", "dns", "dns_c"),
+                 "wait_s": (5.5, "h_wait", "wait", "wait_c")}
+
+
+def _metrics(summary: dict, aid: Optional[str]) -> tuple[str, ...]:
+    """The figures worth a column: DNS latency only for an assignment with DNS lookups (Tugas 1) or a
+    class where some capture has one; an empty column and a "no data" chart say nothing."""
+    try:
+        uses_dns = bool(aid) and any(svc.name == "dns" for svc in assignments.get(aid).services)
+    except KeyError:
+        uses_dns = True
+    if uses_dns or any(s.get("dns_latency_ms") is not None for s in summary["students"]):
+        return METRICS
+    return tuple(k for k in METRICS if k != "dns_latency_ms")
+
+
 def render_class_page(summary: dict, lang: str) -> str:
     """The whole index.html for a class, from summary.json's dict."""
     w = Words(lang)
@@ -190,26 +208,26 @@ def render_class_page(summary: dict, lang: str) -> str:
         title = say(assignments.get(aid).title, {}, lang) if aid else ""
     except KeyError:
         title = aid or ""
-    # column widths (px at 1280, as % so narrower windows scale): who, score, tasks, rtt, dns, wait, warn, flags, similar
-    fixed = {"who": 17, "score": 5, "rtt": 5, "dns": 5, "wait": 5.5, "warn": 6.5, "similar": 8}
+    metrics = _metrics(summary, aid)
+    # column widths (px at 1280, as % so narrower windows scale): who, score, tasks, figures, warn, flags, similar
+    fixed = {"who": 17, "score": 5, "warn": 6.5, "similar": 8}
+    figure_w = [_METRIC_WORDS[k][0] for k in metrics]
     task_w = min(7.5, 36 / max(len(tasks), 1))
-    flags_w = 100 - sum(fixed.values()) - task_w * len(tasks)
-    cols = [fixed["who"], fixed["score"], *([task_w] * len(tasks)), fixed["rtt"], fixed["dns"], fixed["wait"],
-            fixed["warn"], flags_w, fixed["similar"]]
+    flags_w = 100 - sum(fixed.values()) - sum(figure_w) - task_w * len(tasks)
+    cols = [fixed["who"], fixed["score"], *([task_w] * len(tasks)), *figure_w, fixed["warn"], flags_w, fixed["similar"]]
     head = [(w.t("student"), ""), (w.t("score"), ""), *((t, _task_title(aid, t, lang)) for t in tasks),
-            (w.t("h_rtt"), w.t("rtt")), (w.t("h_dns"), w.t("dns")), (w.t("h_wait"), w.t("wait")),
+            *((w.t(_METRIC_WORDS[k][1]), w.t(_METRIC_WORDS[k][2])) for k in metrics),
             (w.t("warnings"), w.t("warn_note")), (w.t("flags"), ""), (w.t("similar"), "")]
     ths = "".join(f'<th scope="col"{f" title={chr(34)}{_e(tip)}{chr(34)}" if tip else ""}>{_e(h)}</th>' for h, tip in head)
     colgroup = "".join(f'<col style="width:{c:.2f}%">' for c in cols)
-    rows = "".join(_row(s, tasks, w, lang) for s in students)
+    rows = "".join(_row(s, tasks, w, lang, metrics) for s in students)
     names = [s["student"] for s in students]
 
     def series(key: str) -> tuple[list[float], list[str]]:
         pairs = [(s[key], n) for s, n in zip(students, names) if s.get(key) is not None]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
-    charts = "".join(_histogram(series(k)[0], w.t(c), w, series(k)[1])
-                     for k, c in (("rtt_ms", "rtt_c"), ("dns_latency_ms", "dns_c"), ("wait_s", "wait_c")))
+    charts = "".join(_histogram(series(k)[0], w.t(_METRIC_WORDS[k][3]), w, series(k)[1]) for k in metrics)
     outl = "".join(f"<li><b>{_e(s['student'])}</b>: {_e('; '.join(outlier_text(o, lang) for o in s['outliers']))}</li>"
                    for s in students if s["outliers"])
     pairs = "".join(f"<li><b>{_e(p['student_a'])}</b> ({_e(p['a_file'])}) ↔ <b>{_e(p['student_b'])}</b> "
