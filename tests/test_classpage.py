@@ -33,6 +33,8 @@ var t=document.querySelector("table.cls");
 t.querySelectorAll("thead th").forEach(function(th){out.headRight=Math.max(out.headRight,th.getBoundingClientRect().right);});
 Array.from(t.tBodies[0].rows).forEach(function(r){out.rows.push(r.getBoundingClientRect().height);});
 t.querySelectorAll("a.badge").forEach(function(a){out.hrefs.push(a.getAttribute("href"));});
+out.clipped=[];t.querySelectorAll("tbody .b").forEach(function(b){var td=b.closest("td");
+if(b.getBoundingClientRect().right>td.getBoundingClientRect().right+0.5)out.clipped.push(b.textContent);});
 var sel=document.getElementById("show");var shown={};
 Array.from(sel.options).forEach(function(o){sel.value=o.value;sel.dispatchEvent(new Event("change"));
 shown[o.value]=Array.from(t.tBodies[0].rows).filter(function(r){return !r.hidden && r.offsetHeight>0;}).length;});
@@ -109,6 +111,7 @@ def test_a_six_task_class_fits_a_laptop_screen(tmp_path: Path, lang: str) -> Non
     assert m["scrollWidth"] <= 1280, "the table runs past the window: columns hide behind a horizontal scroll"
     assert m["headRight"] <= 1280
     assert max(m["rows"]) <= 110, f"rows up to {max(m['rows']):.0f} px tall"
+    assert m["clipped"] == [], "a status badge is cut by its column (Indonesian 'tidak ditemukan' is the longest)"
     # every badge links to that task in the student's combined report
     assert len(m["hrefs"]) == 24 * 6 and all(re.fullmatch(r"s-\d+/report\.html#task-T[1-6]", h) for h in m["hrefs"])
     # the filter works from disk, without a server

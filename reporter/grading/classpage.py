@@ -42,7 +42,7 @@ hyphens:auto}
 .cls td.score{font-weight:700;text-align:right;font-variant-numeric:tabular-nums}
 .who .name{font-weight:600;display:-webkit-box;-webkit-box-orient:vertical;-webkit-line-clamp:2;line-clamp:2;
 overflow:hidden}.who .id,.caps{color:#5a6270;font-size:.8em}.caps a,.caps span{margin-right:.35em}
-.b{display:inline-block;white-space:nowrap;padding:0 .4em;border-radius:.7em;font-size:.82em;font-weight:600}
+.b{display:inline-block;max-width:100%;padding:0 .4em;border-radius:.7em;font-size:.82em;font-weight:600;line-height:1.3}
 a.badge{text-decoration:none}
 .pass{background:#d7f2dd;color:#135c26}.partial{background:#fff0c2;color:#6b4b00}
 .fail{background:#ffd9d6;color:#8a1810}.absent{background:#eceff3;color:#5a6270}
