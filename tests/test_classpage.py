@@ -1,4 +1,4 @@
-"""The class page (OUTDIR/index.html) as a lecturer sees it: a laptop screen, 1280x800, in Chromium.
+"""The class page (OUTDIR/index.html) and a report as a lecturer sees them: a laptop screen, 1280x800, in Chromium.
 
 Headless Chromium lays the page out; a small script added to a copy of the page measures it (the
 page's width against the window, each row's height, where the last column ends) and tries the
@@ -168,3 +168,36 @@ def test_dns_latency_is_a_column_only_where_a_class_can_have_one() -> None:
     summary["assignment"] = "tugas1"
     page = render_class_page(summary, "en")
     assert f">{head}</th>" in page and caption in page
+
+
+WIDEST = """<script>
+(function(){var W=window.innerWidth,out=[];
+document.querySelectorAll("body *").forEach(function(e){var r=e.getBoundingClientRect();
+if(r.right>W+1&&!e.closest("svg"))out.push(e.tagName+"."+e.className+" "+(e.textContent||"").slice(0,50));});
+var pre=document.createElement("pre");pre.id="measure";
+pre.textContent=JSON.stringify({scrollWidth:document.documentElement.scrollWidth,innerWidth:W,over:out.slice(0,5)});
+document.body.appendChild(pre);})();
+</script>"""
+
+
+@pytest.mark.parametrize("sample", ["tugas3/tugas3-legacy.pcap", "tugas3/tugas3-commands.pcap", "ets/ets-thread.pcap",
+                                    "tugas1/t3-file.pcap"])
+def test_a_report_fits_a_laptop_screen_whatever_its_payloads(tmp_path: Path, sample: str) -> None:
+    """A report at 1280x800 scrolls down only: a request of base64 (an UPLOAD's whole file in one
+    line) wraps inside its cell instead of widening the messages table past the window."""
+    from tests.conftest import ROOT
+
+    out = tmp_path / "r"
+    assert main(["report", str(ROOT / "samples" / sample), "--format", "html", "--lang", "id", "-o", str(out), "-q"]) in (0, 1)
+    page = next(out.glob("*.html"))
+    probe = page.with_name("probe.html")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", WIDEST + "</body>"), encoding="utf-8")
+    p = subprocess.run([_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+                        probe.as_uri()], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    m = re.search(r'<pre id="measure">(.*?)</pre>', p.stdout, re.S)
+    assert m, p.stderr[-2000:]
+    import html as _html
+
+    got = json.loads(_html.unescape(m.group(1)))
+    assert got["innerWidth"] == 1280
+    assert got["scrollWidth"] <= 1280 and not got["over"], got
