@@ -14,6 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.bench.measure import python_env
 from tests.classgen import variant
 
 SAMPLES = ("t1", "t2", "t3", "t4-serial", "t4-thread")
@@ -48,7 +49,7 @@ def _timed(args: list[str], python: str) -> tuple[float, int, int, float]:
     """(wall s, peak summed RSS KiB, exit code, CPU s of the whole process tree)."""
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    proc = subprocess.Popen([python, "-m", "reporter", "batch", *args], stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([python, "-m", "reporter", "batch", *args], stdout=subprocess.DEVNULL, env=python_env(),
                             stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2])
     peak = 0
     deadline = t + 900

@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.bench.measure import python_env
+
 ROOT = Path(__file__).resolve().parents[2]
 TARGET_S = 3.0
 
@@ -48,7 +50,7 @@ print(json.dumps({"import": t_imp - t0, "analyse": t_an - t_imp, "json": t_js - 
 
 def _wall(cmd: list[str], timeout: float) -> float:
     t = time.perf_counter()
-    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False, env=python_env())
     took = time.perf_counter() - t
     if p.returncode not in (0, 1):
         raise RuntimeError(f"{' '.join(cmd[:4])}: exit {p.returncode}: {p.stderr.strip()[-300:]}")
@@ -56,7 +58,7 @@ def _wall(cmd: list[str], timeout: float) -> float:
 
 
 def _stages(python: str, capture: Path, out: Path, timeout: float) -> dict:
-    p = subprocess.run([python, "-c", STAGES, str(capture), str(out)], cwd=ROOT, capture_output=True, text=True,
+    p = subprocess.run([python, "-c", STAGES, str(capture), str(out)], cwd=ROOT, capture_output=True, text=True, env=python_env(),
                        timeout=timeout, check=False)
     if p.returncode != 0:
         raise RuntimeError(p.stderr.strip()[-500:])

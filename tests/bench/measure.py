@@ -97,8 +97,13 @@ def measure(cmd: list[str], env: dict | None = None, timeout: float = 900, keep_
 
 
 def python_env() -> dict:
-    """The environment for a Python child: this checkout's reporter first on the path."""
-    return dict(os.environ, PYTHONPATH=str(ROOT))
+    """The environment for a Python child: this checkout's reporter first on the path, and Python's
+    bytecode cache on, as an installed tool has it (pip compiles it at install). A machine whose
+    environment sets PYTHONDONTWRITEBYTECODE would otherwise recompile ~50 modules on every run
+    (~0.1 s, measured here), a cost no user pays."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def tshark_conv(capture: Path, home: Path, timeout: float = 1800) -> tuple[Run, int]:
