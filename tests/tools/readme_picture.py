@@ -1,7 +1,8 @@
 """Make the README picture: page 1 (summary, checklist, T4 timeline) and the queued client's connection
-page of a report, side by side, as a small PNG.
+page of a report, side by side, as a small PNG; and the class page picture of docs/grading.md.
 
     python -m tests.tools.readme_picture samples/tugas1/t4-serial.pcap docs/img/report-example.png
+    python -m tests.tools.readme_picture --class ets docs/img/class-page-ets.png
 
 Needs pdftoppm (poppler) and Pillow (a WeasyPrint dependency). A developer tool, not used by `progjar`.
 """
@@ -46,5 +47,29 @@ def make_picture(capture: str, out: Path, lang: str = "en", dpi: int = 80) -> Pa
     return out
 
 
+def class_picture(assignment: str, out: Path, lang: str = "en") -> Path:
+    """`progjar batch samples/<assignment>` (each sample one student's hand-in), its class page as
+    headless Chromium shows it on a 1280x800 laptop screen."""
+    from PIL import Image
+
+    from reporter.cli import main
+    from tests.test_classpage import screenshot
+
+    root = Path(__file__).resolve().parents[2]
+    with tempfile.TemporaryDirectory() as tmp:
+        cls = Path(tmp) / "class"
+        if main(["batch", str(root / "samples" / assignment), "-o", str(cls), "--assignment", assignment,
+                 "--lang", lang, "--format", "html"]) != 0:
+            raise SystemExit(f"progjar batch failed on samples/{assignment}")
+        png = Path(tmp) / "shot.png"
+        screenshot(cls / "index.html", png, Path(tmp))
+        Image.open(png).convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT,
+                                                dither=Image.Dither.NONE).save(out, optimize=True)
+    return out
+
+
 if __name__ == "__main__":
-    print(make_picture(sys.argv[1], Path(sys.argv[2]), *(sys.argv[3:4] or ["en"])))
+    if sys.argv[1] == "--class":
+        print(class_picture(sys.argv[2], Path(sys.argv[3]), *(sys.argv[4:5] or ["en"])))
+    else:
+        print(make_picture(sys.argv[1], Path(sys.argv[2]), *(sys.argv[3:4] or ["en"])))
