@@ -378,6 +378,7 @@ def test_an_analysis_that_fails_leaves_no_hashing_thread(tmp_path, monkeypatch):
         return "0" * 64
 
     monkeypatch.setattr(capture_module, "file_sha256", slow_hash)
+    monkeypatch.setattr(capture_module, "FILE_SHA256", None)  # the compiled hash would finish at once
     monkeypatch.setattr(pipeline, "_analyse_opened", boom)
     with pytest.raises(RuntimeError, match="analysis failed"):
         analyse(str(cap), ReportOptions())
