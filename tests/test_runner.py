@@ -46,3 +46,34 @@ def test_a_worker_that_dies_is_its_tasks_error_and_the_rest_finish() -> None:
 def test_one_job_runs_here() -> None:
     out = _collect([{"key": "a"}, {"key": "b"}], jobs=1)
     assert {r["pid"] for r in out.values()} == {os.getpid()}
+
+
+def test_a_first_worker_that_cannot_take_its_task_reports_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker whose pipe breaks before its first task: that task is its error row, once, and the
+    other tasks still finish (the start-up used to keep waiting on the dead pipe and report it twice)."""
+    real = runner._Worker.give
+    calls = {"n": 0}
+
+    def give(self, task: dict) -> bool:  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            self.task = task
+            return False
+        return real(self, task)
+
+    monkeypatch.setattr(runner._Worker, "give", give)
+    tasks = [{"key": f"t{i}"} for i in range(6)]
+    out = _collect(tasks, jobs=2)  # _collect fails on a task answered twice
+    assert out["t0"]["error"] == "worker process could not start"
+    assert all("pid" in out[k] for k in out if k != "t0") and len(out) == 6
+
+
+def test_tasks_no_worker_could_take_are_error_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every pipe broken at the start: each task still gets one row, none is lost."""
+    def give(self, task: dict) -> bool:  # type: ignore[no-untyped-def]
+        self.task = task
+        return False
+
+    monkeypatch.setattr(runner._Worker, "give", give)
+    out = _collect([{"key": f"t{i}"} for i in range(5)], jobs=2)
+    assert len(out) == 5 and all("error" in r for r in out.values())

@@ -95,10 +95,7 @@ def run(tasks: list[dict], func: Callable[..., dict], args: tuple, jobs: int, on
     workers: list[_Worker] = []
     try:
         while todo and len(workers) < min(jobs, len(tasks)):
-            w = _Worker(ctx, func, args)
-            workers.append(w)
-            if not w.give(todo.popleft()):
-                on_result(fail(w.task, "worker process could not start"))  # type: ignore[arg-type]
+            workers.append(_next(ctx, func, args, todo, on_result, fail))
         last = time.monotonic()
         while any(w.task is not None for w in workers):
             ready = wait([w.conn for w in workers if w.task is not None], timeout=1.0)
@@ -138,6 +135,9 @@ def run(tasks: list[dict], func: Callable[..., dict], args: tuple, jobs: int, on
                 elif not w.give(todo.popleft()):
                     on_result(fail(w.task, "worker process died before its task"))  # type: ignore[arg-type]
                     w.task = None
+        for t in todo:  # every worker failed to take a task: nothing left to run them
+            on_result(fail(t, "no worker process could take it"))
+        todo.clear()
     finally:
         for w in workers:
             w.stop(force=w.task is not None)
