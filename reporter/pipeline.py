@@ -40,7 +40,7 @@ from reporter.analyses.tcp import TcpAnalysis
 from reporter.assignments.diagnosis import diagnose
 from reporter.model import AssignmentInfo, CaptureInfo, Report, StudentInfo, Tool
 from reporter.options import ReportOptions, UsageError
-from reporter.reading.archive import ArchiveError, Item, Unpacker, is_zip_file, member_stem
+from reporter.reading.archive import ArchiveError, Item, Unpacker, is_zip_file
 from reporter.reading.capture import BackgroundSha256, NotACapture, iter_packets, open_capture
 from reporter.render import report_json, write_reports
 
@@ -294,7 +294,7 @@ def _report_all(inputs: list[tuple[str, Optional[Item], str]], unpacker: Unpacke
                 sys.stdout.flush()
                 written: list[Path] = []
             else:
-                stem = _unique_stem(member_stem(tuple(path.split("/"))) if item is not None else path, used)
+                stem = _unique_stem(path, used)  # a zip member's too: "caps.zip/t1.v2.pcap" -> t1.v2
                 written = write_reports(report, Path(outdir), stem, formats, lang, opts.tz)
                 if combine:
                     from reporter.render.html import render_body
@@ -344,10 +344,7 @@ def _write_combined(parts: list, outdir: Path, used: set[str], opts: ReportOptio
     assert opts.student is not None
     page = render_combined(opts.student.name, opts.student.id, "nrp", combined, opts.lang, aid,
                            tool_version=__version__)
-    stem, i = file_stem(opts.student.name) + "-all", 1
-    while stem in used:
-        i += 1
-        stem = f"{file_stem(opts.student.name)}-all-{i}"
+    stem = _unique_stem(file_stem(opts.student.name) + "-all", used)
     written = []
     try:
         if "html" in opts.formats:

@@ -136,6 +136,16 @@ def test_report_reads_a_zip_and_names_each_capture_inside_it(tmp_path: Path, cap
     assert list(systmp.iterdir()) == []  # the temporary copies are gone
 
 
+def test_a_capture_in_a_zip_is_named_as_the_same_file_outside_one(tmp_path: Path, cap: bytes) -> None:
+    """A report's name is the capture's name less its extension, whether it came in a zip or not
+    (a member "t1.v2.pcap" used to lose ".v2" as well)."""
+    (tmp_path / "t1.v2.pcap").write_bytes(cap)
+    z = _zip(tmp_path / "caps.zip", {"week 1/t1.v2.pcap": cap})
+    for src, out in ((tmp_path / "t1.v2.pcap", tmp_path / "plain"), (z, tmp_path / "zipped")):
+        assert main(["report", str(src), "-o", str(out), "--format", "json", "-q"]) == 0
+        assert [p.name for p in out.iterdir()] == ["t1.v2.json"]
+
+
 def test_report_on_a_bad_zip_is_one_line_and_exit_2(tmp_path: Path, cap: bytes, capsys: pytest.CaptureFixture) -> None:
     data = _zip(tmp_path / "a.zip", {"secret.pcap": cap}).read_bytes()
     (tmp_path / "a.zip").write_bytes(flag_encrypted(data, "secret.pcap"))

@@ -27,7 +27,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Optional
 
 from reporter.reading.capture import PCAP_MAGIC
@@ -391,8 +391,3 @@ def is_zip_file(path: str | os.PathLike[str]) -> bool:
             return f.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
     except OSError:
         return False
-
-
-def member_stem(parts: tuple[str, ...]) -> str:
-    """The name a capture's report files take: the capture's own name without its extension."""
-    return PurePosixPath(parts[-1]).stem or "capture"
