@@ -41,14 +41,13 @@ from reporter.assignments.diagnosis import diagnose
 from reporter.model import AssignmentInfo, CaptureInfo, Report, StudentInfo, Tool
 from reporter.options import ReportOptions, UsageError
 from reporter.reading.archive import ArchiveError, Item, Unpacker, is_zip_file
-from reporter.reading.capture import BackgroundSha256, NotACapture, iter_packets, open_capture
+from reporter.reading.capture import HEADER_PROBLEMS, BackgroundSha256, NotACapture, iter_packets, open_capture
 from reporter.render import report_json, write_reports
 
 DNS_PORT = 53
 # capture problems that mean "damaged input" (exit code 1): cut or broken records and frames, and file
 # headers or record fields that break the format's rules (each read on as described in its warning)
-DAMAGE_CODES = frozenset({"truncated", "malformed", "unsupported-version", "option-overrun",
-                          "linktype-reserved-bits", "timestamp-overflow"})
+DAMAGE_CODES = frozenset({"truncated", "malformed", "timestamp-overflow", *HEADER_PROBLEMS})
 
 
 def iso_utc(ns: Optional[int]) -> Optional[str]:
@@ -207,14 +206,14 @@ def ensure_outdir(outdir: Path, prog: str) -> None:
         raise UsageError(f"{prog}: {outdir}: cannot write in this folder: {e.strerror or e}") from None
 
 
-def _inputs(paths: Sequence[str], unpacker: Unpacker) -> tuple[list[tuple[str, Optional[Item], str]], int]:
-    """Each argument, or each capture inside an argument that is a zip: (shown path, zip item or None,
-    real path argument), and the exit code the zips' problems alone give (2: unreadable input)."""
-    out: list[tuple[str, Optional[Item], str]] = []
+def _inputs(paths: Sequence[str], unpacker: Unpacker) -> tuple[list[tuple[str, Optional[Item]]], int]:
+    """Each argument, or each capture inside an argument that is a zip: (shown path, zip item or None),
+    and the exit code the zips' problems alone give (2: unreadable input)."""
+    out: list[tuple[str, Optional[Item]]] = []
     worst = 0
     for path in paths:
         if not is_zip_file(path):
-            out.append((path, None, path))
+            out.append((path, None))
             continue
         items = unpacker.items(Path(path))
         for item in items:
@@ -223,7 +222,7 @@ def _inputs(paths: Sequence[str], unpacker: Unpacker) -> tuple[list[tuple[str, O
                 print(f"progjar report: {shown}: {item.problem}", file=sys.stderr)
                 worst = 2
             else:
-                out.append((shown, item, path))
+                out.append((shown, item))
         if not items:
             print(f"progjar report: {path}: no captures (*.pcap, *.pcapng, *.cap) inside the zip", file=sys.stderr)
             worst = 2
@@ -248,7 +247,7 @@ def report_command(captures: Sequence[str], outdir: str, opts: ReportOptions, qu
         return max(worst, _report_all(inputs, unpacker, outdir, opts, quiet))
 
 
-def _report_all(inputs: list[tuple[str, Optional[Item], str]], unpacker: Unpacker, outdir: str,
+def _report_all(inputs: list[tuple[str, Optional[Item]]], unpacker: Unpacker, outdir: str,
                 opts: ReportOptions, quiet: bool) -> int:
     to_stdout = outdir == "-"
     formats, lang = opts.formats, opts.lang
@@ -256,7 +255,7 @@ def _report_all(inputs: list[tuple[str, Optional[Item], str]], unpacker: Unpacke
     worst = 0
     parts: list = []  # (shown path, report body, report) for the combined report of --student
     combine = bool(opts.student) and len(inputs) > 1 and not to_stdout and bool({"html", "pdf"} & set(formats))
-    for n, (path, item, _arg) in enumerate(inputs, 1):
+    for n, (path, item) in enumerate(inputs, 1):
         try:
             real = str(unpacker.materialize(item)) if item is not None else path
         except ArchiveError as e:

@@ -1590,7 +1590,7 @@ enum {
     V_TIMESTAMPS, V_SYN_REXMITS, V_SYNACK_REXMITS, V_SYNACK_TIME,
     V_FIRST_FIN_BY, V_RESET, V_END_TIME, V_FINS, V_STATE, V_HISTORY,
     V_CBYTES, V_SBYTES, V_CSEGS, V_SSEGS, V_ZERO, V_VERIFIED, V_ECHOED, V_MISMATCH, V_FIRST_REQ, V_FIRST_ECHO,
-    V_WAIT, V_QUEUED_BEHIND, V_MISMATCH_FRAME, V_EXCHANGES, V_CSHA, V_SSHA, V_CPREVIEW, V_SPREVIEW, V_EMPTY_LIST,
+    V_WAIT, V_QUEUED_BEHIND, V_MISMATCH_FRAME, V_EXCHANGES, V_CSHA, V_SSHA, V_CPREVIEW, V_SPREVIEW, V_MESSAGES,
     V_SERVICE_BY
 };
 enum { X_REQ = 1, X_ECHO, X_REQ_TIME, X_ECHO_TIME, X_BYTES };  /* an exchange's */
@@ -2014,7 +2014,7 @@ static int emit(Tracker *t, Conn *conn, int64_t t0) {
         case V_SSHA: rc = out_pystr_ascii(o, sd); break;
         case V_CPREVIEW: rc = out_preview(o, &a->c.preview); break;
         case V_SPREVIEW: rc = out_preview(o, &a->s.preview); break;
-        case V_EMPTY_LIST:
+        case V_MESSAGES:  /* the message layer's records (fastpath.Streams), or none for an echo service */
             rc = a->msgs_json ? bytes_add(o, (const uint8_t *)PyBytes_AS_STRING(a->msgs_json), PyBytes_GET_SIZE(a->msgs_json))
                               : out_str(o, "[]");
             break;

@@ -239,9 +239,9 @@ def parse_plain(buf: bytes) -> Optional[_Message]:
                     return None
                 answers.append(cname)
             elif rtype != 41:
-                rdata = buf[off:off + rdlen]
-                if _ADDRESS_LEN[rtype] == len(rdata):
-                    answers.append(ip_text(rdata))
+                address = _address(rtype, buf[off:off + rdlen])
+                if address is not None:
+                    answers.append(address)
         elif rtype == _TYPE_CNAME and _plain_name(buf, off, n)[0] is None:
             return None
         off += rdlen

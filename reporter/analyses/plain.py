@@ -50,12 +50,11 @@ _V = ("id client.ip client.port server.ip server.port service client_no "
       "ZERO echo.verified echo.echoed_bytes echo.first_mismatch_offset echo.first_request_time_s "
       "echo.first_echo_time_s echo.wait_s echo.queued_behind echo.first_mismatch_frame exchanges "
       "sha256.client_to_server sha256.server_to_client preview.client_to_server preview.server_to_client "
-      "EMPTY_LIST service_by").split()
+      "messages service_by").split()
 CONN_CODES = {path: code for code, path in enumerate(_V, 1)}
 for _path in ("anomalies.retransmissions", "anomalies.out_of_order", "anomalies.overlap_conflicts", "anomalies.gaps",
               "anomalies.capture_duplicates", "echo.unverified_bytes"):
     CONN_CODES[_path] = CONN_CODES["ZERO"]  # a plain connection has none
-CONN_CODES["messages"] = CONN_CODES["EMPTY_LIST"]  # message services never take the fast path
 EXCHANGE_CODES = {"request_frames": 1, "echo_frames": 2, "request_time_s": 3, "echo_time_s": 4, "bytes": 5}
 FIN_CODES = {"by": 1, "frame": 2, "time_s": 3}
 
@@ -128,11 +127,10 @@ def templates(services: dict[int, str], spool: Optional["Spool"] = None, deliver
 class Spool:
     """The JSON lines of one capture's plain connections, in an anonymous temporary file."""
 
-    def __init__(self, t0: int = 0) -> None:
+    def __init__(self) -> None:
         import tempfile
 
         self.f = tempfile.TemporaryFile(buffering=0)  # O_TMPFILE: no name, removed with the process
-        self.t0 = t0
 
     def fileno(self) -> int:
         return self.f.fileno()

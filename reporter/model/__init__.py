@@ -354,14 +354,14 @@ def _plain(v: Any) -> Any:
     fraction of the time. Model values are dataclasses, lists, dicts and immutable scalars."""
     if v is None or isinstance(v, (str, int, float, bool)):
         return v
+    hook = _PLAIN_HOOKS.get(type(v))  # before the dataclass path: PlainConnection is a dataclass too
+    if hook is not None:
+        return hook(v)
     names = _FIELD_NAMES.get(type(v))
     if names is None and is_dataclass(v):
         names = _FIELD_NAMES[type(v)] = tuple(f.name for f in fields(v))
     if names is not None:
         return {n: _plain(getattr(v, n)) for n in names}
-    hook = _PLAIN_HOOKS.get(type(v))
-    if hook is not None:
-        return hook(v)
     if isinstance(v, (list, tuple)):
         return [_plain(x) for x in v]
     if isinstance(v, dict):

@@ -148,10 +148,6 @@ class Item:
         """The problem in English (one line), or None for a file that can be read."""
         return self.why.text if self.why else None
 
-    @property
-    def in_zip(self) -> bool:
-        return self._zip is not None
-
 
 @dataclass
 class Unpacker:
@@ -298,10 +294,7 @@ class Unpacker:
         """Remove an item's temporary copy early (its report is written; the bytes are not needed)."""
         p = self._done.pop(id(item._info), None) if item._info is not None else None
         if p is not None:
-            try:
-                p.unlink()
-            except OSError:
-                pass
+            _unlink(p)
 
     def _tmpdir(self) -> Path:
         if self._tmp is None:
