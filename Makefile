@@ -39,7 +39,7 @@ test: deps $(STAMP)
 
 ## lab: rebuild the lab in network namespaces and regenerate samples/ (root)
 lab: $(STAMP)
-	set -e; for a in tugas1 tugas2 tugas3 ets; do $(BIN)/progjar lab --assignment $$a --scenario all -o samples/$$a; done
+	set -e; for a in $(ASSIGNMENTS); do $(BIN)/progjar lab --assignment $$a --scenario all -o samples/$$a; done
 
 ## bench: speed and memory figures (ratios against tshark and a bare dpkt loop)
 bench: deps $(STAMP)

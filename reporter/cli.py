@@ -199,9 +199,10 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         except (zipfile.BadZipFile, OSError) as e:
             raise UsageError(f"progjar batch: {args.classdir}: not a readable zip ({' '.join(str(e).split())})") from None
     from reporter.grading.batch import batch_command
+    from reporter.grading.classsummary import DELIMITERS
 
     opts = _options(args)
-    delim = {"tab": "\t"}.get(args.csv_delimiter, args.csv_delimiter)
+    delim = DELIMITERS[args.csv_delimiter] if args.csv_delimiter else None
     return batch_command(Path(args.classdir), Path(args.outdir), opts, jobs=args.jobs, force=args.force,
                          weights=args.weights, csv_delimiter=delim, moodle_lang=args.moodle_lang)
 

@@ -49,9 +49,10 @@ def _chromium() -> str:
     return shutil.which("chromium") or "chromium"
 
 
-def measure(page: Path, tmp: Path) -> dict:
+def measure(page: Path, tmp: Path, script: str = MEASURE) -> dict:
+    """What `script` (a <script> that leaves its JSON in <pre id="measure">) finds on the page in Chromium."""
     probe = page.with_name("probe-" + page.name)
-    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", script + "</body>"), encoding="utf-8")
     p = subprocess.run([_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp / 'profile'}", "--dump-dom",
                         probe.as_uri()], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     m = re.search(r'<pre id="measure">(.*?)</pre>', p.stdout, re.S)
@@ -189,15 +190,6 @@ def test_a_report_fits_a_laptop_screen_whatever_its_payloads(tmp_path: Path, sam
 
     out = tmp_path / "r"
     assert main(["report", str(ROOT / "samples" / sample), "--format", "html", "--lang", "id", "-o", str(out), "-q"]) in (0, 1)
-    page = next(out.glob("*.html"))
-    probe = page.with_name("probe.html")
-    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", WIDEST + "</body>"), encoding="utf-8")
-    p = subprocess.run([_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
-                        probe.as_uri()], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
-    m = re.search(r'<pre id="measure">(.*?)</pre>', p.stdout, re.S)
-    assert m, p.stderr[-2000:]
-    import html as _html
-
-    got = json.loads(_html.unescape(m.group(1)))
+    got = measure(next(out.glob("*.html")), tmp_path, WIDEST)
     assert got["innerWidth"] == 1280
     assert got["scrollWidth"] <= 1280 and not got["over"], got

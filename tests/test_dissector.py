@@ -398,15 +398,6 @@ def reporter_json(cap: Path) -> dict:
     return json.loads(p.stdout)
 
 
-def _need_tcp_analysis() -> None:
-    try:
-        import reporter.analyses.tcp  # noqa: F401
-    except ImportError:
-        if IN_CI:
-            pytest.fail("reporter/analyses/tcp.py is missing")
-        pytest.skip("reporter/analyses/tcp.py not there yet: the agreement check needs the reporter's --frames")
-
-
 WS_FLAGS = ("tcp.analysis.retransmission", "tcp.analysis.out_of_order", "tcp.analysis.spurious_retransmission")
 
 
@@ -453,13 +444,11 @@ def assert_agreement(cap: Path, ws: Wireshark) -> None:
 
 @pytest.mark.parametrize("name", CRAFTED_NAMES)
 def test_crafted_labels_agree_with_the_report(crafted, ws, name) -> None:
-    _need_tcp_analysis()
     assert_agreement(crafted[name], ws)
 
 
 @pytest.mark.parametrize("sample", SAMPLE_FILES, ids=[p.name for p in SAMPLE_FILES])
 def test_sample_labels_agree_with_the_report(ws, sample: Path) -> None:
-    _need_tcp_analysis()
     assert_agreement(sample, ws)
 
 
@@ -473,7 +462,6 @@ def summary_frames(cap: Path, ws: Wireshark, dfilter: str) -> list[int]:
 
 @pytest.mark.parametrize("sample", SAMPLE_FILES, ids=[p.name for p in SAMPLE_FILES])
 def test_display_filters_on_an_invisible_tree_match_the_report(ws, sample: Path) -> None:
-    _need_tcp_analysis()
     report = reporter_json(sample)
     frames = {int(k): v for k, v in (report.get("frames") or {}).items() if not v.get("tcp_analysis")}
     ok_echoes = sorted(n for n, f in frames.items() if f["role"] == "echo" and f["echo_ok"])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -20,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, ROOT, require_tool, tshark
+from tests.conftest import ROOT, tshark
 from tests.wireshark import Wireshark
-from tests.craft import ACK, TcpFlow, write_pcap
+from tests.craft import TcpFlow, write_pcap
 from tests.test_dissector_logic import LUAS, run_lua
 
 PLUGIN = ROOT / "dissector" / "progjar.lua"
@@ -652,8 +651,6 @@ def reporter_frames(path: Path, args: tuple = ()) -> dict[int, dict]:
     p = subprocess.run([sys.executable, "-m", "reporter", "report", str(path), *args, "--format", "json", "--frames",
                         "-o", "-"],
                        capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
-    if p.returncode == 2 and "--port" in p.stderr and "not 'time=" in p.stderr:
-        pytest.skip(f"the reporter does not know the time service yet ({p.stderr.strip()})")
     assert p.returncode in (0, 1), p.stderr
     return {int(k): v for k, v in (json.loads(p.stdout).get("frames") or {}).items()}
 
@@ -661,20 +658,11 @@ def reporter_frames(path: Path, args: tuple = ()) -> dict[int, dict]:
 @pytest.mark.parametrize("name", NAMES)
 def test_message_frames_agree_with_the_report(caps, ws, name) -> None:
     """The contract's frame notes: per frame, the indexes, commands and statuses of the messages it
-    completes, and the role/client/conn/offset/len labels, equal in the plugin and the report.
-
-    Skipped only while the reporter cannot say it: its catalogue has no such service yet (the file
-    server comes with Tugas 3), or its frame notes have no `msg` key yet (the message layer)."""
+    completes, and the role/client/conn/offset/len labels, equal in the plugin and the report."""
     path, cap = caps[name]
-    service = "time" if name.startswith("time") else "file"
-    from reporter.assignments import service_ports
-
-    if service not in service_ports():
-        pytest.skip(f"the reporter's catalogue has no {service!r} service yet")
     report = reporter_frames(path, cap.report_args)
     assert report, f"the reporter labels no frame of {path.name}"
-    if not any("msg" in f for f in report.values()):
-        pytest.skip("the reporter's --frames notes have no `msg` yet (issue 13's message layer, branch h-messages)")
+    assert any("msg" in f for f in report.values()), f"the reporter's --frames notes of {path.name} have no `msg`"
     rows = frames(path, ws, cap.extra)
     want = {n: (f["msg"], [c for c in f.get("command") or [] if c is not None],
                 [s for s in f.get("status") or [] if s is not None])

@@ -197,7 +197,6 @@ def test_unanswered_upload_stops_echo_checking_at_a_bound(port: int, cap_mib: fl
     """A client that sends megabytes nobody echoes: the kept bytes stay bounded (4 MiB on a lab
     port, 64 KiB elsewhere), the echo is not verified, and a lab connection says so in a warning."""
     from reporter.analyses.tcp import TcpAnalysis
-    from reporter.options import ReportOptions
     from reporter.reading.packet import Packet
 
     tcp = TcpAnalysis(LAB_SERVICES, frames=False)

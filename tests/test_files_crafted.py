@@ -7,8 +7,6 @@ import base64
 import hashlib
 import json
 
-import pytest
-
 from reporter.options import ReportOptions
 from reporter.pipeline import analyse
 

@@ -83,13 +83,11 @@ def test_auto_says_when_captures_are_judged_as_different_assignments(fake6: Assi
 
 def test_information_is_not_counted_as_a_warning(tmp_path: Path) -> None:
     """Samples' ARP frames are "non-ip" warnings of severity info: the class column leaves them out."""
-    from tests.conftest import SAMPLES
+    from tests.test_batch import _sample
 
     cls = tmp_path / "kelas"
     cls.mkdir()
-    src = next(iter(sorted(SAMPLES.glob("t2*.pcap*"))), None)
-    if src is None:
-        pytest.skip("samples missing")
+    src = _sample("t2")
     (cls / "ana.pcap").write_bytes(src.read_bytes())
     cut = (cls / "budi.pcap")
     cut.write_bytes(src.read_bytes()[:-9])

@@ -24,8 +24,8 @@ from pypdf import PdfReader
 
 from reporter.cli import main
 from tests.classgen import kernel_like_capture, variant
-from tests.conftest import IN_CI, SAMPLES
 from tests.test_archive import flag_encrypted
+from tests.test_batch import _sample
 
 # Moodle's language strings (lang/en/assign.php, lang/en/moodle.php, assignfeedback_comments; the
 # Indonesian ones from Moodle 5.0's language pack). Note "Participant " keeps a space, "Peserta" not.
@@ -63,15 +63,6 @@ def moodle_import(path: Path, lang: str, max_grade: float = 100.0) -> dict[str, 
         modified = datetime.strptime(r[cols[s["lastmodifiedgrade"]]], "%Y-%m-%d %H:%M:%S %z")  # strtotime
         out[uid] = {"grade": grade, "modified": modified, "comments": r[feedback_at]}
     return out
-
-
-def _sample(prefix: str) -> Path:
-    found = sorted(SAMPLES.glob(f"{prefix}*.pcap*"))
-    if not found:
-        if IN_CI:
-            pytest.fail(f"samples/{prefix}* missing")
-        pytest.skip(f"samples/{prefix}* missing (run `make lab`)")
-    return found[0]
 
 
 def build_download(root: Path) -> Path:
@@ -113,6 +104,8 @@ def build_download(root: Path) -> Path:
 
 
 def _tree(root: Path, skip: Path) -> dict[str, int]:
+    """Every file under root (but skip) with its mtime. Files only, unlike test_batch._tree: OUTDIR is
+    made inside root here, which changes root's own mtime by design."""
     out = {}
     for dirpath, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if Path(dirpath, d) != skip]

@@ -13,7 +13,6 @@ import pytest
 
 from reporter.analyses.tcp import TcpAnalysis, TcpResult
 from reporter.reading.capture import iter_packets, open_capture
-from reporter.options import ReportOptions
 from tests.conftest import LAB_SERVICES
 from tests.craft import (
     ACK,

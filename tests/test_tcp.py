@@ -11,7 +11,6 @@ import pytest
 
 from reporter.analyses.conn import iter_tcp_options
 from reporter.analyses.tcp import TcpAnalysis, parse_options
-from reporter.options import ReportOptions
 from reporter.reading.capture import iter_packets, open_capture
 from reporter.reading.packet import Packet
 from tests.conftest import LAB_SERVICES

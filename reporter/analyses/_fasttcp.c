@@ -67,7 +67,7 @@ enum { INACTIVE, SYN_SENT, SYN_ACK_SENT, PARTIAL, ESTABLISHED, CLOSED, RESET };
 #define WAIT_REQUEST (H_ACK << 16)
 
 #define HIST_MAX 48
-#define HINT_FRAMES_FP 20000  /* fingerprint.HINT_FRAMES (fastpath checks they agree) */
+#define HINT_FRAMES_FP 20000  /* fingerprint.HINT_FRAMES (tests/test_fastpath.py checks they agree) */
 
 /* frame classes: the first four are what Replay hands to Python (fastpath.K_*) */
 enum { K_OTHER = 0, K_DNS = 1, K_TCP = 2, K_SWEEP = 3, K_UDP_SKIP = 10, K_TCP_FAST = 11, K_ABORT = 12 };

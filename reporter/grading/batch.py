@@ -143,7 +143,6 @@ def _result(job: dict, error: str | None = None, code: Optional[str] = None, fac
 
 def grade_capture(job: dict, opts: ReportOptions, outdir: str) -> dict:
     """Worker: analyse one capture, write its reports and report body, fingerprint it. Never raises."""
-    runner.announce(job["key"])
     res = _result(job)
     sha = job["sha256"] or None  # hashed once by the batch for its cache: not again here
     # the copy signals come from the report's own read when the compiled fast path takes the

@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from reporter.grading import runner
 from reporter.grading.classsummary import error_text
 from reporter.grading.scores import SCALE
 from reporter.grading.wording import Words
@@ -59,7 +58,6 @@ def combine_student(spec: dict, outdir: str, version: str) -> dict:
     """Worker: write OUTDIR/<safe>/report.html and/or .pdf. Never raises."""
     from reporter.render.combined import Part, render_combined
 
-    runner.announce(spec["key"])
     res: dict[str, Any] = {"key": spec["key"], "sid": spec["sid"], "outputs": [], "error": None}
     try:
         parts = []

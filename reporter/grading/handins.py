@@ -138,8 +138,3 @@ def _wrapper(tops: dict[tuple[str, ...], bool]) -> tuple[str, ...]:
 def student_files(h: HandIn) -> list[tuple[str, Item]]:
     """The hand-in's files in a stable order (by path under the student)."""
     return sorted(h.items, key=lambda x: x[0])
-
-
-def is_input_file(name: str) -> bool:
-    """A top-level file batch treats as a student's: a capture or a zip."""
-    return is_capture_name(name) or is_zip_name(name)

@@ -28,11 +28,6 @@ RECYCLE = 10  # tasks per worker before it is replaced: PDF layout keeps ~1.5 Mi
 TIMEOUT_S = 600.0  # longest wait for any next result before the rest are given up as timed out
 
 
-def announce(key: str) -> None:
-    """Called by a task when it starts (kept for the tasks' sake: the parent already knows which
-    worker holds which task, since it hands them out one by one)."""
-
-
 def _worker(conn: Connection, func: Callable[..., dict], args: tuple) -> None:
     """A worker: run the tasks the parent sends until it sends None (or goes away)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's "clean up, then stop" is not ours

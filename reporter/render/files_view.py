@@ -72,10 +72,6 @@ def message_label(m: Message, L: Lang) -> str:
     return status
 
 
-def is_file_connection(c: Connection) -> bool:
-    return c.service == "file"
-
-
 def exchange_lines(c: Connection, L: Lang, most: int = 40) -> list[str]:
     """`GET donalbebek.jpg -> OK (23,456 bytes, sha256 ab12…)` for each request of a connection, with
     the count of further replies when one request got several (the recv(32) bug)."""

@@ -170,9 +170,6 @@ def _quoted(ch: str) -> str:
     return {"\r": "CR", "\n": "LF", "\t": "TAB"}.get(ch, f"'{ch}'")
 
 
-_conn_facts = conn_facts
-
-
 def _echo_evidence(c: Connection, marks: Optional[EvidenceFrames]) -> list[int]:
     hs = c.handshake
     ex = c.exchanges[0] if c.exchanges else None
@@ -235,7 +232,7 @@ def judge_echo(report: Report, task_id: str, service: str, ports: dict[str, int]
     c, status, why, code, facts = best
     who = f"{c.client.ip}:{c.client.port} -> {c.server.ip}:{port}"
     more = f" ({len(conns)} connections to port {port})" if len(conns) > 1 else ""
-    facts = {**_conn_facts(c), "port": port, "connections": len(conns), **facts}
+    facts = {**conn_facts(c), "port": port, "connections": len(conns), **facts}
     filters = [f"tcp.stream eq {c.id}"]
     if code.startswith("echo_differs"):
         filters.append(f"tcp.stream eq {c.id} && progjar.echo.ok == 0")
@@ -263,7 +260,7 @@ def _echo_absent(report: Report, task_id: str, service: str, ports: dict[str, in
         return make_task(task_id, "absent", code, facts, WORDING,
                          summary=f"no TCP connection to port {port}", filters=[f"tcp.port == {port}"])
     c = max(elsewhere[seen], key=lambda x: (x.service == service, x.echo.verified, x.bytes.client_to_server, -x.id))
-    facts = {**_conn_facts(c), "port": port, "seen_port": seen, "service": service,
+    facts = {**conn_facts(c), "port": port, "seen_port": seen, "service": service,
              "sent": c.bytes.client_to_server, "echoed": c.echo.echoed_bytes, "connections": len(elsewhere[seen])}
     code = "echo_other_port" if c.echo.echoed_bytes >= c.bytes.client_to_server else "echo_other_port_short"
     return make_task(task_id, "partial", code, facts, WORDING, evidence=_echo_evidence(c, marks),

@@ -13,7 +13,7 @@ import datetime as _dt
 from typing import Any, Optional
 
 from reporter.analyses.messages.timeserver import clock_offsets, offset_text
-from reporter.assignments.judging import conn_facts, endpoint, frames, make_task
+from reporter.assignments.judging import conn_facts, frames, make_task
 from reporter.assignments.overlap import judge_overlap
 from reporter.assignments.tugas2.wording import WORDING, t2_code
 from reporter.model import Connection, Message, Report, Task
@@ -37,10 +37,6 @@ def _replies(c: Connection) -> dict[int, list[Message]]:
         if m.dir == "response" and m.in_reply_to is not None:
             out.setdefault(m.in_reply_to, []).append(m)
     return out
-
-
-def _who(c: Connection) -> dict[str, Any]:
-    return conn_facts(c)
 
 
 def _filters(c: Connection, *extra: str) -> list[str]:
@@ -71,7 +67,7 @@ def _utc(report: Report, time_s: float) -> Optional[_dt.datetime]:
 
 
 def _t1_outcome(report: Report, c: Connection, req: Message, reply: Optional[Message]) -> tuple[str, dict[str, Any]]:
-    facts: dict[str, Any] = {**_who(c), "frame": req.last_frame}
+    facts: dict[str, Any] = {**conn_facts(c), "frame": req.last_frame}
     if reply is None:
         return "t1_unanswered", facts
     facts.update(reply=_quote(reply), reply_frame=reply.last_frame,
@@ -214,7 +210,7 @@ def judge_t3(report: Report) -> Task:
         for r in c.messages:
             if r.dir == "response" and "premature" in r.problems:
                 cut = next((q for q in requests if q.first_frame < r.last_frame < q.last_frame), None)
-                facts = {**_who(c), "reply": _quote(r), "reply_frame": r.last_frame,
+                facts = {**conn_facts(c), "reply": _quote(r), "reply_frame": r.last_frame,
                          "request": _quote(cut) if cut else "?", "first": cut.first_frame if cut else r.first_frame,
                          "last": cut.last_frame if cut else r.last_frame}
                 found.append((0, "t3_premature", facts, c, [r.last_frame, facts["first"], facts["last"]]))
@@ -223,7 +219,7 @@ def judge_t3(report: Report) -> Task:
                 continue
             n_split += 1
             got = replies.get(q.index, [])
-            facts = {**_who(c), "request": _quote(q), "first": q.first_frame, "last": q.last_frame}
+            facts = {**conn_facts(c), "request": _quote(q), "first": q.first_frame, "last": q.last_frame}
             if not got:
                 found.append((1, "t3_unanswered", facts, c, [q.first_frame, q.last_frame]))
             elif len(got) > 1:

@@ -17,7 +17,7 @@ from reporter.assignments.files import (
     listed_names,
     uploaded_file,
 )
-from reporter.assignments.judging import RANK, conn_facts, endpoint, frames, make_task
+from reporter.assignments.judging import RANK, conn_facts, frames, make_task
 from reporter.assignments.tugas3.wording import WORDING
 from reporter.model import Connection, Message, Report, Task
 
