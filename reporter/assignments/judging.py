@@ -17,6 +17,16 @@ from reporter.model import Connection, Task
 RANK = {"pass": 3, "partial": 2, "fail": 1, "absent": 0}
 
 
+def best_ranked(pairs: Iterable[tuple[Any, Mapping[str, Any]]]) -> Optional[tuple[Any, Mapping[str, Any]]]:
+    """Of (where, task) pairs, the first whose task's status ranks highest (the earliest wins a tie):
+    a student's best result of a task over several captures. None when there is none."""
+    best = None
+    for pair in pairs:
+        if best is None or RANK.get(pair[1]["status"], 0) > RANK.get(best[1]["status"], 0):
+            best = pair
+    return best
+
+
 def make_task(task_id: str, status: str, code: str, facts: dict[str, Any], wording: Mapping[str, Wording], *,
               verdict: Optional[str] = None, evidence: Iterable[int] = (), summary: str = "",
               filters: Iterable[str] = ()) -> Task:

@@ -155,7 +155,7 @@ def _row(s: dict, tasks: list[str], w: Words, lang: str, metrics: tuple[str, ...
     line = (f'#{_e(s["moodle_id"])} · ' if s.get("moodle_id") else "") + (
         f'{_e(w.t("captures"))}: {"".join(caps) if caps else "–"}')
     cells = [f'<td class="who" data-s="{_e(s["student"].casefold())}">{who}<div class="caps">{line}</div></td>',
-             f'<td class="score" data-s="{s["score"]}">{_e(w.num(s["score"], ".2f").rstrip("0").rstrip(".,"))}</td>']
+             f'<td class="score" data-s="{s["score"]}">{_e(w.score(s["score"]))}</td>']
     for tid in tasks:
         task = s["tasks"][tid]
         st = task["status"]

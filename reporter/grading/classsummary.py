@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any, Optional
 
 from reporter import assignments
+from reporter.assignments.judging import RANK, best_ranked
 from reporter.grading.scores import score
 from reporter.grading.wording import Words, problem_text
 from reporter.model import Report
 from reporter.grading.ets_class import ets_digest
 from reporter.options import ReportOptions
 
-RANK = {"pass": 3, "partial": 2, "fail": 1, "absent": 0}
 COUNTED = ("warning", "error")  # warning severities the class table counts; "info" is not a warning
 OFF_WINDOW_H = 6.0  # a capture started this far from the class median was made at another time
 MANY_ANOMALIES = 10  # retransmissions + out-of-order + ... summed over a student's captures
@@ -132,11 +132,7 @@ def student_rows(results: list[dict], similarities: list[dict], assignment: Opti
         mine = [c for c in ok if not assignment or c["digest"].get("assignment") == assignment]
         best_tasks = {}
         for tid in tasks:
-            best = None
-            for c in mine:
-                t = c["digest"]["tasks"].get(tid)
-                if t and (best is None or RANK.get(t["status"], 0) > RANK.get(best[1]["status"], 0)):
-                    best = (c, t)
+            best = best_ranked((c, c["digest"]["tasks"][tid]) for c in mine if c["digest"]["tasks"].get(tid))
             best_tasks[tid] = {"status": "absent", "verdict": None, "capture": None, "summary": "",
                                "evidence_frames": [], "reason": "", "fix": None, "report": None}
             if best:
@@ -258,7 +254,7 @@ def outlier_text(o: dict, lang: str) -> str:
     return w.t(code, **facts)
 
 
-def _cell(v: Any) -> str:
+def spreadsheet_cell(v: Any) -> str:
     """Spreadsheet-safe text: a leading = + - @ would run as a formula in Excel/LibreOffice."""
     t = "" if v is None else str(v)
     return "'" + t if t[:1] in ("=", "+", "-", "@", "\t", "\r") else t
@@ -285,10 +281,10 @@ def write_csv(path: Path, students: list[dict], tasks: list[str], lang: str, del
         for s in students:
             sim = "; ".join(dict.fromkeys(x["student"] for x in s["similar"]))
             verdicts = "; ".join(f"{t} {w.t(s['tasks'][t]['verdict'])}" for t in tasks if s["tasks"][t].get("verdict"))
-            out.writerow([_cell(s["student"]), s.get("moodle_id") or "", w.num(s["score"], ",.2f").rstrip("0").rstrip(".,"),
-                          *(w.t(s["tasks"][t]["status"]) for t in tasks), _cell(verdicts), len(s["captures"]),
-                          len(s["errors"]), s["warnings"], _cell("; ".join(outlier_text(o, lang) for o in s["outliers"])),
-                          _cell(sim), _cell(s.get("report") or "")])
+            out.writerow([spreadsheet_cell(s["student"]), s.get("moodle_id") or "", w.score(s["score"]),
+                          *(w.t(s["tasks"][t]["status"]) for t in tasks), spreadsheet_cell(verdicts), len(s["captures"]),
+                          len(s["errors"]), s["warnings"], spreadsheet_cell("; ".join(outlier_text(o, lang) for o in s["outliers"])),
+                          spreadsheet_cell(sim), spreadsheet_cell(s.get("report") or "")])
 
 
 def write_json(path: Path, summary: dict) -> None:

@@ -46,7 +46,7 @@ def combine_specs(students: list[dict], opts: ReportOptions, aid: Optional[str],
         spec: dict[str, Any] = {
             "key": f"combined:{s['sid']}", "sid": s["sid"], "safe": s["safe"], "student": s["student"],
             "moodle_id": s.get("moodle_id"), "assignment": aid, "parts": parts,
-            "score": w.num(s["score"], ".2f").rstrip("0").rstrip(".,"), "score_note": note,
+            "score": w.score(s["score"]), "score_note": note,
             "lang": opts.lang, "formats": sorted({"html", "pdf"} & set(opts.formats)),
         }
         spec["hash"] = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()

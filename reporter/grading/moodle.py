@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
+from reporter.grading.classsummary import spreadsheet_cell
 from reporter.grading.scores import SCALE, plain
 
 # language -> (hiddenuser prefix, header per column key)
@@ -90,15 +91,10 @@ def write_worksheet(path: Path, students: list[dict[str, Any]], moodle_lang: str
             if not mid:
                 left_out.append(st["student"])
                 continue
-            w.writerow([identifier(mid, moodle_lang), _cell(st["student"]), plain(st["score"]), plain(SCALE), stamp,
-                        _cell(feedback_html(feedback.get(st["sid"], [])))])
+            w.writerow([identifier(mid, moodle_lang), spreadsheet_cell(st["student"]), plain(st["score"]), plain(SCALE), stamp,
+                        spreadsheet_cell(feedback_html(feedback.get(st["sid"], [])))])
             n += 1
     return n, left_out
-
-
-def _cell(text: str) -> str:
-    """Spreadsheet-safe: a leading = + - @ would run as a formula if the lecturer opens the file."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def feedback_lines(s: dict[str, Any], tasks: list[str], assignment: Optional[str], lang: str) -> list[str]:
@@ -115,7 +111,7 @@ def feedback_lines(s: dict[str, Any], tasks: list[str], assignment: Optional[str
     except KeyError:
         a = None
     title = say(a.title, {}, lang).split(":")[0] if a else (assignment or "")
-    lines = [w.t("fb_head", a=title, score=w.num(s["score"], ".2f").rstrip("0").rstrip(".,"))]
+    lines = [w.t("fb_head", a=title, score=w.score(s["score"]))]
     if not s["captures"]:
         lines.append(w.t("fb_none"))
     for c in s["captures"]:

@@ -191,3 +191,7 @@ class Words:
     def num(self, x: float, spec: str = ",") -> str:
         """1,234.5 in English, 1.234,5 in Indonesian (one decimal separator per language)."""
         return number(x, spec, self.lang)
+
+    def score(self, x: float) -> str:
+        """A score as the class page, gradebook and feedback show it: up to two decimals, no trailing zeros."""
+        return self.num(x, ",.2f").rstrip("0").rstrip(".,")

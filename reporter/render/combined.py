@@ -25,9 +25,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from reporter import assignments
+from reporter.assignments.judging import RANK, best_ranked
 from reporter.assignments.wording import Say, say
-
-RANK = {"pass": 3, "partial": 2, "fail": 1, "absent": 0}
 
 WORDS: dict[str, Say] = {
     "kicker": Say("Pemrograman Jaringan — progjar-lab", "Pemrograman Jaringan — progjar-lab"),
@@ -104,13 +103,9 @@ def best_tasks(parts: list[Part], task_ids: list[str], assignment: Optional[str]
     """Best status per task over the parts judged as ``assignment`` (earliest part on ties)."""
     best: dict[str, dict[str, Any]] = {}
     for t in task_ids:
-        cand = None
-        for n, p in enumerate(parts, 1):
-            if p.error or (assignment and p.assignment != assignment):
-                continue
-            for task in p.tasks:
-                if task["id"] == t and (cand is None or RANK.get(task["status"], 0) > RANK.get(cand[1]["status"], 0)):
-                    cand = (n, task)
+        cand = best_ranked((n, task) for n, p in enumerate(parts, 1)
+                           if not p.error and (not assignment or p.assignment == assignment)
+                           for task in p.tasks if task["id"] == t)
         best[t] = {"status": "absent", "verdict": None, "reason": "", "fix": None, "part": None}
         if cand:
             best[t] = {**cand[1], "part": cand[0]}

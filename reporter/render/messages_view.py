@@ -150,15 +150,21 @@ def is_message_group(group: list[Connection]) -> bool:
     return any(is_message_connection(c) for c in group)
 
 
-def readings(group: list[Connection], L: Lang, name: dict[int, str], at: Any) -> list[str]:
-    """What a group of clients of one message server shows: queued (serial) or served together."""
+def queued_readings(group: list[Connection], L: Lang, name: dict[int, str], at: Any, key: str) -> list[str]:
+    """One sentence (catalogue ``key``) per client of the group that waited behind another one of it."""
     ids = {c.id for c in group}
     out = []
     for c in group:
         e = c.echo
         if e.queued_behind is not None and e.queued_behind in ids:
-            out.append(L.t("read_msg_queued", client=name[c.id], syn=at(L, c.handshake.syn_time_s),
+            out.append(L.t(key, client=name[c.id], syn=at(L, c.handshake.syn_time_s),
                            served=at(L, e.first_echo_time_s), prev=name[e.queued_behind], wait=L.sec(e.wait_s)))
+    return out
+
+
+def readings(group: list[Connection], L: Lang, name: dict[int, str], at: Any) -> list[str]:
+    """What a group of clients of one message server shows: queued (serial) or served together."""
+    out = queued_readings(group, L, name, at, "read_msg_queued")
     if out:
         return out
     served = [c for c in group if any(m.dir == "response" for m in c.messages)]

@@ -251,14 +251,8 @@ def _names(group: list[Connection]) -> dict[int, str]:
 
 
 def _readings(group: list[Connection], L: Lang) -> list[str]:
-    ids = {c.id: c for c in group}
     name = _names(group)
-    out = []
-    for c in group:
-        e = c.echo
-        if e.queued_behind is not None and e.queued_behind in ids:
-            out.append(L.t("read_queued", client=name[c.id], syn=_at(L, c.handshake.syn_time_s),
-                           served=_at(L, e.first_echo_time_s), prev=name[e.queued_behind], wait=L.sec(e.wait_s)))
+    out = messages_view.queued_readings(group, L, name, _at, "read_queued")
     if not out:
         served = [c for c in group if c.echo.first_echo_time_s is not None]
         if len(served) >= 2:
