@@ -294,11 +294,14 @@ def _report_all(inputs: list[tuple[str, Optional[Item]]], unpacker: Unpacker, ou
                 written: list[Path] = []
             else:
                 stem = _unique_stem(path, used)  # a zip member's too: "caps.zip/t1.v2.pcap" -> t1.v2
-                written = write_reports(report, Path(outdir), stem, formats, lang, opts.tz)
-                if combine:
-                    from reporter.render.html import render_body
+                page = body = None
+                if {"html", "pdf"} & set(formats):  # the page, and its body for a combined report (combine)
+                    from reporter.render.html import render_pages
 
-                    parts.append((path, render_body(report, lang, opts.tz), report))
+                    page, body = render_pages(report, lang, opts.tz)
+                written = write_reports(report, Path(outdir), stem, formats, lang, opts.tz, html=page)
+                if combine:
+                    parts.append((path, body, report))
         except BrokenPipeError:
             raise
         except OSError as e:

@@ -407,3 +407,23 @@ def test_ladder_of_the_t2_sample_shows_the_echo_as_32_plus_14() -> None:
 
 def test_there_are_samples_to_render() -> None:
     assert len(_sample_reports()) >= 5  # t1, t2, t3, t4-serial, t4-thread
+
+
+def test_a_reports_page_is_built_once_with_its_body_inside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`progjar report --student` with several captures needs each capture's page and its body (for
+    the combined report): one view and one body rendering per capture, the body the page's own."""
+    from reporter.pipeline import report_command
+    from reporter.options import ReportOptions, Student
+    from reporter.render import view
+    from reporter.render.html import render_pages
+
+    page, body = render_pages(lab_report("serial"), "en")
+    assert page.count(body) == 1 and page.endswith(body + "</body>\n</html>") and len(body) > 1000
+    built = []
+    real = view.build
+    monkeypatch.setattr(view, "build", lambda *a, **k: built.append(1) or real(*a, **k))
+    caps = [str(p) for p in sorted(SAMPLES.glob("t[24]-*.pcap"))][:2]
+    assert len(caps) == 2
+    opts = ReportOptions(formats=("json", "html"), student=Student("Ana", "1"))
+    assert report_command(caps, str(tmp_path), opts, quiet=True) == 0
+    assert len(built) == 2 and len(list(tmp_path.glob("*-all.html"))) == 1

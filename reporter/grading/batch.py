@@ -163,16 +163,19 @@ def grade_capture(job: dict, opts: ReportOptions, outdir: str) -> dict:
         report.capture.path = job["file"]  # the class-relative name, never this machine's (or a temporary) path
         out = Path(outdir) / job["safe"]
         out.mkdir(parents=True, exist_ok=True)
-        paths = write_reports(report, out, job["stem"], opts.formats, opts.lang, opts.tz)
+        page = body = None
+        if {"html", "pdf"} & set(opts.formats):  # the page and, for the combined report, its body
+            from reporter.render.html import render_pages
+
+            page, body = render_pages(report, opts.lang, opts.tz)
+        paths = write_reports(report, out, job["stem"], opts.formats, opts.lang, opts.tz, html=page)
         root = Path(outdir).resolve()
         rels = [Path(p).resolve().relative_to(root).as_posix() for p in paths]
         res["outputs"] = sorted(rels, key=lambda r: _EXT_ORDER.get(r.rsplit(".", 1)[-1], 9))
-        if {"html", "pdf"} & set(opts.formats):
-            from reporter.render.html import render_body
-
+        if body is not None:
             part = Path(outdir) / PARTS / job["safe"] / f"{job['stem']}.html"
             part.parent.mkdir(parents=True, exist_ok=True)
-            part.write_text(render_body(report, opts.lang, opts.tz), encoding="utf-8")
+            part.write_text(body, encoding="utf-8")
             res["part"] = part.relative_to(outdir).as_posix()
         res["digest"] = capture_digest(report, opts)
         if damaged:

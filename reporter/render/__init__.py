@@ -9,6 +9,7 @@ import gc
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Optional
 
 from reporter.model import JSON_KEYS, Report, _plain
 from reporter.model.jsonenc import dumps as record_json
@@ -72,11 +73,13 @@ def write_json(report: Report, path: Path) -> None:
 
 
 def write_reports(report: Report, outdir: Path, stem: str, formats: Iterable[str], lang: str,
-                  tz: str = DEFAULT_TZ) -> list[Path]:
+                  tz: str = DEFAULT_TZ, html: Optional[str] = None) -> list[Path]:
     """Write OUTDIR/<stem>.json|.html|.pdf for the asked formats; returns the paths written.
 
     `tz` (ReportOptions.tz, --tz) is the zone of the wall-clock times HTML and PDF show beside UTC;
-    it is a rendering choice, so the JSON (times in UTC and relative seconds) does not carry it."""
+    it is a rendering choice, so the JSON (times in UTC and relative seconds) does not carry it.
+    `html`: the page already rendered by the caller (render.html.render_pages, which also gives the
+    body a combined report needs), so it is not rendered twice."""
     wanted = {f.lower() for f in formats}
     unknown = wanted - set(ORDER)
     if unknown:
@@ -84,7 +87,6 @@ def write_reports(report: Report, outdir: Path, stem: str, formats: Iterable[str
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    html = None
     for fmt in ORDER:
         if fmt not in wanted:
             continue

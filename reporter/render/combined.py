@@ -1,6 +1,6 @@
 """One report per student over all their captures: a cover, then each capture's report body.
 
-Why a page of its own around the existing report bodies (``render_body``): a lecturer reads one
+Why a page of its own around the existing report bodies (``render_pages``): a lecturer reads one
 document per student, and a student gets one PDF back, but each capture's section must stay the
 report that capture alone would give. The cover says who, which assignment, the best status per
 task over all captures (the same rule the class table uses) and links every task to its row in
@@ -66,7 +66,7 @@ _URL_ATTR = re.compile(r'(="url\(#)([^)"]+)(\)")')
 
 @dataclass
 class Part:
-    """One capture of the student: its report body (HTML from ``render_body``) and its tasks.
+    """One capture of the student: its report body (HTML from ``render_pages``) and its tasks.
 
     ``tasks``: [{id, status, verdict, reason, fix}] in the reader's language. A capture that could
     not be read has ``error`` and no body."""

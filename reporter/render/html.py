@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from reporter.model import Report
 from reporter.options import DEFAULT_TZ
@@ -23,13 +24,16 @@ def _env() -> Environment:
     return env
 
 
+def render_pages(report: Report, lang: str, tz: str = DEFAULT_TZ) -> tuple[str, str]:
+    """(the report as one HTML page, its body alone), from one view and one rendering of the body:
+    the body is also one section of a page that shows several captures' reports (a student's
+    combined report), and building the view is most of the cost."""
+    ctx = view.build(report, lang, tz)
+    body = _env().get_template("report_body.html.j2").render(**ctx)
+    return _env().get_template("report.html.j2").render(**ctx, body=Markup(body)), body
+
+
 def render_html(report: Report, lang: str, tz: str = DEFAULT_TZ) -> str:
     """The report as one HTML page in English ("en") or Indonesian ("id"), wall-clock times in `tz`
     (an IANA zone name; --tz, Asia/Jakarta by default)."""
-    return _env().get_template("report.html.j2").render(**view.build(report, lang, tz))
-
-
-def render_body(report: Report, lang: str, tz: str = DEFAULT_TZ) -> str:
-    """The report's body alone (no <html>/<head>): one section of a page that shows several
-    captures' reports, such as a student's combined report."""
-    return _env().get_template("report_body.html.j2").render(**view.build(report, lang, tz))
+    return render_pages(report, lang, tz)[0]
