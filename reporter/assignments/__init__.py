@@ -113,6 +113,12 @@ def get(assignment_id: str) -> Assignment:
         raise KeyError(f"unknown assignment {assignment_id!r} (known: {', '.join(catalogue())})") from None
 
 
+def find(assignment_id: Optional[str]) -> Optional[Assignment]:
+    """The catalogue's entry, or None for no id or an id it does not know (a summary or cache from
+    another version): for the class pages, which show what they can of any assignment."""
+    return catalogue().get(assignment_id) if assignment_id else None
+
+
 def all_services() -> dict[str, Service]:
     """Every service of every assignment by name (assignments sharing a service share its entry)."""
     out: dict[str, Service] = {}

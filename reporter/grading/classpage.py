@@ -189,10 +189,8 @@ _METRIC_WORDS = {"rtt_ms": (5, "h_rtt", "rtt", "rtt_c"), "dns_latency_ms": (5, "
 def _metrics(summary: dict, aid: Optional[str]) -> tuple[str, ...]:
     """The figures worth a column: DNS latency only for an assignment with DNS lookups (Tugas 1) or a
     class where some capture has one; an empty column and a "no data" chart say nothing."""
-    try:
-        uses_dns = bool(aid) and any(svc.name == "dns" for svc in assignments.get(aid).services)
-    except KeyError:
-        uses_dns = True
+    entry = assignments.find(aid)
+    uses_dns = any(svc.name == "dns" for svc in entry.services) if entry else bool(aid)  # unknown: maybe
     if uses_dns or any(s.get("dns_latency_ms") is not None for s in summary["students"]):
         return METRICS
     return tuple(k for k in METRICS if k != "dns_latency_ms")
@@ -204,10 +202,8 @@ def render_class_page(summary: dict, lang: str) -> str:
     students = summary["students"]
     tasks = summary["tasks"]
     aid = summary.get("assignment")
-    try:
-        title = say(assignments.get(aid).title, {}, lang) if aid else ""
-    except KeyError:
-        title = aid or ""
+    entry = assignments.find(aid)
+    title = say(entry.title, {}, lang) if entry else (aid or "")
     metrics = _metrics(summary, aid)
     # column widths (px at 1280, as % so narrower windows scale): who, score, tasks, figures, warn, flags, similar
     fixed = {"who": 17, "score": 5, "warn": 6.5, "similar": 8}
@@ -263,7 +259,5 @@ def render_class_page(summary: dict, lang: str) -> str:
 
 
 def _task_title(aid: Optional[str], tid: str, lang: str) -> str:
-    try:
-        return assignments.task_name(assignments.get(aid), tid, assignments.service_ports(), lang) if aid else tid
-    except KeyError:
-        return tid
+    entry = assignments.find(aid)
+    return assignments.task_name(entry, tid, assignments.service_ports(), lang) if entry else tid

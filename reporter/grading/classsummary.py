@@ -45,10 +45,7 @@ def capture_digest(report: Report, opts: ReportOptions) -> dict[str, Any]:
     ips = [c.client.ip for c in conns] + [c.server.ip for c in conns]
     ips += [d.client for d in report.dns] + [d.server for d in report.dns]
     aid = report.assignment.id if report.assignment else None
-    try:
-        entry = assignments.get(aid) if aid else None
-    except KeyError:
-        entry = None
+    entry = assignments.find(aid)
     tasks = {}
     for t in report.tasks:
         reason, fix = assignments.reason_text(entry, t, opts.lang)
@@ -90,10 +87,8 @@ def class_assignment(results: list[dict], wanted: str) -> tuple[Optional[str], C
 
 
 def class_tasks(assignment: Optional[str]) -> list[str]:
-    try:
-        return list(assignments.get(assignment).tasks) if assignment else []
-    except KeyError:
-        return []
+    a = assignments.find(assignment)
+    return list(a.tasks) if a else []
 
 
 def _epoch(iso: str | None) -> float | None:

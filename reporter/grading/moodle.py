@@ -106,10 +106,7 @@ def feedback_lines(s: dict[str, Any], tasks: list[str], assignment: Optional[str
     from reporter.grading.wording import Words
 
     w = Words(lang)
-    try:
-        a = assignments.get(assignment) if assignment else None
-    except KeyError:
-        a = None
+    a = assignments.find(assignment)
     title = say(a.title, {}, lang).split(":")[0] if a else (assignment or "")
     lines = [w.t("fb_head", a=title, score=w.score(s["score"]))]
     if not s["captures"]:

@@ -119,12 +119,7 @@ def render_combined(student: str, ident: Optional[str], ident_kind: str, parts: 
     def t(key: str, **facts: Any) -> str:
         return say(WORDS[key], facts, lang)
 
-    a = None
-    if assignment:
-        try:
-            a = assignments.get(assignment)
-        except KeyError:
-            a = None
+    a = assignments.find(assignment)
     task_ids = list(a.tasks) if a else sorted({x["id"] for p in parts for x in p.tasks})
     ports = assignments.service_ports()
     best = best_tasks(parts, task_ids, a.id if a else None)
