@@ -152,14 +152,11 @@ def grade_capture(job: dict, opts: ReportOptions, outdir: str) -> dict:
         try:
             report, damaged = analyse(Path(job["path"]), opts, sha256=sha, fingerprint=collector)
         except NotACapture as e:
-            res["fingerprint"] = fingerprint(job["path"], sha).to_dict()
             res.update(error=f"not a capture: {e.reason}", damaged=True)
             return res
         if collector.fed is not None:
             collector.sha256 = report.capture.sha256
             res["fingerprint"] = collector.result(*collector.fed).to_dict()
-        else:
-            res["fingerprint"] = fingerprint(job["path"], sha).to_dict()
         report.capture.path = job["file"]  # the class-relative name, never this machine's (or a temporary) path
         out = Path(outdir) / job["safe"]
         out.mkdir(parents=True, exist_ok=True)
@@ -183,7 +180,8 @@ def grade_capture(job: dict, opts: ReportOptions, outdir: str) -> dict:
             res.update(damaged=True, error="damaged: " + ("; ".join(why)[:300] or "see the report's warnings"))
     except Exception as e:  # noqa: BLE001 - one bad capture must not stop a class of 40
         res.update(error=_no_folders(f"{type(e).__name__}: {e}", job, outdir)[:300], damaged=True)
-        if res["fingerprint"] is None:
+    finally:
+        if res["fingerprint"] is None:  # a read of its own: the fast path declined the capture, or it failed
             res["fingerprint"] = fingerprint(job["path"], sha).to_dict()
     return res
 
@@ -317,8 +315,7 @@ def _batch(classdir: Path, outdir: Path, opts: ReportOptions, jobs: int | None, 
                    lambda t, why: _result(t, why))
     finally:
         progress.close()
-    captures_done = {k: r for k, r in results.items()}
-    ordered = [captures_done[j.key] for j, _ in capture_jobs] + [_result(asdict(j)) for j, it in found if it is None]
+    ordered = [results[j.key] for j, _ in capture_jobs] + [_result(asdict(j)) for j, it in found if it is None]
     aid, counts = class_assignment(ordered, opts.assignment)
     tasks = class_tasks(aid)
     w = parse_weights(weights, tasks, aid or "?")
@@ -337,7 +334,7 @@ def _batch(classdir: Path, outdir: Path, opts: ReportOptions, jobs: int | None, 
         for c in s["captures"]:
             c.pop("path", None)  # this machine's (temporary) path: not for a summary that gets shared
     entries = {k: {"sha256": r["sha256"], "options": okey, "result": {**r, "path": ""}}
-               for k, r in captures_done.items() if r.get("sha256")}
+               for k, r in results.items() if r.get("sha256")}
     entries.update(combined.get("_cache", {}))
     _save_cache(outdir, entries)
     now = datetime.now(timezone.utc)
