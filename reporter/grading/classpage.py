@@ -38,7 +38,9 @@ table.cls{width:100%;table-layout:fixed}
 overflow-wrap:anywhere}
 .cls th{background:#f1f4f8;cursor:pointer;font-weight:600;font-size:.88em;line-height:1.2;overflow-wrap:normal;
 hyphens:auto}
-.cls td.n{text-align:right;font-variant-numeric:tabular-nums}
+.cls td.n,.ets td.n{text-align:right;font-variant-numeric:tabular-nums}
+.ets th,.ets td{border-bottom:1px solid #dde2ea;padding:.2em .5em;text-align:left;vertical-align:top}
+.ets th{background:#f1f4f8;font-weight:600;font-size:.88em}
 .cls td.score{font-weight:700;text-align:right;font-variant-numeric:tabular-nums}
 .who .name{font-weight:600;display:-webkit-box;-webkit-box-orient:vertical;-webkit-line-clamp:2;line-clamp:2;
 overflow:hidden}.who .id,.caps{color:#5a6270;font-size:.8em}.caps a,.caps span{margin-right:.35em}

@@ -1,10 +1,10 @@
 """The ETS table of a class: every student's stress-test rows side by side, for the class page.
 
-Why its own module: class grading (batch, classsummary, classpage) is reworked elsewhere; this
-adds two self-contained pieces and two one-line hooks: `ets_digest` (what a capture's digest keeps
-of its report's ets_table, in the worker) and `ets_section` (the class page's section, from
-summary.json's students). A student's row for one operation, size and client count comes from
-the capture with the most transfers of it (their best run, not a sum over reruns).
+Why its own module: the ETS is the only assignment with a table over the class, so the class
+summary and page stay assignment-neutral and call two pieces of this one: `ets_digest` (what a
+capture's digest keeps of its report's ets_table, in the worker) and `ets_section` (the class
+page's section, from summary.json's students). A student's row for one operation, size and client
+count comes from the capture with the most transfers of it (their best run, not a sum over reruns).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ WORDS = {
            "op": "Operation", "size": "File size", "clients": "Clients", "students": "Students",
            "median": "Median throughput per client", "range": "Slowest – fastest", "ok": "Successes",
            "failed": "Failures", "who_failed": "Students with failures",
-           "upload": "upload", "download": "download", "per_student": "Per student", "student": "Student"},
+           "upload": "upload", "download": "download"},
     "id": {"title": "ETS: tabel uji beban satu kelas",
            "hint": "Satu baris untuk setiap operasi, ukuran berkas, dan jumlah klien; untuk setiap mahasiswa "
                    "diambil pengujian terbaiknya (rekaman dengan transfer terbanyak). Throughput per klien: ukuran "
@@ -32,7 +32,7 @@ WORDS = {
            "op": "Operasi", "size": "Ukuran berkas", "clients": "Klien", "students": "Mahasiswa",
            "median": "Median throughput per klien", "range": "Paling lambat – paling cepat", "ok": "Berhasil",
            "failed": "Gagal", "who_failed": "Mahasiswa dengan kegagalan",
-           "upload": "unggah", "download": "unduh", "per_student": "Per mahasiswa", "student": "Mahasiswa"},
+           "upload": "unggah", "download": "unduh"},
 }
 KEYS = ("operation", "file_bytes", "clients", "transfers", "time_s", "mean_duration_s", "throughput_Bps",
         "successes", "failures")
@@ -64,8 +64,7 @@ def class_table(students: list[dict]) -> list[dict[str, Any]]:
                     "min_Bps": min(rates) if rates else None, "max_Bps": max(rates) if rates else None,
                     "successes": sum(r["successes"] for r in per.values()),
                     "failures": sum(r["failures"] for r in per.values()),
-                    "failed_students": sorted(n for n, r in per.items() if r["failures"]),
-                    "per_student": {n: r["throughput_Bps"] for n, r in sorted(per.items())}})
+                    "failed_students": sorted(n for n, r in per.items() if r["failures"])})
     return out
 
 
@@ -87,14 +86,14 @@ def ets_section(summary: dict, lang: str) -> str:
         rng = f'{rate_text(r["min_Bps"], L)} – {rate_text(r["max_Bps"], L)}' if r["min_Bps"] is not None else "–"
         body.append("<tr>" + "".join([
             f'<td>{_e(w.get(r["operation"], r["operation"]))}</td>',
-            f'<td class="n" data-s="{r["file_bytes"]}">{_e(size_text(r["file_bytes"], L))}</td>',
+            f'<td class="n">{_e(size_text(r["file_bytes"], L))}</td>',
             f'<td class="n">{r["clients"]}</td>', f'<td class="n">{r["students"]}</td>',
-            f'<td class="n" data-s="{_e(r["median_Bps"] or -1)}">{_e(rate_text(r["median_Bps"], L))}</td>',
+            f'<td class="n">{_e(rate_text(r["median_Bps"], L))}</td>',
             f'<td class="n">{_e(rng)}</td>', f'<td class="n">{r["successes"]}</td>',
             f'<td class="n{" flag" if r["failures"] else ""}">{r["failures"]}</td>',
             f'<td>{_e(", ".join(r["failed_students"][:8]))}{" …" if len(r["failed_students"]) > 8 else ""}</td>',
         ]) + "</tr>")
-    return (f'<h2>{_e(w["title"])}</h2><p class="muted">{_e(w["hint"])}</p><div class="wide"><table class="sortable">'
+    return (f'<h2>{_e(w["title"])}</h2><p class="muted">{_e(w["hint"])}</p><table class="ets">'
             f'<thead><tr>{"".join(f"<th scope=col>{_e(h)}</th>" for h in head)}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table></div>')
+            f'<tbody>{"".join(body)}</tbody></table>')
 
