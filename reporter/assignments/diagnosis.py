@@ -10,14 +10,13 @@ language (``warning_text``).
 """
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections import Counter
 from typing import Any, Optional
 
 from reporter.assignments import Assignment
 from reporter.assignments.wording import Say, say
 from reporter.model import Report, Warning
+from reporter.reading.packet import is_loopback
 
 CODE = "no-lab-traffic"
 MAX_PORTS = 6  # server ports listed with their connection counts; more are summed up as "…"
@@ -62,22 +61,9 @@ WORDING: dict[str, Say] = {
 }
 
 
-def _loopback(ip: str) -> bool:
-    try:
-        return ipaddress.ip_address(ip).is_loopback
-    except ValueError:
-        return False
-
-
 def _count_in(report: Report, code: str) -> int:
     """The frame count a reading warning states ("4 frame(s) carry no IPv4/IPv6 ...")."""
-    for w in report.warnings:
-        if w.code == code:
-            if "n" in w.facts:
-                return int(w.facts["n"])
-            m = re.match(r"\s*(\d+)\b", w.message)
-            return int(m.group(1)) if m else 1
-    return 0
+    return next((w.count() for w in report.warnings if w.code == code), 0)
 
 
 def _port_counts(ports: Counter) -> list[str]:
@@ -129,7 +115,7 @@ def diagnose(report: Report, a: Assignment, ports: dict[str, int], host: str) ->
     else:
         counts = Counter(c.server.port for c in report.connections)
         facts["ports"] = _port_counts(counts)
-        loop = all(_loopback(c.client.ip) and _loopback(c.server.ip) for c in report.connections)
+        loop = all(is_loopback(c.client.ip) and is_loopback(c.server.ip) for c in report.connections)
         kind = "loopback" if loop else "other-ports"
     facts["kind"] = kind
     return Warning(CODE, say(WORDING[kind], facts), None, "warning", facts)

@@ -9,7 +9,6 @@ feedback and the combined report say the rubric's own sentences.
 from __future__ import annotations
 
 import csv
-import ipaddress
 import json
 import statistics
 from collections import Counter
@@ -24,17 +23,11 @@ from reporter.grading.wording import Words, problem_text
 from reporter.model import Report
 from reporter.grading.ets_class import ets_digest
 from reporter.options import ReportOptions
+from reporter.reading.packet import is_loopback
 
 COUNTED = ("warning", "error")  # warning severities the class table counts; "info" is not a warning
 OFF_WINDOW_H = 6.0  # a capture started this far from the class median was made at another time
 MANY_ANOMALIES = 10  # retransmissions + out-of-order + ... summed over a student's captures
-
-
-def _loopback(ip: str) -> bool:
-    try:
-        return ipaddress.ip_address(ip).is_loopback
-    except ValueError:
-        return False
 
 
 def capture_digest(report: Report, opts: ReportOptions) -> dict[str, Any]:
@@ -64,7 +57,7 @@ def capture_digest(report: Report, opts: ReportOptions) -> dict[str, Any]:
         # on a lab port: a service recognised by content on another port (service_by "content") is
         # said in the report, but the student still did not use the assignment's port
         "lab_traffic": bool(asked) or any(c.service is not None and c.service_by != "content" for c in conns),
-        "loopback_only": bool(ips) and all(_loopback(i) for i in ips),
+        "loopback_only": bool(ips) and all(is_loopback(i) for i in ips),
         "rtt_ms": [c.handshake.rtt_ms for c in conns if c.handshake.rtt_ms is not None],
         "dns_latency_ms": [d.latency_ms for d in report.dns if d.latency_ms is not None],
         "wait_s": [c.echo.wait_s for c in conns

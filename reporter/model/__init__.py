@@ -8,6 +8,8 @@ reasons, warning severities, ...).
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Optional
 
@@ -69,6 +71,9 @@ class CaptureInfo:
     timezone_hint: Optional[str] = None  # UTC offset the capture's own content shows ("+07:00"), if any
 
 
+_LEADING_COUNT = re.compile(r"\s*(\d+)\b")  # a warning message's own count of what it says
+
+
 @dataclass(slots=True)
 class Warning:
     code: str
@@ -80,6 +85,18 @@ class Warning:
     def __post_init__(self) -> None:
         if not self.severity:
             self.severity = SEVERITY.get(self.code, "warning")
+
+    def counted(self) -> bool:
+        """The warning says how many times (facts' n, or a message that starts with a number)."""
+        return "n" in self.facts or _LEADING_COUNT.match(self.message) is not None
+
+    def count(self) -> int:
+        """How many times the warning's event happened: its facts' n, or the count its message
+        starts with ("4 frame(s) carry no IPv4/IPv6 ..."), else once."""
+        if isinstance(self.facts.get("n"), int):
+            return self.facts["n"]
+        m = _LEADING_COUNT.match(self.message)
+        return int(m.group(1)) if m else 1
 
 
 @dataclass(slots=True)

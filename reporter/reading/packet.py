@@ -8,6 +8,7 @@ Wireshark's frame.time_relative.
 """
 from __future__ import annotations
 
+import ipaddress
 import socket
 from typing import Optional
 
@@ -86,3 +87,11 @@ class Packet:
 def ip_text(addr: bytes) -> str:
     """Packed IPv4/IPv6 address to its usual text form."""
     return socket.inet_ntop(socket.AF_INET if len(addr) == 4 else socket.AF_INET6, addr)
+
+
+def is_loopback(ip: str) -> bool:
+    """An address in text form is a loopback one (127.0.0.0/8, ::1); False for text that is no address."""
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False

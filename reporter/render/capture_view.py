@@ -76,14 +76,6 @@ def _parse_utc(iso: Optional[str]) -> Optional[_dt.datetime]:
     return base + _dt.timedelta(microseconds=int((m.group(2) or "0")[:6].ljust(6, "0")))
 
 
-def _count(w: Warning) -> int:
-    """How many times the warning's event happened: its facts' n, or the count its message starts with."""
-    if isinstance(w.facts.get("n"), int):
-        return w.facts["n"]
-    m = re.match(r"\s*(\d+)\b", w.message)
-    return int(m.group(1)) if m else 1
-
-
 def _warning_text(w: Warning, n: int, L: Lang) -> str:
     said = warning_text(w, L.code)  # the catalogue's diagnosis, said from its facts
     if said is not None:
@@ -103,7 +95,7 @@ def warnings(report: Report, L: Lang) -> tuple[list[dict[str, Any]], list[dict[s
     merged: dict[str, dict[str, Any]] = {}
     order: list[dict[str, Any]] = []
     for w in report.warnings:
-        counted = "n" in w.facts or re.match(r"\s*\d+\b", w.message) is not None
+        counted = w.counted()
         if not counted and w.code in merged:
             merged[w.code]["times"] += 1
             continue
@@ -116,7 +108,7 @@ def warnings(report: Report, L: Lang) -> tuple[list[dict[str, Any]], list[dict[s
     out: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])  # warnings, notes
     for r in order[:MAX_WARNINGS]:
         w = r.pop("w")
-        text = _warning_text(w, _count(w), L)
+        text = _warning_text(w, w.count(), L)
         if r["times"] > 1:
             text += f" ({L.t('times', n=L.num(r['times']))})"
         r["text"] = text
