@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from reporter.analyses.echo import EchoCheck
 from reporter.analyses.reassembly import Half
@@ -240,23 +240,26 @@ def zeek_state(os_: int, rs: int, client_bytes: int, server_bytes: int, history:
     return "OTH"
 
 
-def queued_behind(conns: list[Conn], out: list[Connection]) -> None:
+QueueRow = tuple[int, tuple[str, int], "int | None", "int | None", "int | None"]
+
+
+def queued_behind(conns: list[Conn], out: list[Connection], more: Iterable[QueueRow] = ()) -> None:
     """The single-threaded-server signature: served only after another client to the same
     server endpoint closed (the first FIN or RST of either side, as the plugin's expert info
     counts it), although the request had been sent before that close. The most recent such close
-    names the connection it queued behind. ``out`` is indexed by connection id."""
-    rows = [(c.id, c.server, c.close_ts, c.echo.first_req_ts, c.echo.first_echo_ts) for c in conns]
+    names the connection it queued behind. ``out`` is indexed by connection id; ``more``: rows of
+    connections analysed elsewhere (the fast path's plain ones, PlainConnection.queue_row)."""
+    rows = [(c.id, (ip_text(c.server[0]), c.server[1]), c.close_ts, c.echo.first_req_ts, c.echo.first_echo_ts)
+            for c in conns]
+    rows += more
     for cid, behind in queued_behind_of(rows).items():
         out[cid].echo.queued_behind = behind
-
-
-QueueRow = tuple[int, tuple[bytes, int], "int | None", "int | None", "int | None"]
 
 
 def queued_behind_of(rows: list[QueueRow]) -> dict[int, int]:
     """queued_behind from one row per connection: (id, server endpoint, first FIN/RST time, first
     request byte's time, first echo byte's time); connection id -> the id it queued behind."""
-    by_server: dict[tuple[bytes, int], list[tuple[int, int]]] = {}
+    by_server: dict[tuple[str, int], list[tuple[int, int]]] = {}
     for cid, server, close_ts, _, _ in rows:
         if close_ts is not None:
             by_server.setdefault(server, []).append((close_ts, cid))

@@ -42,13 +42,13 @@ from reporter.analyses import echo as _echo
 from reporter.analyses import plain
 from reporter.analyses import reassembly as _reassembly
 from reporter.analyses import tcp as _tcp
-from reporter.analyses.conn import queued_behind_of
+from reporter.analyses.conn import queued_behind
 from reporter.analyses.messages import is_message_framing, open_stream
 from reporter.model import Warning, jsonenc
 from reporter.reading import capture as _capture
 from reporter.reading import pcapng as _pcapng
 from reporter.reading.decode import PROBLEMS, decode_counted, decode_frame
-from reporter.reading.packet import Packet, ip_text
+from reporter.reading.packet import Packet
 
 try:
     from reporter.analyses import _fasttcp
@@ -317,11 +317,6 @@ def merge_plain(tcp: Any, out: list, t0: int) -> None:
     """TcpAnalysis.finish with plain connections: ``out`` (the reference's records, in its order)
     becomes every connection in id order, and queued_behind is judged over all of them."""
     records: dict[int, Any] = {c.id: c for c in out}
-    rows = [(c.id, (ip_text(c.server[0]), c.server[1]), c.close_ts, c.echo.first_req_ts, c.echo.first_echo_ts)
-            for c in tcp.conns]
-    for p in tcp.plain:
-        records[p.id] = p
-        rows.append(p.queue_row())
+    records.update((p.id, p) for p in tcp.plain)
     out[:] = [records[i] for i in range(len(records))]
-    for cid, behind in queued_behind_of(rows).items():
-        out[cid].echo.queued_behind = behind
+    queued_behind(tcp.conns, out, [p.queue_row() for p in tcp.plain])
