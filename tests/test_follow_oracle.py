@@ -66,17 +66,23 @@ def tshark_segments(path: Path, home: Path) -> dict[int, tuple[int, int, int, st
     return rows
 
 
+def assert_follow_equal(res, path: Path, home: Path, what: str = "") -> dict[int, tuple[bytes, bytes]]:
+    """Our connections are tshark's tcp.stream, and each one's two streams (``res.streams``) are Follow
+    TCP Stream's, byte for byte. Returns {id: (client -> server, server -> client)} as tshark has them."""
+    ws = follow_streams(path, [c.id for c in res.connections], home)
+    assert sorted(ws) == [c.id for c in res.connections], f"{what}: connection ids must be Wireshark's tcp.stream"
+    out = {}
+    for c in res.connections:
+        node0, d0, d1 = ws[c.id]
+        out[c.id] = (d0, d1) if node0.endswith(f":{c.client.port}") else (d1, d0)
+        assert out[c.id] == res.streams[c.id], f"{what}: stream {c.id} differs from Wireshark's"
+    return out
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_streams_equal_wireshark_follow(name: str, tmp_path: Path, tshark_home: Path) -> None:
     path = CASES[name](tmp_path)
-    res = analyse(path)
-    ws = follow_streams(path, [c.id for c in res.connections], tshark_home)
-    assert sorted(ws) == [c.id for c in res.connections], "connection ids must be Wireshark's tcp.stream"
-    for conn in res.connections:
-        node0, d0, d1 = ws[conn.id]
-        c2s, s2c = res.streams[conn.id]
-        client_first = node0.endswith(f":{conn.client.port}")
-        assert (d0, d1) == ((c2s, s2c) if client_first else (s2c, c2s)), f"{name}: stream {conn.id} differs"
+    assert_follow_equal(analyse(path), path, tshark_home, name)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -20,7 +20,7 @@ from reporter.analyses.tcp import TcpAnalysis, TcpResult
 from reporter.model import Connection, FrameNote, Message, MessageFrameNote
 from reporter.reading.capture import iter_packets, open_capture
 from tests.craft import TcpFlow, write_pcap
-from tests.test_follow_oracle import follow_streams
+from tests.test_follow_oracle import assert_follow_equal
 from tests.timecraft import TimeSession, write
 
 TIME_SERVICES = {45000: "time"}
@@ -121,11 +121,9 @@ def _lines(stream: bytes) -> list[str]:
 def test_messages_are_wiresharks_stream_cut_at_line_ends(name: str, tmp_path: Path, tshark_home: Path) -> None:
     path = CASES[name](tmp_path)
     res = analyse(path)
-    ws = follow_streams(path, [c.id for c in res.connections], tshark_home)
+    ws = assert_follow_equal(res, path, tshark_home, name)  # the stream we framed is Wireshark's
     for c in res.connections:
-        node0, d0, d1 = ws[c.id]
-        c2s, s2c = (d0, d1) if node0.endswith(f":{c.client.port}") else (d1, d0)
-        assert (c2s, s2c) == res.streams[c.id], f"{name}: the stream we framed is not Wireshark's"
+        c2s, s2c = ws[c.id]
         assert [m.text for m in requests(c)] == _lines(c2s), name
         assert [m.text for m in responses(c)] == _lines(s2c), name
         gaps = c.anomalies.gaps

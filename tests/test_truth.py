@@ -19,7 +19,7 @@ from reporter.pipeline import analyse
 from reporter.reading.capture import iter_packets, open_capture
 from tests import craft
 from tests.conftest import tshark
-from tests.test_follow_oracle import follow_streams
+from tests.test_follow_oracle import assert_follow_equal
 from tests.test_pipeline import run, validate
 from tests.test_reassembly import analyse as tcp_analyse
 
@@ -35,13 +35,8 @@ def _assert_follow_equal(path: Path, home: Path, n_conns: int = 1):
     """Our connections and streams are tshark's tcp.stream and Follow TCP Stream, byte for byte."""
     res = tcp_analyse(path)
     assert len(res.connections) == n_conns
-    ws = follow_streams(path, [c.id for c in res.connections], home)
-    assert sorted(ws) == [c.id for c in res.connections]
-    for c in res.connections:
-        node0, d0, d1 = ws[c.id]
-        c2s, s2c = res.streams[c.id]
-        assert (d0, d1) == ((c2s, s2c) if node0.endswith(f":{c.client.port}") else (s2c, c2s))
-        assert c2s  # something was compared
+    ws = assert_follow_equal(res, path, home, path.name)
+    assert all(c2s for c2s, _ in ws.values())  # something was compared
     return res
 
 
