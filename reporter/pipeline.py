@@ -266,7 +266,7 @@ def _report_all(inputs: list[tuple[str, Optional[Item]]], unpacker: Unpacker, ou
             report, damaged = analyse(real, opts)
             report.capture.path = path  # as the user sees it (a zip member's path, never a temporary copy)
         except NotACapture as e:
-            print(f"progjar report: {path}: not a pcap or pcapng capture ({e.reason})", file=sys.stderr)
+            print(f"progjar report: {path}: not a pcap or pcapng capture: {e.reason}", file=sys.stderr)
             worst = 2
             continue
         except FileNotFoundError:

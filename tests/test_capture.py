@@ -90,7 +90,8 @@ def test_pcapng_power_of_two_resolution_offset_sections_and_skipped_blocks(tmp_p
 
 @pytest.mark.parametrize("content,why", [
     (b"", "empty"),
-    (b"Hello, this is a text file\n" * 5, "magic"),
+    (b"Hello, this is a text file\n" * 5, "a text file that starts with \u201cHello, this is a text file\u201d"),
+    (b"\x00\x01\x02\x03" * 5, "unknown file magic 00010203"),
     (struct.pack("<I", 0xA1B2C3D4) + b"\0" * 8, "cut short"),
     (struct.pack("<IIIHHq", 0x0A0D0D0A, 28, 0x12345678, 1, 0, -1) + struct.pack("<I", 28), "byte-order"),
 ])

@@ -41,8 +41,8 @@ def test_flat_download_and_a_rezipped_wrapper(tmp_path: Path) -> None:
     })
     with Unpacker() as u:
         hs = collect(z, u)
-        assert [(h.name, h.moodle_id, [r for r, _ in h.items]) for h in hs] == [
-            ("Ana Putri", "55", ["t1.pcap"]), ("Budi", "56", [])]
+        assert [(h.name, h.moodle_id, [r for r, _ in h.items], h.others) for h in hs] == [
+            ("Ana Putri", "55", ["t1.pcap"], ["laporan.pdf"]), ("Budi", "56", [], [])]  # online text: not a file
 
 
 def test_a_class_of_one_plain_folder_is_not_a_wrapper(tmp_path: Path) -> None:
@@ -66,7 +66,7 @@ def test_plain_files_folders_and_zips_mix(tmp_path: Path) -> None:
     (cls / "README.txt").write_text("daftar mahasiswa")
     with Unpacker() as u:
         hs = collect(cls, u)
-    assert [(h.name, [r for r, _ in h.items], [i.shown for _, i in h.items]) for h in hs] == [
-        ("Ana", ["Ana.pcapng"], ["Ana.pcapng"]),
-        ("Budi", ["tugas/t1.pcap"], ["Budi.zip/tugas/t1.pcap"]),
-        ("Cici", ["capture"], ["Cici/capture"])]
+    assert [(h.name, [r for r, _ in h.items], [i.shown for _, i in h.items], h.others) for h in hs] == [
+        ("Ana", ["Ana.pcapng"], ["Ana.pcapng"], []),
+        ("Budi", ["tugas/t1.pcap"], ["Budi.zip/tugas/t1.pcap"], ["tugas/notes.txt"]),
+        ("Cici", ["capture"], ["Cici/capture"], [])]  # the class's own README and spreadsheet: nobody's

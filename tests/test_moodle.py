@@ -262,3 +262,39 @@ def test_wrong_weights_are_a_usage_error_before_any_work(tmp_path: Path, capsys:
         [line] = capsys.readouterr().err.strip().splitlines()
         assert why in line
     assert not (tmp_path / "o").exists()
+
+
+def test_files_that_are_not_captures_are_named_for_what_they_are(tmp_path: Path) -> None:
+    """A screenshot saved as .pcapng and a hand-in of only a PDF and a picture: the feedback says what
+    each file is and what to hand in instead, under the name the student gave it, in the grader's language."""
+    z = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("Siti Nurhaliza_101_assignsubmission_file/t1.pcapng", b"\x89PNG\r\n\x1a\n" + bytes(64))
+        zf.writestr("Dewi Lestari_102_assignsubmission_file/laporan.pdf", b"%PDF-1.7\n%...")
+        zf.writestr("Dewi Lestari_102_assignsubmission_file/gambar/ss1.png", b"\x89PNG\r\n\x1a\n" + bytes(64))
+        zf.writestr("Bambang Pamungkas_103_assignsubmission_file/paket.pcap", b"No.     Time           Source\n")
+        zf.writestr("Rina Wati_106_assignsubmission_onlinetext/onlinetext.html", "<p>Lupa upload.</p>")
+    for lang, want in (("en", {"101": "t1.pcapng is not a capture: a PNG image, perhaps a screenshot; hand in the "
+                                      "capture file Wireshark saves (File &gt; Save As, .pcapng)",
+                               "102": "No capture (pcap or pcapng) was handed in, only 2 other file(s): "
+                                      "gambar/ss1.png, laporan.pdf.",
+                               "103": "paket.pcap is not a capture: Wireshark's plain text export of the packets",
+                               "106": "No capture (pcap or pcapng) was handed in.<br>"}),
+                       ("id", {"101": "t1.pcapng bukan berkas tangkapan: gambar PNG, mungkin tangkapan layar; "
+                                      "kumpulkan berkas tangkapan yang disimpan Wireshark",
+                               "102": "Tidak ada berkas tangkapan (pcap atau pcapng) yang dikumpulkan, hanya 2 "
+                                      "berkas lain: gambar/ss1.png, laporan.pdf.",
+                               "103": "paket.pcap bukan berkas tangkapan: hasil ekspor plain text dari Wireshark",
+                               "106": "Tidak ada berkas tangkapan (pcap atau pcapng) yang dikumpulkan.<br>"})):
+        out = tmp_path / f"out-{lang}"
+        assert main(["batch", str(z), "-o", str(out), "--format", "json", "--lang", lang, "--moodle-lang", lang,
+                     "--assignment", "tugas1"]) == 1
+        got = moodle_import(out / "moodle-grades.csv", lang)
+        for pid, text in want.items():
+            assert text in got[pid]["comments"], (lang, pid, got[pid]["comments"])
+        assert "assignsubmission" not in got["101"]["comments"]  # the student's own file name, not Moodle's folder
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        dewi = next(s for s in summary["students"] if s["moodle_id"] == "102")
+        assert dewi["outliers"] == [{"code": "no-captures-others", "n": 2, "files": ["gambar/ss1.png", "laporan.pdf"]}]
+        rina = next(s for s in summary["students"] if s["moodle_id"] == "106")
+        assert rina["outliers"] == [{"code": "no-captures"}]  # her online text is not a file she handed in

@@ -139,7 +139,7 @@ def test_text_file_is_one_line_exit_2_and_other_captures_still_get_reports(tmp_p
     txt.write_text("this is not a capture\n")
     p = run(str(txt), "--format", "json", "-o", str(tmp_path / "out"))
     assert p.returncode == 2
-    assert one_line_error(p).startswith(f"progjar report: {txt}: not a pcap or pcapng capture (")
+    assert one_line_error(p).startswith(f"progjar report: {txt}: not a pcap or pcapng capture: ")
     cap = lab_capture(tmp_path)
     p = run(str(txt), str(cap), "--format", "json", "-o", str(tmp_path / "out"), "-q")
     assert p.returncode == 2

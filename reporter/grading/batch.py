@@ -49,6 +49,7 @@ from reporter.grading.scores import parse_weights
 from reporter.options import ReportOptions, UsageError
 from reporter.pipeline import DAMAGE_CODES, analyse, ensure_outdir
 from reporter.reading.archive import CAPTURE_EXTS, ArchiveError, Item, Unpacker
+from reporter.grading.wording import NOT_A_CAPTURE
 from reporter.reading.capture import NotACapture, file_sha256
 from reporter.render import write_reports
 
@@ -72,6 +73,8 @@ class Job:
     problem: Optional[str] = None  # why it cannot be read (a zip problem), in English
     problem_code: Optional[str] = None  # the same as reporter.reading.archive.PROBLEMS code and facts,
     problem_facts: Optional[dict] = None  # which the class page and feedback say in the grader's language
+    rel: str = ""  # the capture's path under the student's own folder (what the student named it)
+    others: Optional[list] = None  # a student without captures: the files handed in instead (paths under the student)
 
 
 def safe_name(name: str, always_hash: bool = True) -> str:
@@ -115,9 +118,9 @@ def find_jobs(classdir: Path, outdir: Path, unpacker: Unpacker) -> list[tuple[Jo
             why = item.why
             jobs.append((Job(h.key, h.name, h.moodle_id, safe, "", item.shown, f"{safe}/{stem}", stem,
                              problem=item.problem, problem_code=why.code if why else None,
-                             problem_facts=dict(why.facts) if why else None), item))
+                             problem_facts=dict(why.facts) if why else None, rel=rel), item))
         if not files:
-            jobs.append((Job(h.key, h.name, h.moodle_id, safe, "", "", f"{safe}/", ""), None))
+            jobs.append((Job(h.key, h.name, h.moodle_id, safe, "", "", f"{safe}/", "", others=sorted(h.others)), None))
     return jobs
 
 
@@ -153,6 +156,8 @@ def grade_capture(job: dict, opts: ReportOptions, outdir: str) -> dict:
             report, damaged = analyse(Path(job["path"]), opts, sha256=sha, fingerprint=collector)
         except NotACapture as e:
             res.update(error=f"not a capture: {e.reason}", damaged=True)
+            if e.kind is not None:  # what the file is instead, said in the grader's language (grading/wording.py)
+                res.update(error_code=NOT_A_CAPTURE, error_facts={"kind": e.kind, **e.facts})
             return res
         if collector.fed is not None:
             collector.sha256 = report.capture.sha256

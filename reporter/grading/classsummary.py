@@ -112,9 +112,12 @@ def student_rows(results: list[dict], similarities: list[dict], assignment: Opti
     by_student: dict[str, dict] = {}
     for r in results:
         s = by_student.setdefault(r["sid"], {"sid": r["sid"], "student": r["student"], "moodle_id": r.get("moodle_id"),
-                                             "safe": r["safe"], "captures": [], "outliers": [], "similar": []})
+                                             "safe": r["safe"], "captures": [], "outliers": [], "similar": [],
+                                             "others": []})
         if r.get("path") or r.get("file"):  # a folder without captures makes the student, not a row
             s["captures"].append(r)
+        elif r.get("others"):  # ... and says what it held instead (a PDF, a screenshot)
+            s["others"] = list(r["others"])
     for s in by_student.values():
         ok = [c for c in s["captures"] if c.get("digest")]
         mine = [c for c in ok if not assignment or c["digest"].get("assignment") == assignment]
@@ -174,7 +177,9 @@ def _crafted(captures: list[dict]) -> list[dict]:
 def _own_outliers(s: dict, ok: list[dict], other: int) -> list[dict]:
     out: list[dict] = []
     if not s["captures"]:
-        out.append({"code": "no-captures"})
+        others = s.get("others") or []
+        out.append({"code": "no-captures-others", "n": len(others), "files": shown_files(others)} if others
+                   else {"code": "no-captures"})
     unread = sum(1 for c in s["captures"] if c.get("error") and not c.get("digest"))
     if unread:
         out.append({"code": "unreadable", "n": unread})
@@ -219,6 +224,14 @@ def hint_text(h: dict, w: Words) -> str:
     facts = {k: (", ".join(map(str, v)) if isinstance(v, list) else w.num(v, ",g") if isinstance(v, (int, float))
                  and not isinstance(v, bool) else v) for k, v in h.items() if k != "code"}
     return w.t(h.get("code", ""), **facts)
+
+
+SHOWN_FILES = 5  # names a flag or a feedback comment lists; the rest is "…"
+
+
+def shown_files(names: list[str]) -> list[str]:
+    """The first few of a hand-in's file names, and "…" when there are more."""
+    return names[:SHOWN_FILES] + (["\u2026"] if len(names) > SHOWN_FILES else [])
 
 
 def outlier_text(o: dict, lang: str) -> str:

@@ -44,6 +44,7 @@ class HandIn:
     name: str  # as the class table shows it
     moodle_id: Optional[str] = None
     items: list[tuple[str, Item]] = field(default_factory=list)  # (path under the student, item)
+    others: list[str] = field(default_factory=list)  # files that are not captures (path under the student)
     top: list[str] = field(default_factory=list)  # the top-level folder/file names it came from
 
 
@@ -120,6 +121,15 @@ def collect(root: Path, unpacker: Unpacker, skip: Callable[[Path], bool] = lambd
         else:
             rel = "/".join(rest) if rest else top
         h.items.append((rel, Item(parts, item.why, item._path, item._zip, item._info)))
+    for parts in unpacker.others:
+        parts = parts[strip:]
+        if len(parts) < 1:
+            continue
+        top, rest = parts[0], parts[1:]
+        h, moodle = student(top, tops.get((top,), bool(rest)), False)
+        if h is None or (moodle is not None and moodle.plugin != FILE_PLUGIN):
+            continue
+        h.others.append("/".join(((moodle.file,) if moodle is not None and moodle.file else ()) + rest) or top)
     return sorted(students.values(), key=lambda h: (h.name.casefold(), h.name, h.key))
 
 

@@ -102,20 +102,26 @@ def feedback_lines(s: dict[str, Any], tasks: list[str], assignment: Optional[str
     task short of pass with the rubric's own reason and what to change; unreadable files said."""
     from reporter import assignments
     from reporter.assignments.wording import say
-    from reporter.grading.classsummary import error_text
-    from reporter.grading.wording import Words
+    from reporter.grading.classsummary import error_text, shown_files
+    from reporter.grading.wording import NOT_A_CAPTURE, Words, not_capture_text
 
     w = Words(lang)
     a = assignments.find(assignment)
     title = say(a.title, {}, lang).split(":")[0] if a else (assignment or "")
     lines = [w.t("fb_head", a=title, score=w.score(s["score"]))]
     if not s["captures"]:
-        lines.append(w.t("fb_none"))
+        others = s.get("others") or []
+        lines.append(w.t("fb_none_others", n=w.num(len(others)), files=", ".join(shown_files(others))) if others
+                     else w.t("fb_none"))
     for c in s["captures"]:
         if c.get("error") and not c.get("digest"):
-            lines.append(w.t("fb_unreadable", file=c["file"], why=error_text(c, lang)))
+            what = not_capture_text(c.get("error_facts") or {}, lang) if c.get("error_code") == NOT_A_CAPTURE else None
+            if what is not None:
+                lines.append(w.t("fb_not_capture", file=c.get("rel") or c["file"], why=what))
+            else:
+                lines.append(w.t("fb_unreadable", file=c.get("rel") or c["file"], why=error_text(c, lang)))
         elif c.get("digest") and assignment and c["digest"].get("assignment") not in (None, assignment):
-            lines.append(w.t("fb_other", file=c["file"], other=c["digest"]["assignment"], a=assignment))
+            lines.append(w.t("fb_other", file=c.get("rel") or c["file"], other=c["digest"]["assignment"], a=assignment))
     short = [t for t in tasks if s["tasks"][t]["status"] != "pass"]
     for t in short:
         task = s["tasks"][t]

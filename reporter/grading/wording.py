@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from reporter.assignments.wording import Say, number, say
+from reporter.reading import filekind
 from reporter.reading.archive import PROBLEMS
 
 CLASS_EN: dict[str, str] = {
@@ -39,6 +40,7 @@ CLASS_EN: dict[str, str] = {
     "off-window": "captured {hours} h away from the class median", "many-anomalies": "{n} TCP anomalies",
     "crafted": "packets look made by a tool, not a kernel: {hints}",
     "unreadable": "{n} file(s) could not be read", "no-captures": "no capture handed in",
+    "no-captures-others": "no capture handed in; {n} other file(s): {files}",
     "damaged": "{n} capture(s) cut or damaged (read up to the damage)",
     "other-assignment": "{n} capture(s) judged as {ids}, not {a}",
     # similarity, in plain words: what is shared, and what it usually means
@@ -64,7 +66,10 @@ CLASS_EN: dict[str, str] = {
     # Moodle feedback comments
     "fb_head": "{a}: score {score} of 100.", "fb_task": "{t} {status}: {reason}", "fb_fix": "What to change: {fix}",
     "fb_allpass": "Every task passes.", "fb_none": "No capture (pcap or pcapng) was handed in.",
-    "fb_unreadable": "{file} could not be read: {why}",
+    "fb_none_others": "No capture (pcap or pcapng) was handed in, only {n} other file(s): {files}. Hand in the "
+                      "capture file Wireshark saves (File > Save As, .pcapng).",
+    "fb_unreadable": "{file} could not be read: {why}", "fb_not_capture": "{file} is not a capture: {why}",
+    "not_capture": "not a capture: {why}",
     "fb_other": "{file} was judged as {other}, not as {a}.",
     # the score rule, on the combined report's cover
     "score_rule": "Per task: pass 1, partial 0.5, fail or absent 0; {weights}; scaled to 100.",
@@ -100,6 +105,7 @@ CLASS_ID: dict[str, str] = {
     "off-window": "waktu perekamannya berselisih {hours} jam dari median kelas", "many-anomalies": "{n} anomali TCP",
     "crafted": "paket tampaknya dibuat dengan alat, bukan oleh kernel: {hints}",
     "unreadable": "{n} berkas tidak dapat dibaca", "no-captures": "tidak mengumpulkan berkas tangkapan",
+    "no-captures-others": "tidak mengumpulkan berkas tangkapan; {n} berkas lain: {files}",
     "damaged": "{n} berkas tangkapan terpotong atau rusak (dibaca sampai bagian yang rusak)",
     "other-assignment": "{n} berkas tangkapan dinilai sebagai {ids}, bukan {a}",
     # kemiripan, dengan kata-kata biasa
@@ -130,7 +136,10 @@ CLASS_ID: dict[str, str] = {
     "fb_head": "{a}: nilai {score} dari 100.", "fb_task": "{t} {status}: {reason}",
     "fb_fix": "Yang perlu diperbaiki: {fix}",
     "fb_allpass": "Semua tugas terpenuhi.", "fb_none": "Tidak ada berkas tangkapan (pcap atau pcapng) yang dikumpulkan.",
-    "fb_unreadable": "{file} tidak dapat dibaca: {why}",
+    "fb_none_others": "Tidak ada berkas tangkapan (pcap atau pcapng) yang dikumpulkan, hanya {n} berkas lain: "
+                      "{files}. Kumpulkan berkas tangkapan yang disimpan Wireshark (File > Save As, .pcapng).",
+    "fb_unreadable": "{file} tidak dapat dibaca: {why}", "fb_not_capture": "{file} bukan berkas tangkapan: {why}",
+    "not_capture": "bukan berkas tangkapan: {why}",
     "fb_other": "{file} dinilai sebagai {other}, bukan sebagai {a}.",
     # aturan nilai, pada sampul laporan gabungan
     "score_rule": "Per tugas: terpenuhi 1, sebagian 0,5, gagal atau tidak ditemukan 0; {weights}; dikonversi ke skala 100.",
@@ -162,8 +171,42 @@ ARCHIVE_ID: dict[str, str] = {
 }
 
 
+# A handed-in file that is not a capture: what it is instead (reporter/reading/filekind.py KINDS).
+NOT_A_CAPTURE = "not-a-capture"
+_SAVE_AS_ID = "kumpulkan berkas tangkapan yang disimpan Wireshark (File > Save As, .pcapng)"
+NOT_CAPTURE_ID: dict[str, str] = {
+    "empty": "berkas kosong",
+    "gzip": "dikompresi dengan gzip; ekstrak terlebih dahulu (gunzip)",
+    "image": "gambar {format}, mungkin tangkapan layar; " + _SAVE_AS_ID,
+    "pdf": "dokumen PDF; selain laporan, " + _SAVE_AS_ID,
+    "office": "zip atau dokumen Office (docx, xlsx, pptx); " + _SAVE_AS_ID,
+    "archive": "arsip {format} yang tidak dapat dibuka di sini; " + _SAVE_AS_ID + ", atau zip-nya",
+    "other-capture": "berkas tangkapan format {format}, yang tidak dibaca di sini; buka di Wireshark lalu "
+                     "simpan sebagai pcapng (File > Save As)",
+    "export": "hasil ekspor {format} dari Wireshark (File > Export Packet Dissections) yang tidak memuat paket "
+              "untuk dianalisis; " + _SAVE_AS_ID,
+    "html": "halaman HTML; " + _SAVE_AS_ID,
+    "text": "berkas teks yang diawali \u201c{start}\u201d; " + _SAVE_AS_ID,
+    "unknown": "format berkasnya tidak dikenal (empat byte pertamanya {magic})",
+}
+
+
+def not_capture_text(facts: dict, lang: str) -> str | None:
+    """What a handed-in file is instead of a capture, in the grader's language (facts: NOT_A_CAPTURE's)."""
+    kind = facts.get("kind")
+    if kind not in filekind.KINDS:
+        return None
+    try:
+        return (NOT_CAPTURE_ID if lang == "id" else filekind.KINDS)[kind].format(**facts)
+    except (KeyError, IndexError, ValueError):
+        return None
+
+
 def problem_text(code: str | None, facts: dict, english: str, lang: str) -> str:
     """A hand-in problem in the grader's language; problems without a code keep their English text."""
+    if code == NOT_A_CAPTURE:
+        why = not_capture_text(facts, lang)
+        return english if why is None else Words(lang).t("not_capture", why=why)
     if code in PROBLEMS and code in ARCHIVE_ID:
         try:
             return say(Say(PROBLEMS[code], ARCHIVE_ID[code]), facts, lang)

@@ -44,6 +44,7 @@ MAX_TOTAL_BYTES = 16 << 30  # everything copied out of zips in one run
 MAX_RATIO = 200  # uncompressed / compressed; real captures stay far below (headers differ per frame)
 RATIO_FLOOR = 1 << 20  # members smaller than this are too small to be a bomb, whatever their ratio
 MAX_DEPTH = 1  # zips inside a zip are opened one level deep; deeper ones are said and skipped
+MAX_OTHERS = 10_000  # names of files that are not captures kept per run (bounded memory)
 
 _MAGICS = {struct.pack("<I", m) for m in PCAP_MAGIC} | {struct.pack("<I", PCAPNG_SHB)}
 _JUNK = {"__MACOSX", ".git", "__pycache__", ".DS_Store", "Thumbs.db", "desktop.ini", ".", ".."}
@@ -161,6 +162,9 @@ class Unpacker:
     copied: int = 0
     _tmp: Optional[Path] = None
     tops: dict[tuple[str, ...], bool] = field(default_factory=dict)  # first two path levels -> is a folder
+    # files that are neither captures nor zips (a PDF report, a screenshot), up to MAX_OTHERS: a
+    # student without a capture is told what they handed in instead
+    others: list[tuple[str, ...]] = field(default_factory=list)
     _zips: list[zipfile.ZipFile] = field(default_factory=list)
     _done: dict[int, Path] = field(default_factory=dict)
     _n: int = 0
@@ -214,6 +218,8 @@ class Unpacker:
                     yield from self._walk_zip_file(p, parts, 0)
                 elif is_capture_name(e.name) or _sniff_file(p):
                     yield Item(parts, _path=p)
+                else:
+                    self._other(parts)
 
     def _walk_zip_file(self, path: Path, parts: tuple[str, ...], depth: int) -> Iterator[Item]:
         try:
@@ -266,12 +272,18 @@ class Unpacker:
                 yield Item(parts, _member_problem(info), _zip=zf, _info=info)
             elif not info.flag_bits & 0x1 and info.file_size >= 24 and _sniff_member(zf, info):
                 yield Item(parts, _member_problem(info), _zip=zf, _info=info)
+            else:
+                self._other(parts)
 
     def _seen(self, parts: tuple[str, ...], is_dir: bool) -> None:
         """Note the first two levels of what the root holds (students without any capture are
         students too: the class table must say "no capture handed in")."""
         if 0 < len(parts) <= 2:
             self.tops.setdefault(parts, is_dir)
+
+    def _other(self, parts: tuple[str, ...]) -> None:
+        if len(self.others) < MAX_OTHERS:
+            self.others.append(parts)
 
     # --- reading -----------------------------------------------------------------------------
 

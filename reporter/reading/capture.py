@@ -26,6 +26,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from reporter.reading import filekind
 from reporter.reading.decode import NO_FAST, PROBLEMS, decode_counted, decode_frame, fast_layout, undecoded
 from reporter.model import Warning
 from reporter.reading.packet import Packet
@@ -103,14 +104,18 @@ class BackgroundSha256:
 
 
 class NotACapture(Exception):
-    """The file is not a pcap or pcapng capture at all (empty, text, unknown magic).
+    """The file is not a pcap or pcapng capture at all (empty, an image, a PDF, text, unknown magic).
 
     ``reason`` says why without the path, so each caller names the file its own way (the command
-    line by the path given, batch by the class-relative name)."""
+    line by the path given, batch by the class-relative name). ``kind`` and ``facts``: what the
+    file is instead (reporter.reading.filekind), for saying it in the grader's language; None when
+    the file could not be read or its pcap header is cut."""
 
-    def __init__(self, path: object, reason: str) -> None:
+    def __init__(self, path: object, reason: str, kind: str | None = None, facts: dict | None = None) -> None:
         super().__init__(f"{path}: {reason}")
         self.reason = reason
+        self.kind = kind
+        self.facts = facts or {}
 
 
 class Capture:
@@ -154,14 +159,11 @@ def open_capture(path: str | os.PathLike[str]) -> Capture:
         raise
     except OSError as e:
         raise NotACapture(p, f"cannot read: {e.strerror or e}") from None
-    if not head:
-        raise NotACapture(p, "empty file")
-    if head[:2] == b"\x1f\x8b":
-        raise NotACapture(p, "gzip-compressed; decompress it first (gunzip)")
     if magic == PCAPNG_SHB:
         return _open_pcapng(p, size, head)
     if magic not in PCAP_MAGIC:
-        raise NotACapture(p, f"unknown file magic {head[:4].hex()}")
+        kind, facts, reason = filekind.describe(head)
+        raise NotACapture(p, reason, kind, facts)
     if len(head) < 24:
         raise NotACapture(p, f"pcap file header cut short ({len(head)} of 24 bytes)")
     order, nano, rec = PCAP_MAGIC[magic]
