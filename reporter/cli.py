@@ -118,9 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="{report,batch,lab,dissector}", parser_class=_Parser)
 
     p = sub.add_parser("report", help="analyse captures and write JSON/HTML/PDF reports",
-                       description="Analyse each capture (pcap or pcapng, or each capture in a zip) and write "
+                       description="Analyse each capture (pcap or pcapng, gzip-compressed too, or each capture in a zip) and write "
                                    "OUTDIR/<capture stem>.<ext>.")
-    p.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files, or zips of them")
+    p.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files (also .pcapng.gz), or zips of them")
     p.add_argument("--student", type=_student, default=None, metavar='"NAME / NRP"',
                    help="whose hand-in this is: shown on the report and kept in the JSON; with several "
                         "captures also one combined report, OUTDIR/<name>-all.html|pdf")

@@ -40,7 +40,8 @@ from reporter.analyses.tcp import TcpAnalysis
 from reporter.assignments.diagnosis import diagnose
 from reporter.model import AssignmentInfo, CaptureInfo, Report, StudentInfo, Tool
 from reporter.options import ReportOptions, UsageError
-from reporter.reading.archive import ArchiveError, Item, Unpacker, is_zip_file
+from reporter.reading.archive import (ArchiveError, Item, Unpacker, capture_stem, is_capture_name, is_gzip_capture,
+                                      is_zip_file)
 from reporter.reading.capture import HEADER_PROBLEMS, BackgroundSha256, NotACapture, iter_packets, open_capture
 from reporter.render import report_json, write_reports
 
@@ -174,7 +175,8 @@ def _analyse_opened(capture: Any, path: str, opts: ReportOptions, sha256: Option
 
 def _unique_stem(path: str, used: set[str]) -> str:
     """OUTDIR/<capture stem>.<ext>; a second capture with the same stem gets -2, -3 ... ."""
-    stem = Path(path).stem or "capture"
+    name = Path(path).name
+    stem = (capture_stem(name) if is_capture_name(name) else Path(path).stem) or "capture"  # t1.pcapng.gz -> t1
     cand, i = stem, 1
     while cand in used:
         i += 1
@@ -212,6 +214,9 @@ def _inputs(paths: Sequence[str], unpacker: Unpacker) -> tuple[list[tuple[str, O
     out: list[tuple[str, Optional[Item]]] = []
     worst = 0
     for path in paths:
+        if is_gzip_capture(path):  # decompressed into the unpacker's temporary folder
+            out.append((path, Item((Path(path).name,), _path=Path(path))))
+            continue
         if not is_zip_file(path):
             out.append((path, None))
             continue

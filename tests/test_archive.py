@@ -160,3 +160,57 @@ def test_report_on_a_bad_zip_is_one_line_and_exit_2(tmp_path: Path, cap: bytes, 
     assert main(["report", str(tmp_path / "broken.zip"), "-o", str(tmp_path / "o")]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"progjar report: {tmp_path / 'broken.zip'}: not a readable zip")
+
+
+def test_gzip_compressed_captures_are_read_as_wireshark_reads_them(tmp_path: Path, cap: bytes,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wireshark's Save As "Compress with gzip" writes t1.pcapng.gz: found by name or by its bytes,
+    in a folder or a zip, decompressed into the temporary folder (never beside the hand-in) and
+    removed when released; a broken one is one line."""
+    import gzip
+
+    folder = tmp_path / "Ana"
+    folder.mkdir()
+    (folder / "t1.pcapng.gz").write_bytes(gzip.compress(cap))
+    (folder / "renamed.bin").write_bytes(gzip.compress(cap))  # found by what is inside the gzip
+    (folder / "notes.txt.gz").write_bytes(gzip.compress(b"not a capture"))  # a gzip, but no capture inside
+    (folder / "cut.pcap.gz").write_bytes(gzip.compress(cap)[:-20])
+    _zip(folder / "caps.zip", {"inner/t2.pcap.gz": gzip.compress(cap)})
+    with Unpacker(tmp_parent=tmp_path) as u:
+        items = {i.shown: i for i in u.items(folder)}
+        assert set(items) == {"t1.pcapng.gz", "renamed.bin", "cut.pcap.gz", "caps.zip/inner/t2.pcap.gz"}
+        assert u.others == [("notes.txt.gz",)]
+        for name in ("t1.pcapng.gz", "renamed.bin", "caps.zip/inner/t2.pcap.gz"):
+            p = u.materialize(items[name])
+            assert p.read_bytes() == cap and p.parent.parent == tmp_path, name
+        tmp = p.parent
+        assert len(list(tmp.iterdir())) == 3  # the zip member's compressed copy is already gone
+        u.release(items["t1.pcapng.gz"])
+        assert len(list(tmp.iterdir())) == 2
+        with pytest.raises(ArchiveError, match=r"^not a readable gzip file \(Compressed file ended"):
+            u.materialize(items["cut.pcap.gz"])
+    assert not tmp.exists()
+    assert sorted(p.name for p in folder.iterdir()) == ["caps.zip", "cut.pcap.gz", "notes.txt.gz", "renamed.bin",
+                                                         "t1.pcapng.gz"]  # nothing written beside them
+    # a gzip bomb stops at the ratio limit, counting the bytes it really expands to
+    (tmp_path / "Budi").mkdir()
+    (tmp_path / "Budi" / "bomb.pcap.gz").write_bytes(gzip.compress(b"\0" * (3 << 20)))
+    with Unpacker() as u:
+        [bomb] = u.items(tmp_path / "Budi")
+        with pytest.raises(ArchiveError, match=f"more than {MAX_RATIO} times"):
+            u.materialize(bomb)
+    # progjar report: the same report as for the capture itself, named without .pcapng.gz
+    systmp = tmp_path / "systmp"
+    systmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(systmp))
+    (tmp_path / "plain.pcapng").write_bytes(cap)
+    for src in (folder / "t1.pcapng.gz", tmp_path / "plain.pcapng"):
+        assert main(["report", str(src), "-o", str(tmp_path / src.name[:2]), "--format", "json", "-q"]) == 0
+    [gz_json] = (tmp_path / "t1").iterdir()
+    assert gz_json.name == "t1.json"
+    gz_rep, plain_rep = json.loads(gz_json.read_text()), json.loads((tmp_path / "pl" / "plain.json").read_text())
+    assert gz_rep["capture"]["path"] == str(folder / "t1.pcapng.gz")
+    for r in (gz_rep, plain_rep):
+        del r["capture"]["path"]
+    assert gz_rep == plain_rep  # the sha256 is the capture's own, as for a zip member
+    assert list(systmp.iterdir()) == []

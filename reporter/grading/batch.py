@@ -48,7 +48,7 @@ from reporter.grading.moodle import feedback_lines, write_worksheet
 from reporter.grading.scores import parse_weights
 from reporter.options import ReportOptions, UsageError
 from reporter.pipeline import DAMAGE_CODES, analyse, ensure_outdir
-from reporter.reading.archive import CAPTURE_EXTS, ArchiveError, Item, Unpacker
+from reporter.reading.archive import ArchiveError, Item, Unpacker, capture_stem
 from reporter.grading.wording import NOT_A_CAPTURE
 from reporter.reading.capture import NotACapture, file_sha256
 from reporter.render import write_reports
@@ -91,12 +91,6 @@ def safe_name(name: str, always_hash: bool = True) -> str:
     return f"{slug}-{hashlib.sha256(name.encode('utf-8', 'surrogateescape')).hexdigest()[:6]}"
 
 
-def _stem_of(rel: str) -> str:
-    low = rel.lower()
-    ext = next((e for e in CAPTURE_EXTS if low.endswith(e)), "")
-    return rel[: len(rel) - len(ext)] if ext else rel
-
-
 def find_jobs(classdir: Path, outdir: Path, unpacker: Unpacker) -> list[tuple[Job, Optional[Item]]]:
     """Every capture of every student, in a stable order (student, then path); a student without
     captures gets one job without a capture."""
@@ -111,7 +105,7 @@ def find_jobs(classdir: Path, outdir: Path, unpacker: Unpacker) -> list[tuple[Jo
         used = {COMBINED}
         files = student_files(h)
         for rel, item in files:
-            stem = safe_name(_stem_of(rel).replace("/", "_"), always_hash=False)
+            stem = safe_name(capture_stem(rel).replace("/", "_"), always_hash=False)
             if stem in used:
                 stem = safe_name(rel)
             used.add(stem)

@@ -23,12 +23,13 @@ not a participant id, so grades for them must be entered by hand (docs/grading.m
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from reporter.reading.archive import Item, Unpacker, is_capture_name, is_zip_name
+from reporter.reading.archive import Item, Unpacker, capture_stem, is_capture_name, is_zip_name
 
 FILE_PLUGIN = "file"
 _MOODLE_DIR = re.compile(r"^(?P<name>.*)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z0-9]+)_?$")
@@ -71,9 +72,10 @@ def _plain_student(entry: str, is_dir: bool) -> str:
     if is_dir:
         return entry
     low = entry.lower()
-    for ext in (".pcapng", ".pcap", ".cap", ".zip"):
-        if low.endswith(ext):
-            return entry[: -len(ext)] or entry
+    if is_capture_name(low):
+        return capture_stem(entry) or entry
+    if low.endswith(".zip"):
+        return entry[:-4] or entry
     return entry.rsplit(".", 1)[0] or entry
 
 
@@ -120,7 +122,7 @@ def collect(root: Path, unpacker: Unpacker, skip: Callable[[Path], bool] = lambd
             rel = "/".join(((moodle.file,) if moodle.file else ()) + rest)
         else:
             rel = "/".join(rest) if rest else top
-        h.items.append((rel, Item(parts, item.why, item._path, item._zip, item._info)))
+        h.items.append((rel, dataclasses.replace(item, parts=parts)))
     for parts in unpacker.others:
         parts = parts[strip:]
         if len(parts) < 1:

@@ -168,6 +168,7 @@ ARCHIVE_ID: dict[str, str] = {
     "zip-total": "ditolak: isi semua zip pada proses ini melebihi {limit:,} byte",
     "zip-member-damaged": "anggota zip rusak ({why})",
     "zip-member-unreadable": "tidak dapat dibaca: {why}",
+    "gzip-broken": "bukan berkas gzip yang dapat dibaca ({why})",
 }
 
 
@@ -176,7 +177,7 @@ NOT_A_CAPTURE = "not-a-capture"
 _SAVE_AS_ID = "kumpulkan berkas tangkapan yang disimpan Wireshark (File > Save As, .pcapng)"
 NOT_CAPTURE_ID: dict[str, str] = {
     "empty": "berkas kosong",
-    "gzip": "dikompresi dengan gzip; ekstrak terlebih dahulu (gunzip)",
+    "gzip": "berkas terkompresi gzip yang isinya bukan pcap atau pcapng",
     "image": "gambar {format}, mungkin tangkapan layar; " + _SAVE_AS_ID,
     "pdf": "dokumen PDF; selain laporan, " + _SAVE_AS_ID,
     "office": "zip atau dokumen Office (docx, xlsx, pptx); " + _SAVE_AS_ID,

@@ -14,17 +14,22 @@ opened the same careful way everywhere:
 - Everything copied lives in one temporary folder that ``Unpacker`` removes when it closes, also on
   an error or Ctrl-C (it is a context manager).
 
-A file counts as a capture when its name ends in .pcap/.pcapng/.cap, or when its first bytes are a
-pcap or pcapng magic (a capture renamed ``tugas1.txt`` is still found; a PDF is not).
+A file counts as a capture when its name ends in .pcap/.pcapng/.cap (or the same with .gz), or when
+its first bytes are a pcap or pcapng magic, also inside gzip (a capture renamed ``tugas1.txt`` is
+still found; a PDF is not). A gzip-compressed capture (Wireshark's Save As "Compress with gzip")
+is decompressed into the temporary folder under the same limits as a zip member.
 """
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import stat
 import struct
 import tempfile
+import typing
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +39,8 @@ from reporter.reading.capture import PCAP_MAGIC
 from reporter.reading.pcapng import PCAPNG_SHB
 
 CAPTURE_EXTS = (".pcapng", ".pcap", ".cap")
+GZIP_EXTS = (".pcapng.gz", ".pcap.gz", ".cap.gz")  # Wireshark's Save As "Compress with gzip"
+GZIP_MAGIC = b"\x1f\x8b"
 ZIP_EXT = ".zip"
 
 # Limits (docs/grading.md "Safety limits"). A class of 40 hands in a few hundred MB at most; an ETS
@@ -69,6 +76,7 @@ PROBLEMS: dict[str, str] = {
     "zip-total": "refused: the zips of this run expand to more than {limit:,} bytes in all",
     "zip-member-damaged": "damaged zip member ({why})",
     "zip-member-unreadable": "cannot be read: {why}",
+    "gzip-broken": "not a readable gzip file ({why})",
 }
 
 
@@ -96,7 +104,14 @@ class ArchiveError(Exception):
 
 
 def is_capture_name(name: str) -> bool:
-    return name.lower().endswith(CAPTURE_EXTS)
+    return name.lower().endswith(GZIP_EXTS + CAPTURE_EXTS)
+
+
+def capture_stem(name: str) -> str:
+    """A capture's file name without its extension (``t1.pcapng.gz`` -> ``t1``); other names unchanged."""
+    low = name.lower()
+    ext = next((e for e in GZIP_EXTS + CAPTURE_EXTS if low.endswith(e)), "")
+    return name[: len(name) - len(ext)] if ext else name
 
 
 def is_zip_name(name: str) -> bool:
@@ -106,6 +121,21 @@ def is_zip_name(name: str) -> bool:
 def looks_like_capture(head: bytes) -> bool:
     """pcap (any byte order, µs or ns, Kuznetsov's) or pcapng by the first four bytes."""
     return head[:4] in _MAGICS
+
+
+def _capture_inside(f: typing.BinaryIO) -> bool:
+    """A capture, or a gzip-compressed one, by its first bytes (f at its start)."""
+    head = f.read(4)
+    if looks_like_capture(head):
+        return True
+    if head[:2] != GZIP_MAGIC:
+        return False
+    f.seek(0)
+    try:
+        with gzip.GzipFile(fileobj=f) as g:
+            return looks_like_capture(g.read(4))
+    except (OSError, EOFError, zlib.error):
+        return False
 
 
 def _junk(name: str) -> bool:
@@ -288,30 +318,72 @@ class Unpacker:
     # --- reading -----------------------------------------------------------------------------
 
     def materialize(self, item: Item) -> Path:
-        """A real file with the item's bytes: the file itself, or a temporary copy of a zip member.
+        """A real file with the item's bytes: the file itself, or a temporary copy of a zip member;
+        a gzip-compressed file is decompressed into a temporary copy (Wireshark reads them as they are).
 
         Raises ArchiveError (one line) for a member that cannot be read safely."""
         if item.why:
             raise ArchiveError(item.why)
+        if id(item) in self._done:
+            return self._done[id(item)]
         if item._path is not None:
-            return item._path
-        assert item._zip is not None and item._info is not None
-        key = id(item._info)
-        if key not in self._done:
-            ext = Path(item.parts[-1]).suffix.lower()
-            self._done[key] = self._copy(item._zip, item._info, ext if ext in CAPTURE_EXTS else ".cap")
-        return self._done[key]
+            path = item._path
+        else:
+            assert item._zip is not None and item._info is not None
+            key = id(item._info)
+            if key not in self._done:
+                ext = Path(item.parts[-1]).suffix.lower()
+                self._done[key] = self._copy(item._zip, item._info, ext if ext in CAPTURE_EXTS else ".cap")
+            path = self._done[key]
+        if not _is_gzip(path):
+            return path
+        self._done[id(item)] = self._gunzip(path)
+        if item._info is not None:  # the compressed copy is not needed any more
+            _unlink(self._done.pop(id(item._info)))
+        return self._done[id(item)]
 
     def release(self, item: Item) -> None:
-        """Remove an item's temporary copy early (its report is written; the bytes are not needed)."""
-        p = self._done.pop(id(item._info), None) if item._info is not None else None
-        if p is not None:
-            _unlink(p)
+        """Remove an item's temporary copies early (its report is written; the bytes are not needed)."""
+        for key in (id(item), id(item._info) if item._info is not None else None):
+            p = self._done.pop(key, None) if key is not None else None
+            if p is not None:
+                _unlink(p)
 
     def _tmpdir(self) -> Path:
         if self._tmp is None:
             self._tmp = Path(tempfile.mkdtemp(prefix=".progjar-unpack-", dir=self.tmp_parent))
         return self._tmp
+
+    def _gunzip(self, src: Path) -> Path:
+        """Decompress a gzip file into the temporary folder, counting every byte against the same
+        limits as a zip member (its size, the run's total, the expansion ratio)."""
+        self._n += 1
+        dst = self._tmpdir() / f"{self._n:05d}.cap"
+        compressed = max(src.stat().st_size, 1)
+        total_left = self.max_total - self.copied
+        written = 0
+        try:
+            with gzip.open(src, "rb") as g, open(dst, "xb") as out:
+                while True:
+                    chunk = g.read(1 << 20)
+                    if not chunk:
+                        break
+                    written += len(chunk)
+                    if written > MAX_MEMBER_BYTES:
+                        raise ArchiveError(Problem("zip-member-size", {"size": written, "limit": MAX_MEMBER_BYTES}))
+                    if written > total_left:
+                        raise ArchiveError(Problem("zip-total", {"limit": self.max_total}))
+                    if written > RATIO_FLOOR and written > MAX_RATIO * compressed:
+                        raise ArchiveError(Problem("zip-bomb", {"ratio": MAX_RATIO}))
+                    out.write(chunk)
+        except ArchiveError:
+            _unlink(dst)
+            raise
+        except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError; a cut file, EOFError
+            _unlink(dst)
+            raise ArchiveError(Problem("gzip-broken", {"why": _one_line(e) or type(e).__name__})) from None
+        self.copied += written
+        return dst
 
     def _copy(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, ext: str) -> Path:
         """Copy one member into the temporary folder under a name of our own, counting every byte."""
@@ -365,7 +437,7 @@ def _member_problem(info: zipfile.ZipInfo) -> Optional[Problem]:
 def _sniff_file(p: Path) -> bool:
     try:
         with open(p, "rb") as f:
-            return looks_like_capture(f.read(4))
+            return _capture_inside(f)
     except OSError:
         return False
 
@@ -373,8 +445,28 @@ def _sniff_file(p: Path) -> bool:
 def _sniff_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
     try:
         with zf.open(info) as f:
-            return looks_like_capture(f.read(4))
-    except (zipfile.BadZipFile, RuntimeError, EOFError, OSError, NotImplementedError, ValueError):
+            return _capture_inside(f)
+    except (zipfile.BadZipFile, RuntimeError, EOFError, OSError, NotImplementedError, ValueError, zlib.error):
+        return False
+
+
+def _is_gzip(p: Path) -> bool:
+    try:
+        with open(p, "rb") as f:
+            return f.read(2) == GZIP_MAGIC
+    except OSError:
+        return False
+
+
+def is_gzip_capture(path: str | os.PathLike[str]) -> bool:
+    """A gzip-compressed pcap or pcapng (Wireshark's "Compress with gzip"), by its first bytes."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) != GZIP_MAGIC:
+                return False
+            f.seek(0)
+            return _capture_inside(f)
+    except OSError:
         return False
 
 

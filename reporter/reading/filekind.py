@@ -4,7 +4,8 @@ Why: students hand in what they have at hand: a screenshot of Wireshark, their P
 packet list exported as text, a capture saved in another tool's format, a RAR archive. "unknown
 file magic 89504e47" tells neither the student nor the lecturer anything; "a PNG image, perhaps a
 screenshot" and what to hand in instead does. Only the kinds seen in hand-ins are named; anything
-else keeps its magic bytes, which is the one fact there is.
+else keeps its magic bytes, which is the one fact there is. (A gzip-compressed capture is not one
+of them: reporter/reading/archive.py decompresses it, as Wireshark reads it.)
 
 ``kind_of(head)`` -> (kind, facts); ``KINDS[kind]`` is the English sentence (the command line's),
 grading/wording.py NOT_CAPTURE_ID the Indonesian one (class pages, Moodle feedback).
@@ -17,7 +18,7 @@ SAVE_AS = "hand in the capture file Wireshark saves (File > Save As, .pcapng)"
 
 KINDS: dict[str, str] = {
     "empty": "an empty file",
-    "gzip": "gzip-compressed; decompress it first (gunzip)",
+    "gzip": "gzip-compressed, with no pcap or pcapng inside",
     "image": "a {format} image, perhaps a screenshot; " + SAVE_AS,
     "pdf": "a PDF document; " + SAVE_AS + " as well as the report",
     "office": "a zip or an Office document (docx, xlsx, pptx); " + SAVE_AS,
