@@ -287,7 +287,7 @@ def test_files_that_are_not_captures_are_named_for_what_they_are(tmp_path: Path)
                                "103": "paket.pcap bukan berkas tangkapan: hasil ekspor plain text dari Wireshark",
                                "106": "Tidak ada berkas tangkapan (pcap atau pcapng) yang dikumpulkan.<br>"})):
         out = tmp_path / f"out-{lang}"
-        assert main(["batch", str(z), "-o", str(out), "--format", "json", "--lang", lang, "--moodle-lang", lang,
+        assert main(["batch", str(z), "-o", str(out), "--format", "json,html", "--lang", lang, "--moodle-lang", lang,
                      "--assignment", "tugas1"]) == 1
         got = moodle_import(out / "moodle-grades.csv", lang)
         for pid, text in want.items():
@@ -296,5 +296,11 @@ def test_files_that_are_not_captures_are_named_for_what_they_are(tmp_path: Path)
         summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         dewi = next(s for s in summary["students"] if s["moodle_id"] == "102")
         assert dewi["outliers"] == [{"code": "no-captures-others", "n": 2, "files": ["gambar/ss1.png", "laporan.pdf"]}]
+        cover = (out / dewi["safe"] / "report.html").read_text(encoding="utf-8")  # her report says what she handed in
+        assert re.search(r"<th>(Other files handed in \(not captures\)|Berkas lain yang dikumpulkan \(bukan berkas "
+                         r"tangkapan\))</th><td><span class=\"mono\">gambar/ss1.png</span><br><span class=\"mono\">"
+                         r"laporan.pdf</span></td>", cover)
+        siti = next(s for s in summary["students"] if s["moodle_id"] == "101")
+        assert siti["outliers"] == [{"code": "not-captures", "n": 1}]  # readable, just not a capture: not "unreadable"
         rina = next(s for s in summary["students"] if s["moodle_id"] == "106")
         assert rina["outliers"] == [{"code": "no-captures"}]  # her online text is not a file she handed in

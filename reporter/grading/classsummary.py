@@ -19,7 +19,7 @@ from typing import Any, Optional
 from reporter import assignments
 from reporter.assignments.judging import RANK, best_ranked
 from reporter.grading.scores import score
-from reporter.grading.wording import Words, problem_text
+from reporter.grading.wording import NOT_A_CAPTURE, Words, problem_text
 from reporter.model import Report
 from reporter.grading.ets_class import ets_digest
 from reporter.options import ReportOptions
@@ -181,8 +181,11 @@ def _own_outliers(s: dict, ok: list[dict], other: int) -> list[dict]:
         out.append({"code": "no-captures-others", "n": len(others), "files": shown_files(others)} if others
                    else {"code": "no-captures"})
     unread = sum(1 for c in s["captures"] if c.get("error") and not c.get("digest"))
-    if unread:
-        out.append({"code": "unreadable", "n": unread})
+    other_kind = sum(1 for c in s["captures"] if c.get("error_code") == NOT_A_CAPTURE and not c.get("digest"))
+    if other_kind:  # readable, but something else (a screenshot, a PDF): said apart from broken files
+        out.append({"code": "not-captures", "n": other_kind})
+    if unread > other_kind:
+        out.append({"code": "unreadable", "n": unread - other_kind})
     if len(s["errors"]) > unread:  # read up to the damage: the report has what came before it
         out.append({"code": "damaged", "n": len(s["errors"]) - unread})
     if other:

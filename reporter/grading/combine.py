@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from reporter.grading.classsummary import error_text
+from reporter.grading.classsummary import error_text, shown_files
 from reporter.grading.scores import SCALE
 from reporter.grading.wording import Words
 from reporter.options import ReportOptions
@@ -46,6 +46,7 @@ def combine_specs(students: list[dict], opts: ReportOptions, aid: Optional[str],
         spec: dict[str, Any] = {
             "key": f"combined:{s['sid']}", "sid": s["sid"], "safe": s["safe"], "student": s["student"],
             "moodle_id": s.get("moodle_id"), "assignment": aid, "parts": parts,
+            "others": [] if s["captures"] else shown_files(s.get("others") or []),
             "score": w.score(s["score"]), "score_note": note,
             "lang": opts.lang, "formats": sorted({"html", "pdf"} & set(opts.formats)),
         }
@@ -67,7 +68,8 @@ def combine_student(spec: dict, outdir: str, version: str) -> dict:
                 body = (Path(outdir) / p["part"]).read_text(encoding="utf-8")
             parts.append(Part(p["file"], body, p["tasks"], p["assignment"], p["error"] if not p["part"] else None))
         page = render_combined(spec["student"], spec["moodle_id"], "moodle", parts, spec["lang"], spec["assignment"],
-                               score=spec["score"], score_note=spec["score_note"], tool_version=version)
+                               score=spec["score"], score_note=spec["score_note"], tool_version=version,
+                               others=spec.get("others") or ())
         folder = Path(outdir) / spec["safe"]
         folder.mkdir(parents=True, exist_ok=True)
         if "html" in spec["formats"]:

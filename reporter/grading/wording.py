@@ -41,6 +41,7 @@ CLASS_EN: dict[str, str] = {
     "crafted": "packets look made by a tool, not a kernel: {hints}",
     "unreadable": "{n} file(s) could not be read", "no-captures": "no capture handed in",
     "no-captures-others": "no capture handed in; {n} other file(s): {files}",
+    "not-captures": "{n} file(s) named like a capture but not one",
     "damaged": "{n} capture(s) cut or damaged (read up to the damage)",
     "other-assignment": "{n} capture(s) judged as {ids}, not {a}",
     # similarity, in plain words: what is shared, and what it usually means
@@ -106,6 +107,7 @@ CLASS_ID: dict[str, str] = {
     "crafted": "paket tampaknya dibuat dengan alat, bukan oleh kernel: {hints}",
     "unreadable": "{n} berkas tidak dapat dibaca", "no-captures": "tidak mengumpulkan berkas tangkapan",
     "no-captures-others": "tidak mengumpulkan berkas tangkapan; {n} berkas lain: {files}",
+    "not-captures": "{n} berkas dinamai seperti berkas tangkapan, padahal bukan",
     "damaged": "{n} berkas tangkapan terpotong atau rusak (dibaca sampai bagian yang rusak)",
     "other-assignment": "{n} berkas tangkapan dinilai sebagai {ids}, bukan {a}",
     # kemiripan, dengan kata-kata biasa

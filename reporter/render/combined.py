@@ -19,7 +19,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -45,6 +45,7 @@ WORDS: dict[str, Say] = {
     "none_yet": Say("No capture of this assignment was handed in, so no task can be judged.",
                     "Tidak ada berkas tangkapan untuk tugas ini yang dikumpulkan, sehingga belum ada tugas yang dapat dinilai."),
     "unreadable": Say("Files that could not be read", "Berkas yang tidak dapat dibaca"),
+    "others": Say("Other files handed in (not captures)", "Berkas lain yang dikumpulkan (bukan berkas tangkapan)"),
     "other_assignment": Say("judged as {a}", "dinilai sebagai {a}"),
     "hint": Say("Each task links to its row in every capture's section below; the frame numbers there are "
                 "Wireshark's (Go → Go to Packet, Ctrl+G).",
@@ -114,8 +115,9 @@ def best_tasks(parts: list[Part], task_ids: list[str], assignment: Optional[str]
 
 def render_combined(student: str, ident: Optional[str], ident_kind: str, parts: list[Part], lang: str,
                     assignment: Optional[str], score: Optional[str] = None, score_note: str = "",
-                    tool_version: str = "") -> str:
-    """The whole combined page (HTML; the PDF lays out the same page)."""
+                    tool_version: str = "", others: Sequence[str] = ()) -> str:
+    """The whole combined page (HTML; the PDF lays out the same page). ``others``: the student's
+    files that are not captures, for a hand-in without any (what they handed in instead)."""
     def t(key: str, **facts: Any) -> str:
         return say(WORDS[key], facts, lang)
 
@@ -153,6 +155,6 @@ def render_combined(student: str, ident: Optional[str], ident_kind: str, parts: 
         "score": score, "score_note": score_note, "rows": rows,
         "captures": [{"n": n, "file": p.file, "error": p.error} for n, p in enumerate(parts, 1)],
         "errors": [p for p in parts if p.error], "sections": sections, "tool_version": tool_version,
-        "any_judged": any(not p.error for p in parts),
+        "any_judged": any(not p.error for p in parts), "others": list(others),
     }
     return _env().get_template("combined.html.j2").render(**ctx)
