@@ -284,7 +284,7 @@ def test_files_that_are_not_captures_are_named_for_what_they_are(tmp_path: Path)
                                       "kumpulkan berkas tangkapan yang disimpan Wireshark",
                                "102": "Tidak ada berkas tangkapan (pcap atau pcapng) yang dikumpulkan, hanya 2 "
                                       "berkas lain: gambar/ss1.png, laporan.pdf.",
-                               "103": "paket.pcap bukan berkas tangkapan: hasil ekspor plain text dari Wireshark",
+                               "103": "paket.pcap bukan berkas tangkapan: hasil ekspor Wireshark berformat plain text",
                                "106": "Tidak ada berkas tangkapan (pcap atau pcapng) yang dikumpulkan.<br>"})):
         out = tmp_path / f"out-{lang}"
         assert main(["batch", str(z), "-o", str(out), "--format", "json,html", "--lang", lang, "--moodle-lang", lang,

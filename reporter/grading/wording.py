@@ -184,10 +184,10 @@ NOT_CAPTURE_ID: dict[str, str] = {
     "pdf": "dokumen PDF; selain laporan, " + _SAVE_AS_ID,
     "office": "zip atau dokumen Office (docx, xlsx, pptx); " + _SAVE_AS_ID,
     "archive": "arsip {format} yang tidak dapat dibuka di sini; " + _SAVE_AS_ID + ", atau zip-nya",
-    "other-capture": "berkas tangkapan format {format}, yang tidak dibaca di sini; buka di Wireshark lalu "
-                     "simpan sebagai pcapng (File > Save As)",
-    "export": "hasil ekspor {format} dari Wireshark (File > Export Packet Dissections) yang tidak memuat paket "
-              "untuk dianalisis; " + _SAVE_AS_ID,
+    "other-capture": "berkas tangkapan berformat {format}, yang tidak dapat dibaca di sini; buka di Wireshark "
+                     "lalu simpan sebagai pcapng (File > Save As)",
+    "export": "hasil ekspor Wireshark berformat {format} (File > Export Packet Dissections) yang tidak memuat "
+              "paket untuk dianalisis; " + _SAVE_AS_ID,
     "html": "halaman HTML; " + _SAVE_AS_ID,
     "text": "berkas teks yang diawali \u201c{start}\u201d; " + _SAVE_AS_ID,
     "unknown": "format berkasnya tidak dikenal (empat byte pertamanya {magic})",
