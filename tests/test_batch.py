@@ -184,7 +184,12 @@ def test_copies_are_paired_with_what_they_share_and_nothing_else_is(graded: dict
 def test_outliers_name_wrong_interface_and_time(graded: dict) -> None:
     codes = {n: {o["code"] for o in s["outliers"]} for n, s in graded["students"].items()}
     assert "loopback-only" in codes["Lupa Antarmuka"]
-    assert "no-lab-traffic" in codes["Salah Antarmuka"]
+    # echo on port 8080: the flag says what the student's report says, not "wrong interface?"
+    [wrong_port] = [o for o in graded["students"]["Salah Antarmuka"]["outliers"] if o["code"] == "service-elsewhere"]
+    assert wrong_port == {"code": "service-elsewhere", "seen": ["echo (port 8080)"], "lab_ports": ["10000", "32444"],
+                          "options": ["--port echo=8080"]}
+    assert graded["csv"]["Salah Antarmuka"]["to check"] == ("echo (port 8080) instead of the assignment's port(s) "
+                                                            "10000, 32444: judge it there with --port echo=8080")
     assert "off-window" in codes["Telat Seminggu"]
     assert "off-window" not in codes["Tono Sugiarto"]  # one hour is still the same lab session
     assert "many-anomalies" in codes["Wira Ulang"]

@@ -198,3 +198,38 @@ def test_sigterm_leaves_no_temporary_copies(tmp_path: Path) -> None:
             p.wait()
     assert p.returncode == 130 and "interrupted" in err
     assert not list(out.glob(".progjar-unpack-*"))
+
+
+def test_a_class_flag_without_the_assignments_traffic_says_what_the_report_found(tmp_path: Path) -> None:
+    """The "to check" flag of a student whose captures lack the assignment's traffic follows the
+    report's own diagnosis: time-server traffic graded as Tugas 1 is "nothing on port 10000, 32444,
+    only on port 45000", an echo on port 8080 gets the --port that judges it there, and only ARP
+    frames keep "wrong interface?". In the grader's language."""
+    from tests import craft
+    from tests.conftest import SAMPLES_ROOT
+
+    cls = tmp_path / "kelas"
+    for name in ("Ana", "Budi", "Cici"):
+        (cls / name).mkdir(parents=True)
+    (cls / "Ana" / "waktu.pcap").write_bytes((SAMPLES_ROOT / "tugas2" / "tugas2-thread.pcap").read_bytes())
+    kernel_like_capture(cls / "Budi" / "lain.pcap", 7, tasks="2", other_port=8080)
+    craft.write_pcap(cls / "Cici" / "arp.pcap", [craft.Rec(craft.arp_frame(), 1.0 + i) for i in range(3)])
+    for lang, want in (("en", {"Ana": "nothing on the assignment's port(s) 10000, 32444, only on port(s) 45000 (2)",
+                               "Budi": "echo (port 8080) instead of the assignment's port(s) 10000, 32444: judge it "
+                                       "there with --port echo=8080",
+                               "Cici": "no lab traffic (wrong interface?)"}),
+                       ("id", {"Ana": "tidak ada lalu lintas pada port tugas (10000, 32444), hanya pada port 45000 (2)",
+                               "Budi": "echo (port 8080), bukan pada port tugas (10000, 32444): nilai di sana dengan "
+                                       "--port echo=8080",
+                               "Cici": "tidak ada lalu lintas lab (salah memilih antarmuka?)"})):
+        out = tmp_path / f"nilai-{lang}"
+        assert main(["batch", str(cls), "-o", str(out), "--assignment", "tugas1", "--format", "json",
+                     "--lang", lang, "--csv-delimiter", ","]) == 0
+        with (out / "summary.csv").open(encoding="utf-8-sig", newline="") as f:
+            rows = {r[next(iter(r))]: r for r in csv.DictReader(f)}
+        for student, text in want.items():
+            flags = rows[student]["to check" if lang == "en" else "perlu diperiksa"]
+            assert text in flags.split("; "), (lang, student, flags)  # (beside "captured ... away")
+        for student in want:  # and each student's report says the same
+            [rep] = (out / next(p.name for p in out.iterdir() if p.name.startswith(student.lower()))).glob("*.json")
+            assert "no-lab-traffic" in {w["code"] for w in json.loads(rep.read_text())["warnings"]}

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from reporter import assignments
+from reporter.assignments.diagnosis import CODE as NO_LAB_TRAFFIC
 from reporter.assignments.judging import RANK, best_ranked
 from reporter.grading.scores import score
 from reporter.grading.wording import NOT_A_CAPTURE, Words, problem_text
@@ -39,6 +40,7 @@ def capture_digest(report: Report, opts: ReportOptions) -> dict[str, Any]:
     ips += [d.client for d in report.dns] + [d.server for d in report.dns]
     aid = report.assignment.id if report.assignment else None
     entry = assignments.find(aid)
+    diagnosis = next((w for w in report.warnings if w.code == NO_LAB_TRAFFIC), None)
     tasks = {}
     for t in report.tasks:
         reason, fix = assignments.reason_text(entry, t, opts.lang)
@@ -54,9 +56,11 @@ def capture_digest(report: Report, opts: ReportOptions) -> dict[str, Any]:
         "warnings": [{"code": w.code, "severity": w.severity} for w in report.warnings],
         "dns_a": "A" in asked,
         "dns_aaaa": "AAAA" in asked,
-        # on a lab port: a service recognised by content on another port (service_by "content") is
-        # said in the report, but the student still did not use the assignment's port
-        "lab_traffic": bool(asked) or any(c.service is not None and c.service_by != "content" for c in conns),
+        # the report's own diagnosis (assignments/diagnosis.py): no connection to the assignment's
+        # ports and no lookup it asks for; its facts say what the capture holds instead, so the
+        # class page's flag and the student's report say the same
+        "lab_traffic": diagnosis is None,
+        "diagnosis": dict(diagnosis.facts) if diagnosis is not None else None,
         "loopback_only": bool(ips) and all(is_loopback(i) for i in ips),
         "rtt_ms": [c.handshake.rtt_ms for c in conns if c.handshake.rtt_ms is not None],
         "dns_latency_ms": [d.latency_ms for d in report.dns if d.latency_ms is not None],
@@ -193,8 +197,9 @@ def _own_outliers(s: dict, ok: list[dict], other: int) -> list[dict]:
     if ok:
         if any(c["digest"]["dns_a"] for c in ok) and not any(c["digest"]["dns_aaaa"] for c in ok):
             out.append({"code": "no-aaaa"})
-        if not any(c["digest"]["lab_traffic"] for c in ok):
-            out.append({"code": "no-lab-traffic"})
+        judged = [c for c in ok if not s["assignment"] or c["digest"].get("assignment") == s["assignment"]]
+        if judged and not any(c["digest"]["lab_traffic"] for c in judged):
+            out.append(_no_traffic_flag([c["digest"].get("diagnosis") or {} for c in judged]))
         elif all(c["digest"]["loopback_only"] for c in ok):
             out.append({"code": "loopback-only"})
         if s["anomalies"] >= MANY_ANOMALIES:
@@ -202,6 +207,23 @@ def _own_outliers(s: dict, ok: list[dict], other: int) -> list[dict]:
     if s["crafted"]:
         out.append({"code": "crafted", "hints": s["crafted"]})
     return out
+
+
+# the report's diagnosis kinds, most telling first, as a flag code (grading/wording.py)
+_NO_TRAFFIC_FLAGS = (("service-elsewhere", "service-elsewhere", ("seen", "lab_ports", "options")),
+                     ("other-ports", "no-lab-traffic-ports", ("lab_ports", "ports")),
+                     ("loopback", "no-lab-traffic-loopback", ("ports",)))
+
+
+def _no_traffic_flag(diagnoses: list[dict]) -> dict:
+    """One flag for a student none of whose captures has the assignment's traffic: what their
+    reports' diagnoses found instead (a service on another port, other ports, only loopback), else
+    the plain "no lab traffic" (nothing but non-IP frames; or a digest cached before diagnoses)."""
+    for kind, code, keys in _NO_TRAFFIC_FLAGS:
+        d = next((d for d in diagnoses if d.get("kind") == kind and all(k in d for k in keys)), None)
+        if d is not None:
+            return {"code": code, **{k: [str(x) for x in d[k]] for k in keys}}
+    return {"code": "no-lab-traffic"}
 
 
 def _time_outliers(students: list[dict]) -> None:
