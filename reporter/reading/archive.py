@@ -355,17 +355,41 @@ class Unpacker:
         return self._tmp
 
     def _gunzip(self, src: Path) -> Path:
-        """Decompress a gzip file into the temporary folder, counting every byte against the same
-        limits as a zip member (its size, the run's total, the expansion ratio)."""
+        """Decompress a gzip file into the temporary folder under the zip members' limits."""
+        def broken(e: Exception) -> Problem:  # gzip.BadGzipFile is an OSError; a cut file, EOFError
+            return Problem("gzip-broken", {"why": _one_line(e) or type(e).__name__})
+
+        return self._copy_counted(lambda: gzip.open(src, "rb"), ".cap", max(src.stat().st_size, 1),
+                                  (OSError, EOFError, zlib.error), broken)
+
+    def _copy(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, ext: str) -> Path:
+        """Copy one member into the temporary folder under a name of our own, counting every byte."""
+        problem = _member_problem(info)
+        if problem:
+            raise ArchiveError(problem)
+
+        def broken(e: Exception) -> Problem:  # zipfile: "File ... is encrypted, password required"
+            code = "zip-member-unreadable" if isinstance(e, RuntimeError) else "zip-member-damaged"
+            return Problem(code, {"why": _one_line(e)})
+
+        return self._copy_counted(lambda: zf.open(info), ext, max(info.compress_size, 1),
+                                  (RuntimeError, zipfile.BadZipFile, EOFError, OSError, NotImplementedError,
+                                   ValueError), broken)
+
+    def _copy_counted(self, open_src: Callable[[], typing.BinaryIO], ext: str, compressed: int,
+                      errors: tuple[type[Exception], ...], broken: Callable[[Exception], Problem]) -> Path:
+        """Copy what ``open_src`` reads into the temporary folder under a name of our own, counting
+        the bytes really read (never a header's word for them) against the limits: one file's size,
+        the run's total and the expansion ratio over ``compressed``. ``errors`` while reading become
+        ``broken(e)``; nothing half-written is left behind."""
         self._n += 1
-        dst = self._tmpdir() / f"{self._n:05d}.cap"
-        compressed = max(src.stat().st_size, 1)
+        dst = self._tmpdir() / f"{self._n:05d}{ext}"
         total_left = self.max_total - self.copied
         written = 0
         try:
-            with gzip.open(src, "rb") as g, open(dst, "xb") as out:
+            with open_src() as src, open(dst, "xb") as out:
                 while True:
-                    chunk = g.read(1 << 20)
+                    chunk = src.read(1 << 20)
                     if not chunk:
                         break
                     written += len(chunk)
@@ -379,44 +403,9 @@ class Unpacker:
         except ArchiveError:
             _unlink(dst)
             raise
-        except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError; a cut file, EOFError
+        except errors as e:
             _unlink(dst)
-            raise ArchiveError(Problem("gzip-broken", {"why": _one_line(e) or type(e).__name__})) from None
-        self.copied += written
-        return dst
-
-    def _copy(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, ext: str) -> Path:
-        """Copy one member into the temporary folder under a name of our own, counting every byte."""
-        problem = _member_problem(info)
-        if problem:
-            raise ArchiveError(problem)
-        self._n += 1
-        dst = self._tmpdir() / f"{self._n:05d}{ext}"
-        total_left = self.max_total - self.copied
-        written = 0
-        try:
-            with zf.open(info) as src, open(dst, "xb") as out:
-                while True:
-                    chunk = src.read(1 << 20)
-                    if not chunk:
-                        break
-                    written += len(chunk)
-                    if written > MAX_MEMBER_BYTES:
-                        raise ArchiveError(Problem("zip-member-size", {"size": written, "limit": MAX_MEMBER_BYTES}))
-                    if written > total_left:
-                        raise ArchiveError(Problem("zip-total", {"limit": self.max_total}))
-                    if written > RATIO_FLOOR and written > MAX_RATIO * max(info.compress_size, 1):
-                        raise ArchiveError(Problem("zip-bomb", {"ratio": MAX_RATIO}))
-                    out.write(chunk)
-        except ArchiveError:
-            _unlink(dst)
-            raise
-        except RuntimeError as e:  # zipfile: "File ... is encrypted, password required"
-            _unlink(dst)
-            raise ArchiveError(Problem("zip-member-unreadable", {"why": _one_line(e)})) from None
-        except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, ValueError) as e:
-            _unlink(dst)
-            raise ArchiveError(Problem("zip-member-damaged", {"why": _one_line(e)})) from None
+            raise ArchiveError(broken(e)) from None
         self.copied += written
         return dst
 
