@@ -46,18 +46,22 @@ WORDING: dict[str, Say] = {
         "The capture holds no lab traffic: its {tcp:,} TCP connection(s) go to server port(s) {ports} (port and "
         "number of connections), none to the lab's ports ({lab_ports}). Likely cause: the server listens on another port, or the "
         "capture holds other programs' traffic. If your server ran on one of these ports, make the report again with "
-        "--port SERVICE=PORT.",
+        "--port SERVICE=PORT, and in Wireshark add it to the plugin's preference (Edit → Preferences → Protocols → "
+        "PROGJAR).",
         "Tangkapan ini tidak memuat lalu lintas praktikum: {tcp:,} koneksi TCP di dalamnya menuju port server "
         "{ports} (port dan jumlah koneksi), tidak ada yang ke port praktikum ({lab_ports}). Kemungkinan penyebabnya: server "
         "mendengarkan pada port lain, atau tangkapan ini berisi lalu lintas program lain. Jika server Anda berjalan "
-        "pada salah satu port tersebut, buat ulang laporan dengan --port LAYANAN=PORT."),
+        "pada salah satu port tersebut, buat ulang laporan dengan --port LAYANAN=PORT; di Wireshark, tambahkan port itu "
+        "pada preferensi plugin (Edit → Preferences → Protocols → PROGJAR)."),
     "service-elsewhere": Say(
         "The capture holds no connection to the lab's ports ({lab_ports}), but the lab's service was seen on another "
         "port: {seen}. Likely cause: the server ran on that port. Make the report again with {options} to judge it "
-        "there; the assignment itself asks for port(s) {lab_ports}.",
+        "there, and in Wireshark add the port to the plugin's preference (Edit → Preferences → Protocols → "
+        "PROGJAR); the assignment itself asks for port(s) {lab_ports}.",
         "Tangkapan ini tidak memuat koneksi ke port praktikum ({lab_ports}), tetapi layanan praktikum terlihat di "
         "port lain: {seen}. Kemungkinan penyebabnya: server berjalan pada port itu. Buat ulang laporan dengan "
-        "{options} agar dinilai di sana; tugas ini sendiri meminta port {lab_ports}."),
+        "{options} agar dinilai di sana, dan di Wireshark tambahkan port itu pada preferensi plugin (Edit → "
+        "Preferences → Protocols → PROGJAR); tugas ini sendiri meminta port {lab_ports}."),
 }
 
 
