@@ -51,7 +51,7 @@ MAX_TOTAL_BYTES = 16 << 30  # everything copied out of zips in one run
 MAX_RATIO = 200  # uncompressed / compressed; real captures stay far below (headers differ per frame)
 RATIO_FLOOR = 1 << 20  # members smaller than this are too small to be a bomb, whatever their ratio
 MAX_DEPTH = 1  # zips inside a zip are opened one level deep; deeper ones are said and skipped
-MAX_OTHERS = 10_000  # names of files that are not captures kept per run (bounded memory)
+MAX_OTHERS = 5_000  # names of files that are not captures kept per run (bounded memory)
 
 _MAGICS = {struct.pack("<I", m) for m in PCAP_MAGIC} | {struct.pack("<I", PCAPNG_SHB)}
 _JUNK = {"__MACOSX", ".git", "__pycache__", ".DS_Store", "Thumbs.db", "desktop.ini", ".", ".."}
