@@ -175,8 +175,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     for c in args.captures:
         if os.path.isdir(c):
             raise UsageError(f"progjar report: {c}: is a folder (give capture files, or grade a class folder with `progjar batch`)")
-        if not os.path.isfile(c):
+        if not os.path.exists(c):
             raise UsageError(f"progjar report: {c}: no such file")
+        if not os.path.isfile(c):  # a device or a pipe: read twice (the hash beside the analysis), so a file it must be
+            raise UsageError(f"progjar report: {c}: not a regular file (a device or a pipe); save the capture to a file")
     from reporter.pipeline import report_command
 
     global _LEAVE_AT_ONCE

@@ -12,7 +12,9 @@ from reporter.reading.filekind import KINDS, kind_of
 
 CASES = [
     (b"", "empty", {}),
-    (b"\x1f\x8b\x08\x00rest", "gzip", {}),
+    (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xcbH\xcd\xc9\xc9\xe7\x02\x00", "gzip", {}),  # "hello\n", cut
+    (b"\x1f\x8b\x08\x00\x00\x00\x00\x00", "gzip-broken", {}),
+    (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xff\xff\xff", "gzip-broken", {}),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image", {"format": "PNG"}),
     (b"\xff\xd8\xff\xe0\x00\x10JFIF", "image", {"format": "JPEG"}),
     (b"GIF89a\x01\x00", "image", {"format": "GIF"}),
@@ -54,6 +56,14 @@ def test_open_capture_raises_with_the_kind(tmp_path: Path, head: bytes, kind: st
         open_capture(p)
     assert (e.value.kind, e.value.facts) == (kind, facts)
     assert e.value.reason == KINDS[kind].format(**facts)
+
+
+def test_a_device_is_not_called_missing(tmp_path: Path) -> None:
+    p = subprocess.run([sys.executable, "-m", "reporter", "report", "/dev/null", "-o", str(tmp_path / "out")],
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert p.returncode == 2
+    assert p.stderr.strip() == ("progjar report: /dev/null: not a regular file (a device or a pipe); save the capture "
+                                "to a file")
 
 
 def test_the_command_line_says_what_a_screenshot_is(tmp_path: Path) -> None:

@@ -186,6 +186,7 @@ _SAVE_AS_ID = "kumpulkan berkas tangkapan yang disimpan Wireshark (File > Save A
 NOT_CAPTURE_ID: dict[str, str] = {
     "empty": "berkas kosong",
     "gzip": "berkas terkompresi gzip yang isinya bukan pcap atau pcapng",
+    "gzip-broken": "berkas gzip yang tidak dapat didekompresi (rusak atau terpotong)",
     "image": "gambar {format}, mungkin tangkapan layar; " + _SAVE_AS_ID,
     "pdf": "dokumen PDF; selain laporan, " + _SAVE_AS_ID,
     "office": "zip atau dokumen Office (docx, xlsx, pptx); " + _SAVE_AS_ID,

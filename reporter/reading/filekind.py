@@ -13,12 +13,14 @@ grading/wording.py NOT_CAPTURE_ID the Indonesian one (class pages, Moodle feedba
 from __future__ import annotations
 
 import re
+import zlib
 
 SAVE_AS = "hand in the capture file Wireshark saves (File > Save As, .pcapng)"
 
 KINDS: dict[str, str] = {
     "empty": "an empty file",
     "gzip": "gzip-compressed, with no pcap or pcapng inside",
+    "gzip-broken": "a gzip file that cannot be decompressed (damaged or cut short)",
     "image": "a {format} image, perhaps a screenshot; " + SAVE_AS,
     "pdf": "a PDF document; " + SAVE_AS + " as well as the report",
     "office": "a zip or an Office document (docx, xlsx, pptx); " + SAVE_AS,
@@ -53,7 +55,7 @@ def kind_of(head: bytes) -> tuple[str, dict]:
     if not head:
         return "empty", {}
     if head[:2] == b"\x1f\x8b":
-        return "gzip", {}
+        return ("gzip" if _inflates(head) else "gzip-broken"), {}
     for magic, name in _IMAGES:
         if head.startswith(magic):
             return "image", {"format": name}
@@ -79,6 +81,15 @@ def kind_of(head: bytes) -> tuple[str, dict]:
     if start is not None:
         return "text", {"start": start}
     return "unknown", {"magic": head[:4].hex()}
+
+
+def _inflates(head: bytes) -> bool:
+    """Whether a gzip file's first bytes decompress to something (a capture inside is found before:
+    reporter/reading/archive.py)."""
+    try:
+        return bool(zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 64))
+    except zlib.error:
+        return False
 
 
 def describe(head: bytes) -> tuple[str, dict, str]:
