@@ -192,9 +192,12 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.classdir):
         import zipfile
 
-        from reporter.reading.archive import is_zip_file, is_zip_name
+        from reporter.reading.archive import is_capture_name, is_gzip_capture, is_zip_file, is_zip_name
 
         if not is_zip_file(args.classdir) and not is_zip_name(args.classdir):
+            if is_capture_name(args.classdir) or is_gzip_capture(args.classdir):
+                raise UsageError(f"progjar batch: {args.classdir}: one capture, not a class: report on it with "
+                                 "`progjar report`, or give batch the folder or zip of the students' hand-ins")
             raise UsageError(f"progjar batch: {args.classdir}: neither a folder nor a zip")
         try:
             zipfile.ZipFile(args.classdir).close()

@@ -121,6 +121,19 @@ def test_an_output_folder_that_cannot_be_written_is_a_usage_error(cmd: str, tmp_
         assert "Traceback" not in lines[0] and "internal error" not in lines[0]
 
 
+def test_batch_on_one_capture_points_to_report(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import gzip
+
+    cap = kernel_like_capture(tmp_path / "a.pcap", 1, tasks="1")
+    (tmp_path / "b.bin").write_bytes(gzip.compress(cap.read_bytes()))  # found by what is inside
+    (tmp_path / "c.txt").write_text("x")
+    for src, want in ((cap, "one capture, not a class: report on it with `progjar report`"),
+                      (tmp_path / "b.bin", "one capture, not a class"), (tmp_path / "c.txt", "neither a folder nor a zip")):
+        assert main(["batch", str(src), "-o", str(tmp_path / "out")]) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"progjar batch: {src}: {want}"), lines
+
+
 def test_report_with_a_student_writes_one_combined_report(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     a = kernel_like_capture(tmp_path / "dns.pcap", 1, tasks="1")
     b = kernel_like_capture(tmp_path / "echo.pcapng", 2, tasks="23", fmt="pcapng")
