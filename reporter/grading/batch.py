@@ -364,10 +364,15 @@ def _batch(classdir: Path, outdir: Path, opts: ReportOptions, jobs: int | None, 
             f"{len(left_out)} student(s) without a Moodle participant id: {', '.join(left_out[:5])}" + \
             (" ..." if len(left_out) > 5 else "")
         print(f"progjar batch: moodle-grades.csv has {rows} row(s); {why} (grade those by hand)", file=sys.stderr)
-    print(f"progjar batch: {len(capture_jobs)} captures of {len(students)} students "
-          f"({len(todo)} analysed, {cached} up to date, "
-          f"{len(bad)} with problems, {len(sims)} similar pairs) in {time.monotonic() - t0:.1f} s -> {outdir / 'index.html'}")
+    print(f"progjar batch: {_n(len(capture_jobs), 'capture')} of {_n(len(students), 'student')} "
+          f"({len(todo)} analysed, {cached} up to date, {len(bad)} with problems, "
+          f"{_n(len(sims), 'similar pair')}) in {time.monotonic() - t0:.1f} s -> {outdir / 'index.html'}")
     return 1 if bad else 0
+
+
+def _n(n: int, noun: str) -> str:
+    """'1 capture', '2 captures': the summary line is read by people."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _combine(students: list[dict], opts: ReportOptions, outdir: Path, aid: Optional[str], weights: dict,
