@@ -240,6 +240,15 @@ def _warning(rep: Report):
     return ws[0]
 
 
+def test_an_empty_capture_says_it_has_no_frames(tmp_path: Path) -> None:
+    rep = run(tmp_path, [])
+    w = _warning(rep)
+    assert w.facts["kind"] == "no-frames" and rep.capture.packets == 0
+    assert warning_text(w, "en").startswith("The capture holds no frames at all. Likely cause: it was stopped or "
+                                            "saved before any packet came")
+    assert warning_text(w, "id").startswith("Tangkapan ini tidak memuat frame sama sekali.")
+
+
 def test_only_arp_frames_say_no_ip_traffic_and_the_interface_to_capture_on(tmp_path: Path) -> None:
     rep = run(tmp_path, [craft.Rec(craft.arp_frame(), 1.0 + i) for i in range(3)])
     w = _warning(rep)

@@ -23,6 +23,14 @@ MAX_PORTS = 6  # server ports listed with their connection counts; more are summ
 
 # One sentence per kind: what the capture holds, the likely cause and what to do.
 WORDING: dict[str, Say] = {
+    "no-frames": Say(
+        "The capture holds no frames at all. Likely cause: it was stopped or saved before any packet came, or a "
+        "capture filter matched nothing. Capture again on the server's interface (eth0 of mesin-1, or the lab "
+        "bridge) while the clients run, and save it after the traffic (File > Save As, .pcapng).",
+        "Tangkapan ini tidak memuat frame sama sekali. Kemungkinan penyebabnya: perekaman dihentikan atau disimpan "
+        "sebelum ada paket yang datang, atau filter penangkapan tidak cocok dengan paket apa pun. Tangkap ulang "
+        "paket pada antarmuka server (eth0 di mesin-1, atau bridge praktikum) selama klien berjalan, lalu simpan "
+        "setelah lalu lintasnya selesai (File > Save As, .pcapng)."),
     "no-ip": Say(
         "The capture holds no lab traffic: none of its {packets:,} frames belongs to a TCP connection or a DNS lookup "
         "({non_ip:,} of them are not IP at all, such as ARP). Likely cause: the capture ran on an interface the lab "
@@ -114,7 +122,7 @@ def diagnose(report: Report, a: Assignment, ports: dict[str, int], host: str) ->
     elif not report.connections:
         if report.dns:  # lookups of other names only: T1 names them; nothing else to diagnose
             return None
-        kind = "no-ip"
+        kind = "no-ip" if report.capture.packets else "no-frames"
         facts["non_ip"] = _count_in(report, "non-ip")
     else:
         counts = Counter(c.server.port for c in report.connections)

@@ -212,7 +212,8 @@ def _own_outliers(s: dict, ok: list[dict], other: int) -> list[dict]:
 # the report's diagnosis kinds, most telling first, as a flag code (grading/wording.py)
 _NO_TRAFFIC_FLAGS = (("service-elsewhere", "service-elsewhere", ("seen", "lab_ports", "options")),
                      ("other-ports", "no-lab-traffic-ports", ("lab_ports", "ports")),
-                     ("loopback", "no-lab-traffic-loopback", ("ports",)))
+                     ("loopback", "no-lab-traffic-loopback", ("ports",)),
+                     ("no-frames", "no-frames", ()))
 
 
 def _no_traffic_flag(diagnoses: list[dict]) -> dict:
