@@ -4,6 +4,7 @@ are taken from crafted captures through the pipeline, so the sentence is checked
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -238,6 +239,24 @@ def _warning(rep: Report):
     assert len(ws) == 1, [w.code for w in rep.warnings]
     assert ws[0].severity == "warning"
     return ws[0]
+
+
+def test_only_lookups_are_no_lab_traffic_for_an_assignment_without_dns(tmp_path: Path) -> None:
+    """Tugas 1 names the lookups in T1; for Tugas 2 a capture of lookups alone holds none of its traffic."""
+    from reporter.cli import main
+    from tests.conftest import SAMPLES
+
+    for aid, want in (("tugas1", set()), ("tugas2", {"dns-only"})):
+        out = tmp_path / aid
+        assert main(["report", str(SAMPLES / "t1-dns.pcapng"), "--assignment", aid, "--format", "json", "-q",
+                     "-o", str(out)]) == 0
+        rep = json.loads((out / "t1-dns.json").read_text())
+        kinds = {w["facts"]["kind"] for w in rep["warnings"] if w["code"] == "no-lab-traffic"}
+        assert kinds == want, (aid, kinds)
+        if want:
+            [w] = [w for w in rep["warnings"] if w["code"] == "no-lab-traffic"]
+            assert w["message"].startswith("The capture holds no lab traffic for this assignment: only 4 DNS lookup(s) "
+                                           "and no TCP connection, while the assignment's server is on port(s) 45000.")
 
 
 def test_an_empty_capture_says_it_has_no_frames(tmp_path: Path) -> None:

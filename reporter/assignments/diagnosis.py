@@ -31,6 +31,16 @@ WORDING: dict[str, Say] = {
         "sebelum ada paket yang datang, atau filter penangkapan tidak cocok dengan paket apa pun. Tangkap ulang "
         "paket pada antarmuka server (eth0 di mesin-1, atau bridge praktikum) selama klien berjalan, lalu simpan "
         "setelah lalu lintasnya selesai (File > Save As, .pcapng)."),
+    "dns-only": Say(
+        "The capture holds no lab traffic for this assignment: only {dns:,} DNS lookup(s) and no TCP connection, "
+        "while the assignment's server is on port(s) {lab_ports}. Likely cause: the capture ran while only a name "
+        "lookup ran, or on an interface the lab traffic does not cross. Capture on the server's interface (eth0 of "
+        "mesin-1, or the lab bridge) while the clients run.",
+        "Tangkapan ini tidak memuat lalu lintas praktikum untuk tugas ini: hanya {dns:,} kueri DNS dan tidak ada "
+        "koneksi TCP, padahal server tugas ini berada pada port {lab_ports}. Kemungkinan penyebabnya: perekaman "
+        "berlangsung ketika hanya pencarian nama yang berjalan, atau pada antarmuka yang tidak dilalui lalu lintas "
+        "praktikum. Tangkap paket pada antarmuka server (eth0 di mesin-1, atau bridge praktikum) selama klien "
+        "berjalan."),
     "no-ip": Say(
         "The capture holds no lab traffic: none of its {packets:,} frames belongs to a TCP connection or a DNS lookup "
         "({non_ip:,} of them are not IP at all, such as ARP). Likely cause: the capture ran on an interface the lab "
@@ -120,9 +130,9 @@ def diagnose(report: Report, a: Assignment, ports: dict[str, int], host: str) ->
         facts["seen"] = [f"{svc} (port {port})" for svc, port in elsewhere.items()]
         facts["options"] = [f"--port {svc}={port}" for svc, port in elsewhere.items()]
     elif not report.connections:
-        if report.dns:  # lookups of other names only: T1 names them; nothing else to diagnose
+        if report.dns and has_dns:  # lookups of other names only: T1 names them; nothing else to diagnose
             return None
-        kind = "no-ip" if report.capture.packets else "no-frames"
+        kind = "dns-only" if report.dns else "no-ip" if report.capture.packets else "no-frames"
         facts["non_ip"] = _count_in(report, "non-ip")
     else:
         counts = Counter(c.server.port for c in report.connections)

@@ -213,6 +213,7 @@ def _own_outliers(s: dict, ok: list[dict], other: int) -> list[dict]:
 _NO_TRAFFIC_FLAGS = (("service-elsewhere", "service-elsewhere", ("seen", "lab_ports", "options")),
                      ("other-ports", "no-lab-traffic-ports", ("lab_ports", "ports")),
                      ("loopback", "no-lab-traffic-loopback", ("ports",)),
+                     ("dns-only", "no-lab-traffic-dns", ()),
                      ("no-frames", "no-frames", ()))
 
 
