@@ -3,6 +3,7 @@ folder, never extracted by name, with limits, and `progjar report caps.zip` nami
 inside as the user sees it."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -213,4 +214,13 @@ def test_gzip_compressed_captures_are_read_as_wireshark_reads_them(tmp_path: Pat
     for r in (gz_rep, plain_rep):
         del r["capture"]["path"]
     assert gz_rep == plain_rep  # the sha256 is the capture's own, as for a zip member
+    # two gzip'd captures of one name from two folders are two captures, each decompressed apart
+    other = kernel_like_capture(tmp_path / "other.pcap", 6).read_bytes()
+    for sub, data in (("x", cap), ("y", other)):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "t.pcapng.gz").write_bytes(gzip.compress(data))
+    assert main(["report", str(tmp_path / "x" / "t.pcapng.gz"), str(tmp_path / "y" / "t.pcapng.gz"),
+                 "-o", str(tmp_path / "two"), "--format", "json", "-q"]) == 0
+    shas = {json.loads((tmp_path / "two" / n).read_text())["capture"]["sha256"] for n in ("t.json", "t-2.json")}
+    assert shas == {hashlib.sha256(cap).hexdigest(), hashlib.sha256(other).hexdigest()}
     assert list(systmp.iterdir()) == []

@@ -196,7 +196,7 @@ class Unpacker:
     # student without a capture is told what they handed in instead
     others: list[tuple[str, ...]] = field(default_factory=list)
     _zips: list[zipfile.ZipFile] = field(default_factory=list)
-    _done: dict[int, Path] = field(default_factory=dict)
+    _done: dict[tuple, Path] = field(default_factory=dict)  # _keys(item) -> its temporary copy
     _n: int = 0
 
     def __enter__(self) -> "Unpacker":
@@ -324,28 +324,28 @@ class Unpacker:
         Raises ArchiveError (one line) for a member that cannot be read safely."""
         if item.why:
             raise ArchiveError(item.why)
-        if id(item) in self._done:
-            return self._done[id(item)]
+        source, unzipped = _keys(item)
+        if unzipped in self._done:
+            return self._done[unzipped]
         if item._path is not None:
             path = item._path
         else:
             assert item._zip is not None and item._info is not None
-            key = id(item._info)
-            if key not in self._done:
+            if source not in self._done:
                 ext = Path(item.parts[-1]).suffix.lower()
-                self._done[key] = self._copy(item._zip, item._info, ext if ext in CAPTURE_EXTS else ".cap")
-            path = self._done[key]
+                self._done[source] = self._copy(item._zip, item._info, ext if ext in CAPTURE_EXTS else ".cap")
+            path = self._done[source]
         if not _is_gzip(path):
             return path
-        self._done[id(item)] = self._gunzip(path)
-        if item._info is not None:  # the compressed copy is not needed any more
-            _unlink(self._done.pop(id(item._info)))
-        return self._done[id(item)]
+        self._done[unzipped] = self._gunzip(path)
+        if source in self._done:  # a zip member's compressed copy is not needed any more
+            _unlink(self._done.pop(source))
+        return self._done[unzipped]
 
     def release(self, item: Item) -> None:
         """Remove an item's temporary copies early (its report is written; the bytes are not needed)."""
-        for key in (id(item), id(item._info) if item._info is not None else None):
-            p = self._done.pop(key, None) if key is not None else None
+        for key in _keys(item):
+            p = self._done.pop(key, None)
             if p is not None:
                 _unlink(p)
 
@@ -408,6 +408,13 @@ class Unpacker:
             raise ArchiveError(broken(e)) from None
         self.copied += written
         return dst
+
+
+def _keys(item: Item) -> tuple[tuple, tuple]:
+    """An item's temporary copies by what they hold, stable for the run (never an Item's own id,
+    which a freed and re-made Item could reuse): (the zip member copied, the same decompressed)."""
+    source = ("zip", id(item._info)) if item._path is None else ("file", str(item._path))  # ZipInfos live
+    return source, ("gunzip", *source)  # as long as their open zip, which the Unpacker keeps
 
 
 def _member_problem(info: zipfile.ZipInfo) -> Optional[Problem]:
