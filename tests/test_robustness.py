@@ -156,3 +156,62 @@ def _check_pipeline(path: Path, cap, validator, opts, tmp_path: Path) -> None:
         rc = pipeline.report_command([str(path)], str(tmp_path / "out"), opts, quiet=True)
     assert rc == (1 if damaged else 0), f"{path.name}: exit {rc}: {err.getvalue()}"
     assert "failed" not in err.getvalue(), f"{path.name}: {err.getvalue()}"
+
+
+def test_damaged_gzip_captures_are_one_line_each_and_leave_nothing(mutant_files: list[Path], tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Damaged captures, gzip-compressed, and the gzip itself cut or corrupted: `progjar report` says
+    one line per bad file (never "analysis failed"), writes every report it can, exits 2 at worst,
+    and leaves no temporary copy behind."""
+    import gzip
+    import random
+    import tempfile
+
+    from reporter.cli import main
+
+    rng = random.Random(7)
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, p in enumerate(mutant_files[:90]):
+        data = gzip.compress(p.read_bytes(), mtime=0)
+        if i % 3 == 1:
+            data = data[:rng.randrange(2, len(data))]
+        elif i % 3 == 2:
+            b = bytearray(data)
+            b[rng.randrange(10, len(b))] ^= 0xFF
+            data = bytes(b)
+        (src / f"{i:03d}-{p.name}.gz").write_bytes(data)
+    systmp = tmp_path / "systmp"
+    systmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(systmp))
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = main(["report", *sorted(str(p) for p in src.iterdir()), "-o", str(tmp_path / "out"),
+                   "--format", "json", "-q"])
+    lines = err.getvalue().splitlines()
+    assert rc in (1, 2) and lines
+    assert not [l for l in lines if "analysis failed" in l or "rendering failed" in l or "Traceback" in l], lines
+    assert all(l.startswith("progjar report: ") for l in lines)
+    assert any("not a readable gzip file" in l for l in lines)  # the cut ones
+    assert list(systmp.iterdir()) == []
+    # an intact gzip of a damaged capture gets exactly the report (or the one line) of the capture itself
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for i, p in enumerate(mutant_files[:90:3]):
+        (plain / f"{3 * i:03d}-{p.name}").write_bytes(p.read_bytes())
+    err2 = io.StringIO()
+    with contextlib.redirect_stderr(err2):
+        main(["report", *sorted(str(p) for p in plain.iterdir()), "-o", str(tmp_path / "out-plain"),
+              "--format", "json", "-q"])
+    want = {p.name for p in (tmp_path / "out-plain").glob("*.json")}
+    assert len(want) >= 20 and want <= {p.name for p in (tmp_path / "out").glob("*.json")}
+    for name in want:
+        a, b = (json.loads((tmp_path / d / name).read_text()) for d in ("out", "out-plain"))
+        a["capture"].pop("path"), b["capture"].pop("path")
+        assert a == b, name
+    plain_lines = err2.getvalue().splitlines()
+    assert plain_lines  # damaged captures: something to compare
+    for i in range(30):  # and the same lines on stderr (what follows the file's name)
+        got = [line.split(": ", 2)[2] for line in lines if f"/{3 * i:03d}-" in line]
+        exp = [line.split(": ", 2)[2] for line in plain_lines if f"/{3 * i:03d}-" in line]
+        assert got == exp, (i, got, exp)
