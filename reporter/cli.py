@@ -118,9 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="{report,batch,lab,dissector}", parser_class=_Parser)
 
     p = sub.add_parser("report", help="analyse captures and write JSON/HTML/PDF reports",
-                       description="Analyse each capture (pcap or pcapng, gzip-compressed too, or each capture in a zip) and write "
-                                   "OUTDIR/<capture stem>.<ext>.")
-    p.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng files (also .pcapng.gz), or zips of them")
+                       description="Analyse each capture (pcap or pcapng, gzip-compressed too, or each capture in "
+                                   "a zip) and write OUTDIR/<capture stem>.<ext>.")
+    p.add_argument("captures", nargs="+", metavar="CAPTURE",
+                   help="pcap or pcapng files (also .pcapng.gz), or zips of them")
     p.add_argument("--student", type=_student, default=None, metavar='"NAME / NRP"',
                    help="whose hand-in this is: shown on the report and kept in the JSON; with several "
                         "captures also one combined report, OUTDIR/<name>-all.html|pdf")
@@ -177,8 +178,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
             raise UsageError(f"progjar report: {c}: is a folder (give capture files, or grade a class folder with `progjar batch`)")
         if not os.path.exists(c):
             raise UsageError(f"progjar report: {c}: no such file")
-        if not os.path.isfile(c):  # a device or a pipe: read twice (the hash beside the analysis), so a file it must be
-            raise UsageError(f"progjar report: {c}: not a regular file (a device or a pipe); save the capture to a file")
+        if not os.path.isfile(c):  # a device or a pipe: it is read twice (the hash beside the analysis)
+            raise UsageError(f"progjar report: {c}: not a regular file (a device or a pipe); "
+                             "save the capture to a file")
     from reporter.pipeline import report_command
 
     global _LEAVE_AT_ONCE

@@ -43,7 +43,7 @@ from reporter.options import ReportOptions, UsageError
 from reporter.reading.archive import (ArchiveError, Item, Unpacker, capture_stem, is_capture_name, is_gzip_capture,
                                       is_zip_file)
 from reporter.reading.capture import HEADER_PROBLEMS, BackgroundSha256, NotACapture, iter_packets, open_capture
-from reporter.render import report_json, write_reports
+from reporter.render import report_json, write_reports_and_body
 
 DNS_PORT = 53
 # capture problems that mean "damaged input" (exit code 1): cut or broken records and frames, and file
@@ -209,8 +209,9 @@ def ensure_outdir(outdir: Path, prog: str) -> None:
 
 
 def _inputs(paths: Sequence[str], unpacker: Unpacker) -> tuple[list[tuple[str, Optional[Item]]], int]:
-    """Each argument, or each capture inside an argument that is a zip: (shown path, zip item or None),
-    and the exit code the zips' problems alone give (2: unreadable input)."""
+    """Each argument, or each capture inside an argument that is a zip: (shown path, the unpacker's
+    item for a zip member or a gzip'd capture, else None), and the exit code the zips' problems
+    alone give (2: unreadable input)."""
     out: list[tuple[str, Optional[Item]]] = []
     worst = 0
     for path in paths:
@@ -299,12 +300,7 @@ def _report_all(inputs: list[tuple[str, Optional[Item]]], unpacker: Unpacker, ou
                 written: list[Path] = []
             else:
                 stem = _unique_stem(path, used)  # a zip member's too: "caps.zip/t1.v2.pcap" -> t1.v2
-                page = body = None
-                if {"html", "pdf"} & set(formats):  # the page, and its body for a combined report (combine)
-                    from reporter.render.html import render_pages
-
-                    page, body = render_pages(report, lang, opts.tz)
-                written = write_reports(report, Path(outdir), stem, formats, lang, opts.tz, html=page)
+                written, body = write_reports_and_body(report, Path(outdir), stem, formats, lang, opts.tz)
                 if combine:
                     parts.append((path, body, report))
         except BrokenPipeError:

@@ -645,6 +645,12 @@ static void sha_block(uint32_t *h, const uint8_t *p) {
     h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
 }
 
+/* a 32-byte digest as 64 lower-case hex digits (no terminator) */
+static void hex32(const uint8_t *d, char *out) {
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) { out[2 * i] = hx[d[i] >> 4]; out[2 * i + 1] = hx[d[i] & 15]; }
+}
+
 /* the hex digest of p[0:n] into out[64] */
 static void sha256_hex(const uint8_t *p, Py_ssize_t n, char *out) {
     uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
@@ -660,12 +666,9 @@ static void sha256_hex(const uint8_t *p, Py_ssize_t n, char *out) {
     for (int j = 0; j < 8; j++) last[total - 1 - j] = (uint8_t)(bits >> (8 * j));
     sha_block(h, last);
     if (total == 128) sha_block(h, last + 64);
-    static const char hex[] = "0123456789abcdef";
-    for (int j = 0; j < 32; j++) {
-        uint8_t byte = (uint8_t)(h[j / 4] >> (24 - 8 * (j % 4)));
-        out[2 * j] = hex[byte >> 4];
-        out[2 * j + 1] = hex[byte & 15];
-    }
+    uint8_t digest[32];
+    for (int j = 0; j < 32; j++) digest[j] = (uint8_t)(h[j / 4] >> (24 - 8 * (j % 4)));
+    hex32(digest, out);
 }
 
 /* ---- SHA-256 on a second thread (Sha256: hashlib.sha256's update/hexdigest) ------------------- *
@@ -717,12 +720,6 @@ typedef struct Sha256Obj {
 } Sha256Obj;
 
 static PyTypeObject Sha256Type;
-
-/* a 32-byte digest as 64 lower-case hex digits (no terminator) */
-static void hex32(const uint8_t *d, char *out) {
-    static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) { out[2 * i] = hx[d[i] >> 4]; out[2 * i + 1] = hx[d[i] & 15]; }
-}
 
 static void *ht_worker(void *arg) {
     (void)arg;
@@ -2142,15 +2139,15 @@ static int tracker_init(Tracker *t, const Params *pr, int analyse) {
         t->message_port[port] = 1;
     }
     t->recognise = pr->recognise;
-    PyObject *hashlib = PyImport_ImportModule("hashlib");
-    if (!hashlib) return -1;
     if (ht_available()) {  /* long streams hashed on the worker thread */
         Py_INCREF(&Sha256Type);
         t->sha256 = (PyObject *)&Sha256Type;
     } else {
+        PyObject *hashlib = PyImport_ImportModule("hashlib");
+        if (!hashlib) return -1;
         t->sha256 = PyObject_GetAttrString(hashlib, "sha256");
+        Py_DECREF(hashlib);
     }
-    Py_DECREF(hashlib);
     if (!t->sha256) return -1;
     PyObject *h = PyObject_CallNoArgs(t->sha256);
     if (!h) return -1;

@@ -46,12 +46,12 @@ from reporter.grading.fingerprint import Collector, Fingerprint, compare, finger
 from reporter.grading.handins import collect, student_files
 from reporter.grading.moodle import feedback_lines, write_worksheet
 from reporter.grading.scores import parse_weights
+from reporter.grading.wording import NOT_A_CAPTURE
 from reporter.options import ReportOptions, UsageError
 from reporter.pipeline import DAMAGE_CODES, analyse, ensure_outdir
 from reporter.reading.archive import ArchiveError, Item, Unpacker, capture_stem
-from reporter.grading.wording import NOT_A_CAPTURE
 from reporter.reading.capture import NotACapture, file_sha256
-from reporter.render import write_reports
+from reporter.render import write_reports_and_body
 
 CACHE = ".progjar-batch.json"
 CACHE_VERSION = 2
@@ -159,12 +159,7 @@ def grade_capture(job: dict, opts: ReportOptions, outdir: str) -> dict:
         report.capture.path = job["file"]  # the class-relative name, never this machine's (or a temporary) path
         out = Path(outdir) / job["safe"]
         out.mkdir(parents=True, exist_ok=True)
-        page = body = None
-        if {"html", "pdf"} & set(opts.formats):  # the page and, for the combined report, its body
-            from reporter.render.html import render_pages
-
-            page, body = render_pages(report, opts.lang, opts.tz)
-        paths = write_reports(report, out, job["stem"], opts.formats, opts.lang, opts.tz, html=page)
+        paths, body = write_reports_and_body(report, out, job["stem"], opts.formats, opts.lang, opts.tz)
         root = Path(outdir).resolve()
         rels = [Path(p).resolve().relative_to(root).as_posix() for p in paths]
         res["outputs"] = sorted(rels, key=lambda r: _EXT_ORDER.get(r.rsplit(".", 1)[-1], 9))

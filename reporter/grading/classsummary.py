@@ -309,9 +309,10 @@ def write_csv(path: Path, students: list[dict], tasks: list[str], lang: str, del
         for s in students:
             sim = "; ".join(dict.fromkeys(x["student"] for x in s["similar"]))
             verdicts = "; ".join(f"{t} {w.t(s['tasks'][t]['verdict'])}" for t in tasks if s["tasks"][t].get("verdict"))
+            flags = "; ".join(outlier_text(o, lang) for o in s["outliers"])
             out.writerow([spreadsheet_cell(s["student"]), s.get("moodle_id") or "", w.score(s["score"]),
-                          *(w.t(s["tasks"][t]["status"]) for t in tasks), spreadsheet_cell(verdicts), len(s["captures"]),
-                          len(s["errors"]), s["warnings"], spreadsheet_cell("; ".join(outlier_text(o, lang) for o in s["outliers"])),
+                          *(w.t(s["tasks"][t]["status"]) for t in tasks), spreadsheet_cell(verdicts),
+                          len(s["captures"]), len(s["errors"]), s["warnings"], spreadsheet_cell(flags),
                           spreadsheet_cell(sim), spreadsheet_cell(s.get("report") or "")])
 
 

@@ -46,7 +46,7 @@ def combine_specs(students: list[dict], opts: ReportOptions, aid: Optional[str],
         spec: dict[str, Any] = {
             "key": f"combined:{s['sid']}", "sid": s["sid"], "safe": s["safe"], "student": s["student"],
             "moodle_id": s.get("moodle_id"), "assignment": aid, "parts": parts,
-            "others": [] if s["captures"] else shown_files(s.get("others") or []),
+            "others": shown_files(s.get("others") or []),  # only a student without captures has any
             "score": w.score(s["score"]), "score_note": note,
             "lang": opts.lang, "formats": sorted({"html", "pdf"} & set(opts.formats)),
         }

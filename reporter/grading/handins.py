@@ -106,32 +106,30 @@ def collect(root: Path, unpacker: Unpacker, skip: Callable[[Path], bool] = lambd
             h.top.append(top)
         return h, moodle
 
+    def place(parts: tuple[str, ...], wanted: bool) -> Optional[tuple[HandIn, str]]:
+        """Whose a file under the root is, and its path under that student (as they named it); None
+        for nobody's (a README beside the students) and for other submission plugins' files (online
+        text: the participant, not their files)."""
+        top, rest = parts[0], parts[1:]
+        h, moodle = student(top, tops.get((top,), bool(rest)), wanted)
+        if h is None or (moodle is not None and moodle.plugin != FILE_PLUGIN):
+            return None
+        head = (moodle.file,) if moodle is not None and moodle.file else ()
+        return h, "/".join(head + rest) or top
+
     for (top,), is_dir in sorted(tops.items()):
         student(top, is_dir, False)
     for item in items:
         parts = item.parts[strip:]
         if not parts:  # the root itself could not be read: the caller checks the root first
             continue
-        top, rest = parts[0], parts[1:]
-        h, moodle = student(top, tops.get((top,), bool(rest)), True)
-        if h is None:
-            continue
-        if moodle is not None:
-            if moodle.plugin != FILE_PLUGIN:
-                continue  # online text and other plugins: the participant, not their files
-            rel = "/".join(((moodle.file,) if moodle.file else ()) + rest)
-        else:
-            rel = "/".join(rest) if rest else top
-        h.items.append((rel, dataclasses.replace(item, parts=parts)))
+        found = place(parts, True)
+        if found is not None:
+            found[0].items.append((found[1], dataclasses.replace(item, parts=parts)))
     for parts in unpacker.others:
-        parts = parts[strip:]
-        if len(parts) < 1:
-            continue
-        top, rest = parts[0], parts[1:]
-        h, moodle = student(top, tops.get((top,), bool(rest)), False)
-        if h is None or (moodle is not None and moodle.plugin != FILE_PLUGIN):
-            continue
-        h.others.append("/".join(((moodle.file,) if moodle is not None and moodle.file else ()) + rest) or top)
+        found = place(parts[strip:], False) if parts[strip:] else None
+        if found is not None:
+            found[0].others.append(found[1])
     return sorted(students.values(), key=lambda h: (h.name.casefold(), h.name, h.key))
 
 

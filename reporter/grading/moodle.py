@@ -91,8 +91,8 @@ def write_worksheet(path: Path, students: list[dict[str, Any]], moodle_lang: str
             if not mid:
                 left_out.append(st["student"])
                 continue
-            w.writerow([identifier(mid, moodle_lang), spreadsheet_cell(st["student"]), plain(st["score"]), plain(SCALE), stamp,
-                        spreadsheet_cell(feedback_html(feedback.get(st["sid"], [])))])
+            w.writerow([identifier(mid, moodle_lang), spreadsheet_cell(st["student"]), plain(st["score"]),
+                        plain(SCALE), stamp, spreadsheet_cell(feedback_html(feedback.get(st["sid"], [])))])
             n += 1
     return n, left_out
 
@@ -114,14 +114,15 @@ def feedback_lines(s: dict[str, Any], tasks: list[str], assignment: Optional[str
         lines.append(w.t("fb_none_others", n=w.num(len(others)), files=", ".join(shown_files(others))) if others
                      else w.t("fb_none"))
     for c in s["captures"]:
+        name = c.get("rel") or c["file"]  # as the student named it (a cache of an older run has no rel)
         if c.get("error") and not c.get("digest"):
             what = not_capture_text(c.get("error_facts") or {}, lang) if c.get("error_code") == NOT_A_CAPTURE else None
             if what is not None:
-                lines.append(w.t("fb_not_capture", file=c.get("rel") or c["file"], why=what))
+                lines.append(w.t("fb_not_capture", file=name, why=what))
             else:
-                lines.append(w.t("fb_unreadable", file=c.get("rel") or c["file"], why=error_text(c, lang)))
+                lines.append(w.t("fb_unreadable", file=name, why=error_text(c, lang)))
         elif c.get("digest") and assignment and c["digest"].get("assignment") not in (None, assignment):
-            lines.append(w.t("fb_other", file=c.get("rel") or c["file"], other=c["digest"]["assignment"], a=assignment))
+            lines.append(w.t("fb_other", file=name, other=c["digest"]["assignment"], a=assignment))
     short = [t for t in tasks if s["tasks"][t]["status"] != "pass"]
     for t in short:
         task = s["tasks"][t]

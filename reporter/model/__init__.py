@@ -9,7 +9,6 @@ reasons, warning severities, ...).
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Optional
 

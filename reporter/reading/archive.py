@@ -36,11 +36,11 @@ from pathlib import Path
 from typing import Optional
 
 from reporter.reading.capture import PCAP_MAGIC
+from reporter.reading.filekind import GZIP_MAGIC
 from reporter.reading.pcapng import PCAPNG_SHB
 
 CAPTURE_EXTS = (".pcapng", ".pcap", ".cap")
 GZIP_EXTS = (".pcapng.gz", ".pcap.gz", ".cap.gz")  # Wireshark's Save As "Compress with gzip"
-GZIP_MAGIC = b"\x1f\x8b"
 ZIP_EXT = ".zip"
 
 # Limits (docs/grading.md "Safety limits"). A class of 40 hands in a few hundred MB at most; an ETS
@@ -413,8 +413,9 @@ class Unpacker:
 def _keys(item: Item) -> tuple[tuple, tuple]:
     """An item's temporary copies by what they hold, stable for the run (never an Item's own id,
     which a freed and re-made Item could reuse): (the zip member copied, the same decompressed)."""
-    source = ("zip", id(item._info)) if item._path is None else ("file", str(item._path))  # ZipInfos live
-    return source, ("gunzip", *source)  # as long as their open zip, which the Unpacker keeps
+    # a ZipInfo lives as long as its open zip, which the Unpacker keeps to the end
+    source = ("zip", id(item._info)) if item._path is None else ("file", str(item._path))
+    return source, ("gunzip", *source)
 
 
 def _member_problem(info: zipfile.ZipInfo) -> Optional[Problem]:
@@ -456,14 +457,7 @@ def _is_gzip(p: Path) -> bool:
 
 def is_gzip_capture(path: str | os.PathLike[str]) -> bool:
     """A gzip-compressed pcap or pcapng (Wireshark's "Compress with gzip"), by its first bytes."""
-    try:
-        with open(path, "rb") as f:
-            if f.read(2) != GZIP_MAGIC:
-                return False
-            f.seek(0)
-            return _capture_inside(f)
-    except OSError:
-        return False
+    return _is_gzip(Path(path)) and _sniff_file(Path(path))
 
 
 def _unlink(p: Path) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import zlib
 
+GZIP_MAGIC = b"\x1f\x8b"
 SAVE_AS = "hand in the capture file Wireshark saves (File > Save As, .pcapng)"
 
 KINDS: dict[str, str] = {
@@ -54,7 +55,7 @@ def kind_of(head: bytes) -> tuple[str, dict]:
     """(kind, facts) for a file's first bytes (a few KB), when they are not a pcap or pcapng header."""
     if not head:
         return "empty", {}
-    if head[:2] == b"\x1f\x8b":
+    if head[:2] == GZIP_MAGIC:
         return ("gzip" if _inflates(head) else "gzip-broken"), {}
     for magic, name in _IMAGES:
         if head.startswith(magic):

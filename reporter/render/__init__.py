@@ -72,14 +72,26 @@ def write_json(report: Report, path: Path) -> None:
             gc.enable()
 
 
+def write_reports_and_body(report: Report, outdir: Path, stem: str, formats: Iterable[str], lang: str,
+                           tz: str = DEFAULT_TZ) -> tuple[list[Path], Optional[str]]:
+    """``write_reports``, and the report's body alone when HTML or PDF is written (None otherwise):
+    the section a student's combined report shows, from the same view and rendering as the page."""
+    formats = list(formats)
+    page = body = None
+    if {"html", "pdf"} & {f.lower() for f in formats}:
+        from reporter.render.html import render_pages
+
+        page, body = render_pages(report, lang, tz)
+    return write_reports(report, outdir, stem, formats, lang, tz, html=page), body
+
+
 def write_reports(report: Report, outdir: Path, stem: str, formats: Iterable[str], lang: str,
                   tz: str = DEFAULT_TZ, html: Optional[str] = None) -> list[Path]:
     """Write OUTDIR/<stem>.json|.html|.pdf for the asked formats; returns the paths written.
 
     `tz` (ReportOptions.tz, --tz) is the zone of the wall-clock times HTML and PDF show beside UTC;
     it is a rendering choice, so the JSON (times in UTC and relative seconds) does not carry it.
-    `html`: the page already rendered by the caller (render.html.render_pages, which also gives the
-    body a combined report needs), so it is not rendered twice."""
+    `html`: the page already rendered (``write_reports_and_body``), so it is not rendered twice."""
     wanted = {f.lower() for f in formats}
     unknown = wanted - set(ORDER)
     if unknown:

@@ -256,7 +256,8 @@ def _first_exchange(c: Connection) -> tuple[list[int], list[int]]:
 def judge_t4(report: Report, marks: Any) -> Task:
     return judge_overlap(report, "T4", WORDING, served=_answered, first_frames=_first_exchange, marks=marks,
                          eligible=lambda c: c.service == "time", verb="answered", unserved_key="unanswered",
-                         extra_filters=['progjar.msg.command == "TIME"'], serial_passes=False)  # the assignment asks for a multithreaded server
+                         extra_filters=['progjar.msg.command == "TIME"'],
+                         serial_passes=False)  # the assignment asks for a multithreaded server
 
 
 def judge(report: Report, inp: Any) -> list[Task]:
