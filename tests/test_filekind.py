@@ -19,6 +19,8 @@ CASES = [
     (b"\xff\xd8\xff\xe0\x00\x10JFIF", "image", {"format": "JPEG"}),
     (b"GIF89a\x01\x00", "image", {"format": "GIF"}),
     (b"RIFF\x24\x00\x00\x00WEBPVP8 ", "image", {"format": "WebP"}),
+    (b"BM\x36\x00\x0c\x00\x00\x00\x00\x00\x36\x00\x00\x00\x28\x00\x00\x00" + bytes(12), "image", {"format": "BMP"}),
+    (b"BMW 320i, catatan praktikum\n", "text", {"start": "BMW 320i, catatan praktikum"}),
     (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3", "pdf", {}),
     (b"PK\x03\x04\x14\x00\x06\x00", "office", {}),
     (b"Rar!\x1a\x07\x01\x00", "archive", {"format": "RAR"}),

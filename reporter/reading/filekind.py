@@ -35,8 +35,7 @@ KINDS: dict[str, str] = {
     "unknown": "unknown file magic {magic}",
 }
 
-_IMAGES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
-           (b"BM", "BMP"))
+_IMAGES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"))
 _ARCHIVES = ((b"Rar!\x1a\x07", "RAR"), (b"7z\xbc\xaf\x27\x1c", "7-Zip"), (b"\xfd7zXZ\x00", "xz"),
              (b"BZh", "bzip2"), (b"\x28\xb5\x2f\xfd", "zstd"))
 _CAPTURES = ((b"GMBU", "Microsoft Network Monitor"), (b"snoop\x00\x00\x00", "snoop"))
@@ -62,6 +61,8 @@ def kind_of(head: bytes) -> tuple[str, dict]:
             return "image", {"format": name}
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image", {"format": "WebP"}
+    if head[:2] == b"BM" and head[6:10] == b"\0\0\0\0" and len(head) >= 26:  # "BM", size, two zero reserved
+        return "image", {"format": "BMP"}  # words: two letters alone would make "BMW ..." notes an image
     if head.startswith(b"%PDF-"):
         return "pdf", {}
     if head.startswith(b"PK\x03\x04"):
